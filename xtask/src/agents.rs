@@ -1,0 +1,367 @@
+//! Agents: every directory under `agents/` is a deployable unit described by its `agent.toml`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::settings::{self, Settings};
+
+pub const AGENTS_DIR: &str = "agents";
+pub const MANIFEST: &str = "agent.toml";
+
+/// `agent.toml`, as written by the agent's owners.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// What the agent does; becomes the runtime's description.
+    pub description: Option<String>,
+    /// The file AgentCore starts, optionally behind a launcher: `"main.py"` or
+    /// `["opentelemetry-instrument", "main.py"]`.
+    pub entry_point: EntryPoint,
+    /// System prompt, relative to the workspace root (default `prompts/<agent>.txt`).
+    pub prompt: Option<PathBuf>,
+    /// PYTHON_3_10 … PYTHON_3_13 (default: the workspace setting).
+    pub python_runtime: Option<String>,
+    /// Pinned dependencies, relative to the agent directory (default `requirements.txt`).
+    pub requirements: Option<PathBuf>,
+    #[serde(default)]
+    pub network_mode: NetworkMode,
+    /// Environment variables of the runtime.
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// Tags of the runtime.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Glob patterns (relative to the agent directory) of files that must not be packaged.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum EntryPoint {
+    File(String),
+    Command(Vec<String>),
+}
+
+impl EntryPoint {
+    /// The list AgentCore receives as `entryPoint`.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            EntryPoint::File(file) => vec![file.clone()],
+            EntryPoint::Command(parts) => parts.clone(),
+        }
+    }
+    /// The Python file that must be in the zip: the last element.
+    pub fn file(&self) -> &str {
+        match self {
+            EntryPoint::File(file) => file,
+            EntryPoint::Command(parts) => parts.last().map(String::as_str).unwrap_or(""),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum NetworkMode {
+    #[default]
+    #[serde(rename = "PUBLIC")]
+    Public,
+    #[serde(rename = "VPC")]
+    Vpc,
+}
+
+impl fmt::Display for NetworkMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NetworkMode::Public => "PUBLIC",
+            NetworkMode::Vpc => "VPC",
+        })
+    }
+}
+
+/// A validated agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    pub name: String,
+    /// Absolute path of `agents/<name>`.
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    /// Absolute path of the system prompt file.
+    pub prompt: PathBuf,
+    /// Absolute path of the pinned requirements file.
+    pub requirements: PathBuf,
+    /// Effective Python runtime (manifest, else settings).
+    pub python_runtime: String,
+}
+
+impl Agent {
+    /// Reads and validates `agents/<name>/agent.toml` under `root`.
+    pub fn load(root: &Path, dir: &Path, settings: &Settings) -> Result<Agent> {
+        let name = dir.file_name().and_then(|name| name.to_str()).unwrap_or_default().to_owned();
+        if !crate::naming::is_valid_name(&name) {
+            bail!(
+                "agent directory `{}`: `{name}` cannot form an AgentCore runtime name (a letter, then letters, digits or underscores, at most 48); rename the directory, e.g. `{}`",
+                dir.display(),
+                suggest_name(&name)
+            );
+        }
+        let manifest_path = dir.join(MANIFEST);
+        let text = std::fs::read_to_string(&manifest_path).with_context(|| {
+            format!("agent `{name}`: cannot read {}; every agent directory needs one", manifest_path.display())
+        })?;
+        let manifest: Manifest = toml::from_str(&text)
+            .map_err(|err| anyhow::anyhow!("agent `{name}`: invalid {}: {err}", manifest_path.display()))?;
+
+        let entry_parts = manifest.entry_point.to_vec();
+        if entry_parts.is_empty()
+            || entry_parts.len() > 2
+            || entry_parts.iter().any(|part| part.is_empty() || part.len() > 128)
+        {
+            bail!(
+                "agent `{name}`: entry_point must be a file name or a list of 1-2 non-empty strings of at most 128 characters, e.g. \"main.py\""
+            );
+        }
+        let entry_file = dir.join(manifest.entry_point.file());
+        if !entry_file.is_file() {
+            bail!(
+                "agent `{name}`: entry point `{}` does not exist in {}; create it or fix entry_point in {MANIFEST}",
+                manifest.entry_point.file(),
+                dir.display()
+            );
+        }
+        let prompt_rel = manifest.prompt.clone().unwrap_or_else(|| PathBuf::from(format!("prompts/{name}.txt")));
+        let prompt = root.join(&prompt_rel);
+        if !prompt.is_file() {
+            bail!(
+                "agent `{name}`: prompt file `{}` does not exist; create it or set `prompt` in {MANIFEST}",
+                prompt_rel.display()
+            );
+        }
+        let requirements_rel = manifest.requirements.clone().unwrap_or_else(|| PathBuf::from("requirements.txt"));
+        let requirements = dir.join(&requirements_rel);
+        if !requirements.is_file() {
+            bail!(
+                "agent `{name}`: requirements file `{}` does not exist; pin the dependencies there (e.g. `uv pip compile requirements.in -o requirements.txt`) or set `requirements` in {MANIFEST}",
+                requirements_rel.display()
+            );
+        }
+        let python_runtime = manifest.python_runtime.clone().unwrap_or_else(|| settings.python_runtime.clone());
+        settings::check_python_runtime(&python_runtime, &format!("agent `{name}`: python_runtime in {MANIFEST}"))?;
+        if let Some(description) = &manifest.description
+            && (description.is_empty() || description.len() > 4096)
+        {
+            bail!("agent `{name}`: description must be 1-4096 characters");
+        }
+        if manifest.environment.len() > 50 {
+            bail!("agent `{name}`: at most 50 environment variables are allowed, found {}", manifest.environment.len());
+        }
+        for (key, value) in &manifest.environment {
+            if key.is_empty() || key.len() > 100 || value.len() > 5000 {
+                bail!(
+                    "agent `{name}`: environment variable `{key}` must have a 1-100 character name and a value of at most 5000 characters"
+                );
+            }
+        }
+        check_tags(&name, &manifest.tags)?;
+        for pattern in &manifest.exclude {
+            globset::Glob::new(pattern)
+                .map_err(|err| anyhow::anyhow!("agent `{name}`: exclude pattern `{pattern}` is invalid: {err}"))?;
+        }
+        Ok(Agent { name, dir: dir.to_path_buf(), manifest, prompt, requirements, python_runtime })
+    }
+}
+
+fn check_tags(name: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+    let allowed =
+        |text: &str| text.chars().all(|c| c.is_ascii_alphanumeric() || c.is_whitespace() || "._:/=+@-".contains(c));
+    if tags.len() > 50 {
+        bail!("agent `{name}`: at most 50 tags are allowed, found {}", tags.len());
+    }
+    for (key, value) in tags {
+        if key.is_empty() || key.len() > 128 || value.len() > 256 || !allowed(key) || !allowed(value) {
+            bail!(
+                "agent `{name}`: tag `{key}` must have a 1-128 character key and a value of at most 256, using letters, digits, spaces and . _ : / = + @ -"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn suggest_name(name: &str) -> String {
+    let mut suggestion: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    if !suggestion.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        suggestion.insert_str(0, "agent_");
+    }
+    suggestion.truncate(crate::naming::NAME_MAX);
+    suggestion
+}
+
+/// Every agent under `root/agents`, sorted by name. Hidden directories are skipped.
+pub fn discover(root: &Path, settings: &Settings) -> Result<Vec<Agent>> {
+    let agents_dir = root.join(AGENTS_DIR);
+    let mut dirs = Vec::new();
+    for entry in std::fs::read_dir(&agents_dir).with_context(|| format!("cannot list {}", agents_dir.display()))? {
+        let entry = entry?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type()?.is_dir() && !file_name.starts_with(['.', '_']) {
+            dirs.push((file_name, entry.path()));
+        }
+    }
+    dirs.sort();
+    // Names are case-insensitively unique: runtimes named from them must not collide anywhere.
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for (name, _) in &dirs {
+        if let Some(other) = seen.insert(name.to_ascii_lowercase(), name) {
+            bail!(
+                "duplicate agents `{other}` and `{name}` under {AGENTS_DIR}/: names must differ in more than letter case; rename one"
+            );
+        }
+    }
+    dirs.iter().map(|(_, dir)| Agent::load(root, dir, settings)).collect()
+}
+
+/// Picks agents by name from `all`, in the order given; duplicates and unknown names are errors.
+pub fn pick(all: &[Agent], names: &[String]) -> Result<Vec<Agent>> {
+    let mut picked: Vec<Agent> = Vec::new();
+    for name in names {
+        if picked.iter().any(|agent| &agent.name == name) {
+            bail!("agent `{name}` is listed twice; list each agent once");
+        }
+        match all.iter().find(|agent| &agent.name == name) {
+            Some(agent) => picked.push(agent.clone()),
+            None => {
+                let known: Vec<&str> = all.iter().map(|agent| agent.name.as_str()).collect();
+                bail!("no agent named `{name}` under {AGENTS_DIR}/; known agents: {}", known.join(", "));
+            }
+        }
+    }
+    Ok(picked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings::from_metadata(&serde_json::json!({"agentcore": {
+            "region": "us-east-1", "bucket": "b-bucket", "role_arn": "arn:aws:iam::123456789012:role/R",
+            "python_runtime": "PYTHON_3_12", "platform": "aarch64-manylinux2014", "prod_runtime": "prod",
+            "uv_version": "0.13.8"
+        }}))
+        .unwrap()
+    }
+
+    fn workspace(agents: &[(&str, &str)]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("prompts")).unwrap();
+        for (name, manifest) in agents {
+            let dir = root.path().join(AGENTS_DIR).join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(MANIFEST), manifest).unwrap();
+            std::fs::write(dir.join("main.py"), "print('hi')\n").unwrap();
+            std::fs::write(dir.join("requirements.txt"), "").unwrap();
+            std::fs::write(root.path().join("prompts").join(format!("{name}.txt")), "You are helpful.").unwrap();
+        }
+        root
+    }
+
+    fn error(agents: &[(&str, &str)]) -> String {
+        let root = workspace(agents);
+        format!("{:#}", discover(root.path(), &settings()).unwrap_err())
+    }
+
+    #[test]
+    fn parses_a_full_manifest() {
+        let root = workspace(&[(
+            "bot",
+            r#"
+description = "A bot"
+entry_point = ["opentelemetry-instrument", "main.py"]
+python_runtime = "PYTHON_3_13"
+network_mode = "PUBLIC"
+exclude = ["tests/**"]
+[environment]
+LOG_LEVEL = "INFO"
+[tags]
+team = "fun"
+"#,
+        )]);
+        let agents = discover(root.path(), &settings()).unwrap();
+        assert_eq!(agents.len(), 1);
+        let agent = &agents[0];
+        assert_eq!(agent.name, "bot");
+        assert_eq!(agent.python_runtime, "PYTHON_3_13");
+        assert_eq!(agent.manifest.entry_point.to_vec(), ["opentelemetry-instrument", "main.py"]);
+        assert_eq!(agent.manifest.entry_point.file(), "main.py");
+        assert_eq!(agent.prompt, root.path().join("prompts/bot.txt"));
+        assert_eq!(agent.manifest.environment["LOG_LEVEL"], "INFO");
+    }
+
+    #[test]
+    fn minimal_manifest_takes_defaults() {
+        let root = workspace(&[("bot", "entry_point = \"main.py\"\n")]);
+        let agent = &discover(root.path(), &settings()).unwrap()[0];
+        assert_eq!(agent.python_runtime, "PYTHON_3_12");
+        assert_eq!(agent.manifest.network_mode, NetworkMode::Public);
+        assert_eq!(agent.requirements, root.path().join("agents/bot/requirements.txt"));
+    }
+
+    #[test]
+    fn errors_name_the_problem_and_the_fix() {
+        let err = error(&[("bot", "entry_point = \"main.py\"\nentrypoint = \"x\"\n")]);
+        assert!(err.contains("agent `bot`") && err.contains("unknown field `entrypoint`"), "{err}");
+
+        let err = error(&[("bot", "entry_point = \"app.py\"\n")]);
+        assert!(err.contains("entry point `app.py` does not exist"), "{err}");
+
+        let err = error(&[("bot", "entry_point = \"main.py\"\nprompt = \"prompts/missing.txt\"\n")]);
+        assert!(err.contains("prompt file `prompts/missing.txt` does not exist"), "{err}");
+
+        let err = error(&[("bot", "description = \"x\"\n")]);
+        assert!(err.contains("missing field `entry_point`"), "{err}");
+
+        let err = error(&[("bot", "entry_point = []\n")]);
+        assert!(err.contains("list of 1-2"), "{err}");
+
+        let err = error(&[("bot", "entry_point = \"main.py\"\npython_runtime = \"PYTHON_3_9\"\n")]);
+        assert!(err.contains("PYTHON_3_9") && err.contains("PYTHON_3_10"), "{err}");
+
+        let err = error(&[("bot", "entry_point = \"main.py\"\nnetwork_mode = \"PRIVATE\"\n")]);
+        assert!(err.contains("network_mode") || err.contains("PRIVATE"), "{err}");
+
+        let err = error(&[("bot", "entry_point = \"main.py\"\nexclude = [\"[\"]\n")]);
+        assert!(err.contains("exclude pattern `[`"), "{err}");
+
+        let err = error(&[("dad-joke-bot", "entry_point = \"main.py\"\n")]);
+        assert!(err.contains("cannot form an AgentCore runtime name") && err.contains("dad_joke_bot"), "{err}");
+
+        let err = error(&[("1bot", "entry_point = \"main.py\"\n")]);
+        assert!(err.contains("agent_1bot"), "{err}");
+
+        let err = error(&[("Bot", "entry_point = \"main.py\"\n"), ("bot", "entry_point = \"main.py\"\n")]);
+        assert!(err.contains("duplicate agents `Bot` and `bot`"), "{err}");
+    }
+
+    #[test]
+    fn missing_manifest_is_an_error() {
+        let root = workspace(&[]);
+        std::fs::create_dir_all(root.path().join("agents/empty")).unwrap();
+        let err = format!("{:#}", discover(root.path(), &settings()).unwrap_err());
+        assert!(err.contains("agent `empty`: cannot read") && err.contains("agent.toml"), "{err}");
+    }
+
+    #[test]
+    fn pick_refuses_unknown_and_repeated_names() {
+        let root = workspace(&[("a", "entry_point = \"main.py\"\n"), ("b", "entry_point = \"main.py\"\n")]);
+        let all = discover(root.path(), &settings()).unwrap();
+        assert_eq!(
+            pick(&all, &["b".into(), "a".into()]).unwrap().iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+            ["b", "a"]
+        );
+        assert!(pick(&all, &["c".into()]).unwrap_err().to_string().contains("known agents: a, b"));
+        assert!(pick(&all, &["a".into(), "a".into()]).unwrap_err().to_string().contains("listed twice"));
+    }
+}

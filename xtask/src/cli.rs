@@ -1,0 +1,110 @@
+//! Command-line interface: one subcommand per module, dispatched by a single match.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::aws::AwsArgs;
+use crate::settings::{Settings, SettingsArgs};
+use crate::{bench, cleanup, deploy, github, local, package, promote, status};
+
+/// Package, deploy, promote and roll back the monorepo's Bedrock AgentCore agents.
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print results as JSON on stdout (progress stays on stderr)
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build each agent's deterministic deployment zip (ARM64 dependencies included)
+    Package(package::PackageArgs),
+    /// Package, upload and create or update each agent's runtime for a PR or for prod
+    Deploy(deploy::DeployArgs),
+    /// Point an endpoint (default: prod) at a version
+    Promote(promote::PromoteArgs),
+    /// Point an endpoint back at the version it served before, or at --to N
+    Rollback(promote::RollbackArgs),
+    /// Delete runtimes (endpoints first); code zips and records stay in S3
+    Cleanup(cleanup::CleanupArgs),
+    /// Runtimes, versions, endpoints and quota use
+    Status(status::StatusArgs),
+    /// The bundled local AgentCore stack (control plane and S3)
+    #[command(subcommand)]
+    Local(local::LocalCommand),
+    /// Steps of the GitHub workflows, driven by the event payload
+    #[command(subcommand)]
+    Github(github::GithubCommand),
+    /// Benchmarks against a baseline measured in the same run
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// What every command receives: the workspace, its settings and the global flags.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub root: PathBuf,
+    pub settings: Settings,
+    pub aws: AwsArgs,
+    pub json: bool,
+}
+
+impl Ctx {
+    pub fn load(root: PathBuf, settings: &SettingsArgs, aws: AwsArgs, json: bool) -> Result<Ctx> {
+        let settings = Settings::from_workspace(&root)?.with_overrides(settings)?;
+        Ok(Ctx { root, settings, aws, json })
+    }
+
+    /// A shell rooted at the workspace.
+    pub fn sh(&self) -> Result<xshell::Shell> {
+        let sh = xshell::Shell::new()?;
+        sh.change_dir(&self.root);
+        Ok(sh)
+    }
+
+    /// Where the local stack keeps its state unless told otherwise.
+    pub fn local_dir(&self) -> PathBuf {
+        self.aws.local_dir.clone().unwrap_or_else(|| self.root.join("target").join("agentcore-local"))
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx::load(crate::settings::workspace_root(), &cli.settings, cli.aws, cli.json)?;
+    match cli.command {
+        Command::Package(args) => args.run(&ctx),
+        Command::Deploy(args) => block_on(args.run(&ctx)),
+        Command::Promote(args) => block_on(args.run(&ctx)),
+        Command::Rollback(args) => block_on(args.run(&ctx)),
+        Command::Cleanup(args) => block_on(args.run(&ctx)),
+        Command::Status(args) => block_on(args.run(&ctx)),
+        Command::Local(command) => block_on(command.run(&ctx)),
+        Command::Github(command) => block_on(command.run(&ctx)),
+        Command::Bench(command) => command.run(&ctx),
+    }
+}
+
+/// AWS commands are async; packaging and parsing stay synchronous.
+pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(future)
+}

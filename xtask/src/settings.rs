@@ -1,0 +1,239 @@
+//! Project settings: read once from `[workspace.metadata.agentcore]`, overridden by flags and env vars.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// The Python runtimes AgentCore accepts for direct-code agents.
+pub const PYTHON_RUNTIMES: &[&str] = &["PYTHON_3_10", "PYTHON_3_11", "PYTHON_3_12", "PYTHON_3_13"];
+
+/// Overrides for every project setting. Each is global, so it may follow any subcommand.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SettingsArgs {
+    /// AWS region (default: AWS_REGION, then the workspace setting)
+    #[arg(long, global = true, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// S3 bucket holding code zips and deployment records
+    #[arg(long, global = true, env = "AGENTCORE_BUCKET")]
+    pub bucket: Option<String>,
+    /// IAM role the runtimes execute as
+    #[arg(long, global = true, env = "AGENTCORE_ROLE_ARN")]
+    pub role_arn: Option<String>,
+    /// Default Python runtime (PYTHON_3_10 … PYTHON_3_13) for agents that do not set one
+    #[arg(long, global = true, env = "AGENTCORE_PYTHON_RUNTIME")]
+    pub python_runtime: Option<String>,
+    /// Target platform for dependency wheels
+    #[arg(long, global = true, env = "AGENTCORE_PLATFORM")]
+    pub platform: Option<String>,
+    /// Name of the long-lived target (runtime suffix) that production versions go to
+    #[arg(long, global = true, env = "AGENTCORE_PROD_RUNTIME")]
+    pub prod_runtime: Option<String>,
+    /// Name of the production endpoint that promotion moves
+    #[arg(long, global = true, env = "AGENTCORE_PROD_ENDPOINT")]
+    pub prod_endpoint: Option<String>,
+    /// Runtime name scheme with `{agent}` and `{target}` placeholders
+    #[arg(long, global = true, env = "AGENTCORE_RUNTIME_NAME")]
+    pub runtime_name: Option<String>,
+    /// Most agents worked on at once
+    #[arg(long, global = true, env = "AGENTCORE_MAX_PARALLEL")]
+    pub max_parallel: Option<usize>,
+    /// uv version installed when uv is missing
+    #[arg(long, global = true, env = "AGENTCORE_UV_VERSION")]
+    pub uv_version: Option<String>,
+}
+
+/// The effective settings after overrides.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub region: String,
+    pub bucket: String,
+    pub role_arn: String,
+    pub python_runtime: String,
+    pub platform: String,
+    pub prod_runtime: String,
+    #[serde(default = "default_prod_endpoint")]
+    pub prod_endpoint: String,
+    #[serde(default = "default_runtime_name")]
+    pub runtime_name: String,
+    #[serde(default = "default_max_parallel")]
+    pub max_parallel: usize,
+    pub uv_version: String,
+}
+
+fn default_prod_endpoint() -> String {
+    "prod".to_owned()
+}
+fn default_runtime_name() -> String {
+    "{agent}_{target}".to_owned()
+}
+fn default_max_parallel() -> usize {
+    4
+}
+
+impl Settings {
+    /// Reads `[workspace.metadata.agentcore]` of the workspace whose root manifest is `root/Cargo.toml`.
+    pub fn from_workspace(root: &Path) -> Result<Settings> {
+        let manifest = root.join("Cargo.toml");
+        let metadata = cargo_metadata::MetadataCommand::new()
+            .manifest_path(&manifest)
+            .no_deps()
+            .exec()
+            .with_context(|| format!("cannot read workspace metadata from {}", manifest.display()))?;
+        Settings::from_metadata(&metadata.workspace_metadata)
+            .with_context(|| format!("in [workspace.metadata.agentcore] of {}", manifest.display()))
+    }
+
+    pub fn from_metadata(workspace_metadata: &serde_json::Value) -> Result<Settings> {
+        let Some(table) = workspace_metadata.get("agentcore") else {
+            bail!(
+                "the section is missing: add it with region, bucket, role_arn, python_runtime, platform, prod_runtime and uv_version (see README.md)"
+            )
+        };
+        serde_json::from_value(table.clone()).map_err(|err| anyhow::anyhow!("{err}"))
+    }
+
+    /// Applies flag and environment overrides, then validates the result.
+    pub fn with_overrides(mut self, args: &SettingsArgs) -> Result<Settings> {
+        let overrides = [
+            (&mut self.region, &args.region),
+            (&mut self.bucket, &args.bucket),
+            (&mut self.role_arn, &args.role_arn),
+            (&mut self.python_runtime, &args.python_runtime),
+            (&mut self.platform, &args.platform),
+            (&mut self.prod_runtime, &args.prod_runtime),
+            (&mut self.prod_endpoint, &args.prod_endpoint),
+            (&mut self.runtime_name, &args.runtime_name),
+            (&mut self.uv_version, &args.uv_version),
+        ];
+        for (setting, value) in overrides {
+            if let Some(value) = value.as_ref().filter(|value| !value.is_empty()) {
+                *setting = value.clone();
+            }
+        }
+        if let Some(max_parallel) = args.max_parallel {
+            self.max_parallel = max_parallel;
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        check_python_runtime(&self.python_runtime, "python_runtime (--python-runtime, AGENTCORE_PYTHON_RUNTIME)")?;
+        if self.max_parallel == 0 {
+            bail!("max_parallel must be at least 1 (--max-parallel, AGENTCORE_MAX_PARALLEL)");
+        }
+        if !self.platform.starts_with("aarch64-") {
+            bail!(
+                "platform `{}` is not an ARM64 target: AgentCore runs linux/arm64, use for example `aarch64-manylinux2014` (--platform, AGENTCORE_PLATFORM)",
+                self.platform
+            );
+        }
+        let bucket_ok = (3..=63).contains(&self.bucket.len())
+            && self.bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            && !self.bucket.starts_with(['.', '-'])
+            && !self.bucket.ends_with(['.', '-']);
+        if !bucket_ok {
+            bail!(
+                "bucket `{}` is not a valid S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens (--bucket, AGENTCORE_BUCKET)",
+                self.bucket
+            );
+        }
+        let role_ok = self.role_arn.starts_with("arn:aws")
+            && self.role_arn.contains(":iam::")
+            && self.role_arn.contains(":role/");
+        if !role_ok {
+            bail!(
+                "role_arn `{}` is not an IAM role ARN such as arn:aws:iam::123456789012:role/AgentCoreRuntimeRole (--role-arn, AGENTCORE_ROLE_ARN)",
+                self.role_arn
+            );
+        }
+        crate::naming::Scheme::new(&self.runtime_name, &self.prod_runtime)?;
+        if !crate::naming::is_valid_name(&self.prod_endpoint) {
+            bail!(
+                "prod_endpoint `{}` is not a valid endpoint name: a letter then up to 47 letters, digits or underscores (--prod-endpoint, AGENTCORE_PROD_ENDPOINT)",
+                self.prod_endpoint
+            );
+        }
+        if self.prod_endpoint == "DEFAULT" {
+            bail!("prod_endpoint cannot be DEFAULT: AgentCore moves DEFAULT to every new version by itself");
+        }
+        Ok(())
+    }
+
+    /// The runtime naming scheme of these settings.
+    pub fn scheme(&self) -> crate::naming::Scheme {
+        crate::naming::Scheme::new(&self.runtime_name, &self.prod_runtime)
+            .expect("validated when the settings were loaded")
+    }
+}
+
+pub fn check_python_runtime(value: &str, what: &str) -> Result<()> {
+    if !PYTHON_RUNTIMES.contains(&value) {
+        bail!("{what}: `{value}` is not a supported Python runtime; use one of {}", PYTHON_RUNTIMES.join(", "));
+    }
+    Ok(())
+}
+
+/// The workspace root: the directory of the top-level `Cargo.toml` above this crate.
+pub fn workspace_root() -> PathBuf {
+    if let Ok(root) = std::env::var("AGENTCORE_WORKSPACE") {
+        return PathBuf::from(root);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata() -> serde_json::Value {
+        serde_json::json!({"agentcore": {
+            "region": "eu-west-1", "bucket": "my-bucket", "role_arn": "arn:aws:iam::123456789012:role/R",
+            "python_runtime": "PYTHON_3_12", "platform": "aarch64-manylinux2014", "prod_runtime": "prod",
+            "uv_version": "0.13.8"
+        }})
+    }
+
+    #[test]
+    fn reads_and_overrides() {
+        let settings = Settings::from_metadata(&metadata()).unwrap();
+        assert_eq!(settings.prod_endpoint, "prod");
+        assert_eq!(settings.runtime_name, "{agent}_{target}");
+        let args = SettingsArgs { bucket: Some("other-bucket".into()), max_parallel: Some(2), ..Default::default() };
+        let settings = settings.with_overrides(&args).unwrap();
+        assert_eq!(settings.bucket, "other-bucket");
+        assert_eq!(settings.max_parallel, 2);
+        assert_eq!(settings.region, "eu-west-1");
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        let mut value = metadata();
+        value["agentcore"]["bukket"] = "x".into();
+        let err = Settings::from_metadata(&value).unwrap_err().to_string();
+        assert!(err.contains("unknown field `bukket`"), "{err}");
+
+        let settings = Settings::from_metadata(&metadata()).unwrap();
+        let err = settings
+            .clone()
+            .with_overrides(&SettingsArgs { python_runtime: Some("PYTHON_2_7".into()), ..Default::default() });
+        assert!(err.unwrap_err().to_string().contains("PYTHON_3_10, PYTHON_3_11"));
+        let err = settings
+            .clone()
+            .with_overrides(&SettingsArgs { platform: Some("x86_64-manylinux2014".into()), ..Default::default() });
+        assert!(err.unwrap_err().to_string().contains("not an ARM64 target"));
+        let err =
+            settings.clone().with_overrides(&SettingsArgs { bucket: Some("Bad_Bucket".into()), ..Default::default() });
+        assert!(err.unwrap_err().to_string().contains("--bucket"));
+        let err = settings.with_overrides(&SettingsArgs { role_arn: Some("role".into()), ..Default::default() });
+        assert!(err.unwrap_err().to_string().contains("--role-arn"));
+    }
+
+    #[test]
+    fn reads_this_workspace() {
+        let settings = Settings::from_workspace(&workspace_root()).unwrap();
+        settings.validate().unwrap();
+    }
+}
