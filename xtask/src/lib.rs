@@ -16,3 +16,5 @@ pub mod records;
 pub mod select;
 pub mod settings;
 pub mod status;
+#[cfg(test)]
+mod tidy;

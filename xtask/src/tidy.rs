@@ -1,0 +1,42 @@
+//! Repository rules, enforced by `cargo test`: module docs, and CI running README's test command.
+
+use std::path::Path;
+
+use crate::settings::workspace_root;
+
+fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "rs"))
+        .map(|entry| entry.into_path())
+        .collect()
+}
+
+#[test]
+fn every_module_opens_with_a_doc_line() {
+    let root = workspace_root();
+    let mut missing = Vec::new();
+    for file in rust_files(&root.join("xtask/src")).into_iter().chain(rust_files(&root.join("xtask/tests"))) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        if !text.starts_with("//!") {
+            missing.push(file.strip_prefix(&root).unwrap().display().to_string());
+        }
+    }
+    assert!(missing.is_empty(), "start these files with a `//!` line saying what the module is for: {missing:?}");
+}
+
+/// The test command a newcomer reads in README.md is the one CI runs.
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let root = workspace_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let command = readme
+        .lines()
+        .find(|line| line.contains("# the tests"))
+        .and_then(|line| line.split('#').next())
+        .map(str::trim)
+        .expect("README.md's quick start names the test command with a `# the tests` comment");
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    assert!(ci.lines().any(|line| line.trim() == command), ".ci/run must run `{command}` as README.md says");
+}
