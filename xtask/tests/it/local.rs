@@ -224,3 +224,345 @@ async fn runtime_lifecycle_through_the_sdk() {
     }
     panic!("runtime {id} was never deleted");
 }
+
+/// Asserts an SDK error's HTTP status, error code and a fragment of its message.
+fn assert_error<E, R>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    status: u16,
+    code: &str,
+    message: &str,
+) where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug + HttpStatus,
+{
+    let raw = err.raw_response().unwrap_or_else(|| panic!("no HTTP response: {err:?}"));
+    assert_eq!(raw.status_code(), status, "{err:?}");
+    let service = err.as_service_error().unwrap_or_else(|| panic!("not a service error: {err:?}"));
+    assert_eq!(service.code(), Some(code), "{err:?}");
+    let text = service.message().unwrap_or_default();
+    assert!(text.contains(message), "message {text:?} lacks {message:?}");
+}
+
+trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicts_and_not_found() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    upload(stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    let client = control_client(stack).await;
+    let id = create_runtime(&client, "dup", "a.zip").await;
+
+    let err = client
+        .create_agent_runtime()
+        .agent_runtime_name("dup")
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 409, "ConflictException", "an agent runtime named dup already exists");
+    assert!(err.into_service_error().is_conflict_exception());
+
+    let err =
+        client.delete_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("DEFAULT").send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "default endpoints are removed when you delete the agent runtime");
+
+    let err = client.create_agent_runtime_endpoint().agent_runtime_id(&id).name("DEFAULT").send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "DEFAULT is reserved");
+
+    client.create_agent_runtime_endpoint().agent_runtime_id(&id).name("prod").send().await.unwrap();
+    let err = client.create_agent_runtime_endpoint().agent_runtime_id(&id).name("prod").send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "already has an endpoint named prod");
+
+    let err = client.delete_agent_runtime().agent_runtime_id(&id).send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "has endpoints that must be deleted first: prod");
+
+    let err = client.get_agent_runtime().agent_runtime_id("nope-0123456789").send().await.unwrap_err();
+    assert_error(&err, 404, "ResourceNotFoundException", "agent runtime nope-0123456789 does not exist");
+    let err = client.get_agent_runtime().agent_runtime_id(&id).agent_runtime_version("9").send().await.unwrap_err();
+    assert_error(&err, 404, "ResourceNotFoundException", "has no version 9");
+    let err =
+        client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("staging").send().await.unwrap_err();
+    assert_error(&err, 404, "ResourceNotFoundException", "has no endpoint named staging");
+    let err = client
+        .update_agent_runtime()
+        .agent_runtime_id("gone-0123456789")
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 404, "ResourceNotFoundException", "does not exist");
+    let err = client.delete_agent_runtime().agent_runtime_id("gone-0123456789").send().await.unwrap_err();
+    assert_error(&err, 404, "ResourceNotFoundException", "does not exist");
+    let err = client
+        .create_agent_runtime_endpoint()
+        .agent_runtime_id(&id)
+        .name("old")
+        .agent_runtime_version("7")
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 404, "ResourceNotFoundException", "has no version 7");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_give_402() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    upload(stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    stack
+        .faults()
+        .set_quotas(xtask::local::Quotas { runtimes: 1, versions_per_runtime: 2, endpoints_per_runtime: 2 })
+        .unwrap();
+    let client = control_client(stack).await;
+    let id = create_runtime(&client, "only", "a.zip").await;
+
+    let err = client
+        .create_agent_runtime()
+        .agent_runtime_name("second")
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 402, "ServiceQuotaExceededException", "the account has 1 agent runtimes");
+    assert!(err.into_service_error().is_service_quota_exceeded_exception());
+
+    let update = || {
+        client
+            .update_agent_runtime()
+            .agent_runtime_id(&id)
+            .agent_runtime_artifact(code_artifact("a.zip"))
+            .role_arn(ROLE)
+    };
+    update().send().await.unwrap();
+    let err = update().send().await.unwrap_err();
+    assert_error(&err, 402, "ServiceQuotaExceededException", "has 2 versions");
+
+    client.create_agent_runtime_endpoint().agent_runtime_id(&id).name("prod").send().await.unwrap();
+    let err = client.create_agent_runtime_endpoint().agent_runtime_id(&id).name("beta").send().await.unwrap_err();
+    assert_error(&err, 402, "ServiceQuotaExceededException", "has 2 endpoints (DEFAULT included)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_errors_carry_reason_and_fields() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    let client = control_client(stack).await;
+    let err = client
+        .create_agent_runtime()
+        .agent_runtime_name("has-hyphens")
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn("not-an-arn")
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 400, "ValidationException", "2 validation errors detected");
+    let control::operation::create_agent_runtime::CreateAgentRuntimeError::ValidationException(validation) =
+        err.into_service_error()
+    else {
+        panic!("not a typed ValidationException");
+    };
+    assert_eq!(validation.reason().as_str(), "FieldValidationFailed");
+    let mut fields: Vec<&str> = validation.field_list().iter().map(|f| f.name()).collect();
+    fields.sort();
+    assert_eq!(fields, ["agentRuntimeName", "roleArn"]);
+    assert!(validation.field_list()[0].message().contains("regular expression pattern"));
+
+    // Semantic rules the model cannot express.
+    let err = client
+        .create_agent_runtime()
+        .agent_runtime_name("lifecycle")
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .lifecycle_configuration(
+            control::types::LifecycleConfiguration::builder()
+                .idle_runtime_session_timeout(3600)
+                .max_lifetime(1800)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(
+        &err,
+        400,
+        "ValidationException",
+        "idleRuntimeSessionTimeout (3600) must not exceed maxLifetime (1800)",
+    );
+
+    let err = client.list_agent_runtimes().max_results(500).send().await.unwrap_err();
+    assert_error(&err, 400, "ValidationException", "Member must have value less than or equal to 100");
+    let err = client.list_agent_runtimes().next_token("forged").send().await.unwrap_err();
+    assert_error(&err, 400, "ValidationException", "nextToken is not a token this service returned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_throttle_fail_and_delay() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    let client = client_without_retries(stack).await;
+    let faults = stack.faults();
+
+    faults.throttle("ListAgentRuntimes", 1).unwrap();
+    let err = client.list_agent_runtimes().send().await.unwrap_err();
+    assert_error(&err, 429, "ThrottlingException", "Rate exceeded");
+    assert!(err.into_service_error().is_throttling_exception());
+    client.list_agent_runtimes().send().await.expect("one throttle only");
+
+    faults.internal_error("ListAgentRuntimes", 1).unwrap();
+    let err = client.list_agent_runtimes().send().await.unwrap_err();
+    assert_error(&err, 500, "InternalServerException", "internal error in ListAgentRuntimes");
+    client.list_agent_runtimes().send().await.expect("one failure only");
+
+    // The SDK's standard retries absorb two throttles (three attempts in all).
+    faults.throttle("ListAgentRuntimes", 2).unwrap();
+    control_client(stack).await.list_agent_runtimes().send().await.expect("retried past the throttles");
+    assert_eq!(faults.load().unwrap().operations["ListAgentRuntimes"].throttle, 0);
+
+    // Latency: a client whose attempt timeout is shorter than the injected delay times out.
+    faults.latency("GetAgentRuntime", Duration::from_millis(3000)).unwrap();
+    let impatient = control::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .timeout_config(
+                aws_smithy_types::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_millis(200))
+                    .build(),
+            )
+            .build(),
+    );
+    let err = impatient.get_agent_runtime().agent_runtime_id("slow-0123456789").send().await.unwrap_err();
+    assert!(matches!(err, aws_smithy_runtime_api::client::result::SdkError::TimeoutError(_)), "{err:?}");
+
+    let err = faults.throttle("InvokeAgentRuntime", 1).unwrap_err().to_string();
+    assert!(err.contains("unknown operation `InvokeAgentRuntime`"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_stuck_and_failed_versions() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    upload(stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    let client = control_client(stack).await;
+    stack.faults().stuck("CreateAgentRuntime", 1).unwrap();
+    let stuck = create_runtime(&client, "stuck", "a.zip").await;
+    let fine = create_runtime(&client, "fine", "a.zip").await;
+    assert_eq!(wait_runtime(&client, &fine).await.status(), &AgentRuntimeStatus::Ready);
+    let runtime = client.get_agent_runtime().agent_runtime_id(&stuck).send().await.unwrap();
+    assert_eq!(runtime.status(), &AgentRuntimeStatus::Creating, "stays CREATING");
+
+    stack.faults().fail("UpdateAgentRuntime", 1, "the role cannot be assumed").unwrap();
+    client
+        .update_agent_runtime()
+        .agent_runtime_id(&fine)
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    let failed = wait_runtime(&client, &fine).await;
+    assert_eq!(failed.status(), &AgentRuntimeStatus::UpdateFailed);
+    assert_eq!(failed.failure_reason(), Some("the role cannot be assumed"));
+    let default =
+        client.get_agent_runtime_endpoint().agent_runtime_id(&fine).endpoint_name("DEFAULT").send().await.unwrap();
+    assert_eq!(default.live_version(), Some("1"), "DEFAULT keeps serving the last good version");
+    assert_eq!(default.target_version(), Some("2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_artifacts_are_checked() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    upload(stack, "good.zip", zip_with(&[("main.py", ""), ("lib/util.py", "")])).await;
+    upload(stack, "nested.zip", zip_with(&[("src/main.py", "")])).await;
+    upload(stack, "text.zip", b"not a zip".to_vec()).await;
+    let client = control_client(stack).await;
+    let cases = [
+        ("good", "good.zip", None),
+        ("missing", "missing.zip", Some("was not found: no such object in the local S3")),
+        ("nested", "nested.zip", Some("has no entry point `main.py` at the root of the zip")),
+        ("text", "text.zip", Some("is not a valid zip file")),
+    ];
+    for (name, key, failure) in cases {
+        let id = create_runtime(&client, name, key).await;
+        let runtime = wait_runtime(&client, &id).await;
+        match failure {
+            None => assert_eq!(runtime.status(), &AgentRuntimeStatus::Ready, "{name}"),
+            Some(reason) => {
+                assert_eq!(runtime.status(), &AgentRuntimeStatus::CreateFailed, "{name}");
+                let text = runtime.failure_reason().unwrap_or_default();
+                assert!(text.contains(reason) && text.contains(&format!("s3://{BUCKET}/{key}")), "{name}: {text}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_tokens_make_calls_idempotent() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    upload(stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    let client = control_client(stack).await;
+    let token = "token-0000000000000000000000000000001";
+    let create = |name: &'static str| {
+        client
+            .create_agent_runtime()
+            .agent_runtime_name(name)
+            .agent_runtime_artifact(code_artifact("a.zip"))
+            .role_arn(ROLE)
+            .client_token(token)
+    };
+    let first = create("same").send().await.unwrap();
+    let again = create("same").send().await.unwrap();
+    assert_eq!(first.agent_runtime_id(), again.agent_runtime_id(), "a replay returns the first result");
+    let err = create("other").send().await.unwrap_err();
+    assert_error(&err, 400, "ValidationException", "clientToken was already used with different parameters");
+    let control::operation::create_agent_runtime::CreateAgentRuntimeError::ValidationException(validation) =
+        err.into_service_error()
+    else {
+        panic!("not a ValidationException");
+    };
+    assert_eq!(validation.reason().as_str(), "IdempotentParameterMismatchException");
+    assert_eq!(client.list_agent_runtimes().send().await.unwrap().agent_runtimes().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_paginate() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    upload(stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    let client = control_client(stack).await;
+    let mut ids = Vec::new();
+    for index in 0..7 {
+        ids.push(create_runtime(&client, &format!("agent_{index}"), "a.zip").await);
+    }
+    ids.sort();
+    let first = client.list_agent_runtimes().max_results(3).send().await.unwrap();
+    assert_eq!(first.agent_runtimes().len(), 3);
+    let token = first.next_token().expect("more pages").to_owned();
+    let pages: Vec<_> = client.list_agent_runtimes().into_paginator().page_size(3).send().collect::<Vec<_>>().await;
+    assert_eq!(pages.len(), 3);
+    let last = pages.last().unwrap().as_ref().unwrap();
+    assert_eq!(last.agent_runtimes().len(), 1);
+    assert!(last.next_token().is_none(), "the last page has no token");
+    let mut listed: Vec<String> = pages
+        .iter()
+        .flat_map(|page| page.as_ref().unwrap().agent_runtimes().iter().map(|r| r.agent_runtime_id().to_owned()))
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ids);
+    let second = client.list_agent_runtimes().max_results(3).next_token(token).send().await.unwrap();
+    assert_ne!(second.agent_runtimes()[0].agent_runtime_id(), first.agent_runtimes()[0].agent_runtime_id());
+}
