@@ -566,3 +566,244 @@ async fn lists_paginate() {
     let second = client.list_agent_runtimes().max_results(3).next_token(token).send().await.unwrap();
     assert_ne!(second.agent_runtimes()[0].agent_runtime_id(), first.agent_runtimes()[0].agent_runtime_id());
 }
+
+/// A response read off the wire by [`raw`].
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|err| panic!("{err}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection, so tests control every header (bounded by a timeout).
+pub async fn raw(endpoint: &str, method: &str, target: &str, headers: &[(&str, String)], body: &[u8]) -> RawResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = endpoint.strip_prefix("http://").unwrap();
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nhost: {host}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut bytes = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut bytes)).await.unwrap().unwrap();
+    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
+    let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    RawResponse { status, headers, body: bytes[split + 4..].to_vec() }
+}
+
+/// A raw control-plane request signed with the stack's credentials for `service`.
+pub async fn signed(
+    stack: &LocalStack,
+    service: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> RawResponse {
+    let endpoint = stack.control_endpoint();
+    let host = endpoint.strip_prefix("http://").unwrap();
+    let (date, authorization) = xtask::local::sigv4::sign(method, path, query, host, body, stack.region(), service);
+    let target = if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") };
+    let mut headers = vec![("x-amz-date", date), ("authorization", authorization)];
+    if !body.is_empty() {
+        headers.push(("content-type", "application/json".to_owned()));
+    }
+    raw(&endpoint, method, &target, &headers, body).await
+}
+
+fn assert_raw_error(response: &RawResponse, status: u16, code: &str, message: &str) {
+    assert_eq!(response.status, status, "{response:?}");
+    assert_eq!(response.header("x-amzn-errortype"), Some(code), "{response:?}");
+    let body = response.json();
+    let text = body["message"].as_str().unwrap_or_default();
+    assert!(text.contains(message), "message {text:?} lacks {message:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_must_be_signed_for_agentcore_with_our_key() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+
+    let ok = signed(stack, "bedrock-agentcore", "POST", "/runtimes/", "", b"").await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(ok.json()["agentRuntimes"], serde_json::json!([]));
+
+    let wrong_service = signed(stack, "bedrock-agentcore-control", "POST", "/runtimes/", "", b"").await;
+    assert_raw_error(
+        &wrong_service,
+        403,
+        "InvalidSignatureException",
+        "scoped to correct service: 'bedrock-agentcore'",
+    );
+
+    let unsigned = raw(&stack.control_endpoint(), "POST", "/runtimes/", &[], b"").await;
+    assert_raw_error(&unsigned, 403, "MissingAuthenticationTokenException", "Missing Authentication Token");
+
+    let foreign_key = [
+        ("x-amz-date", "20250101T000000Z".to_owned()),
+        (
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIAOTHER/20250101/us-east-1/bedrock-agentcore/aws4_request, SignedHeaders=host;x-amz-date, Signature=00".to_owned(),
+        ),
+    ];
+    let response = raw(&stack.control_endpoint(), "POST", "/runtimes/", &foreign_key, b"").await;
+    assert_raw_error(&response, 403, "UnrecognizedClientException", "accepts only access key AKIALOCALAGENTCORE01");
+
+    // A signature over different content: the body was changed after signing.
+    let endpoint = stack.control_endpoint();
+    let host = endpoint.strip_prefix("http://").unwrap();
+    let (date, authorization) =
+        xtask::local::sigv4::sign("PUT", "/runtimes/", "", host, b"{}", stack.region(), "bedrock-agentcore");
+    let tampered =
+        raw(&endpoint, "PUT", "/runtimes/", &[("x-amz-date", date), ("authorization", authorization)], b"{\"x\":1}")
+            .await;
+    assert_raw_error(&tampered, 403, "InvalidSignatureException", "signature we calculated does not match");
+
+    // The S3 SDK signs for `s3`: pointed at the control plane, it is refused with the same message.
+    let s3_at_control = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk_config(stack).await)
+            .endpoint_url(stack.control_endpoint())
+            .force_path_style(true)
+            .build(),
+    );
+    let err = s3_at_control.list_buckets().send().await.unwrap_err();
+    let raw_response = err.raw_response().expect("an HTTP response");
+    assert_eq!(raw_response.status().as_u16(), 403);
+    assert_eq!(raw_response.headers().get("x-amzn-errortype"), Some("InvalidSignatureException"));
+    let body = std::str::from_utf8(raw_response.body().bytes().unwrap()).unwrap();
+    assert!(body.contains("'bedrock-agentcore' (the request was signed for 's3')"), "{body}");
+
+    // The control plane signed correctly but with another secret is refused too.
+    let config = control::config::Builder::from(&sdk_config(stack).await)
+        .endpoint_url(stack.control_endpoint())
+        .credentials_provider(aws_credential_types::Credentials::new(
+            xtask::local::ACCESS_KEY_ID,
+            "wrong-secret",
+            None,
+            None,
+            "test",
+        ))
+        .build();
+    let err = control::Client::from_conf(config).list_agent_runtimes().send().await.unwrap_err();
+    assert_error(&err, 403, "InvalidSignatureException", "signature we calculated does not match");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_checks_signatures_and_conditional_writes() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    stack.ensure_bucket(BUCKET).await.unwrap();
+    stack.ensure_bucket(BUCKET).await.expect("ensure_bucket is idempotent");
+    let s3 = s3_client(stack).await;
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("records/1.json")
+        .if_none_match("*")
+        .body(b"one".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .put_object()
+        .bucket(BUCKET)
+        .key("records/1.json")
+        .if_none_match("*")
+        .body(b"two".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
+    assert_eq!(err.code(), Some("PreconditionFailed"));
+    let object = s3.get_object().bucket(BUCKET).key("records/1.json").send().await.unwrap();
+    assert_eq!(object.body.collect().await.unwrap().into_bytes().as_ref(), b"one");
+
+    // Concurrent conditional creates of one key: exactly one wins.
+    let attempts = (0..8).map(|index| {
+        let s3 = s3.clone();
+        tokio::spawn(async move {
+            s3.put_object()
+                .bucket(BUCKET)
+                .key("records/race.json")
+                .if_none_match("*")
+                .body(format!("{index}").into_bytes().into())
+                .send()
+                .await
+                .is_ok()
+        })
+    });
+    let mut winners = 0;
+    for attempt in attempts.collect::<Vec<_>>() {
+        winners += usize::from(attempt.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+
+    let config = aws_sdk_s3::config::Builder::from(&sdk_config(stack).await)
+        .endpoint_url(stack.s3_endpoint())
+        .force_path_style(true)
+        .credentials_provider(aws_credential_types::Credentials::new("AKIAOTHER", "other", None, None, "test"))
+        .build();
+    let err = aws_sdk_s3::Client::from_conf(config).list_buckets().send().await.unwrap_err();
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 403, "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_persists_across_restarts_and_faults_file_is_read_per_request() {
+    let temp = tempfile::tempdir().unwrap();
+    let stack = start_in(temp.path(), 0).await;
+    upload(&stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    let client = control_client(&stack).await;
+    let id = create_runtime(&client, "kept", "a.zip").await;
+    client.create_agent_runtime_endpoint().agent_runtime_id(&id).name("prod").send().await.unwrap();
+    let first_port = stack.control_endpoint();
+    stack.shutdown().await;
+
+    let stack = start_in(temp.path(), 0).await;
+    assert_ne!(stack.control_endpoint(), first_port);
+    let client = control_client(&stack).await;
+    let runtime = wait_runtime(&client, &id).await;
+    assert_eq!(runtime.agent_runtime_name(), "kept");
+    let endpoint =
+        client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("prod").send().await.unwrap();
+    assert_eq!(endpoint.target_version(), Some("1"));
+    let object = s3_client(&stack).await.head_object().bucket(BUCKET).key("a.zip").send().await.unwrap();
+    assert!(object.content_length().unwrap() > 0);
+
+    // Another process configures faults by writing the file; the next request sees them.
+    let path = temp.path().join("state").join("faults.json");
+    std::fs::write(&path, r#"{"operations": {"GetAgentRuntime": {"throttle": 1}}}"#).unwrap();
+    let err = client_without_retries(&stack).await.get_agent_runtime().agent_runtime_id(&id).send().await.unwrap_err();
+    assert_error(&err, 429, "ThrottlingException", "Rate exceeded");
+    let left: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(left["operations"]["GetAgentRuntime"]["throttle"], 0);
+    stack.shutdown().await;
+
+    xtask::local::reset(&temp.path().join("state")).unwrap();
+    assert!(!temp.path().join("state").exists());
+    let foreign = temp.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    let err = xtask::local::reset(&foreign).unwrap_err().to_string();
+    assert!(err.contains("not a local stack state directory"), "{err}");
+    assert!(foreign.exists());
+}
