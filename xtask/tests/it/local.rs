@@ -12,6 +12,8 @@ use aws_sdk_bedrockagentcorecontrol::types::{
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use xtask::local::{LocalConfig, LocalStack};
 
+mod conformance;
+
 const BUCKET: &str = "artifacts-local";
 const ROLE: &str = "arn:aws:iam::123456789012:role/AgentCoreRuntimeRole";
 
