@@ -12,6 +12,7 @@ use aws_sdk_bedrockagentcorecontrol::types::{
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use xtask::local::{LocalConfig, LocalStack};
 
+mod cli;
 mod conformance;
 
 const BUCKET: &str = "artifacts-local";
