@@ -160,7 +160,8 @@ pub struct PackageReport {
     /// The platform the dependency wheels were resolved for (`None`: no dependencies).
     #[serde(default)]
     pub platform: Option<String>,
-    /// `installed` (dependency cache miss), `cached` (hit) or `none`.
+    /// `installed` (dependency cache miss), `cached` (hit), `none` (no requirements) or `skipped`
+    /// (the zip was unchanged, dependencies were not looked at).
     #[serde(default)]
     pub dependencies: String,
     /// True when the existing zip already matched every input and was kept as is.
@@ -261,6 +262,7 @@ pub fn package_agent_with(
             crate::progress!("warning: {warning}");
         }
         report.unchanged = true;
+        report.dependencies = "skipped".to_owned();
         return Ok(report);
     }
 
