@@ -185,8 +185,11 @@ impl fmt::Display for Summary {
             "{:<width$}  {:>6}  {:>9}  {:>9}  {:<12}  {:<9}  ZIP",
             "AGENT", "FILES", "UNZIPPED", "ZIPPED", "SHA-256", "STATE"
         )?;
+        // Paths below the working directory are shown relative to it, as a user would type them.
+        let cwd = std::env::current_dir().unwrap_or_default();
         for report in &self.0 {
             let state = if report.unchanged { "unchanged" } else { "built" };
+            let path = report.path.strip_prefix(&cwd).unwrap_or(&report.path);
             writeln!(
                 f,
                 "{:<width$}  {:>6}  {:>9}  {:>9}  {:<12}  {:<9}  {}",
@@ -196,7 +199,7 @@ impl fmt::Display for Summary {
                 archive::human_bytes(report.zipped_bytes),
                 &report.sha256[..12.min(report.sha256.len())],
                 state,
-                report.path.display()
+                path.display()
             )?;
         }
         for report in &self.0 {
@@ -441,4 +444,51 @@ fn write_sidecar(path: &Path, sidecar: &Sidecar) -> Result<()> {
     serde_json::to_writer_pretty(&mut temp, sidecar)?;
     temp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(agent: &str, unchanged: bool, warnings: Vec<String>) -> PackageReport {
+        PackageReport {
+            agent: agent.to_owned(),
+            path: PathBuf::from(format!("/packages/{agent}.zip")),
+            files: 4157,
+            unzipped_bytes: 65_600_000,
+            zipped_bytes: 210_000_000,
+            sha256: "490a7c8306d3bee83d525e7fc6d2573a999bfe18d4f786e951dcbf343d84f067".to_owned(),
+            warnings,
+            platform: Some("aarch64-manylinux2014".to_owned()),
+            dependencies: if unchanged { "skipped" } else { "cached" }.to_owned(),
+            unchanged,
+        }
+    }
+
+    #[test]
+    fn summary_table_lists_agents_then_warnings() {
+        let warning = "agent `big_bot`: zipped size 210.0 MB is 84% of AgentCore's 250.0 MB limit".to_owned();
+        let summary = Summary(vec![report("dad_joke_bot", true, vec![]), report("big_bot", false, vec![warning])]);
+        insta::assert_snapshot!(summary.to_string(), @r"
+        AGENT          FILES   UNZIPPED     ZIPPED  SHA-256       STATE      ZIP
+        dad_joke_bot    4157    65.6 MB   210.0 MB  490a7c8306d3  unchanged  /packages/dad_joke_bot.zip
+        big_bot         4157    65.6 MB   210.0 MB  490a7c8306d3  built      /packages/big_bot.zip
+        warning: agent `big_bot`: zipped size 210.0 MB is 84% of AgentCore's 250.0 MB limit
+        ");
+        assert_eq!(Summary(vec![]).to_string(), "no agent packaged\n");
+    }
+
+    #[test]
+    fn python_versions_come_from_runtimes() {
+        assert_eq!(python_version("PYTHON_3_12").unwrap(), "3.12");
+        assert_eq!(python_version("PYTHON_3_10").unwrap(), "3.10");
+        assert!(python_version("python3").is_err());
+    }
+
+    #[test]
+    fn human_bytes_use_decimal_units() {
+        assert_eq!(archive::human_bytes(999), "999 B");
+        assert_eq!(archive::human_bytes(250_000_000), "250.0 MB");
+        assert_eq!(archive::human_bytes(1_500), "1.5 KB");
+    }
 }
