@@ -10,6 +10,7 @@ pub mod deps;
 pub mod uv;
 
 use std::fmt;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -273,12 +274,23 @@ pub fn package_agent_with(
         let deps_dir =
             tuning.deps_dir.clone().unwrap_or_else(|| ctx.root.join("target").join("agentcore").join("deps"));
         let tools_dir = tuning.tools_dir.clone().unwrap_or_else(|| ctx.root.join("target").join("tools"));
-        let layer = deps::ensure(name, &inputs, &deps_dir, || {
-            uv::ensure(&ctx.settings.uv_version, &tools_dir, tuning.uv.as_deref(), "python3")
-        })?;
+        let find_uv = || uv::ensure(&ctx.settings.uv_version, &tools_dir, tuning.uv.as_deref(), "python3");
+        let mut layer = deps::ensure(name, &inputs, &deps_dir, find_uv)?;
+        let base = match archive::Base::open(&layer.zip) {
+            Ok(base) => base,
+            Err(err) if layer.cache_hit => {
+                // A damaged cache entry (disk full, manual edits) is rebuilt, not reported forever.
+                crate::progress!("{name}: dependency cache entry {} is unreadable ({err:#}); rebuilding it", layer.key);
+                let entry = layer.zip.parent().context("cache entry has a directory")?;
+                std::fs::remove_dir_all(entry).with_context(|| format!("cannot remove {}", entry.display()))?;
+                layer = deps::ensure(name, &inputs, &deps_dir, find_uv)?;
+                archive::Base::open(&layer.zip)?
+            }
+            Err(err) => return Err(err),
+        };
         let state = if layer.cache_hit { "cached" } else { "installed" };
         crate::progress!("{name}: dependencies {state} ({}, key {})", layer.platform, layer.key);
-        (Some(archive::Base::open(&layer.zip)?), Some(layer.platform), state)
+        (Some(base), Some(layer.platform), state)
     } else {
         (None, None, "none")
     };
@@ -420,8 +432,6 @@ fn fingerprint(deps_key: &str, tree: &Tree, tuning: &PackageTuning) -> Result<St
     }
     Ok(hex::encode(hasher.finalize()))
 }
-
-use std::io::Read as _;
 
 /// The stored report when the zip on disk was made from exactly these inputs and is intact.
 fn unchanged(zip_path: &Path, sidecar_path: &Path, fingerprint: &str) -> Option<PackageReport> {

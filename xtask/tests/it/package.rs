@@ -207,6 +207,25 @@ fn dependency_without_arm64_wheel_names_the_package() {
 }
 
 #[test]
+fn unknown_requirement_fails_with_uvs_reason_and_a_damaged_cache_is_rebuilt() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    workspace.set_requirements("fixture_bot", "tinydep==1.0.0\nnot-a-package==9.9\n");
+    let err = format!("{:#}", package(&workspace, &wheels.tuning()).unwrap_err());
+    assert!(err.contains("uv could not install") && err.contains("not-a-package"), "{err}");
+
+    workspace.set_requirements("fixture_bot", "tinydep==1.0.0\n");
+    let first = package(&workspace, &wheels.tuning()).unwrap();
+    let deps = workspace.root().join("target/agentcore/deps");
+    let entry = std::fs::read_dir(&deps).unwrap().flatten().find(|e| !e.file_name().to_string_lossy().starts_with('.'));
+    std::fs::write(entry.unwrap().path().join("deps.zip"), b"truncated").unwrap();
+    std::fs::remove_file(&first.path).unwrap();
+    let healed = package(&workspace, &wheels.tuning()).unwrap();
+    assert_eq!(healed.dependencies, "installed");
+    assert_eq!(healed.sha256, first.sha256);
+}
+
+#[test]
 fn agent_without_dependencies_needs_no_uv() {
     let workspace = Workspace::fixture();
     workspace.set_requirements("fixture_bot", "# nothing yet\n");
