@@ -147,11 +147,7 @@ async fn package(ctx: &Ctx, agent: &Agent) -> Result<PathBuf> {
     let name = agent.name.clone();
     progress!("{name}: packaging");
     let report = tokio::task::spawn_blocking(move || {
-        let options = crate::package::PackageOptions {
-            out_dir: ctx.root.join("target").join("agentcore").join("packages"),
-            prompt_override: None,
-        };
-        crate::package::package_agent(&ctx, &agent, &options)
+        crate::package::package_agent(&ctx, &agent, &crate::package::PackageOptions::new(&ctx))
     })
     .await
     .map_err(|err| anyhow!("packaging {name} panicked: {err}"))?
