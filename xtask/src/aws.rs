@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -153,8 +153,27 @@ async fn check_credentials(config: &aws_config::SdkConfig, profile: Option<&str>
 }
 
 /// Starts the bundled stack in-process on free ports, with static credentials and both endpoints.
-async fn connect_local(_ctx: &Ctx) -> Result<(AwsClients, crate::local::LocalStack)> {
-    bail!("LOCAL_PENDING")
+async fn connect_local(ctx: &Ctx) -> Result<(AwsClients, crate::local::LocalStack)> {
+    let transition = std::env::var("AGENTCORE_LOCAL_TRANSITION_MS")
+        .ok()
+        .map(|value| value.parse::<u64>())
+        .transpose()
+        .context("AGENTCORE_LOCAL_TRANSITION_MS must be a number of milliseconds")?
+        .unwrap_or(1000);
+    let config = crate::local::LocalConfig {
+        dir: ctx.local_dir(),
+        s3_port: 0,
+        control_port: 0,
+        transition_delay: Duration::from_millis(transition),
+        region: ctx.settings.region.clone(),
+    };
+    let stack = crate::local::LocalStack::start(config)
+        .await
+        .with_context(|| format!("cannot start the local stack in {}", ctx.local_dir().display()))?;
+    let clients =
+        local_clients(&stack.s3_endpoint(), &stack.control_endpoint(), stack.region(), &ctx.settings.bucket).await;
+    stack.ensure_bucket(&ctx.settings.bucket).await?;
+    Ok((clients, stack))
 }
 
 /// Clients for a local stack at the given endpoints, with its static credentials.
