@@ -165,11 +165,32 @@ pub struct RollbackInputs {
 }
 
 /// Either event the promote step runs on.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum PromoteEvent {
     Issues(Box<IssuesEvent>),
     Dispatch(DispatchEvent),
+}
+
+impl PromoteEvent {
+    /// Reads an `issues` or a `workflow_dispatch` payload, telling them apart by their keys so that
+    /// a malformed payload gets an error naming its field.
+    pub fn read(path: &Path) -> Result<PromoteEvent> {
+        let value: serde_json::Value = read(path, "issues or workflow_dispatch")?;
+        let parse = |what: &str| -> Result<PromoteEvent> {
+            Ok(match what {
+                "issues" => PromoteEvent::Issues(Box::new(serde_json::from_value(value.clone())?)),
+                _ => PromoteEvent::Dispatch(serde_json::from_value(value.clone())?),
+            })
+        };
+        if value.get("issue").is_some() {
+            parse("issues").with_context(|| format!("{} is not a valid `issues` event payload", path.display()))
+        } else if value.get("inputs").is_some() {
+            parse("workflow_dispatch")
+                .with_context(|| format!("{} is not a valid `workflow_dispatch` event payload", path.display()))
+        } else {
+            bail!("{} is neither an `issues` nor a `workflow_dispatch` event payload", path.display())
+        }
+    }
 }
 
 fn check_sha(sha: &str, field: &str) -> Result<()> {

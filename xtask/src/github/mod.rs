@@ -502,7 +502,7 @@ async fn check_version(
 /// `github promote`: on `approved`, promote what the deployment issue records and delete the PR's
 /// runtimes; on a manual dispatch, roll one agent back to a given version.
 pub async fn promote(ctx: &Ctx, args: &PromoteArgs) -> Result<StepReport> {
-    let event: event::PromoteEvent = event::read(&args.event.event, "issues or workflow_dispatch")?;
+    let event = event::PromoteEvent::read(&args.event.event)?;
     let all = agents::discover(&ctx.root, &ctx.settings)?;
     let scheme = ctx.settings.scheme();
     let endpoint = ctx.settings.prod_endpoint.clone();

@@ -197,7 +197,7 @@ pub fn issue_body(metadata: &Metadata, outcomes: &[DeployOutcome], endpoint: &st
     writeln!(
         out,
         "Someone with write access adds the `approved` label. The promote workflow (environment `production`) \
-         checks that each version exists, is READY and is newer than the live one, moves `{endpoint}` to it, \
+         checks that each version exists, is READY and is newer than the live one, moves `{endpoint}` to each, \
          {}comments a summary, labels this issue `promoted` and closes it.\n",
         match metadata.pr {
             Some(pr) => format!("deletes the runtimes of PR #{pr}, "),
@@ -275,7 +275,7 @@ pub fn refusal(reason: &str) -> String {
     out.push_str(&fenced(reason));
     writeln!(
         out,
-        "\nFix the cause, then remove and add the `approved` label again, or run the promote workflow by hand."
+        "\nFix the cause, then remove and add the `approved` label again. A deployment issue that is wrong for good can be closed: the next merge opens a new one."
     )
     .unwrap();
     out
