@@ -1,6 +1,21 @@
-//! AWS access: one place builds the SDK configuration (profile, region, endpoints, retries, timeouts).
+//! AWS access: one place builds the SDK configuration (profile, region, endpoints, retries, timeouts),
+//! plus the small typed layer every release command shares: pagination, waits and error context.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime::GetAgentRuntimeOutput;
+use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime_endpoint::GetAgentRuntimeEndpointOutput;
+use aws_sdk_bedrockagentcorecontrol::types::{AgentRuntime, AgentRuntimeEndpoint, AgentRuntimeStatus};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::cli::Ctx;
 
 /// Flags of every command that talks to AWS. Global, so they may follow any subcommand.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -19,9 +34,26 @@ pub struct AwsArgs {
     pub endpoint_url: Option<String>,
 }
 
-use anyhow::Result;
+/// How long to wait for AgentCore to settle, and how often to look.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitPolicy {
+    /// Give up after this long (`--timeout`).
+    pub timeout: Duration,
+    /// First pause between two polls; it grows by half each time up to `max_interval`.
+    pub first_interval: Duration,
+    /// Longest pause between two polls. Kept at 1 s so READY is noticed within a second.
+    pub max_interval: Duration,
+}
 
-use crate::cli::Ctx;
+impl Default for WaitPolicy {
+    fn default() -> WaitPolicy {
+        WaitPolicy {
+            timeout: Duration::from_secs(900),
+            first_interval: Duration::from_millis(150),
+            max_interval: Duration::from_secs(1),
+        }
+    }
+}
 
 /// The SDK clients every AWS command uses, built from one `SdkConfig`.
 #[derive(Debug, Clone)]
@@ -30,10 +62,584 @@ pub struct AwsClients {
     pub control: aws_sdk_bedrockagentcorecontrol::Client,
     /// The artifact bucket (settings or --bucket).
     pub bucket: String,
+    /// Deadline and poll pacing of every wait.
+    pub wait: WaitPolicy,
 }
+
+/// Variables that send an SDK somewhere else than AWS; with any of them set, S3 uses path-style
+/// addressing because `bucket.127.0.0.1` does not resolve.
+const ENDPOINT_VARIABLES: &[&str] = &["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"];
 
 /// Builds the clients for `ctx`: real AWS, or with `--local` the bundled stack started in-process.
 /// The returned guard keeps an in-process local stack alive; drop it when the command is done.
-pub async fn connect(_ctx: &Ctx) -> Result<(AwsClients, Option<crate::local::LocalStack>)> {
-    anyhow::bail!("aws: not implemented yet")
+pub async fn connect(ctx: &Ctx) -> Result<(AwsClients, Option<crate::local::LocalStack>)> {
+    if ctx.aws.local {
+        let (clients, stack) = connect_local(ctx).await?;
+        return Ok((clients, Some(stack)));
+    }
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(ctx.settings.region.clone()))
+        .retry_config(retry_config())
+        .timeout_config(timeout_config());
+    if let Some(profile) = &ctx.aws.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(url) = &ctx.aws.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let config = loader.load().await;
+    check_credentials(&config, ctx.aws.profile.as_deref()).await?;
+    let path_style =
+        ctx.aws.endpoint_url.is_some() || ENDPOINT_VARIABLES.iter().any(|name| std::env::var_os(name).is_some());
+    Ok((clients_from_config(&config, &ctx.settings.bucket, path_style), None))
+}
+
+/// Clients from an already built configuration (tests and the local stack use this too).
+pub fn clients_from_config(config: &aws_config::SdkConfig, bucket: &str, path_style: bool) -> AwsClients {
+    AwsClients {
+        s3: aws_sdk_s3::Client::from_conf(s3_builder(config, path_style).build()),
+        control: aws_sdk_bedrockagentcorecontrol::Client::new(config),
+        bucket: bucket.to_owned(),
+        wait: WaitPolicy::default(),
+    }
+}
+
+fn s3_builder(config: &aws_config::SdkConfig, path_style: bool) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(path_style)
+        // Code zips may be up to 250 MB: give one upload attempt far longer than a control call.
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(600))
+                .build(),
+        )
+}
+
+/// Standard retries, with more attempts than the SDK's 3: the control plane throttles at a few
+/// requests per second and agents run in parallel.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(10)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(5))
+}
+
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .operation_attempt_timeout(Duration::from_secs(60))
+        .build()
+}
+
+/// Resolves credentials once up front, so a missing login fails with the fix instead of deep inside
+/// the first call.
+async fn check_credentials(config: &aws_config::SdkConfig, profile: Option<&str>) -> Result<()> {
+    let fix = "configure credentials with `aws configure` (or `aws sso login`), choose them with `--profile NAME`, or run against the bundled stack with `--local`";
+    let Some(provider) = config.credentials_provider() else {
+        bail!("no AWS credentials provider is configured; {fix}")
+    };
+    match tokio::time::timeout(Duration::from_secs(30), provider.provide_credentials()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(err)) => {
+            let profile = profile.map(|name| format!(" (profile `{name}`)")).unwrap_or_default();
+            Err(anyhow!(
+                "cannot load AWS credentials{profile}: {}; {fix}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            ))
+        }
+        Err(_) => bail!("loading AWS credentials took over 30 s; {fix}"),
+    }
+}
+
+/// Starts the bundled stack in-process on free ports, with static credentials and both endpoints.
+async fn connect_local(_ctx: &Ctx) -> Result<(AwsClients, crate::local::LocalStack)> {
+    bail!("LOCAL_PENDING")
+}
+
+/// Clients for a local stack at the given endpoints, with its static credentials.
+pub async fn local_clients(s3_endpoint: &str, control_endpoint: &str, region: &str, bucket: &str) -> AwsClients {
+    let credentials = aws_credential_types::Credentials::new(
+        crate::local::ACCESS_KEY_ID,
+        crate::local::SECRET_ACCESS_KEY,
+        None,
+        None,
+        "agentcore-local",
+    );
+    // `empty_test_environment` keeps a developer's own AWS_* variables and profiles out of it.
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .empty_test_environment()
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(credentials)
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
+        .load()
+        .await;
+    let mut clients = clients_from_config(&config, bucket, true);
+    clients.s3 = aws_sdk_s3::Client::from_conf(s3_builder(&config, true).endpoint_url(s3_endpoint).build());
+    let control_config =
+        aws_sdk_bedrockagentcorecontrol::config::Builder::from(&config).endpoint_url(control_endpoint).build();
+    clients.control = aws_sdk_bedrockagentcorecontrol::Client::from_conf(control_config);
+    clients
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// The AWS error code of a failed call, if the service answered.
+pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<String> {
+    match err {
+        SdkError::ServiceError(service) => service.err().code().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// The HTTP status of a failed call, if the service answered.
+pub fn http_status<E, R: HttpStatus>(err: &SdkError<E, R>) -> Option<u16> {
+    match err {
+        SdkError::ServiceError(service) => Some(service.raw().status_code()),
+        _ => None,
+    }
+}
+
+/// Lets `http_status` read the raw response of any SDK error.
+pub trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// Turns an SDK error into one that names what was done, to what, AWS's code and the fix.
+/// `action` is the IAM action (e.g. `bedrock-agentcore:CreateAgentRuntime`), named on AccessDenied.
+pub fn explain<E, R>(err: SdkError<E, R>, action: &str, resource: &str) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let operation = action.rsplit(':').next().unwrap_or(action);
+    match &err {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("UnknownError").to_owned();
+            let message = service.err().message().unwrap_or("no message").to_owned();
+            let fix = fix_for(&code, action);
+            anyhow!("{operation} on {resource} failed: {code}: {message}; {fix}")
+        }
+        SdkError::TimeoutError(_) => anyhow!(
+            "{operation} on {resource} timed out; check the network and the endpoint (--endpoint-url, AWS_ENDPOINT_URL*), then re-run"
+        ),
+        SdkError::DispatchFailure(failure) => {
+            let detail = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
+            if detail.contains("credentials") || detail.contains("Credentials") {
+                anyhow!(
+                    "{operation} on {resource} failed: no usable AWS credentials ({detail}); run `aws configure`, pass `--profile NAME`, or use `--local`"
+                )
+            } else if failure.is_io() || failure.is_timeout() {
+                anyhow!(
+                    "{operation} on {resource} failed: cannot reach the endpoint ({detail}); check --endpoint-url / AWS_ENDPOINT_URL* and the network"
+                )
+            } else {
+                anyhow!("{operation} on {resource} failed: {detail}")
+            }
+        }
+        _ => {
+            let detail = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
+            if detail.contains("credentials") {
+                anyhow!(
+                    "{operation} on {resource} failed: no usable AWS credentials ({detail}); run `aws configure`, pass `--profile NAME`, or use `--local`"
+                )
+            } else {
+                anyhow!("{operation} on {resource} failed: {detail}")
+            }
+        }
+    }
+}
+
+fn fix_for(code: &str, action: &str) -> String {
+    match code {
+        "AccessDeniedException" | "AccessDenied" | "Forbidden" => {
+            format!("allow `{action}` for your IAM identity (or pick another one with --profile)")
+        }
+        "ThrottlingException" | "SlowDown" | "TooManyRequestsException" => {
+            "still throttled after retries; lower --max-parallel or re-run later".to_owned()
+        }
+        "ServiceQuotaExceededException" => {
+            "a quota is used up: see `cargo xtask status`, remove stale PR runtimes with `cargo xtask cleanup --stale`, or request an increase".to_owned()
+        }
+        "ValidationException" => "AgentCore refused the request; check the agent's agent.toml and the settings".to_owned(),
+        "ResourceNotFoundException" | "NoSuchKey" | "NotFound" => "it does not exist (anymore); re-run to converge".to_owned(),
+        "NoSuchBucket" => "create the bucket, or point at another one with --bucket / AGENTCORE_BUCKET".to_owned(),
+        "ConflictException" => "another change to it is in progress; wait until it is READY and re-run".to_owned(),
+        "InternalServerException" | "InternalError" | "ServiceUnavailable" => {
+            "AWS kept failing after retries; re-run later".to_owned()
+        }
+        "UnrecognizedClientException" | "InvalidClientTokenId" | "InvalidAccessKeyId" | "SignatureDoesNotMatch"
+        | "ExpiredToken" | "ExpiredTokenException" => {
+            "the credentials were refused; refresh them (`aws configure` / `aws sso login`), pass --profile, or use --local".to_owned()
+        }
+        _ => "see the AWS message above".to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtimes and endpoints
+
+/// Every runtime in the account and region (all pages).
+pub async fn list_runtimes(aws: &AwsClients) -> Result<Vec<AgentRuntime>> {
+    aws.control
+        .list_agent_runtimes()
+        .into_paginator()
+        .page_size(100)
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|err| explain(err, "bedrock-agentcore:ListAgentRuntimes", "the account's runtimes"))
+}
+
+/// The runtime called `name`, found through the paginated list.
+pub async fn find_runtime(aws: &AwsClients, name: &str) -> Result<Option<AgentRuntime>> {
+    Ok(list_runtimes(aws).await?.into_iter().find(|runtime| runtime.agent_runtime_name() == name))
+}
+
+/// Every version of a runtime (all pages), oldest first.
+pub async fn list_versions(aws: &AwsClients, runtime_id: &str) -> Result<Vec<AgentRuntime>> {
+    let mut versions = aws
+        .control
+        .list_agent_runtime_versions()
+        .agent_runtime_id(runtime_id)
+        .into_paginator()
+        .page_size(100)
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|err| explain(err, "bedrock-agentcore:ListAgentRuntimeVersions", &format!("runtime {runtime_id}")))?;
+    versions.sort_by_key(|version| version_number(version.agent_runtime_version()));
+    Ok(versions)
+}
+
+/// Every endpoint of a runtime, DEFAULT included (all pages).
+pub async fn list_endpoints(aws: &AwsClients, runtime_id: &str) -> Result<Vec<AgentRuntimeEndpoint>> {
+    aws.control
+        .list_agent_runtime_endpoints()
+        .agent_runtime_id(runtime_id)
+        .into_paginator()
+        .page_size(100)
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|err| explain(err, "bedrock-agentcore:ListAgentRuntimeEndpoints", &format!("runtime {runtime_id}")))
+}
+
+/// A runtime (its latest version, or `version`), or `None` when it does not exist.
+pub async fn get_runtime(
+    aws: &AwsClients,
+    runtime_id: &str,
+    version: Option<&str>,
+) -> Result<Option<GetAgentRuntimeOutput>> {
+    match aws
+        .control
+        .get_agent_runtime()
+        .agent_runtime_id(runtime_id)
+        .set_agent_runtime_version(version.map(str::to_owned))
+        .send()
+        .await
+    {
+        Ok(output) => Ok(Some(output)),
+        Err(err) if error_code(&err).as_deref() == Some("ResourceNotFoundException") => Ok(None),
+        Err(err) => {
+            let resource = match version {
+                Some(version) => format!("runtime {runtime_id} version {version}"),
+                None => format!("runtime {runtime_id}"),
+            };
+            Err(explain(err, "bedrock-agentcore:GetAgentRuntime", &resource))
+        }
+    }
+}
+
+/// An endpoint, or `None` when it does not exist.
+pub async fn get_endpoint(
+    aws: &AwsClients,
+    runtime_id: &str,
+    endpoint: &str,
+) -> Result<Option<GetAgentRuntimeEndpointOutput>> {
+    match aws.control.get_agent_runtime_endpoint().agent_runtime_id(runtime_id).endpoint_name(endpoint).send().await {
+        Ok(output) => Ok(Some(output)),
+        Err(err) if error_code(&err).as_deref() == Some("ResourceNotFoundException") => Ok(None),
+        Err(err) => Err(explain(
+            err,
+            "bedrock-agentcore:GetAgentRuntimeEndpoint",
+            &format!("endpoint {endpoint} of runtime {runtime_id}"),
+        )),
+    }
+}
+
+/// A version string as a number (0 when AgentCore sent something else).
+pub fn version_number(version: &str) -> u32 {
+    version.parse().unwrap_or(0)
+}
+
+pub fn is_failed(status: &AgentRuntimeStatus) -> bool {
+    matches!(
+        status,
+        AgentRuntimeStatus::CreateFailed | AgentRuntimeStatus::UpdateFailed | AgentRuntimeStatus::DeleteFailed
+    )
+}
+
+pub fn is_transitional(status: &AgentRuntimeStatus) -> bool {
+    matches!(status, AgentRuntimeStatus::Creating | AgentRuntimeStatus::Updating | AgentRuntimeStatus::Deleting)
+}
+
+/// Poll pacing: starts short so a quick transition is noticed at once, grows to `max_interval`.
+pub struct Poll {
+    started: tokio::time::Instant,
+    interval: Duration,
+    policy: WaitPolicy,
+}
+
+impl Poll {
+    pub fn new(policy: WaitPolicy) -> Poll {
+        Poll { started: tokio::time::Instant::now(), interval: policy.first_interval, policy }
+    }
+
+    /// Sleeps before the next poll; `Err` with `what` once the deadline has passed.
+    pub async fn wait(&mut self, what: impl FnOnce() -> String) -> Result<()> {
+        let elapsed = self.started.elapsed();
+        if elapsed >= self.policy.timeout {
+            bail!("{} after {} s (--timeout)", what(), self.policy.timeout.as_secs_f64().round());
+        }
+        let pause = self.interval.min(self.policy.timeout - elapsed);
+        tokio::time::sleep(pause).await;
+        self.interval = next_interval(self.interval, &self.policy);
+        Ok(())
+    }
+}
+
+fn next_interval(interval: Duration, policy: &WaitPolicy) -> Duration {
+    (interval * 3 / 2).min(policy.max_interval)
+}
+
+/// Waits until `version` of the runtime is READY; fails with AWS's reason on *_FAILED.
+pub async fn wait_runtime_ready(
+    aws: &AwsClients,
+    runtime_id: &str,
+    name: &str,
+    version: &str,
+) -> Result<GetAgentRuntimeOutput> {
+    let mut poll = Poll::new(aws.wait);
+    loop {
+        let Some(runtime) = get_runtime(aws, runtime_id, Some(version)).await? else {
+            bail!("runtime {name} ({runtime_id}) version {version} disappeared while waiting for it to become READY")
+        };
+        let status = runtime.status().clone();
+        if status == AgentRuntimeStatus::Ready {
+            return Ok(runtime);
+        }
+        if is_failed(&status) {
+            bail!(
+                "runtime {name} ({runtime_id}) version {version} is {status}: {}; fix the cause and deploy again",
+                runtime.failure_reason().unwrap_or("AgentCore gave no failureReason")
+            );
+        }
+        poll.wait(|| {
+            format!(
+                "runtime {name} ({runtime_id}) version {version} is still {status}; nothing was deleted: check it with `cargo xtask status` and re-run, or raise --timeout"
+            )
+        })
+        .await?;
+    }
+}
+
+/// Waits until the runtime's latest version has left CREATING/UPDATING (any end state).
+pub async fn wait_runtime_settled(
+    aws: &AwsClients,
+    runtime_id: &str,
+    name: &str,
+) -> Result<Option<GetAgentRuntimeOutput>> {
+    let mut poll = Poll::new(aws.wait);
+    loop {
+        let runtime = get_runtime(aws, runtime_id, None).await?;
+        match &runtime {
+            Some(found) if is_transitional(found.status()) => {
+                let status = found.status().clone();
+                poll.wait(|| format!("runtime {name} ({runtime_id}) is still {status}")).await?;
+            }
+            _ => return Ok(runtime),
+        }
+    }
+}
+
+/// Waits until the endpoint is READY and serving `version`; fails with AWS's reason on *_FAILED.
+pub async fn wait_endpoint_live(
+    aws: &AwsClients,
+    runtime_id: &str,
+    runtime_name: &str,
+    endpoint: &str,
+    version: &str,
+) -> Result<GetAgentRuntimeEndpointOutput> {
+    let mut poll = Poll::new(aws.wait);
+    loop {
+        let Some(state) = get_endpoint(aws, runtime_id, endpoint).await? else {
+            bail!(
+                "endpoint {endpoint} of runtime {runtime_name} disappeared while waiting for it to serve version {version}"
+            )
+        };
+        let status = state.status().clone();
+        if status.as_str() == "READY" && state.live_version() == Some(version) {
+            return Ok(state);
+        }
+        if status.as_str().ends_with("_FAILED") {
+            bail!(
+                "endpoint {endpoint} of runtime {runtime_name} is {status}: {}; it serves version {}",
+                state.failure_reason().unwrap_or("AgentCore gave no failureReason"),
+                state.live_version().unwrap_or("none")
+            );
+        }
+        let live = state.live_version().unwrap_or("none").to_owned();
+        poll.wait(|| {
+            format!("endpoint {endpoint} of runtime {runtime_name} is still {status} (live version {live}, wanted {version})")
+        })
+        .await?;
+    }
+}
+
+/// Waits until the endpoint is gone (404).
+pub async fn wait_endpoint_gone(aws: &AwsClients, runtime_id: &str, runtime_name: &str, endpoint: &str) -> Result<()> {
+    let mut poll = Poll::new(aws.wait);
+    while let Some(state) = get_endpoint(aws, runtime_id, endpoint).await? {
+        let status = state.status().clone();
+        if status.as_str() == "DELETE_FAILED" {
+            bail!(
+                "deleting endpoint {endpoint} of runtime {runtime_name} failed: {}",
+                state.failure_reason().unwrap_or("AgentCore gave no failureReason")
+            );
+        }
+        poll.wait(|| format!("endpoint {endpoint} of runtime {runtime_name} is still {status}")).await?;
+    }
+    Ok(())
+}
+
+/// Waits until the runtime is gone (404).
+pub async fn wait_runtime_gone(aws: &AwsClients, runtime_id: &str, name: &str) -> Result<()> {
+    let mut poll = Poll::new(aws.wait);
+    while let Some(state) = get_runtime(aws, runtime_id, None).await? {
+        let status = state.status().clone();
+        if status == AgentRuntimeStatus::DeleteFailed {
+            bail!(
+                "deleting runtime {name} ({runtime_id}) failed: {}",
+                state.failure_reason().unwrap_or("AgentCore gave no failureReason")
+            );
+        }
+        poll.wait(|| format!("runtime {name} ({runtime_id}) is still {status}")).await?;
+    }
+    Ok(())
+}
+
+/// What a named endpoint of an agent's prod runtime serves now (for the workflows).
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+pub struct EndpointState {
+    pub runtime_name: String,
+    pub runtime_id: String,
+    pub endpoint: String,
+    pub status: String,
+    pub live_version: Option<String>,
+    pub target_version: Option<String>,
+    /// The runtime's latest version.
+    pub latest_version: String,
+}
+
+/// The state of `endpoint` (default: the prod endpoint) on `agent`'s prod runtime. `Ok(None)` when
+/// the runtime or the endpoint does not exist yet.
+pub async fn prod_endpoint_state(
+    ctx: &Ctx,
+    aws: &AwsClients,
+    agent: &str,
+    endpoint: Option<&str>,
+) -> Result<Option<EndpointState>> {
+    let runtime_name = ctx.settings.scheme().runtime_name(agent, crate::naming::Target::Prod)?;
+    let endpoint = endpoint.unwrap_or(&ctx.settings.prod_endpoint);
+    let Some(runtime) = find_runtime(aws, &runtime_name).await? else { return Ok(None) };
+    let latest = get_runtime(aws, runtime.agent_runtime_id(), None).await?;
+    let Some(state) = get_endpoint(aws, runtime.agent_runtime_id(), endpoint).await? else { return Ok(None) };
+    Ok(Some(EndpointState {
+        runtime_name,
+        runtime_id: runtime.agent_runtime_id().to_owned(),
+        endpoint: endpoint.to_owned(),
+        status: state.status().as_str().to_owned(),
+        live_version: state.live_version().map(str::to_owned),
+        target_version: state.target_version().map(str::to_owned),
+        latest_version: latest.map(|latest| latest.agent_runtime_version().to_owned()).unwrap_or_default(),
+    }))
+}
+
+/// PR runtimes whose pull request is not in `open_prs`. Only names the naming scheme produced are
+/// ever selected; anything else in the account is left alone.
+pub fn stale_runtimes(scheme: &crate::naming::Scheme, runtime_names: &[String], open_prs: &[u64]) -> Vec<String> {
+    runtime_names
+        .iter()
+        .filter(|name| matches!(scheme.parse(name), Some((_, crate::naming::Target::Pr(number))) if !open_prs.contains(&number)))
+        .cloned()
+        .collect()
+}
+
+/// The runtimes of one pull request, by name, among `runtime_names`.
+pub fn pr_runtimes(scheme: &crate::naming::Scheme, runtime_names: &[String], pr: u64) -> Vec<String> {
+    runtime_names
+        .iter()
+        .filter(|name| matches!(scheme.parse(name), Some((_, crate::naming::Target::Pr(number))) if number == pr))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_selection_only_takes_scheme_names() {
+        let scheme = crate::naming::Scheme::new("{agent}_{target}", "prod").unwrap();
+        let names: Vec<String> =
+            ["bot_pr_1", "bot_pr_2", "bot_prod", "other_pr_3", "handmade", "bot_pr_02", "x_pr_1_prod"]
+                .iter()
+                .map(|name| name.to_string())
+                .collect();
+        assert_eq!(stale_runtimes(&scheme, &names, &[2]), vec!["bot_pr_1", "other_pr_3"]);
+        assert_eq!(stale_runtimes(&scheme, &names, &[1, 2, 3]), Vec::<String>::new());
+        assert_eq!(pr_runtimes(&scheme, &names, 1), vec!["bot_pr_1"]);
+    }
+
+    #[test]
+    fn access_denied_names_the_action() {
+        assert!(
+            fix_for("AccessDeniedException", "bedrock-agentcore:CreateAgentRuntime")
+                .contains("bedrock-agentcore:CreateAgentRuntime")
+        );
+        assert!(fix_for("NoSuchBucket", "s3:PutObject").contains("--bucket"));
+    }
+
+    #[test]
+    fn poll_interval_grows_to_the_cap() {
+        let policy = WaitPolicy::default();
+        let mut interval = policy.first_interval;
+        let mut seen = vec![interval];
+        for _ in 0..8 {
+            interval = next_interval(interval, &policy);
+            seen.push(interval);
+        }
+        assert_eq!(seen[1], Duration::from_millis(225));
+        assert_eq!(*seen.last().unwrap(), Duration::from_secs(1));
+        assert!(seen.windows(2).all(|pair| pair[0] <= pair[1]));
+    }
+
+    #[tokio::test]
+    async fn poll_stops_at_the_deadline() {
+        let mut poll = Poll::new(WaitPolicy { timeout: Duration::ZERO, ..WaitPolicy::default() });
+        let err = poll.wait(|| "runtime x is still UPDATING".to_owned()).await.unwrap_err();
+        assert_eq!(err.to_string(), "runtime x is still UPDATING after 0 s (--timeout)");
+    }
 }

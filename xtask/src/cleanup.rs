@@ -1,8 +1,15 @@
 //! `cargo xtask cleanup`: delete runtimes (named endpoints first, then the runtime); S3 stays.
 
-use anyhow::Result;
+use std::io::{BufRead, IsTerminal, Write};
 
+use anyhow::{Context, Result, bail};
+use futures_util::StreamExt;
+
+use crate::aws::{self, AwsClients};
 use crate::cli::Ctx;
+use crate::deploy::{Report, Row};
+use crate::naming::Target;
+use crate::progress;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CleanupArgs {
@@ -27,12 +34,78 @@ pub struct CleanupArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Give up waiting for a deletion after this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    pub timeout: u64,
 }
 
 impl CleanupArgs {
-    pub async fn run(self, _ctx: &Ctx) -> Result<()> {
-        anyhow::bail!("cleanup: not implemented yet")
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let scheme = ctx.settings.scheme();
+        if self.runtimes.is_empty() && self.pr.is_none() && !self.stale {
+            bail!("name the runtimes to delete, or pass --pr N or --stale --open-prs LIST");
+        }
+        if self.pr == Some(0) {
+            bail!("pull request numbers start at 1");
+        }
+        // Only names the scheme made can be deleted: the agent and target are known for each.
+        for name in &self.runtimes {
+            check_deletable(&scheme, name, self.force_prod)?;
+        }
+        let interactive = std::io::stdin().is_terminal();
+        if !self.yes && !self.dry_run && !interactive {
+            bail!("cleanup deletes runtimes and needs confirmation: no terminal to ask on, so pass --yes");
+        }
+        let (mut aws, _stack) = aws::connect(ctx).await?;
+        aws.wait.timeout = std::time::Duration::from_secs(self.timeout);
+        let names = if !self.runtimes.is_empty() {
+            self.runtimes.clone()
+        } else {
+            let all: Vec<String> =
+                aws::list_runtimes(&aws).await?.iter().map(|runtime| runtime.agent_runtime_name().to_owned()).collect();
+            match (self.pr, &self.open_prs) {
+                (Some(number), _) => aws::pr_runtimes(&scheme, &all, number),
+                (None, Some(open)) => aws::stale_runtimes(&scheme, &all, open),
+                (None, None) => bail!("--stale needs --open-prs LIST"),
+            }
+        };
+        if names.is_empty() {
+            progress!("no runtime to delete");
+        }
+        let mut confirmed = Vec::new();
+        for name in names {
+            check_deletable(&scheme, &name, self.force_prod)?;
+            if self.yes || self.dry_run || confirm(&name)? {
+                confirmed.push(name);
+            } else {
+                progress!("{name}: not confirmed, skipped");
+            }
+        }
+        let results = cleanup_runtimes(ctx, &aws, &confirmed, self.dry_run).await;
+        Report::new("cleanup", confirmed.iter().cloned(), results).publish(ctx)
     }
+}
+
+/// Refuses names this project's scheme did not produce, and prod unless forced.
+pub fn check_deletable(scheme: &crate::naming::Scheme, name: &str, force_prod: bool) -> Result<()> {
+    match scheme.parse(name) {
+        None => bail!(
+            "`{name}` is not a runtime name this project makes ({{agent}}_{{target}} per the runtime_name setting); refusing to delete it"
+        ),
+        Some((_, Target::Prod)) if !force_prod => {
+            bail!("`{name}` is the long-lived prod runtime; pass --force-prod to really delete it")
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// Asks on the terminal to type the runtime's name.
+fn confirm(name: &str) -> Result<bool> {
+    eprint!("delete runtime {name} and its endpoints? type its name to confirm: ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).context("cannot read the confirmation")?;
+    Ok(answer.trim() == name)
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -42,14 +115,131 @@ pub struct CleanupOutcome {
     pub endpoints_deleted: Vec<String>,
     /// "deleted", "already_gone", or "planned" with --dry-run.
     pub action: String,
+    pub runtime_id: Option<String>,
+    /// With --dry-run: what would be done.
+    pub plan: Option<String>,
+}
+
+impl Row for CleanupOutcome {
+    fn headers() -> &'static [&'static str] {
+        &["RUNTIME", "ACTION", "ENDPOINTS DELETED", "RUNTIME ID"]
+    }
+    fn cells(&self) -> Vec<String> {
+        let endpoints =
+            if self.endpoints_deleted.is_empty() { "-".to_owned() } else { self.endpoints_deleted.join(",") };
+        vec![self.runtime_name.clone(), self.action.clone(), endpoints, crate::deploy::or_dash(&self.runtime_id)]
+    }
 }
 
 /// Deletes each runtime (named endpoints first). One result per runtime, in order.
 pub async fn cleanup_runtimes(
-    _ctx: &Ctx,
-    _aws: &crate::aws::AwsClients,
-    _runtime_names: &[String],
-    _dry_run: bool,
+    ctx: &Ctx,
+    aws: &AwsClients,
+    runtime_names: &[String],
+    dry_run: bool,
 ) -> Vec<Result<CleanupOutcome>> {
-    Vec::new()
+    futures_util::stream::iter(runtime_names.iter())
+        .map(|name| async move { cleanup_runtime(aws, name, dry_run).await.with_context(|| format!("runtime {name}")) })
+        .buffered(ctx.settings.max_parallel.max(1))
+        .collect()
+        .await
+}
+
+async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<CleanupOutcome> {
+    let mut outcome = CleanupOutcome {
+        runtime_name: name.to_owned(),
+        endpoints_deleted: Vec::new(),
+        action: String::new(),
+        runtime_id: None,
+        plan: None,
+    };
+    let Some(runtime) = aws::find_runtime(aws, name).await? else {
+        progress!("{name}: already gone");
+        outcome.action = "already_gone".to_owned();
+        return Ok(outcome);
+    };
+    let runtime_id = runtime.agent_runtime_id().to_owned();
+    outcome.runtime_id = Some(runtime_id.clone());
+    let endpoints: Vec<String> = aws::list_endpoints(aws, &runtime_id)
+        .await?
+        .iter()
+        .map(|endpoint| endpoint.name().to_owned())
+        // DEFAULT goes with the runtime; deleting it by hand is refused by AgentCore.
+        .filter(|endpoint| endpoint != "DEFAULT")
+        .collect();
+    if dry_run {
+        outcome.action = "planned".to_owned();
+        outcome.plan = Some(if endpoints.is_empty() {
+            format!("delete runtime {name} ({runtime_id})")
+        } else {
+            format!("delete endpoints {} then runtime {name} ({runtime_id})", endpoints.join(", "))
+        });
+        outcome.endpoints_deleted = endpoints;
+        return Ok(outcome);
+    }
+    let left = |done: &[String], endpoints: &[String]| {
+        let remaining: Vec<&str> =
+            endpoints.iter().filter(|endpoint| !done.contains(endpoint)).map(String::as_str).collect();
+        if remaining.is_empty() {
+            format!("left: runtime {name} ({runtime_id}); re-run the cleanup")
+        } else {
+            format!("left: runtime {name} ({runtime_id}) with endpoints {}; re-run the cleanup", remaining.join(", "))
+        }
+    };
+    for endpoint in &endpoints {
+        progress!("{name}: deleting endpoint {endpoint}");
+        let deleted = aws
+            .control
+            .delete_agent_runtime_endpoint()
+            .agent_runtime_id(&runtime_id)
+            .endpoint_name(endpoint)
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => {}
+            Err(err) if aws::error_code(&err).as_deref() == Some("ResourceNotFoundException") => {}
+            Err(err) => {
+                let err = aws::explain(
+                    err,
+                    "bedrock-agentcore:DeleteAgentRuntimeEndpoint",
+                    &format!("endpoint {endpoint} of runtime {name}"),
+                );
+                return Err(err.context(left(&outcome.endpoints_deleted, &endpoints)));
+            }
+        }
+        aws::wait_endpoint_gone(aws, &runtime_id, name, endpoint)
+            .await
+            .map_err(|err| err.context(left(&outcome.endpoints_deleted, &endpoints)))?;
+        outcome.endpoints_deleted.push(endpoint.clone());
+    }
+    progress!("{name}: deleting runtime {runtime_id}");
+    match aws.control.delete_agent_runtime().agent_runtime_id(&runtime_id).send().await {
+        Ok(_) => {}
+        Err(err) if aws::error_code(&err).as_deref() == Some("ResourceNotFoundException") => {}
+        Err(err) => {
+            let err =
+                aws::explain(err, "bedrock-agentcore:DeleteAgentRuntime", &format!("runtime {name} ({runtime_id})"));
+            return Err(err.context(left(&outcome.endpoints_deleted, &endpoints)));
+        }
+    }
+    aws::wait_runtime_gone(aws, &runtime_id, name)
+        .await
+        .map_err(|err| err.context(left(&outcome.endpoints_deleted, &endpoints)))?;
+    progress!("{name}: deleted");
+    outcome.action = "deleted".to_owned();
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_scheme_names_and_prod_when_forced() {
+        let scheme = crate::naming::Scheme::new("{agent}_{target}", "prod").unwrap();
+        check_deletable(&scheme, "bot_pr_3", false).unwrap();
+        assert!(check_deletable(&scheme, "bot_prod", false).unwrap_err().to_string().contains("--force-prod"));
+        check_deletable(&scheme, "bot_prod", true).unwrap();
+        assert!(check_deletable(&scheme, "someone_elses", true).unwrap_err().to_string().contains("refusing"));
+    }
 }

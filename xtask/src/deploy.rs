@@ -1,8 +1,29 @@
 //! `cargo xtask deploy`: package, upload and create or update each agent's runtime.
+//!
+//! Per agent: find the runtime by name, skip when the zip and settings equal the latest version's
+//! record, upload the zip under the predicted version with a conditional put, create or update the
+//! runtime, record what AgentCore actually made, and wait until that version is READY.
 
-use anyhow::Result;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use anyhow::{Context, Result, anyhow, bail};
+use aws_sdk_bedrockagentcorecontrol::types::{
+    AgentManagedRuntimeType, AgentRuntimeArtifact, AgentRuntimeStatus, Code, CodeConfiguration, NetworkConfiguration,
+    NetworkMode, ProtocolConfiguration, S3Location, ServerProtocol,
+};
+use futures_util::StreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::agents::Agent;
+use crate::aws::{self, AwsClients};
 use crate::cli::Ctx;
+use crate::naming::Target;
+use crate::progress;
+use crate::records::{self, DeployedConfig, VersionRecord};
 use crate::select::Selection;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -21,11 +42,36 @@ pub struct DeployArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Give up waiting for READY after this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    pub timeout: u64,
+    /// Deploy the zips `<DIR>/<agent>.zip` built earlier by `cargo xtask package --out DIR`
+    #[arg(long, value_name = "DIR")]
+    pub package_dir: Option<PathBuf>,
 }
 
 impl DeployArgs {
-    pub async fn run(self, _ctx: &Ctx) -> Result<()> {
-        anyhow::bail!("deploy: not implemented yet")
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let target = match (self.pr, self.prod) {
+            (Some(number), false) => Target::Pr(number),
+            (None, true) => Target::Prod,
+            _ => bail!("pass exactly one of --pr N and --prod"),
+        };
+        let agents = self.selection.resolve(ctx)?;
+        if agents.is_empty() {
+            progress!("no agent selected: nothing to deploy");
+        }
+        // Refuse every bad name before the first call.
+        for agent in &agents {
+            ctx.settings.scheme().runtime_name(&agent.name, target)?;
+            desired_config(ctx, agent)?;
+        }
+        let (mut aws, _stack) = aws::connect(ctx).await?;
+        aws.wait.timeout = Duration::from_secs(self.timeout);
+        let options = DeployOptions { force: self.force, dry_run: self.dry_run, package_dir: self.package_dir };
+        let results = deploy_agents_with(ctx, &aws, &agents, target, &options).await;
+        let report = Report::new("deploy", agents.iter().map(|agent| agent.name.clone()), results);
+        report.publish(ctx)
     }
 }
 
@@ -44,17 +90,516 @@ pub struct DeployOutcome {
     pub s3_key: Option<String>,
     pub zip_sha256: String,
     pub commit: Option<String>,
+    /// With --dry-run: what would be done.
+    pub plan: Option<String>,
+    /// The version record beside the code zip.
+    pub record_key: Option<String>,
+}
+
+/// How `deploy_agents_with` gets and ships each agent's zip.
+#[derive(Debug, Clone, Default)]
+pub struct DeployOptions {
+    pub force: bool,
+    pub dry_run: bool,
+    /// Use `<dir>/<agent>.zip` instead of packaging.
+    pub package_dir: Option<PathBuf>,
 }
 
 /// Deploys `agents` to `target`, at most `ctx.settings.max_parallel` at once. One result per agent,
 /// in order: a failure of one does not stop the others.
 pub async fn deploy_agents(
-    _ctx: &Ctx,
-    _aws: &crate::aws::AwsClients,
-    _agents: &[crate::agents::Agent],
-    _target: crate::naming::Target,
-    _force: bool,
-    _dry_run: bool,
+    ctx: &Ctx,
+    aws: &AwsClients,
+    agents: &[Agent],
+    target: Target,
+    force: bool,
+    dry_run: bool,
 ) -> Vec<Result<DeployOutcome>> {
-    Vec::new()
+    deploy_agents_with(ctx, aws, agents, target, &DeployOptions { force, dry_run, package_dir: None }).await
+}
+
+/// `deploy_agents` with every option.
+pub async fn deploy_agents_with(
+    ctx: &Ctx,
+    aws: &AwsClients,
+    agents: &[Agent],
+    target: Target,
+    options: &DeployOptions,
+) -> Vec<Result<DeployOutcome>> {
+    futures_util::stream::iter(agents.iter().cloned())
+        .map(|agent| async move {
+            let zip = match &options.package_dir {
+                Some(dir) => dir.join(format!("{}.zip", agent.name)),
+                None => package(ctx, &agent).await?,
+            };
+            deploy_zip(ctx, aws, &agent, target, &zip, options.force, options.dry_run)
+                .await
+                .with_context(|| format!("agent {}", agent.name))
+        })
+        .buffered(ctx.settings.max_parallel.max(1))
+        .collect()
+        .await
+}
+
+/// Packages one agent with the `package` command's code, off the async threads.
+async fn package(ctx: &Ctx, agent: &Agent) -> Result<PathBuf> {
+    let (ctx, agent) = (ctx.clone(), agent.clone());
+    let name = agent.name.clone();
+    progress!("{name}: packaging");
+    let report = tokio::task::spawn_blocking(move || {
+        crate::package::package_agent(&ctx, &agent, &crate::package::PackageOptions::new(&ctx))
+    })
+    .await
+    .map_err(|err| anyhow!("packaging {name} panicked: {err}"))?
+    .with_context(|| format!("agent {name}: packaging failed"))?;
+    Ok(report.path)
+}
+
+/// The settings a deploy of `agent` sends, refused when AgentCore would refuse them.
+pub fn desired_config(ctx: &Ctx, agent: &Agent) -> Result<DeployedConfig> {
+    if agent.manifest.network_mode == crate::agents::NetworkMode::Vpc {
+        bail!(
+            "agent {}: network_mode VPC needs subnets and security groups, which agent.toml cannot hold yet; use PUBLIC",
+            agent.name
+        );
+    }
+    Ok(DeployedConfig {
+        role_arn: ctx.settings.role_arn.clone(),
+        python_runtime: agent.python_runtime.clone(),
+        entry_point: agent.manifest.entry_point.to_vec(),
+        network_mode: agent.manifest.network_mode.to_string(),
+        environment: agent.manifest.environment.clone(),
+        description: agent.manifest.description.clone(),
+        protocol: "HTTP".to_owned(),
+        bucket: ctx.settings.bucket.clone(),
+    })
+}
+
+/// Deploys one agent from a zip built already (by `package`, or by hand in tests).
+pub async fn deploy_zip(
+    ctx: &Ctx,
+    aws: &AwsClients,
+    agent: &Agent,
+    target: Target,
+    zip_path: &Path,
+    force: bool,
+    dry_run: bool,
+) -> Result<DeployOutcome> {
+    let runtime_name = ctx.settings.scheme().runtime_name(&agent.name, target)?;
+    let desired = desired_config(ctx, agent)?;
+    let zip = tokio::fs::read(zip_path)
+        .await
+        .with_context(|| format!("cannot read the zip {}; build it with `cargo xtask package`", zip_path.display()))?;
+    let sha256 = hex::encode(Sha256::digest(&zip));
+    let commit = records::git_commit(&ctx.root);
+    let mut outcome = DeployOutcome {
+        agent: agent.name.clone(),
+        runtime_name: runtime_name.clone(),
+        runtime_id: None,
+        runtime_arn: None,
+        version: None,
+        status: String::new(),
+        action: String::new(),
+        default_endpoint: None,
+        s3_key: None,
+        zip_sha256: sha256.clone(),
+        commit: commit.clone(),
+        plan: None,
+        record_key: None,
+    };
+
+    let mut existing = aws::find_runtime(aws, &runtime_name).await?;
+    let mut predicted = 1;
+    if let Some(summary) = existing.clone() {
+        let runtime_id = summary.agent_runtime_id().to_owned();
+        match aws::get_runtime(aws, &runtime_id, None).await? {
+            // Deleted between the list and now: create it again.
+            None => existing = None,
+            Some(latest) => {
+                let latest_version = latest.agent_runtime_version().to_owned();
+                predicted = aws::version_number(&latest_version) + 1;
+                outcome.runtime_id = Some(runtime_id.clone());
+                outcome.runtime_arn = Some(latest.agent_runtime_arn().to_owned());
+                if !force {
+                    let record = records::read_version_record(aws, &runtime_name, &latest_version, &runtime_id).await?;
+                    let deployed_key = artifact_key(latest.agent_runtime_artifact());
+                    if let Some(record) = record
+                        && record.zip_sha256 == sha256
+                        && record.config == desired
+                        && *latest.status() == AgentRuntimeStatus::Ready
+                        && deployed_key.as_deref() == Some(record.code_key.as_str())
+                    {
+                        progress!("{}: {runtime_name} version {latest_version} is up to date", agent.name);
+                        outcome.version = Some(latest_version.clone());
+                        outcome.status = latest.status().as_str().to_owned();
+                        outcome.action = "up_to_date".to_owned();
+                        outcome.s3_key = Some(record.code_key.clone());
+                        outcome.record_key = Some(records::record_key(&runtime_name, &latest_version));
+                        outcome.default_endpoint = default_endpoint_arn(aws, &runtime_id).await?;
+                        return Ok(outcome);
+                    }
+                }
+            }
+        }
+    }
+
+    let code_key = records::code_key(&runtime_name, predicted);
+    if dry_run {
+        outcome.action = "planned".to_owned();
+        outcome.status = "unchanged".to_owned();
+        outcome.s3_key = Some(code_key.clone());
+        outcome.plan = Some(match &existing {
+            None => format!(
+                "upload s3://{}/{code_key}, create runtime {runtime_name} (version 1), wait until READY",
+                aws.bucket
+            ),
+            Some(_) => format!(
+                "upload s3://{}/{code_key}, update runtime {runtime_name} to a new version {predicted}, wait until READY",
+                aws.bucket
+            ),
+        });
+        return Ok(outcome);
+    }
+
+    progress!("{}: uploading {} bytes to s3://{}/{code_key}", agent.name, zip.len(), aws.bucket);
+    let code_key = records::upload_code(aws, &runtime_name, predicted, zip, &sha256).await?;
+    let request = RuntimeRequest { agent, runtime_name: &runtime_name, desired: &desired, code_key: &code_key };
+    let made = match &existing {
+        None => create_or_update(aws, &request).await?,
+        Some(summary) => update(aws, &request, summary.agent_runtime_id()).await?,
+    };
+    progress!(
+        "{}: {} {runtime_name} version {} ({}), waiting until READY",
+        agent.name,
+        made.action,
+        made.version,
+        made.runtime_id
+    );
+    let record = VersionRecord {
+        agent: agent.name.clone(),
+        runtime_name: runtime_name.clone(),
+        runtime_id: made.runtime_id.clone(),
+        version: made.version.clone(),
+        target,
+        pr: match target {
+            Target::Pr(number) => Some(number),
+            Target::Prod => None,
+        },
+        git_commit: commit,
+        zip_sha256: sha256,
+        code_key: code_key.clone(),
+        config: desired,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        deployed_at: records::now_rfc3339(),
+    };
+    // Recorded before the wait, so a version that fails to start still says what it was made from.
+    let record_key = records::write_version_record(aws, &record).await?;
+    outcome.runtime_id = Some(made.runtime_id.clone());
+    outcome.runtime_arn = Some(made.runtime_arn.clone());
+    outcome.version = Some(made.version.clone());
+    outcome.action = made.action.to_owned();
+    outcome.s3_key = Some(code_key);
+    outcome.record_key = Some(record_key);
+    let ready = aws::wait_runtime_ready(aws, &made.runtime_id, &runtime_name, &made.version).await?;
+    progress!("{}: {runtime_name} version {} is READY", agent.name, made.version);
+    outcome.status = ready.status().as_str().to_owned();
+    outcome.default_endpoint = default_endpoint_arn(aws, &made.runtime_id).await?;
+    Ok(outcome)
+}
+
+/// The S3 key a runtime version runs from.
+fn artifact_key(artifact: Option<&AgentRuntimeArtifact>) -> Option<String> {
+    match artifact? {
+        AgentRuntimeArtifact::CodeConfiguration(code) => match code.code()? {
+            Code::S3(location) => Some(location.prefix().to_owned()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+async fn default_endpoint_arn(aws: &AwsClients, runtime_id: &str) -> Result<Option<String>> {
+    Ok(aws::get_endpoint(aws, runtime_id, "DEFAULT")
+        .await?
+        .map(|endpoint| endpoint.agent_runtime_endpoint_arn().to_owned()))
+}
+
+struct RuntimeRequest<'a> {
+    agent: &'a Agent,
+    runtime_name: &'a str,
+    desired: &'a DeployedConfig,
+    code_key: &'a str,
+}
+
+struct Made {
+    runtime_id: String,
+    runtime_arn: String,
+    version: String,
+    action: &'static str,
+}
+
+impl RuntimeRequest<'_> {
+    fn artifact(&self, bucket: &str) -> Result<AgentRuntimeArtifact> {
+        let location = S3Location::builder().bucket(bucket).prefix(self.code_key).build()?;
+        let mut code = CodeConfiguration::builder()
+            .code(Code::S3(location))
+            .runtime(AgentManagedRuntimeType::from(self.desired.python_runtime.as_str()));
+        for part in &self.desired.entry_point {
+            code = code.entry_point(part);
+        }
+        Ok(AgentRuntimeArtifact::CodeConfiguration(code.build()?))
+    }
+
+    fn network(&self) -> Result<NetworkConfiguration> {
+        Ok(NetworkConfiguration::builder()
+            .network_mode(NetworkMode::from(self.desired.network_mode.as_str()))
+            .build()?)
+    }
+
+    fn protocol(&self) -> Result<ProtocolConfiguration> {
+        Ok(ProtocolConfiguration::builder().server_protocol(ServerProtocol::Http).build()?)
+    }
+
+    fn environment(&self) -> HashMap<String, String> {
+        self.desired.environment.clone().into_iter().collect()
+    }
+}
+
+const CREATE: &str = "bedrock-agentcore:CreateAgentRuntime";
+const UPDATE: &str = "bedrock-agentcore:UpdateAgentRuntime";
+
+/// Creates the runtime; if a racing deploy created it first (409), updates that one instead.
+async fn create_or_update(aws: &AwsClients, request: &RuntimeRequest<'_>) -> Result<Made> {
+    let sent = aws
+        .control
+        .create_agent_runtime()
+        .agent_runtime_name(request.runtime_name)
+        .agent_runtime_artifact(request.artifact(&aws.bucket)?)
+        .role_arn(&request.desired.role_arn)
+        .network_configuration(request.network()?)
+        .protocol_configuration(request.protocol()?)
+        .set_environment_variables(Some(request.environment()))
+        .set_description(request.desired.description.clone())
+        .set_tags(Some(request.agent.manifest.tags.clone().into_iter().collect()))
+        .send()
+        .await;
+    match sent {
+        Ok(output) => Ok(Made {
+            runtime_id: output.agent_runtime_id().to_owned(),
+            runtime_arn: output.agent_runtime_arn().to_owned(),
+            version: output.agent_runtime_version().to_owned(),
+            action: "created",
+        }),
+        Err(err) if aws::error_code(&err).as_deref() == Some("ConflictException") => {
+            progress!(
+                "{}: {} was created meanwhile by someone else; updating it",
+                request.agent.name,
+                request.runtime_name
+            );
+            // The other create may not be listed yet: look a few times.
+            for _ in 0..10 {
+                if let Some(summary) = aws::find_runtime(aws, request.runtime_name).await? {
+                    return update(aws, request, summary.agent_runtime_id()).await;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            bail!(
+                "CreateAgentRuntime on {} failed: ConflictException, yet no runtime of that name is listed; re-run the deploy",
+                request.runtime_name
+            )
+        }
+        Err(err) => Err(aws::explain(err, CREATE, &format!("runtime {}", request.runtime_name))),
+    }
+}
+
+/// Updates the runtime: a full replacement that makes a new immutable version. A runtime busy with
+/// another change (409) is waited for, then updated.
+async fn update(aws: &AwsClients, request: &RuntimeRequest<'_>, runtime_id: &str) -> Result<Made> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let sent = aws
+            .control
+            .update_agent_runtime()
+            .agent_runtime_id(runtime_id)
+            .agent_runtime_artifact(request.artifact(&aws.bucket)?)
+            .role_arn(&request.desired.role_arn)
+            .network_configuration(request.network()?)
+            .protocol_configuration(request.protocol()?)
+            .set_environment_variables(Some(request.environment()))
+            .set_description(request.desired.description.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(output) => {
+                return Ok(Made {
+                    runtime_id: output.agent_runtime_id().to_owned(),
+                    runtime_arn: output.agent_runtime_arn().to_owned(),
+                    version: output.agent_runtime_version().to_owned(),
+                    action: "updated",
+                });
+            }
+            Err(err) if attempt < 4 && aws::error_code(&err).as_deref() == Some("ConflictException") => {
+                progress!("{}: {} is busy; waiting for it to settle", request.agent.name, request.runtime_name);
+                aws::wait_runtime_settled(aws, runtime_id, request.runtime_name).await?;
+            }
+            Err(err) => {
+                return Err(aws::explain(err, UPDATE, &format!("runtime {} ({runtime_id})", request.runtime_name)));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports shared by the release commands
+
+/// One item's result in a report: the outcome, or the error that stopped it.
+#[derive(Debug, Serialize)]
+pub struct Entry<T> {
+    pub name: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The results of one release command over several agents or runtimes.
+#[derive(Debug, Serialize)]
+pub struct Report<T> {
+    pub command: String,
+    pub results: Vec<Entry<T>>,
+    pub failed: usize,
+}
+
+/// A row of the human table and the step summary.
+pub trait Row {
+    fn headers() -> &'static [&'static str];
+    fn cells(&self) -> Vec<String>;
+}
+
+impl<T: Row + Serialize> Report<T> {
+    pub fn new(command: &str, names: impl IntoIterator<Item = String>, results: Vec<Result<T>>) -> Report<T> {
+        let results: Vec<Entry<T>> = names
+            .into_iter()
+            .zip(results)
+            .map(|(name, result)| match result {
+                Ok(outcome) => Entry { name, ok: true, outcome: Some(outcome), error: None },
+                Err(err) => Entry { name, ok: false, outcome: None, error: Some(format!("{err:#}")) },
+            })
+            .collect();
+        let failed = results.iter().filter(|entry| !entry.ok).count();
+        Report { command: command.to_owned(), results, failed }
+    }
+
+    /// Prints the report on stdout, writes the GitHub outputs, and fails when any item failed.
+    pub fn publish(&self, ctx: &Ctx) -> Result<()> {
+        crate::output::emit(ctx, self)?;
+        crate::output::github_output(&self.command, &serde_json::to_string(self)?)?;
+        crate::output::github_output("failed", &self.failed.to_string())?;
+        crate::output::step_summary(&self.markdown())?;
+        if self.failed > 0 {
+            bail!("{} of {} failed", self.failed, self.results.len());
+        }
+        Ok(())
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.results.iter().filter_map(|entry| entry.outcome.as_ref()).map(|outcome| outcome.cells()).collect()
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut text = format!("### cargo xtask {}\n\n", self.command);
+        let headers = T::headers();
+        text += &format!("| {} |\n|{}\n", headers.join(" | "), " --- |".repeat(headers.len()));
+        for row in self.rows() {
+            let cells: Vec<String> = row.iter().map(|cell| cell.replace('|', "\\|")).collect();
+            text += &format!("| {} |\n", cells.join(" | "));
+        }
+        for entry in self.results.iter().filter(|entry| !entry.ok) {
+            text += &format!("\n**{} failed:** {}\n", entry.name, entry.error.as_deref().unwrap_or_default());
+        }
+        text
+    }
+}
+
+impl<T: Row + Serialize> fmt::Display for Report<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows = self.rows();
+        if !rows.is_empty() {
+            f.write_str(&table(T::headers(), &rows))?;
+        }
+        for entry in self.results.iter().filter(|entry| !entry.ok) {
+            writeln!(f, "FAILED {}: {}", entry.name, entry.error.as_deref().unwrap_or_default())?;
+        }
+        let done = self.results.len() - self.failed;
+        writeln!(f, "{}: {done} succeeded, {} failed", self.command, self.failed)
+    }
+}
+
+/// A plain text table with columns padded to their widest cell.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|header| header.len()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> =
+            cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}", width = *width)).collect();
+        padded.join("  ").trim_end().to_owned() + "\n"
+    };
+    let mut text = line(headers.to_vec());
+    for row in rows {
+        text += &line(row.iter().map(String::as_str).collect());
+    }
+    text
+}
+
+pub(crate) fn or_dash(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| "-".to_owned())
+}
+
+impl Row for DeployOutcome {
+    fn headers() -> &'static [&'static str] {
+        &["AGENT", "RUNTIME", "ACTION", "VERSION", "STATUS", "RUNTIME ID", "S3 KEY", "DEFAULT ENDPOINT"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.agent.clone(),
+            self.runtime_name.clone(),
+            self.action.clone(),
+            or_dash(&self.version),
+            self.status.clone(),
+            or_dash(&self.runtime_id),
+            or_dash(&self.s3_key),
+            or_dash(&self.default_endpoint),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_pads_columns() {
+        let text = table(&["A", "LONGER"], &[vec!["wide cell".into(), "x".into()], vec!["b".into(), "y".into()]]);
+        assert_eq!(text, "A          LONGER\nwide cell  x\nb          y\n");
+    }
+
+    #[test]
+    fn artifact_key_reads_the_s3_prefix() {
+        let location = S3Location::builder().bucket("b").prefix("rt/v2/code.zip").build().unwrap();
+        let code = CodeConfiguration::builder()
+            .code(Code::S3(location))
+            .runtime(AgentManagedRuntimeType::Python312)
+            .entry_point("main.py")
+            .build()
+            .unwrap();
+        let artifact = AgentRuntimeArtifact::CodeConfiguration(code);
+        assert_eq!(artifact_key(Some(&artifact)).as_deref(), Some("rt/v2/code.zip"));
+        assert_eq!(artifact_key(None), None);
+    }
 }

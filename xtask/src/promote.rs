@@ -1,8 +1,19 @@
 //! `cargo xtask promote` and `rollback`: move a named endpoint to a version, with compare-and-set.
+//!
+//! Both refuse a version that is missing or not READY, never touch DEFAULT, wait until the endpoint
+//! serves the version, and record every move in S3 (`<runtime>/promotions/<endpoint>/…`).
 
-use anyhow::Result;
+use std::time::Duration;
 
+use anyhow::{Context, Result, bail};
+use futures_util::StreamExt;
+
+use crate::aws::{self, AwsClients};
 use crate::cli::Ctx;
+use crate::deploy::{Report, Row, or_dash};
+use crate::naming::Target;
+use crate::progress;
+use crate::records::{self, PromotionRecord};
 use crate::select::Selection;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -21,11 +32,41 @@ pub struct PromoteArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Give up waiting for the endpoint after this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    pub timeout: u64,
 }
 
 impl PromoteArgs {
-    pub async fn run(self, _ctx: &Ctx) -> Result<()> {
-        anyhow::bail!("promote: not implemented yet")
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let agents = self.selection.resolve(ctx)?;
+        let endpoint = self.endpoint.clone().unwrap_or_else(|| ctx.settings.prod_endpoint.clone());
+        check_endpoint(&endpoint)?;
+        if self.version == 0 {
+            bail!("--version must be at least 1");
+        }
+        let (mut aws, _stack) = aws::connect(ctx).await?;
+        aws.wait.timeout = Duration::from_secs(self.timeout);
+        let aws = &aws;
+        let requests: Vec<PromoteRequest> = agents
+            .iter()
+            .map(|agent| PromoteRequest {
+                agent: agent.name.clone(),
+                version: self.version,
+                endpoint: endpoint.clone(),
+                expect_live: self.expect_live,
+                require_newer: false,
+                dry_run: self.dry_run,
+            })
+            .collect();
+        let results: Vec<Result<PromoteOutcome>> = futures_util::stream::iter(requests.iter())
+            .map(|request| async move {
+                promote(ctx, aws, request).await.with_context(|| format!("agent {}", request.agent))
+            })
+            .buffered(ctx.settings.max_parallel)
+            .collect()
+            .await;
+        Report::new("promote", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx)
     }
 }
 
@@ -42,11 +83,33 @@ pub struct RollbackArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Give up waiting for the endpoint after this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    pub timeout: u64,
 }
 
 impl RollbackArgs {
-    pub async fn run(self, _ctx: &Ctx) -> Result<()> {
-        anyhow::bail!("rollback: not implemented yet")
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let agents = self.selection.resolve(ctx)?;
+        let endpoint = self.endpoint.clone().unwrap_or_else(|| ctx.settings.prod_endpoint.clone());
+        check_endpoint(&endpoint)?;
+        if self.to == Some(0) {
+            bail!("--to must be at least 1");
+        }
+        let (mut aws, _stack) = aws::connect(ctx).await?;
+        aws.wait.timeout = Duration::from_secs(self.timeout);
+        let aws = &aws;
+        let endpoint = &endpoint;
+        let results: Vec<Result<PromoteOutcome>> = futures_util::stream::iter(agents.iter())
+            .map(|agent| async move {
+                rollback(ctx, aws, &agent.name, endpoint, self.to, self.dry_run)
+                    .await
+                    .with_context(|| format!("agent {}", agent.name))
+            })
+            .buffered(ctx.settings.max_parallel)
+            .collect()
+            .await;
+        Report::new("rollback", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx)
     }
 }
 
@@ -71,11 +134,285 @@ pub struct PromoteOutcome {
     pub endpoint: String,
     pub previous_version: Option<String>,
     pub live_version: String,
-    /// "promoted", "already_live", or "planned" with --dry-run.
+    /// "promoted", "rolled_back", "already_live", or "planned" with --dry-run.
     pub action: String,
+    pub runtime_id: String,
+    pub endpoint_arn: Option<String>,
+    /// The promotion record written to S3.
+    pub record_key: Option<String>,
+    /// With --dry-run: what would be done.
+    pub plan: Option<String>,
+}
+
+impl Row for PromoteOutcome {
+    fn headers() -> &'static [&'static str] {
+        &["AGENT", "RUNTIME", "ENDPOINT", "ACTION", "FROM", "LIVE", "RECORD"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.agent.clone(),
+            self.runtime_name.clone(),
+            self.endpoint.clone(),
+            self.action.clone(),
+            or_dash(&self.previous_version),
+            self.live_version.clone(),
+            or_dash(&self.record_key),
+        ]
+    }
+}
+
+/// Endpoint names AgentCore accepts, minus DEFAULT, which follows every new version by itself.
+pub fn check_endpoint(endpoint: &str) -> Result<()> {
+    if endpoint.eq_ignore_ascii_case("DEFAULT") {
+        bail!(
+            "refusing to move the DEFAULT endpoint: AgentCore points it at every new version; promote to a named endpoint such as `prod`"
+        );
+    }
+    if !crate::naming::is_valid_name(endpoint) {
+        bail!("endpoint name `{endpoint}` is not valid: a letter then up to 47 letters, digits or underscores");
+    }
+    Ok(())
 }
 
 /// Moves the endpoint of `request.agent`'s prod runtime to `request.version` and waits until live.
-pub async fn promote(_ctx: &Ctx, _aws: &crate::aws::AwsClients, _request: &PromoteRequest) -> Result<PromoteOutcome> {
-    anyhow::bail!("promote: not implemented yet")
+pub async fn promote(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest) -> Result<PromoteOutcome> {
+    move_endpoint(ctx, aws, request, "promote").await
+}
+
+/// Points the endpoint back at `to`, or at the version it served before its current one according
+/// to the promotion records.
+pub async fn rollback(
+    ctx: &Ctx,
+    aws: &AwsClients,
+    agent: &str,
+    endpoint: &str,
+    to: Option<u32>,
+    dry_run: bool,
+) -> Result<PromoteOutcome> {
+    check_endpoint(endpoint)?;
+    let runtime_name = ctx.settings.scheme().runtime_name(agent, Target::Prod)?;
+    let runtime = prod_runtime(aws, &runtime_name, agent).await?;
+    let Some(current) = aws::get_endpoint(aws, runtime.agent_runtime_id(), endpoint).await? else {
+        bail!("runtime {runtime_name} has no endpoint {endpoint}: nothing to roll back; promote a version first")
+    };
+    let Some(live) = current.live_version().map(str::to_owned) else {
+        bail!("endpoint {endpoint} of {runtime_name} serves no version yet: nothing to roll back")
+    };
+    let version = match to {
+        Some(version) => version,
+        None => {
+            let history = records::list_promotions(aws, &runtime_name, endpoint).await?;
+            let last = history
+                .iter()
+                .rev()
+                .find(|record| record.to_version == live && record.runtime_id == runtime.agent_runtime_id());
+            match last.and_then(|record| record.from_version.clone()) {
+                Some(previous) => {
+                    previous.parse().with_context(|| format!("promotion record names version `{previous}`"))?
+                }
+                None => bail!(
+                    "no promotion record of {runtime_name} says which version {endpoint} served before version {live}; pass --to N"
+                ),
+            }
+        }
+    };
+    let request = PromoteRequest {
+        agent: agent.to_owned(),
+        version,
+        endpoint: endpoint.to_owned(),
+        // Compare and set against what was read, so a promotion meanwhile is not undone blindly.
+        expect_live: live.parse().ok(),
+        require_newer: false,
+        dry_run,
+    };
+    move_endpoint(ctx, aws, &request, "rollback").await
+}
+
+async fn prod_runtime(
+    aws: &AwsClients,
+    runtime_name: &str,
+    agent: &str,
+) -> Result<aws_sdk_bedrockagentcorecontrol::types::AgentRuntime> {
+    match aws::find_runtime(aws, runtime_name).await? {
+        Some(runtime) => Ok(runtime),
+        None => {
+            bail!("runtime {runtime_name} does not exist; deploy it first with `cargo xtask deploy {agent} --prod`")
+        }
+    }
+}
+
+async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, kind: &str) -> Result<PromoteOutcome> {
+    let endpoint = request.endpoint.as_str();
+    check_endpoint(endpoint)?;
+    if request.version == 0 {
+        bail!("version must be at least 1");
+    }
+    let version = request.version.to_string();
+    let runtime_name = ctx.settings.scheme().runtime_name(&request.agent, Target::Prod)?;
+    let runtime = prod_runtime(aws, &runtime_name, &request.agent).await?;
+    let runtime_id = runtime.agent_runtime_id().to_owned();
+
+    match aws::get_runtime(aws, &runtime_id, Some(&version)).await? {
+        None => {
+            let latest = aws::get_runtime(aws, &runtime_id, None).await?;
+            let latest =
+                latest.map(|latest| latest.agent_runtime_version().to_owned()).unwrap_or_else(|| "none".into());
+            bail!(
+                "version {version} of runtime {runtime_name} does not exist (latest is {latest}); list versions with `cargo xtask status {}`",
+                request.agent
+            );
+        }
+        Some(target) if target.status().as_str() != "READY" => bail!(
+            "version {version} of runtime {runtime_name} is {}, not READY{}; promote a READY version",
+            target.status().as_str(),
+            target.failure_reason().map(|reason| format!(" ({reason})")).unwrap_or_default()
+        ),
+        Some(_) => {}
+    }
+
+    let current = aws::get_endpoint(aws, &runtime_id, endpoint).await?;
+    if let Some(current) = &current
+        && aws::is_transitional(&aws_sdk_bedrockagentcorecontrol::types::AgentRuntimeStatus::from(
+            current.status().as_str(),
+        ))
+    {
+        bail!(
+            "endpoint {endpoint} of {runtime_name} is {} (towards version {}); wait until it is READY and re-run",
+            current.status().as_str(),
+            current.target_version().unwrap_or("?")
+        );
+    }
+    let live = current.as_ref().and_then(|current| current.live_version().map(str::to_owned));
+    if let Some(expected) = request.expect_live
+        && live.as_deref() != Some(expected.to_string().as_str())
+    {
+        bail!(
+            "endpoint {endpoint} of {runtime_name} serves version {}, not {expected} (--expect-live): it moved meanwhile; check `cargo xtask status {}` and re-run",
+            live.as_deref().unwrap_or("none"),
+            request.agent
+        );
+    }
+    let mut outcome = PromoteOutcome {
+        agent: request.agent.clone(),
+        runtime_name: runtime_name.clone(),
+        endpoint: endpoint.to_owned(),
+        previous_version: live.clone(),
+        live_version: version.clone(),
+        action: String::new(),
+        runtime_id: runtime_id.clone(),
+        endpoint_arn: current.as_ref().map(|current| current.agent_runtime_endpoint_arn().to_owned()),
+        record_key: None,
+        plan: None,
+    };
+    let ready = current.as_ref().is_some_and(|current| current.status().as_str() == "READY");
+    if live.as_deref() == Some(version.as_str()) && ready {
+        progress!("{}: {endpoint} of {runtime_name} already serves version {version}", request.agent);
+        outcome.action = "already_live".to_owned();
+        return Ok(outcome);
+    }
+    if request.require_newer
+        && let Some(live) = &live
+        && aws::version_number(live) > request.version
+    {
+        bail!(
+            "endpoint {endpoint} of {runtime_name} serves version {live}, newer than {version}; refusing to move it back (use `cargo xtask rollback` for that)"
+        );
+    }
+    if request.dry_run {
+        outcome.action = "planned".to_owned();
+        outcome.live_version = live.clone().unwrap_or_else(|| "none".to_owned());
+        outcome.plan = Some(match &current {
+            None => format!("create endpoint {endpoint} of {runtime_name} at version {version}, wait until live"),
+            Some(_) => format!(
+                "move endpoint {endpoint} of {runtime_name} from version {} to {version}, wait until live",
+                live.as_deref().unwrap_or("none")
+            ),
+        });
+        return Ok(outcome);
+    }
+
+    progress!(
+        "{}: moving {endpoint} of {runtime_name} from version {} to {version}",
+        request.agent,
+        live.as_deref().unwrap_or("none")
+    );
+    let resource = format!("endpoint {endpoint} of runtime {runtime_name}");
+    if current.is_none() {
+        let created = aws
+            .control
+            .create_agent_runtime_endpoint()
+            .agent_runtime_id(&runtime_id)
+            .name(endpoint)
+            .agent_runtime_version(&version)
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            // Created meanwhile by someone else: move it (that promotion is overtaken knowingly only
+            // without --expect-live, which expected "none" here and must refuse).
+            Err(err)
+                if aws::error_code(&err).as_deref() == Some("ConflictException") && request.expect_live.is_none() =>
+            {
+                update_endpoint(aws, &runtime_id, endpoint, &version, &resource).await?;
+            }
+            Err(err) => return Err(aws::explain(err, "bedrock-agentcore:CreateAgentRuntimeEndpoint", &resource)),
+        }
+    } else {
+        update_endpoint(aws, &runtime_id, endpoint, &version, &resource).await?;
+    }
+    let state = aws::wait_endpoint_live(aws, &runtime_id, &runtime_name, endpoint, &version).await?;
+    progress!("{}: {endpoint} of {runtime_name} serves version {version}", request.agent);
+    outcome.endpoint_arn = Some(state.agent_runtime_endpoint_arn().to_owned());
+    outcome.action = if kind == "rollback" { "rolled_back" } else { "promoted" }.to_owned();
+    let record = PromotionRecord {
+        agent: request.agent.clone(),
+        runtime_name: runtime_name.clone(),
+        runtime_id,
+        endpoint: endpoint.to_owned(),
+        from_version: live,
+        to_version: version,
+        kind: kind.to_owned(),
+        actor: records::actor(),
+        git_commit: records::git_commit(&ctx.root),
+        at: records::now_rfc3339(),
+    };
+    let key = records::write_promotion(aws, &record).await.with_context(|| {
+        format!(
+            "{endpoint} of {runtime_name} now serves version {} but its promotion record was not written",
+            record.to_version
+        )
+    })?;
+    outcome.record_key = Some(key);
+    Ok(outcome)
+}
+
+async fn update_endpoint(
+    aws: &AwsClients,
+    runtime_id: &str,
+    endpoint: &str,
+    version: &str,
+    resource: &str,
+) -> Result<()> {
+    aws.control
+        .update_agent_runtime_endpoint()
+        .agent_runtime_id(runtime_id)
+        .endpoint_name(endpoint)
+        .agent_runtime_version(version)
+        .send()
+        .await
+        .map_err(|err| aws::explain(err, "bedrock-agentcore:UpdateAgentRuntimeEndpoint", resource))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_default_and_bad_names() {
+        assert!(check_endpoint("DEFAULT").unwrap_err().to_string().contains("DEFAULT"));
+        assert!(check_endpoint("default").is_err());
+        assert!(check_endpoint("prod-1").unwrap_err().to_string().contains("not valid"));
+        check_endpoint("prod").unwrap();
+    }
 }

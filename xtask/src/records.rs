@@ -1,1 +1,309 @@
 //! Deployment and promotion records kept in S3 beside each version's code zip.
+//!
+//! Layout, per runtime: `<runtime>/v<N>/code.zip` and `<runtime>/v<N>/record.json`, and
+//! `<runtime>/promotions/<endpoint>/<time>-v<N>.json`. Every object is written with
+//! `If-None-Match: *`, so nothing is ever overwritten.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, anyhow, bail};
+use aws_sdk_s3::primitives::ByteStream;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::aws::{AwsClients, error_code, explain, http_status};
+use crate::naming::Target;
+
+/// The settings a version was deployed with: equal settings and an equal zip mean "up to date".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployedConfig {
+    pub role_arn: String,
+    pub python_runtime: String,
+    pub entry_point: Vec<String>,
+    pub network_mode: String,
+    pub environment: BTreeMap<String, String>,
+    pub description: Option<String>,
+    pub protocol: String,
+    pub bucket: String,
+}
+
+/// What one runtime version was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    pub agent: String,
+    pub runtime_name: String,
+    pub runtime_id: String,
+    pub version: String,
+    pub target: Target,
+    pub pr: Option<u64>,
+    pub git_commit: Option<String>,
+    pub zip_sha256: String,
+    /// The object the version was deployed from; normally `<runtime>/v<version>/code.zip`, but a
+    /// racing deploy may have taken that number first, and the record says what was really used.
+    pub code_key: String,
+    pub config: DeployedConfig,
+    pub tool_version: String,
+    pub deployed_at: String,
+}
+
+/// One move of a named endpoint (promotion or rollback).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionRecord {
+    pub agent: String,
+    pub runtime_name: String,
+    pub runtime_id: String,
+    pub endpoint: String,
+    pub from_version: Option<String>,
+    pub to_version: String,
+    /// "promote" or "rollback".
+    pub kind: String,
+    pub actor: String,
+    pub git_commit: Option<String>,
+    pub at: String,
+}
+
+pub fn code_key(runtime_name: &str, version: u32) -> String {
+    format!("{runtime_name}/v{version}/code.zip")
+}
+
+pub fn record_key(runtime_name: &str, version: &str) -> String {
+    format!("{runtime_name}/v{version}/record.json")
+}
+
+/// A record of a runtime that was deleted and made again reuses version numbers: its records go
+/// beside the old ones under the new runtime id, so old records are never overwritten.
+pub fn record_key_for_id(runtime_name: &str, version: &str, runtime_id: &str) -> String {
+    format!("{runtime_name}/v{version}/record-{runtime_id}.json")
+}
+
+pub fn promotions_prefix(runtime_name: &str, endpoint: &str) -> String {
+    format!("{runtime_name}/promotions/{endpoint}/")
+}
+
+/// The current time, RFC 3339 in UTC with milliseconds.
+pub fn now_rfc3339() -> String {
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+    let millis = now.subsec_nanos() / 1_000_000;
+    let whole = aws_smithy_types::DateTime::from_secs(now.secs());
+    let text = whole.fmt(aws_smithy_types::date_time::Format::DateTime).unwrap_or_default();
+    text.trim_end_matches('Z').to_owned() + &format!(".{millis:03}Z")
+}
+
+/// `2026-11-25T17:47:11.123Z` as `20261125T174711123Z`: sortable and safe in an object key.
+pub fn compact_time(rfc3339: &str) -> String {
+    rfc3339.chars().filter(|c| !matches!(c, '-' | ':' | '.')).collect()
+}
+
+/// The outcome of a write that never overwrites.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PutNew {
+    Created,
+    AlreadyExists,
+}
+
+/// Writes `key` only if it does not exist yet (`If-None-Match: *`).
+pub async fn put_new(
+    aws: &AwsClients,
+    key: &str,
+    body: Vec<u8>,
+    content_type: &str,
+    sha256: Option<&str>,
+) -> Result<PutNew> {
+    let mut request = aws
+        .s3
+        .put_object()
+        .bucket(&aws.bucket)
+        .key(key)
+        .if_none_match("*")
+        .content_type(content_type)
+        .body(ByteStream::from(body));
+    if let Some(sha256) = sha256 {
+        request = request.metadata("sha256", sha256);
+    }
+    match request.send().await {
+        Ok(_) => Ok(PutNew::Created),
+        Err(err) if http_status(&err) == Some(412) || error_code(&err).as_deref() == Some("PreconditionFailed") => {
+            Ok(PutNew::AlreadyExists)
+        }
+        Err(err) => Err(explain(err, "s3:PutObject", &format!("s3://{}/{key}", aws.bucket))),
+    }
+}
+
+/// Whether `key` exists.
+pub async fn exists(aws: &AwsClients, key: &str) -> Result<bool> {
+    match aws.s3.head_object().bucket(&aws.bucket).key(key).send().await {
+        Ok(_) => Ok(true),
+        Err(err) if http_status(&err) == Some(404) => Ok(false),
+        Err(err) => Err(explain(err, "s3:GetObject", &format!("s3://{}/{key}", aws.bucket))),
+    }
+}
+
+/// Reads a JSON object, or `None` if it does not exist.
+pub async fn get_json<T: DeserializeOwned>(aws: &AwsClients, key: &str) -> Result<Option<T>> {
+    let output = match aws.s3.get_object().bucket(&aws.bucket).key(key).send().await {
+        Ok(output) => output,
+        Err(err) if http_status(&err) == Some(404) => return Ok(None),
+        Err(err) => return Err(explain(err, "s3:GetObject", &format!("s3://{}/{key}", aws.bucket))),
+    };
+    let bytes = output
+        .body
+        .collect()
+        .await
+        .map_err(|err| anyhow!("cannot read s3://{}/{key}: {err}", aws.bucket))?
+        .into_bytes();
+    let value = serde_json::from_slice(&bytes)
+        .map_err(|err| anyhow!("s3://{}/{key} is not a valid record: {err}", aws.bucket))?;
+    Ok(Some(value))
+}
+
+/// Most numbers tried past the predicted one before giving up on uploading code.
+const MAX_CODE_SLOTS: u32 = 50;
+
+/// Uploads a code zip under the first free `<runtime>/v<N>/code.zip` with N ≥ `predicted`.
+/// A slot taken by a racing deploy (or an earlier failed one) is skipped, never overwritten.
+pub async fn upload_code(
+    aws: &AwsClients,
+    runtime_name: &str,
+    predicted: u32,
+    zip: Vec<u8>,
+    sha256: &str,
+) -> Result<String> {
+    for version in predicted..predicted + MAX_CODE_SLOTS {
+        let key = code_key(runtime_name, version);
+        // The HEAD saves re-sending a large zip to a taken slot; the conditional put is the guard.
+        if exists(aws, &key).await? {
+            continue;
+        }
+        if put_new(aws, &key, zip.clone(), "application/zip", Some(sha256)).await? == PutNew::Created {
+            return Ok(key);
+        }
+    }
+    bail!(
+        "no free slot for the code zip of {runtime_name} in s3://{}/{runtime_name}/v{predicted}..v{}; inspect the bucket",
+        aws.bucket,
+        predicted + MAX_CODE_SLOTS - 1
+    )
+}
+
+/// Writes a version's record (never overwriting); returns its key.
+pub async fn write_version_record(aws: &AwsClients, record: &VersionRecord) -> Result<String> {
+    let body = serde_json::to_vec_pretty(record)?;
+    let key = record_key(&record.runtime_name, &record.version);
+    if put_new(aws, &key, body.clone(), "application/json", None).await? == PutNew::Created {
+        return Ok(key);
+    }
+    // Taken: by this very runtime (a re-run after a lost answer) or by an earlier runtime of the same name.
+    if let Some(existing) = get_json::<VersionRecord>(aws, &key).await?
+        && existing.runtime_id == record.runtime_id
+    {
+        if existing.code_key == record.code_key {
+            return Ok(key);
+        }
+        bail!(
+            "s3://{}/{key} already records version {} of {} with code {}, not {}; leave it and inspect the bucket",
+            aws.bucket,
+            record.version,
+            record.runtime_name,
+            existing.code_key,
+            record.code_key
+        );
+    }
+    let key = record_key_for_id(&record.runtime_name, &record.version, &record.runtime_id);
+    if put_new(aws, &key, body, "application/json", None).await? == PutNew::Created {
+        return Ok(key);
+    }
+    bail!("s3://{}/{key} exists already; records are never overwritten, inspect the bucket", aws.bucket)
+}
+
+/// The record of `version` of the runtime with `runtime_id`, if any.
+pub async fn read_version_record(
+    aws: &AwsClients,
+    runtime_name: &str,
+    version: &str,
+    runtime_id: &str,
+) -> Result<Option<VersionRecord>> {
+    if let Some(record) = get_json::<VersionRecord>(aws, &record_key(runtime_name, version)).await?
+        && record.runtime_id == runtime_id
+    {
+        return Ok(Some(record));
+    }
+    get_json(aws, &record_key_for_id(runtime_name, version, runtime_id)).await
+}
+
+/// Writes a promotion record; returns its key.
+pub async fn write_promotion(aws: &AwsClients, record: &PromotionRecord) -> Result<String> {
+    let body = serde_json::to_vec_pretty(record)?;
+    let base = format!(
+        "{}{}-v{}",
+        promotions_prefix(&record.runtime_name, &record.endpoint),
+        compact_time(&record.at),
+        record.to_version
+    );
+    for attempt in 0..10 {
+        let key = if attempt == 0 { format!("{base}.json") } else { format!("{base}-{attempt}.json") };
+        if put_new(aws, &key, body.clone(), "application/json", None).await? == PutNew::Created {
+            return Ok(key);
+        }
+    }
+    bail!("cannot write the promotion record under {base}: every key is taken")
+}
+
+/// Every promotion of an endpoint, oldest first.
+pub async fn list_promotions(aws: &AwsClients, runtime_name: &str, endpoint: &str) -> Result<Vec<PromotionRecord>> {
+    let prefix = promotions_prefix(runtime_name, endpoint);
+    let objects = aws
+        .s3
+        .list_objects_v2()
+        .bucket(&aws.bucket)
+        .prefix(&prefix)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|err| explain(err, "s3:ListBucket", &format!("s3://{}/{prefix}", aws.bucket)))?;
+    let mut keys: Vec<String> =
+        objects.iter().flat_map(|page| page.contents()).filter_map(|object| object.key().map(str::to_owned)).collect();
+    keys.sort();
+    let mut records = Vec::new();
+    for key in keys {
+        if let Some(record) = get_json::<PromotionRecord>(aws, &key).await? {
+            records.push(record);
+        }
+    }
+    Ok(records)
+}
+
+/// The commit being deployed: `GITHUB_SHA` in Actions, else `git rev-parse HEAD`.
+pub fn git_commit(root: &std::path::Path) -> Option<String> {
+    if let Ok(sha) = std::env::var("GITHUB_SHA")
+        && !sha.is_empty()
+    {
+        return Some(sha);
+    }
+    let sh = xshell::Shell::new().ok()?;
+    sh.change_dir(root);
+    xshell::cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read().ok()
+}
+
+/// Who acts: the GitHub actor in Actions, else the local user.
+pub fn actor() -> String {
+    ["GITHUB_ACTOR", "USER", "USERNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_times() {
+        assert_eq!(code_key("bot_pr_1", 3), "bot_pr_1/v3/code.zip");
+        assert_eq!(record_key("bot_pr_1", "3"), "bot_pr_1/v3/record.json");
+        assert_eq!(compact_time("2026-11-25T17:47:11.123Z"), "20261125T174711123Z");
+        let now = now_rfc3339();
+        assert_eq!(now.len(), "2026-11-25T17:47:11.123Z".len(), "{now}");
+        assert!(now.ends_with('Z'));
+        assert!(compact_time(&now) < compact_time("9999-01-01T00:00:00.000Z"));
+    }
+}

@@ -1,9 +1,20 @@
 //! `cargo xtask status`: runtimes, versions, endpoints and quota use.
 
-use anyhow::Result;
+use std::fmt;
 
+use anyhow::Result;
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::aws::{self, AwsClients};
 use crate::cli::Ctx;
+use crate::deploy::table;
 use crate::select::Selection;
+
+/// AgentCore's default quotas (adjustable per account).
+pub const RUNTIMES_QUOTA: usize = 1000;
+pub const VERSIONS_QUOTA: usize = 1000;
+pub const ENDPOINTS_QUOTA: usize = 10;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct StatusArgs {
@@ -12,7 +23,183 @@ pub struct StatusArgs {
 }
 
 impl StatusArgs {
-    pub async fn run(self, _ctx: &Ctx) -> Result<()> {
-        anyhow::bail!("status: not implemented yet")
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let agents =
+            if self.selection.agents.is_empty() && !self.selection.all && self.selection.changed_since.is_none() {
+                None
+            } else {
+                Some(self.selection.resolve(ctx)?.into_iter().map(|agent| agent.name).collect::<Vec<_>>())
+            };
+        let (aws, _stack) = aws::connect(ctx).await?;
+        let report = status(ctx, &aws, agents.as_deref()).await?;
+        crate::output::emit(ctx, &report)?;
+        crate::output::github_output("status", &serde_json::to_string(&report)?)?;
+        crate::output::step_summary(&format!("### cargo xtask status\n\n```\n{report}```\n"))?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// Every runtime in the account and region, this project's or not.
+    pub runtimes_used: usize,
+    pub runtimes_quota: usize,
+    pub runtimes: Vec<RuntimeStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuntimeStatus {
+    pub runtime_name: String,
+    pub agent: String,
+    /// `pr_<N>` or `prod`.
+    pub target: String,
+    pub runtime_id: String,
+    pub runtime_arn: String,
+    pub status: String,
+    pub latest_version: String,
+    pub versions: Vec<VersionStatus>,
+    pub versions_used: usize,
+    pub versions_quota: usize,
+    pub endpoints: Vec<EndpointStatus>,
+    pub endpoints_used: usize,
+    pub endpoints_quota: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionStatus {
+    pub version: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointStatus {
+    pub name: String,
+    pub status: String,
+    pub live_version: Option<String>,
+    pub target_version: Option<String>,
+}
+
+/// The project's runtimes (those the naming scheme made), limited to `agents` when given.
+pub async fn status(ctx: &Ctx, aws: &AwsClients, agents: Option<&[String]>) -> Result<StatusReport> {
+    let scheme = ctx.settings.scheme();
+    let all = aws::list_runtimes(aws).await?;
+    let mut ours: Vec<(String, String, aws_sdk_bedrockagentcorecontrol::types::AgentRuntime)> = all
+        .iter()
+        .filter_map(|runtime| {
+            let (agent, target) = scheme.parse(runtime.agent_runtime_name())?;
+            if agents.is_some_and(|agents| !agents.contains(&agent)) {
+                return None;
+            }
+            let target = match target {
+                crate::naming::Target::Pr(number) => format!("pr_{number}"),
+                crate::naming::Target::Prod => ctx.settings.prod_runtime.clone(),
+            };
+            Some((agent, target, runtime.clone()))
+        })
+        .collect();
+    ours.sort_by(|a, b| a.2.agent_runtime_name().cmp(b.2.agent_runtime_name()));
+    let runtimes: Vec<Result<RuntimeStatus>> = futures_util::stream::iter(ours)
+        .map(|(agent, target, runtime)| async move {
+            let id = runtime.agent_runtime_id();
+            let versions = aws::list_versions(aws, id).await?;
+            let endpoints = aws::list_endpoints(aws, id).await?;
+            let latest = versions.last().map(|version| version.agent_runtime_version().to_owned()).unwrap_or_default();
+            let mut endpoints: Vec<EndpointStatus> = endpoints
+                .iter()
+                .map(|endpoint| EndpointStatus {
+                    name: endpoint.name().to_owned(),
+                    status: endpoint.status().as_str().to_owned(),
+                    live_version: endpoint.live_version().map(str::to_owned),
+                    target_version: endpoint.target_version().map(str::to_owned),
+                })
+                .collect();
+            endpoints.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(RuntimeStatus {
+                runtime_name: runtime.agent_runtime_name().to_owned(),
+                agent,
+                target,
+                runtime_id: id.to_owned(),
+                runtime_arn: runtime.agent_runtime_arn().to_owned(),
+                status: runtime.status().as_str().to_owned(),
+                latest_version: latest,
+                versions_used: versions.len(),
+                versions_quota: VERSIONS_QUOTA,
+                versions: versions
+                    .iter()
+                    .map(|version| VersionStatus {
+                        version: version.agent_runtime_version().to_owned(),
+                        status: version.status().as_str().to_owned(),
+                    })
+                    .collect(),
+                endpoints_used: endpoints.len(),
+                endpoints_quota: ENDPOINTS_QUOTA,
+                endpoints,
+            })
+        })
+        .buffered(ctx.settings.max_parallel.max(1))
+        .collect()
+        .await;
+    Ok(StatusReport {
+        runtimes_used: all.len(),
+        runtimes_quota: RUNTIMES_QUOTA,
+        runtimes: runtimes.into_iter().collect::<Result<Vec<_>>>()?,
+    })
+}
+
+impl fmt::Display for StatusReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "runtimes in the account: {} of {}", self.runtimes_used, self.runtimes_quota)?;
+        if self.runtimes.is_empty() {
+            return writeln!(f, "no runtime of this project");
+        }
+        let rows: Vec<Vec<String>> = self
+            .runtimes
+            .iter()
+            .map(|runtime| {
+                vec![
+                    runtime.runtime_name.clone(),
+                    runtime.agent.clone(),
+                    runtime.target.clone(),
+                    runtime.status.clone(),
+                    runtime.latest_version.clone(),
+                    format!("{}/{}", runtime.versions_used, runtime.versions_quota),
+                    format!("{}/{}", runtime.endpoints_used, runtime.endpoints_quota),
+                    runtime.runtime_id.clone(),
+                ]
+            })
+            .collect();
+        writeln!(f)?;
+        f.write_str(&table(
+            &["RUNTIME", "AGENT", "TARGET", "STATUS", "LATEST", "VERSIONS", "ENDPOINTS", "RUNTIME ID"],
+            &rows,
+        ))?;
+        let endpoint_rows: Vec<Vec<String>> = self
+            .runtimes
+            .iter()
+            .flat_map(|runtime| {
+                runtime.endpoints.iter().map(|endpoint| {
+                    vec![
+                        runtime.runtime_name.clone(),
+                        endpoint.name.clone(),
+                        endpoint.status.clone(),
+                        endpoint.live_version.clone().unwrap_or_else(|| "-".into()),
+                        endpoint.target_version.clone().unwrap_or_else(|| "-".into()),
+                    ]
+                })
+            })
+            .collect();
+        writeln!(f)?;
+        f.write_str(&table(&["RUNTIME", "ENDPOINT", "STATUS", "LIVE", "TARGET"], &endpoint_rows))?;
+        let version_rows: Vec<Vec<String>> = self
+            .runtimes
+            .iter()
+            .map(|runtime| {
+                let versions: Vec<String> =
+                    runtime.versions.iter().map(|version| format!("v{} {}", version.version, version.status)).collect();
+                vec![runtime.runtime_name.clone(), versions.join(", ")]
+            })
+            .collect();
+        writeln!(f)?;
+        f.write_str(&table(&["RUNTIME", "VERSIONS"], &version_rows))
     }
 }

@@ -1,10 +1,28 @@
 //! The bundled local AgentCore stack: a control-plane emulator and an S3 server on 127.0.0.1.
 
-use std::path::PathBuf;
+pub mod artifact;
+pub mod control;
+pub mod faults;
+pub mod model;
+pub mod plane;
+pub mod s3;
+pub mod sigv4;
+pub mod store;
 
-use anyhow::Result;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::cli::Ctx;
+use crate::progress;
+pub use faults::{FaultsConfig, OperationFaults, Quotas};
 
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum LocalCommand {
@@ -38,9 +56,76 @@ pub struct ResetArgs {
 }
 
 impl LocalCommand {
-    pub async fn run(self, _ctx: &Ctx) -> Result<()> {
-        anyhow::bail!("local: not implemented yet")
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        match self {
+            LocalCommand::Up(args) => up(ctx, args).await,
+            LocalCommand::Reset(args) => {
+                let dir = args.dir.unwrap_or_else(|| ctx.local_dir());
+                if reset(&dir)? {
+                    progress!("local: wiped {}", dir.display());
+                } else {
+                    progress!("local: nothing to wipe at {}", dir.display());
+                }
+                Ok(())
+            }
+        }
     }
+}
+
+async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
+    let config = LocalConfig {
+        dir: args.dir.unwrap_or_else(|| ctx.local_dir()),
+        s3_port: args.s3_port,
+        control_port: args.control_port,
+        transition_delay: Duration::from_millis(args.transition_delay),
+        region: ctx.settings.region.clone(),
+    };
+    let stack = LocalStack::start(config).await?;
+    progress!("local: state in {}", stack.dir().display());
+    progress!("local: S3 at {}, AgentCore control plane at {}", stack.s3_endpoint(), stack.control_endpoint());
+    {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        for (name, value) in stack.env_exports() {
+            writeln!(stdout, "export {name}={value}")?;
+        }
+        stdout.flush()?;
+    }
+    progress!("local: ready; press Ctrl-C to stop");
+    wait_for_signal().await?;
+    progress!("local: stopping");
+    stack.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result?,
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+/// Deletes a state directory; refuses one the stack did not create. `false` when there was none.
+pub fn reset(dir: &Path) -> Result<bool> {
+    if !dir.exists() {
+        return Ok(false);
+    }
+    if !dir.join(store::MARKER).is_file() {
+        bail!(
+            "refusing to delete {}: it has no {} file, so it is not a local stack state directory",
+            dir.display(),
+            store::MARKER
+        );
+    }
+    std::fs::remove_dir_all(dir).with_context(|| format!("cannot delete {}", dir.display()))?;
+    Ok(true)
 }
 
 /// How to start the stack.
@@ -57,10 +142,210 @@ pub struct LocalConfig {
     pub region: String,
 }
 
+impl LocalConfig {
+    /// Free ports, a one-second transition delay and us-east-1, with state in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> LocalConfig {
+        LocalConfig {
+            dir: dir.into(),
+            s3_port: 0,
+            control_port: 0,
+            transition_delay: Duration::from_secs(1),
+            region: "us-east-1".to_owned(),
+        }
+    }
+}
+
 /// A running stack on 127.0.0.1; stops when shut down or dropped.
-#[derive(Debug)]
-pub struct LocalStack {}
+pub struct LocalStack {
+    dir: PathBuf,
+    region: String,
+    s3_addr: SocketAddr,
+    control_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    servers: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for LocalStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStack")
+            .field("dir", &self.dir)
+            .field("s3", &self.s3_addr)
+            .field("control", &self.control_addr)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Credentials the stack accepts (and the only ones it accepts).
 pub const ACCESS_KEY_ID: &str = "AKIALOCALAGENTCORE01";
 pub const SECRET_ACCESS_KEY: &str = "local-agentcore-secret-key";
+
+impl LocalStack {
+    /// Starts both servers on 127.0.0.1; returns once both listen (connections queue from then on).
+    pub async fn start(config: LocalConfig) -> Result<LocalStack> {
+        let dir = std::path::absolute(&config.dir)
+            .with_context(|| format!("cannot resolve state directory {}", config.dir.display()))?;
+        store::prepare_dir(&dir)?;
+        let s3 = s3::S3Server::new(&dir)?;
+        let control = Arc::new(control::Control {
+            dir: dir.clone(),
+            region: config.region.clone(),
+            delay: config.transition_delay,
+        });
+        let s3_listener = bind(config.s3_port, "S3", "--s3-port").await?;
+        let control_listener = bind(config.control_port, "control plane", "--control-port").await?;
+        let s3_addr = s3_listener.local_addr()?;
+        let control_addr = control_listener.local_addr()?;
+        let (shutdown, watcher) = watch::channel(false);
+        let s3_server = tokio::spawn(serve(s3_listener, watcher.clone(), move |request| {
+            let s3 = s3.clone();
+            s3.serve(request)
+        }));
+        let control_server = tokio::spawn(serve(control_listener, watcher, move |request| {
+            let control = Arc::clone(&control);
+            control.serve(request)
+        }));
+        Ok(LocalStack {
+            dir,
+            region: config.region,
+            s3_addr,
+            control_addr,
+            shutdown,
+            servers: vec![s3_server, control_server],
+        })
+    }
+
+    pub fn s3_endpoint(&self) -> String {
+        format!("http://{}", self.s3_addr)
+    }
+
+    pub fn control_endpoint(&self) -> String {
+        format!("http://{}", self.control_addr)
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The state directory (absolute).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Environment variables that point any AWS SDK or the AWS CLI at this stack.
+    pub fn env_exports(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL_S3".to_owned(), self.s3_endpoint()),
+            ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL".to_owned(), self.control_endpoint()),
+            ("AWS_REGION".to_owned(), self.region.clone()),
+            ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY_ID.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_ACCESS_KEY.to_owned()),
+        ]
+    }
+
+    /// Fault injection for this stack's operations (also editable as `<dir>/faults.json`).
+    pub fn faults(&self) -> faults::Faults {
+        faults::Faults::new(&self.dir)
+    }
+
+    /// An S3 client for this stack (path-style, static credentials, no shared config read).
+    pub fn s3_client(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(self.region.clone()))
+            .credentials_provider(credentials())
+            .endpoint_url(self.s3_endpoint())
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// A control-plane client for this stack (static credentials, no shared config read).
+    pub fn control_client(&self) -> aws_sdk_bedrockagentcorecontrol::Client {
+        use aws_sdk_bedrockagentcorecontrol::config;
+        let config = config::Builder::new()
+            .behavior_version(config::BehaviorVersion::latest())
+            .region(config::Region::new(self.region.clone()))
+            .credentials_provider(credentials())
+            .endpoint_url(self.control_endpoint())
+            .build();
+        aws_sdk_bedrockagentcorecontrol::Client::from_conf(config)
+    }
+
+    /// Creates `bucket` unless it exists.
+    pub async fn ensure_bucket(&self, bucket: &str) -> Result<()> {
+        let client = self.s3_client();
+        if client.head_bucket().bucket(bucket).send().await.is_ok() {
+            return Ok(());
+        }
+        match client.create_bucket().bucket(bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let service = err.into_service_error();
+                // Another process may have created it in between.
+                if service.is_bucket_already_owned_by_you() || service.is_bucket_already_exists() {
+                    return Ok(());
+                }
+                Err(anyhow::Error::new(service))
+                    .with_context(|| format!("cannot create bucket {bucket} in the local S3"))
+            }
+        }
+    }
+
+    /// Stops both servers and waits for them.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for server in self.servers.drain(..) {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        for server in &self.servers {
+            server.abort(); // also drops (and so aborts) the server's open connections
+        }
+    }
+}
+
+/// The static credentials of the stack, as an SDK credentials provider.
+pub fn credentials() -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "agentcore-local")
+}
+
+async fn bind(port: u16, what: &str, flag: &str) -> Result<TcpListener> {
+    // Loopback only: the stack has fixed credentials and must never be reachable from the network.
+    TcpListener::bind(("127.0.0.1", port)).await.with_context(|| {
+        format!("cannot listen on 127.0.0.1:{port} for the {what}: pick another port with {flag} or 0 for a free one")
+    })
+}
+
+async fn serve<S, F, B, E>(listener: TcpListener, mut shutdown: watch::Receiver<bool>, handler: S)
+where
+    S: Fn(hyper::Request<hyper::body::Incoming>) -> F + Clone + Send + 'static,
+    F: Future<Output = Result<hyper::Response<B>, E>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let handler = handler.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(handler);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            _ = shutdown.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    connections.shutdown().await;
+}

@@ -1,0 +1,193 @@
+//! Fault injection and quota overrides, kept in `<dir>/faults.json` so other processes can drive them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+use super::model::OPERATIONS;
+use super::store;
+
+/// Faults for one operation. Counters are consumed one per request (or per resource for
+/// `stuck` and `fail`); `latency_ms` applies to every request while set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "snake_case", deny_unknown_fields)]
+pub struct OperationFaults {
+    /// Answer the next N requests with 429 ThrottlingException.
+    pub throttle: u32,
+    /// Answer the next N requests with 500 InternalServerException.
+    pub internal_error: u32,
+    /// Delay every request by this many milliseconds.
+    pub latency_ms: u64,
+    /// The next N resources this operation creates or changes never leave their transitional status.
+    pub stuck: u32,
+    /// The next N resources this operation creates or changes end `*_FAILED` with `failure_reason`.
+    pub fail: u32,
+    pub failure_reason: Option<String>,
+}
+
+/// Quotas; AWS defaults unless lowered (for tests of the 402 path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "snake_case", deny_unknown_fields)]
+pub struct Quotas {
+    pub runtimes: usize,
+    pub versions_per_runtime: usize,
+    pub endpoints_per_runtime: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Quotas {
+        Quotas { runtimes: 1000, versions_per_runtime: 1000, endpoints_per_runtime: 10 }
+    }
+}
+
+/// The whole `faults.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "snake_case", deny_unknown_fields)]
+pub struct FaultsConfig {
+    /// Keyed by operation name, e.g. `UpdateAgentRuntime`.
+    pub operations: BTreeMap<String, OperationFaults>,
+    pub quotas: Quotas,
+}
+
+/// What a request draws from the configured faults.
+#[derive(Debug, Clone, Default)]
+pub struct Drawn {
+    pub throttle: bool,
+    pub internal_error: bool,
+    pub latency: Duration,
+}
+
+/// A handle on a stack's fault configuration (in-process or over a state directory).
+#[derive(Debug, Clone)]
+pub struct Faults {
+    dir: PathBuf,
+}
+
+impl Faults {
+    pub fn new(dir: &Path) -> Faults {
+        Faults { dir: dir.to_path_buf() }
+    }
+
+    /// The file another process may edit (whole-file replace) to configure faults.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(store::FAULTS_FILE)
+    }
+
+    pub fn load(&self) -> Result<FaultsConfig> {
+        store::with_lock(&self.dir, || store::read_json(&self.path()))?
+    }
+
+    /// Replaces the whole configuration.
+    pub fn set(&self, config: &FaultsConfig) -> Result<()> {
+        for operation in config.operations.keys() {
+            check_operation(operation)?;
+        }
+        store::with_lock(&self.dir, || store::write_json(&self.path(), config))?
+    }
+
+    /// Changes one operation's faults.
+    pub fn update(&self, operation: &str, change: impl FnOnce(&mut OperationFaults)) -> Result<()> {
+        check_operation(operation)?;
+        store::with_lock(&self.dir, || {
+            let mut config: FaultsConfig = store::read_json(&self.path())?;
+            change(config.operations.entry(operation.to_owned()).or_default());
+            store::write_json(&self.path(), &config)
+        })?
+    }
+
+    pub fn throttle(&self, operation: &str, times: u32) -> Result<()> {
+        self.update(operation, |faults| faults.throttle = times)
+    }
+
+    pub fn internal_error(&self, operation: &str, times: u32) -> Result<()> {
+        self.update(operation, |faults| faults.internal_error = times)
+    }
+
+    pub fn latency(&self, operation: &str, latency: Duration) -> Result<()> {
+        self.update(operation, |faults| faults.latency_ms = latency.as_millis() as u64)
+    }
+
+    pub fn stuck(&self, operation: &str, times: u32) -> Result<()> {
+        self.update(operation, |faults| faults.stuck = times)
+    }
+
+    pub fn fail(&self, operation: &str, times: u32, reason: &str) -> Result<()> {
+        self.update(operation, |faults| {
+            faults.fail = times;
+            faults.failure_reason = Some(reason.to_owned());
+        })
+    }
+
+    pub fn set_quotas(&self, quotas: Quotas) -> Result<()> {
+        store::with_lock(&self.dir, || {
+            let mut config: FaultsConfig = store::read_json(&self.path())?;
+            config.quotas = quotas;
+            store::write_json(&self.path(), &config)
+        })?
+    }
+
+    /// Removes every fault and quota override.
+    pub fn clear(&self) -> Result<()> {
+        self.set(&FaultsConfig::default())
+    }
+}
+
+fn check_operation(operation: &str) -> Result<()> {
+    if !OPERATIONS.contains(&operation) {
+        bail!("unknown operation `{operation}` for fault injection; use one of {}", OPERATIONS.join(", "));
+    }
+    Ok(())
+}
+
+/// Draws the per-request faults of `operation` (throttling first, then internal errors), consuming
+/// counters. The caller holds the state lock.
+pub fn draw(dir: &Path, operation: &str) -> Result<(Drawn, Quotas)> {
+    let path = dir.join(store::FAULTS_FILE);
+    let mut config: FaultsConfig = store::read_json(&path)?;
+    let mut drawn = Drawn::default();
+    if let Some(faults) = config.operations.get_mut(operation) {
+        drawn.latency = Duration::from_millis(faults.latency_ms);
+        if faults.throttle > 0 {
+            faults.throttle -= 1;
+            drawn.throttle = true;
+        } else if faults.internal_error > 0 {
+            faults.internal_error -= 1;
+            drawn.internal_error = true;
+        }
+        if drawn.throttle || drawn.internal_error {
+            store::write_json(&path, &config)?;
+        }
+    }
+    Ok((drawn, config.quotas))
+}
+
+/// What happens to a resource an operation creates or changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceFate {
+    pub stuck: bool,
+    pub failure: Option<String>,
+}
+
+/// Consumes one `stuck` or `fail` for a resource `operation` is about to create. The caller holds the lock.
+pub fn draw_fate(dir: &Path, operation: &str) -> Result<ResourceFate> {
+    let path = dir.join(store::FAULTS_FILE);
+    let mut config: FaultsConfig = store::read_json(&path)?;
+    let Some(faults) = config.operations.get_mut(operation) else { return Ok(ResourceFate::default()) };
+    let mut fate = ResourceFate::default();
+    if faults.stuck > 0 {
+        faults.stuck -= 1;
+        fate.stuck = true;
+    } else if faults.fail > 0 {
+        faults.fail -= 1;
+        fate.failure = Some(
+            faults.failure_reason.clone().unwrap_or_else(|| format!("injected failure of {operation} (faults.json)")),
+        );
+    } else {
+        return Ok(fate);
+    }
+    store::write_json(&path, &config)?;
+    Ok(fate)
+}

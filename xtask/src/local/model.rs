@@ -1,0 +1,330 @@
+//! The vendored botocore model of the control API and the input validation it drives.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+/// The botocore model, vendored unmodified so the emulator validates exactly what AWS documents.
+pub const MODEL_JSON: &str = include_str!("model/service-2.json");
+
+/// The runtime and runtime-endpoint operations the local control plane serves.
+pub const OPERATIONS: &[&str] = &[
+    "CreateAgentRuntime",
+    "UpdateAgentRuntime",
+    "GetAgentRuntime",
+    "DeleteAgentRuntime",
+    "ListAgentRuntimes",
+    "ListAgentRuntimeVersions",
+    "CreateAgentRuntimeEndpoint",
+    "UpdateAgentRuntimeEndpoint",
+    "GetAgentRuntimeEndpoint",
+    "DeleteAgentRuntimeEndpoint",
+    "ListAgentRuntimeEndpoints",
+];
+
+/// One field that failed validation, as in the `fieldList` of a ValidationException.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub name: String,
+    pub message: String,
+}
+
+/// Where a request member travels on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Body,
+    Uri(String),
+    Query(String),
+    Header(String),
+}
+
+/// The parsed model with every reachable pattern compiled once.
+#[derive(Debug)]
+pub struct Model {
+    shapes: Map<String, Value>,
+    operations: Map<String, Value>,
+    /// Anchored patterns by shape name; `None` when the regex crate cannot compile one.
+    patterns: HashMap<String, Option<Regex>>,
+    uncompiled: Vec<(String, String, String)>,
+}
+
+/// The model, parsed on first use.
+pub fn model() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| Model::parse(MODEL_JSON).expect("the vendored model is valid JSON"))
+}
+
+impl Model {
+    pub fn parse(text: &str) -> anyhow::Result<Model> {
+        let root: Value = serde_json::from_str(text)?;
+        let shapes = root.get("shapes").and_then(Value::as_object).cloned().unwrap_or_default();
+        let operations = root.get("operations").and_then(Value::as_object).cloned().unwrap_or_default();
+        let mut model = Model { shapes, operations, patterns: HashMap::new(), uncompiled: Vec::new() };
+        let mut reachable = Vec::new();
+        for operation in OPERATIONS {
+            if let Some(input) = model.input_shape(operation) {
+                model.collect(input, &mut reachable);
+            }
+        }
+        for name in reachable {
+            let Some(pattern) = model.shape(&name).and_then(|shape| shape.get("pattern")).and_then(Value::as_str)
+            else {
+                continue;
+            };
+            // botocore drops Smithy's anchors, and Smithy patterns match anywhere: anchor them so a
+            // pattern constrains the whole value, as the service does.
+            match Regex::new(&format!("^(?:{pattern})$")) {
+                Ok(regex) => {
+                    model.patterns.insert(name, Some(regex));
+                }
+                Err(err) => {
+                    // Accept such values rather than reject valid input; the model test lists these.
+                    model.uncompiled.push((name.clone(), pattern.to_owned(), err.to_string()));
+                    model.patterns.insert(name, None);
+                }
+            }
+        }
+        Ok(model)
+    }
+
+    fn collect(&self, name: &str, seen: &mut Vec<String>) {
+        if seen.iter().any(|known| known == name) {
+            return;
+        }
+        seen.push(name.to_owned());
+        let Some(shape) = self.shape(name) else { return };
+        if let Some(members) = shape.get("members").and_then(Value::as_object) {
+            for member in members.values() {
+                if let Some(target) = member.get("shape").and_then(Value::as_str) {
+                    self.collect(target, seen);
+                }
+            }
+        }
+        for key in ["member", "key", "value"] {
+            if let Some(target) = shape.get(key).and_then(|m| m.get("shape")).and_then(Value::as_str) {
+                self.collect(target, seen);
+            }
+        }
+    }
+
+    pub fn shape(&self, name: &str) -> Option<&Value> {
+        self.shapes.get(name)
+    }
+
+    pub fn operation(&self, name: &str) -> Option<&Value> {
+        self.operations.get(name)
+    }
+
+    pub fn input_shape(&self, operation: &str) -> Option<&str> {
+        self.operation(operation)?.get("input")?.get("shape")?.as_str()
+    }
+
+    /// Every shape reachable from the served operations' inputs.
+    pub fn reachable_shapes(&self) -> Vec<String> {
+        let mut seen = Vec::new();
+        for operation in OPERATIONS {
+            if let Some(input) = self.input_shape(operation) {
+                self.collect(input, &mut seen);
+            }
+        }
+        seen
+    }
+
+    /// Patterns the regex crate could not compile: (shape, pattern, error).
+    pub fn uncompiled_patterns(&self) -> &[(String, String, String)] {
+        &self.uncompiled
+    }
+
+    /// The compiled, anchored pattern of a string shape.
+    pub fn pattern(&self, shape: &str) -> Option<&Regex> {
+        self.patterns.get(shape).and_then(Option::as_ref)
+    }
+
+    /// `(member, location)` of each member of an operation's input.
+    pub fn input_members(&self, operation: &str) -> Vec<(String, Location)> {
+        let Some(shape) = self.input_shape(operation).and_then(|name| self.shape(name)) else { return Vec::new() };
+        let Some(members) = shape.get("members").and_then(Value::as_object) else { return Vec::new() };
+        members
+            .iter()
+            .map(|(name, member)| {
+                let wire = member.get("locationName").and_then(Value::as_str).unwrap_or(name).to_owned();
+                let location = match member.get("location").and_then(Value::as_str) {
+                    Some("uri") => Location::Uri(wire),
+                    Some("querystring") => Location::Query(wire),
+                    Some("header") => Location::Header(wire),
+                    _ => Location::Body,
+                };
+                (name.clone(), location)
+            })
+            .collect()
+    }
+
+    /// The model type (`string`, `integer`, ...) of a member of a structure shape.
+    pub fn member_type(&self, structure: &str, member: &str) -> Option<&str> {
+        let target = self.shape(structure)?.get("members")?.get(member)?.get("shape")?.as_str()?;
+        self.shape(target)?.get("type")?.as_str()
+    }
+
+    /// Validates `value` against shape `name`, appending one error per violated constraint.
+    pub fn validate(&self, name: &str, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+        let Some(shape) = self.shape(name) else { return };
+        let kind = shape.get("type").and_then(Value::as_str).unwrap_or("");
+        let mut fail = |message: String| {
+            let field = if path.is_empty() { "input".to_owned() } else { path.to_owned() };
+            errors.push(FieldError {
+                message: format!("Value at '{field}' failed to satisfy constraint: {message}"),
+                name: field,
+            });
+        };
+        let min = shape.get("min").and_then(Value::as_i64);
+        let max = shape.get("max").and_then(Value::as_i64);
+        match kind {
+            "structure" => {
+                let Some(object) = value.as_object() else { return fail("Member must be a structure".into()) };
+                let members = shape.get("members").and_then(Value::as_object);
+                for required in shape.get("required").and_then(Value::as_array).into_iter().flatten() {
+                    let required = required.as_str().unwrap_or_default();
+                    if object.get(required).is_none_or(Value::is_null) {
+                        let field = join(path, required);
+                        errors.push(FieldError {
+                            message: format!(
+                                "Value null at '{field}' failed to satisfy constraint: Member must not be null"
+                            ),
+                            name: field,
+                        });
+                    }
+                }
+                let mut set = 0;
+                for (key, member_value) in object {
+                    if member_value.is_null() {
+                        continue;
+                    }
+                    set += 1;
+                    let Some(target) =
+                        members.and_then(|m| m.get(key)).and_then(|m| m.get("shape")).and_then(Value::as_str)
+                    else {
+                        continue; // unknown members are ignored, as the service's deserializer does
+                    };
+                    self.validate(target, member_value, &join(path, key), errors);
+                }
+                if shape.get("union").and_then(Value::as_bool) == Some(true) && set != 1 {
+                    let names: Vec<&str> = members.map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+                    let field = if path.is_empty() { "input".to_owned() } else { path.to_owned() };
+                    errors.push(FieldError {
+                        message: format!(
+                            "Value at '{field}' failed to satisfy constraint: Member must have exactly one of [{}] set, found {set}",
+                            names.join(", ")
+                        ),
+                        name: field,
+                    });
+                }
+            }
+            "string" => {
+                let Some(text) = value.as_str() else { return fail("Member must be a string".into()) };
+                let length = text.chars().count() as i64;
+                if let Some(min) = min.filter(|&min| length < min) {
+                    fail(format!("Member must have length greater than or equal to {min}"));
+                }
+                if let Some(max) = max.filter(|&max| length > max) {
+                    fail(format!("Member must have length less than or equal to {max}"));
+                }
+                if let Some(pattern) = self.pattern(name)
+                    && !pattern.is_match(text)
+                {
+                    let source = shape.get("pattern").and_then(Value::as_str).unwrap_or_default();
+                    fail(format!("Member must satisfy regular expression pattern: {source}"));
+                }
+                if let Some(allowed) = shape.get("enum").and_then(Value::as_array)
+                    && !allowed.iter().any(|choice| choice.as_str() == Some(text))
+                {
+                    let choices: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+                    fail(format!("Member must satisfy enum value set: [{}]", choices.join(", ")));
+                }
+            }
+            "integer" | "long" => {
+                let Some(number) = value.as_i64() else { return fail("Member must be an integer".into()) };
+                if let Some(min) = min.filter(|&min| number < min) {
+                    fail(format!("Member must have value greater than or equal to {min}"));
+                }
+                if let Some(max) = max.filter(|&max| number > max) {
+                    fail(format!("Member must have value less than or equal to {max}"));
+                }
+            }
+            "double" | "float" if !value.is_number() => fail("Member must be a number".into()),
+            "boolean" if !value.is_boolean() => fail("Member must be a boolean".into()),
+            "timestamp" if !(value.is_string() || value.is_number()) => fail("Member must be a timestamp".into()),
+            "list" => {
+                let Some(items) = value.as_array() else { return fail("Member must be a list".into()) };
+                let length = items.len() as i64;
+                if let Some(min) = min.filter(|&min| length < min) {
+                    fail(format!("Member must have length greater than or equal to {min}"));
+                }
+                if let Some(max) = max.filter(|&max| length > max) {
+                    fail(format!("Member must have length less than or equal to {max}"));
+                }
+                if let Some(target) = shape.get("member").and_then(|m| m.get("shape")).and_then(Value::as_str) {
+                    for (index, item) in items.iter().enumerate() {
+                        self.validate(target, item, &format!("{path}.{}.member", index + 1), errors);
+                    }
+                }
+            }
+            "map" => {
+                let Some(entries) = value.as_object() else { return fail("Member must be a map".into()) };
+                let length = entries.len() as i64;
+                if let Some(min) = min.filter(|&min| length < min) {
+                    fail(format!("Member must have length greater than or equal to {min}"));
+                }
+                if let Some(max) = max.filter(|&max| length > max) {
+                    fail(format!("Member must have length less than or equal to {max}"));
+                }
+                let key_shape = shape.get("key").and_then(|m| m.get("shape")).and_then(Value::as_str);
+                let value_shape = shape.get("value").and_then(|m| m.get("shape")).and_then(Value::as_str);
+                for (key, entry) in entries {
+                    if let Some(key_shape) = key_shape {
+                        self.validate(key_shape, &Value::String(key.clone()), &format!("{path}.key"), errors);
+                    }
+                    if let Some(value_shape) = value_shape {
+                        self.validate(value_shape, entry, &format!("{path}.{key}"), errors);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn join(path: &str, member: &str) -> String {
+    if path.is_empty() { member.to_owned() } else { format!("{path}.{member}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reachable_pattern_compiles() {
+        let model = model();
+        assert!(model.uncompiled_patterns().is_empty(), "{:?}", model.uncompiled_patterns());
+        assert!(model.pattern("AgentRuntimeName").is_some());
+    }
+
+    #[test]
+    fn patterns_are_anchored() {
+        let model = model();
+        let mut errors = Vec::new();
+        model.validate("AgentRuntimeName", &Value::String("ok_name-with-hyphen".into()), "name", &mut errors);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].name, "name");
+    }
+
+    #[test]
+    fn unions_need_exactly_one_member() {
+        let model = model();
+        let mut errors = Vec::new();
+        model.validate("AgentRuntimeArtifact", &serde_json::json!({}), "agentRuntimeArtifact", &mut errors);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.contains("exactly one"), "{errors:?}");
+    }
+}

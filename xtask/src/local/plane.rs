@@ -1,0 +1,831 @@
+//! The control plane's world: runtimes, immutable versions and endpoints, with statuses derived lazily
+//! from timestamps so any process reading the state file sees the same thing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::faults::{self, Quotas, ResourceFate};
+use super::store::{self, rfc3339};
+
+pub const DEFAULT_ENDPOINT: &str = "DEFAULT";
+/// Account id in every ARN the local stack makes.
+pub const ACCOUNT_ID: &str = "123456789012";
+/// Page size of list operations when the caller sends no maxResults.
+pub const DEFAULT_PAGE_SIZE: usize = 10;
+/// Client tokens remembered for idempotent replays; older ones are forgotten first.
+const MAX_TOKENS: usize = 10_000;
+
+/// An API error as the control plane reports it.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub reason: Option<&'static str>,
+    pub fields: Vec<super::model::FieldError>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), reason: None, fields: Vec::new() }
+    }
+    pub fn validation(reason: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { reason: Some(reason), ..ApiError::new(400, "ValidationException", message) }
+    }
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(404, "ResourceNotFoundException", message)
+    }
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(409, "ConflictException", message)
+    }
+    pub fn quota(message: impl Into<String>) -> ApiError {
+        ApiError::new(402, "ServiceQuotaExceededException", message)
+    }
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(500, "InternalServerException", message)
+    }
+}
+
+/// A status change in progress: transitional until `ready_at`, or forever when `stuck`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transition {
+    pub ready_at: i64,
+    #[serde(default)]
+    pub stuck: bool,
+}
+
+impl Transition {
+    fn new(now: i64, delay_ms: i64, fate: &ResourceFate) -> Transition {
+        Transition { ready_at: now + delay_ms, stuck: fate.stuck }
+    }
+    fn pending(&self, now: i64) -> bool {
+        self.stuck || now < self.ready_at
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Version {
+    pub number: u32,
+    /// The full request configuration of this version (immutable).
+    pub config: Map<String, Value>,
+    pub created_at: i64,
+    pub transition: Transition,
+    pub failure: Option<String>,
+    pub deleting: Option<Transition>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub name: String,
+    pub id: String,
+    pub arn: String,
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Pinned version; unused for DEFAULT, which follows the latest version.
+    pub target: u32,
+    /// The version serving while a change is in progress or after it failed.
+    pub previous_live: Option<u32>,
+    pub updating: bool,
+    pub transition: Transition,
+    pub failure: Option<String>,
+    pub deleting: Option<Transition>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Runtime {
+    pub id: String,
+    pub name: String,
+    pub arn: String,
+    pub workload_identity_arn: String,
+    pub created_at: i64,
+    pub tags: Map<String, Value>,
+    pub next_version: u32,
+    pub versions: BTreeMap<u32, Version>,
+    pub endpoints: BTreeMap<String, Endpoint>,
+    pub deleting: Option<Transition>,
+}
+
+/// A remembered idempotent request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub fingerprint: String,
+    pub status: u16,
+    pub response: Value,
+    pub at: i64,
+}
+
+/// Everything the control plane persists.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    pub runtimes: BTreeMap<String, Runtime>,
+    pub tokens: BTreeMap<String, TokenRecord>,
+}
+
+/// The settings an operation runs with.
+pub struct Env<'a> {
+    pub dir: &'a Path,
+    pub region: &'a str,
+    pub delay_ms: i64,
+    pub now: i64,
+    pub quotas: Quotas,
+}
+
+impl Env<'_> {
+    fn fate(&self, operation: &str) -> Result<ResourceFate, ApiError> {
+        faults::draw_fate(self.dir, operation).map_err(|err| ApiError::internal(format!("{err:#}")))
+    }
+}
+
+impl State {
+    /// Forgets resources whose deletion has finished.
+    pub fn purge(&mut self, now: i64) {
+        let done = |deleting: &Option<Transition>| deleting.as_ref().is_some_and(|t| !t.pending(now));
+        self.runtimes.retain(|_, runtime| !done(&runtime.deleting));
+        for runtime in self.runtimes.values_mut() {
+            runtime.versions.retain(|_, version| !done(&version.deleting));
+            runtime.endpoints.retain(|_, endpoint| !done(&endpoint.deleting));
+        }
+        if self.tokens.len() > MAX_TOKENS {
+            let mut ages: Vec<(i64, String)> = self.tokens.iter().map(|(k, v)| (v.at, k.clone())).collect();
+            ages.sort();
+            for (_, key) in ages.into_iter().take(self.tokens.len() - MAX_TOKENS) {
+                self.tokens.remove(&key);
+            }
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    rand::rng().sample_iter(rand::distr::Alphanumeric).take(10).map(char::from).collect()
+}
+
+fn runtime_mut<'a>(state: &'a mut State, id: &str) -> Result<&'a mut Runtime, ApiError> {
+    state.runtimes.get_mut(id).ok_or_else(|| ApiError::not_found(format!("agent runtime {id} does not exist")))
+}
+
+fn runtime_ref<'a>(state: &'a State, id: &str) -> Result<&'a Runtime, ApiError> {
+    state.runtimes.get(id).ok_or_else(|| ApiError::not_found(format!("agent runtime {id} does not exist")))
+}
+
+fn not_deleting(runtime: &Runtime) -> Result<(), ApiError> {
+    if runtime.deleting.is_some() {
+        return Err(ApiError::conflict(format!("agent runtime {} is being deleted", runtime.id)));
+    }
+    Ok(())
+}
+
+fn str_of<'a>(input: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    input.get(key).and_then(Value::as_str)
+}
+
+fn parse_version(text: &str) -> u32 {
+    text.parse().unwrap_or(0) // the model's pattern admits only 1..=99999
+}
+
+impl Version {
+    fn status(&self, now: i64) -> &'static str {
+        if self.deleting.is_some() {
+            "DELETING"
+        } else if self.transition.pending(now) {
+            if self.number == 1 { "CREATING" } else { "UPDATING" }
+        } else if self.failure.is_some() {
+            if self.number == 1 { "CREATE_FAILED" } else { "UPDATE_FAILED" }
+        } else {
+            "READY"
+        }
+    }
+    fn ready(&self, now: i64) -> bool {
+        self.status(now) == "READY"
+    }
+    fn failure(&self, now: i64) -> Option<&str> {
+        if self.transition.pending(now) { None } else { self.failure.as_deref() }
+    }
+}
+
+impl Runtime {
+    fn latest(&self) -> &Version {
+        self.versions.values().next_back().expect("a runtime always keeps its latest version")
+    }
+
+    fn status(&self, now: i64) -> &'static str {
+        if self.deleting.is_some() { "DELETING" } else { self.latest().status(now) }
+    }
+
+    fn description(&self, version: &Version) -> String {
+        let _ = self;
+        str_of(&version.config, "description").unwrap_or_default().to_owned()
+    }
+
+    /// The highest READY version below `below`, which keeps serving while a newer one rolls out.
+    fn ready_before(&self, below: u32, now: i64) -> Option<u32> {
+        self.versions.range(..below).rev().find(|(_, v)| v.ready(now)).map(|(n, _)| *n)
+    }
+
+    /// (status, live, target, failure) of an endpoint.
+    fn endpoint_view(&self, endpoint: &Endpoint, now: i64) -> (&'static str, Option<u32>, u32, Option<String>) {
+        if endpoint.name == DEFAULT_ENDPOINT {
+            let latest = self.latest();
+            let previous = self.ready_before(latest.number, now);
+            let status = match (self.deleting.is_some(), latest.status(now)) {
+                (true, _) => "DELETING",
+                (false, status) => status,
+            };
+            return match status {
+                "READY" => (status, Some(latest.number), latest.number, None),
+                _ => (status, previous, latest.number, latest.failure(now).map(str::to_owned)),
+            };
+        }
+        if endpoint.deleting.is_some() || self.deleting.is_some() {
+            return ("DELETING", self.endpoint_live(endpoint, now), endpoint.target, None);
+        }
+        if endpoint.transition.pending(now) {
+            let status = if endpoint.updating { "UPDATING" } else { "CREATING" };
+            return (status, endpoint.previous_live, endpoint.target, None);
+        }
+        let target_failure = self
+            .versions
+            .get(&endpoint.target)
+            .and_then(|v| v.failure(now).map(|reason| format!("version {} failed: {reason}", v.number)));
+        let target_pending = self.versions.get(&endpoint.target).is_some_and(|v| v.transition.pending(now));
+        if let Some(failure) = endpoint.failure.clone().or(target_failure) {
+            let status = if endpoint.updating { "UPDATE_FAILED" } else { "CREATE_FAILED" };
+            return (status, endpoint.previous_live, endpoint.target, Some(failure));
+        }
+        if target_pending {
+            // An endpoint cannot go live on a version that is still being built.
+            let status = if endpoint.updating { "UPDATING" } else { "CREATING" };
+            return (status, endpoint.previous_live, endpoint.target, None);
+        }
+        ("READY", Some(endpoint.target), endpoint.target, None)
+    }
+
+    fn endpoint_live(&self, endpoint: &Endpoint, now: i64) -> Option<u32> {
+        if endpoint.transition.pending(now) || endpoint.failure.is_some() {
+            endpoint.previous_live
+        } else {
+            Some(endpoint.target)
+        }
+    }
+
+    fn endpoint_json(&self, endpoint: &Endpoint, now: i64, full: bool) -> Value {
+        let (status, live, target, failure) = self.endpoint_view(endpoint, now);
+        let updated_at = if endpoint.name == DEFAULT_ENDPOINT {
+            self.latest().created_at.max(endpoint.updated_at)
+        } else {
+            endpoint.updated_at
+        };
+        let mut out = json!({
+            "name": endpoint.name,
+            "id": endpoint.id,
+            "agentRuntimeEndpointArn": endpoint.arn,
+            "agentRuntimeArn": self.arn,
+            "status": status,
+            "targetVersion": target.to_string(),
+            "createdAt": rfc3339(endpoint.created_at),
+            "lastUpdatedAt": rfc3339(updated_at),
+        });
+        if let Some(live) = live {
+            out["liveVersion"] = live.to_string().into();
+        }
+        if let Some(description) = &endpoint.description {
+            out["description"] = description.clone().into();
+        }
+        if full && let Some(failure) = failure {
+            out["failureReason"] = failure.into();
+        }
+        out
+    }
+
+    fn summary_json(&self, version: &Version, now: i64) -> Value {
+        json!({
+            "agentRuntimeArn": self.arn,
+            "agentRuntimeId": self.id,
+            "agentRuntimeVersion": version.number.to_string(),
+            "agentRuntimeName": self.name,
+            "description": self.description(version),
+            "lastUpdatedAt": rfc3339(version.created_at),
+            "status": if self.deleting.is_some() { "DELETING" } else { version.status(now) },
+        })
+    }
+
+    fn workload_identity(&self) -> Value {
+        json!({ "workloadIdentityArn": self.workload_identity_arn })
+    }
+}
+
+/// Members of a create/update request that make up a version's configuration.
+fn version_config(input: &Map<String, Value>) -> Map<String, Value> {
+    let mut config = input.clone();
+    for key in ["clientToken", "tags", "agentRuntimeName", "agentRuntimeId"] {
+        config.remove(key);
+    }
+    config
+}
+
+/// Checks the model cannot express (AgentCore's documented lifecycle and port rules).
+pub fn semantic_checks(input: &Map<String, Value>) -> Result<(), ApiError> {
+    if let Some(lifecycle) = input.get("lifecycleConfiguration").and_then(Value::as_object) {
+        let idle = lifecycle.get("idleRuntimeSessionTimeout").and_then(Value::as_i64);
+        let max = lifecycle.get("maxLifetime").and_then(Value::as_i64);
+        let limit = if input.get("capacityProviderConfiguration").is_some() { 1_209_600 } else { 28_800 };
+        for (name, value) in [("idleRuntimeSessionTimeout", idle), ("maxLifetime", max)] {
+            if let Some(value) = value.filter(|&v| v > limit) {
+                return Err(field_error(
+                    &format!("lifecycleConfiguration.{name}"),
+                    format!("{name} is {value}; runtimes without a capacity provider allow at most {limit} seconds"),
+                ));
+            }
+        }
+        if let (Some(idle), Some(max)) = (idle, max)
+            && idle > max
+        {
+            return Err(field_error(
+                "lifecycleConfiguration.idleRuntimeSessionTimeout",
+                format!("idleRuntimeSessionTimeout ({idle}) must not exceed maxLifetime ({max})"),
+            ));
+        }
+    }
+    for (index, port) in input.get("allowedPorts").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let reserved = port.get("port").and_then(Value::as_i64) == Some(8443)
+            || port.get("portRange").is_some_and(|range| {
+                let from = range.get("from").and_then(Value::as_i64).unwrap_or(0);
+                let to = range.get("to").and_then(Value::as_i64).unwrap_or(0);
+                from <= 8443 && 8443 <= to
+            });
+        if reserved {
+            return Err(field_error(
+                &format!("allowedPorts.{}.member", index + 1),
+                "port 8443 is reserved by AgentCore".to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn field_error(name: &str, message: String) -> ApiError {
+    let mut error = ApiError::validation("FieldValidationFailed", format!("1 validation error detected: {message}"));
+    error.fields.push(super::model::FieldError { name: name.to_owned(), message });
+    error
+}
+
+/// Lifecycle settings as Get returns them (AWS fills in its defaults).
+fn lifecycle_with_defaults(config: &Map<String, Value>) -> Value {
+    let given = config.get("lifecycleConfiguration").and_then(Value::as_object);
+    let max = given.and_then(|l| l.get("maxLifetime")).and_then(Value::as_i64);
+    let idle = given.and_then(|l| l.get("idleRuntimeSessionTimeout")).and_then(Value::as_i64);
+    let max_lifetime = max.unwrap_or(28_800);
+    let idle = idle.unwrap_or(if max_lifetime <= 900 { max_lifetime } else { 900 });
+    json!({ "idleRuntimeSessionTimeout": idle, "maxLifetime": max_lifetime })
+}
+
+pub fn create_runtime(
+    state: &mut State,
+    env: &Env,
+    input: &Map<String, Value>,
+    artifact_failure: Option<String>,
+) -> Result<(u16, Value), ApiError> {
+    semantic_checks(input)?;
+    let name = str_of(input, "agentRuntimeName").unwrap_or_default();
+    if let Some(existing) = state.runtimes.values().find(|runtime| runtime.name == name) {
+        return Err(ApiError::conflict(format!(
+            "an agent runtime named {name} already exists ({}, status {})",
+            existing.id,
+            existing.status(env.now)
+        )));
+    }
+    if state.runtimes.len() >= env.quotas.runtimes {
+        return Err(ApiError::quota(format!(
+            "the account has {} agent runtimes, the quota in this region; delete one or raise the quota",
+            state.runtimes.len()
+        )));
+    }
+    let fate = env.fate("CreateAgentRuntime")?;
+    let id = format!("{name}-{}", random_suffix());
+    let arn = format!("arn:aws:bedrock-agentcore:{}:{ACCOUNT_ID}:runtime/{id}", env.region);
+    let version = Version {
+        number: 1,
+        config: version_config(input),
+        created_at: env.now,
+        transition: Transition::new(env.now, env.delay_ms, &fate),
+        failure: fate.failure.clone().or(artifact_failure),
+        deleting: None,
+    };
+    let default_endpoint = Endpoint {
+        name: DEFAULT_ENDPOINT.to_owned(),
+        id: format!("{DEFAULT_ENDPOINT}-{}", random_suffix()),
+        arn: format!("{arn}/runtime-endpoint/{DEFAULT_ENDPOINT}"),
+        description: None,
+        created_at: env.now,
+        updated_at: env.now,
+        target: 1,
+        previous_live: None,
+        updating: false,
+        transition: Transition { ready_at: env.now, stuck: false },
+        failure: None,
+        deleting: None,
+    };
+    let runtime = Runtime {
+        workload_identity_arn: format!(
+            "arn:aws:bedrock-agentcore:{}:{ACCOUNT_ID}:workload-identity-directory/default/workload-identity/{id}",
+            env.region
+        ),
+        id: id.clone(),
+        name: name.to_owned(),
+        arn: arn.clone(),
+        created_at: env.now,
+        tags: input.get("tags").and_then(Value::as_object).cloned().unwrap_or_default(),
+        next_version: 2,
+        versions: BTreeMap::from([(1, version)]),
+        endpoints: BTreeMap::from([(DEFAULT_ENDPOINT.to_owned(), default_endpoint)]),
+        deleting: None,
+    };
+    let response = json!({
+        "agentRuntimeArn": arn,
+        "agentRuntimeId": id,
+        "agentRuntimeVersion": "1",
+        "createdAt": rfc3339(env.now),
+        "status": "CREATING",
+        "workloadIdentityDetails": runtime.workload_identity(),
+    });
+    state.runtimes.insert(id, runtime);
+    Ok((202, response))
+}
+
+pub fn update_runtime(
+    state: &mut State,
+    env: &Env,
+    input: &Map<String, Value>,
+    artifact_failure: Option<String>,
+) -> Result<(u16, Value), ApiError> {
+    semantic_checks(input)?;
+    let id = str_of(input, "agentRuntimeId").unwrap_or_default();
+    let runtime = runtime_mut(state, id)?;
+    not_deleting(runtime)?;
+    let latest = runtime.latest();
+    let status = latest.status(env.now);
+    if matches!(status, "CREATING" | "UPDATING") {
+        return Err(ApiError::conflict(format!(
+            "agent runtime {id} is {status} (version {}); wait until it leaves that status before updating it",
+            latest.number
+        )));
+    }
+    if runtime.versions.len() >= env.quotas.versions_per_runtime {
+        return Err(ApiError::quota(format!(
+            "agent runtime {id} has {} versions, the quota per runtime; delete old versions or raise the quota",
+            runtime.versions.len()
+        )));
+    }
+    let fate = env.fate("UpdateAgentRuntime")?;
+    let number = runtime.next_version;
+    runtime.next_version += 1;
+    runtime.versions.insert(
+        number,
+        Version {
+            number,
+            config: version_config(input),
+            created_at: env.now,
+            transition: Transition::new(env.now, env.delay_ms, &fate),
+            failure: fate.failure.clone().or(artifact_failure),
+            deleting: None,
+        },
+    );
+    Ok((
+        202,
+        json!({
+            "agentRuntimeArn": runtime.arn,
+            "agentRuntimeId": runtime.id,
+            "agentRuntimeVersion": number.to_string(),
+            "createdAt": rfc3339(runtime.created_at),
+            "lastUpdatedAt": rfc3339(env.now),
+            "status": "UPDATING",
+            "workloadIdentityDetails": runtime.workload_identity(),
+        }),
+    ))
+}
+
+pub fn get_runtime(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+    let id = str_of(input, "agentRuntimeId").unwrap_or_default();
+    let runtime = runtime_ref(state, id)?;
+    let version = match str_of(input, "agentRuntimeVersion") {
+        None => runtime.latest(),
+        Some(wanted) => runtime
+            .versions
+            .get(&parse_version(wanted))
+            .ok_or_else(|| ApiError::not_found(format!("agent runtime {id} has no version {wanted}")))?,
+    };
+    let mut out = version.config.clone();
+    let status = if runtime.deleting.is_some() { "DELETING" } else { version.status(env.now) };
+    let fields = json!({
+        "agentRuntimeArn": runtime.arn,
+        "agentRuntimeName": runtime.name,
+        "agentRuntimeId": runtime.id,
+        "agentRuntimeVersion": version.number.to_string(),
+        "createdAt": rfc3339(runtime.created_at),
+        "lastUpdatedAt": rfc3339(version.created_at),
+        "status": status,
+        "lifecycleConfiguration": lifecycle_with_defaults(&version.config),
+        "workloadIdentityDetails": runtime.workload_identity(),
+    });
+    out.extend(fields.as_object().cloned().unwrap_or_default());
+    if let Some(failure) = version.failure(env.now) {
+        out.insert("failureReason".into(), failure.into());
+    }
+    Ok((200, Value::Object(out)))
+}
+
+pub fn delete_runtime(state: &mut State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+    let id = str_of(input, "agentRuntimeId").unwrap_or_default();
+    let runtime = runtime_mut(state, id)?;
+    let now = env.now;
+    if let Some(wanted) = str_of(input, "agentRuntimeVersion") {
+        let number = parse_version(wanted);
+        if !runtime.versions.contains_key(&number) {
+            return Err(ApiError::not_found(format!("agent runtime {id} has no version {wanted}")));
+        }
+        if runtime.latest().number == number {
+            return Err(ApiError::conflict(format!(
+                "version {number} is the latest version of agent runtime {id} and the DEFAULT endpoint serves it; delete the whole runtime instead"
+            )));
+        }
+        let users: Vec<String> = runtime
+            .endpoints
+            .values()
+            .filter(|e| e.name != DEFAULT_ENDPOINT)
+            .filter(|e| e.target == number || runtime_endpoint_live(runtime, e, now) == Some(number))
+            .map(|e| e.name.clone())
+            .collect();
+        if !users.is_empty() {
+            return Err(ApiError::conflict(format!(
+                "version {number} of agent runtime {id} is used by endpoint(s) {}; point them elsewhere first",
+                users.join(", ")
+            )));
+        }
+        let fate = env.fate("DeleteAgentRuntime")?;
+        let version = runtime.versions.get_mut(&number).expect("checked above");
+        if version.deleting.is_none() {
+            version.deleting = Some(Transition::new(now, env.delay_ms, &fate));
+        }
+        return Ok((
+            202,
+            json!({ "status": "DELETING", "agentRuntimeId": id, "agentRuntimeVersion": number.to_string() }),
+        ));
+    }
+    let named: Vec<String> =
+        runtime.endpoints.values().filter(|e| e.name != DEFAULT_ENDPOINT).map(|e| e.name.clone()).collect();
+    if !named.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "agent runtime {id} has endpoints that must be deleted first: {}",
+            named.join(", ")
+        )));
+    }
+    if runtime.deleting.is_none() {
+        let fate = env.fate("DeleteAgentRuntime")?;
+        runtime.deleting = Some(Transition::new(now, env.delay_ms, &fate));
+    }
+    Ok((202, json!({ "status": "DELETING", "agentRuntimeId": id })))
+}
+
+fn runtime_endpoint_live(runtime: &Runtime, endpoint: &Endpoint, now: i64) -> Option<u32> {
+    runtime.endpoint_live(endpoint, now)
+}
+
+/// Opaque page tokens: the hex of the last key served.
+fn encode_token(key: &str) -> String {
+    hex::encode(format!("v1:{key}"))
+}
+
+fn decode_token(token: &str) -> Result<String, ApiError> {
+    hex::decode(token)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix("v1:").map(str::to_owned))
+        .ok_or_else(|| {
+            let mut error = field_error("nextToken", "nextToken is not a token this service returned".to_owned());
+            error.reason = Some("FieldValidationFailed");
+            error
+        })
+}
+
+/// One page of `items` (sorted by key) after the caller's token.
+fn page<T>(items: Vec<(String, T)>, input: &Map<String, Value>) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let size = input.get("maxResults").and_then(Value::as_u64).map(|n| n as usize).unwrap_or(DEFAULT_PAGE_SIZE);
+    let after = str_of(input, "nextToken").filter(|t| !t.is_empty()).map(decode_token).transpose()?;
+    let mut rest: Vec<(String, T)> =
+        items.into_iter().filter(|(key, _)| after.as_ref().is_none_or(|after| key > after)).collect();
+    let more = rest.len() > size;
+    rest.truncate(size);
+    let token = if more { rest.last().map(|(key, _)| encode_token(key)) } else { None };
+    Ok((rest.into_iter().map(|(_, item)| item).collect(), token))
+}
+
+fn with_token(mut out: Value, token: Option<String>) -> Value {
+    if let Some(token) = token {
+        out["nextToken"] = token.into();
+    }
+    out
+}
+
+pub fn list_runtimes(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+    let items = state
+        .runtimes
+        .values()
+        .map(|runtime| (runtime.id.clone(), runtime.summary_json(runtime.latest(), env.now)))
+        .collect();
+    let (rows, token) = page(items, input)?;
+    Ok((200, with_token(json!({ "agentRuntimes": rows }), token)))
+}
+
+pub fn list_versions(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+    let id = str_of(input, "agentRuntimeId").unwrap_or_default();
+    let runtime = runtime_ref(state, id)?;
+    // Newest first; zero-padded keys keep the token order numeric.
+    let items = runtime
+        .versions
+        .values()
+        .rev()
+        .map(|version| (format!("{:05}", 99_999 - version.number), runtime.summary_json(version, env.now)))
+        .collect();
+    let (rows, token) = page(items, input)?;
+    Ok((200, with_token(json!({ "agentRuntimes": rows }), token)))
+}
+
+pub fn create_endpoint(state: &mut State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+    let id = str_of(input, "agentRuntimeId").unwrap_or_default();
+    let name = str_of(input, "name").unwrap_or_default();
+    let runtime = runtime_mut(state, id)?;
+    not_deleting(runtime)?;
+    if name == DEFAULT_ENDPOINT {
+        return Err(ApiError::conflict(
+            "DEFAULT is reserved: AgentCore creates it with the runtime and moves it to every new version",
+        ));
+    }
+    if let Some(existing) = runtime.endpoints.get(name) {
+        let (status, ..) = runtime.endpoint_view(existing, env.now);
+        return Err(ApiError::conflict(format!(
+            "agent runtime {id} already has an endpoint named {name} (status {status})"
+        )));
+    }
+    if runtime.endpoints.len() >= env.quotas.endpoints_per_runtime {
+        return Err(ApiError::quota(format!(
+            "agent runtime {id} has {} endpoints (DEFAULT included), the quota per runtime; delete one or raise the quota",
+            runtime.endpoints.len()
+        )));
+    }
+    let target = match str_of(input, "agentRuntimeVersion") {
+        None => runtime.latest().number,
+        Some(wanted) => {
+            let number = parse_version(wanted);
+            match runtime.versions.get(&number) {
+                Some(version) if version.deleting.is_none() => number,
+                _ => return Err(ApiError::not_found(format!("agent runtime {id} has no version {wanted}"))),
+            }
+        }
+    };
+    let fate = env.fate("CreateAgentRuntimeEndpoint")?;
+    let arn = format!("{}/runtime-endpoint/{name}", runtime.arn);
+    let endpoint = Endpoint {
+        name: name.to_owned(),
+        id: format!("{name}-{}", random_suffix()),
+        arn: arn.clone(),
+        description: str_of(input, "description").map(str::to_owned),
+        created_at: env.now,
+        updated_at: env.now,
+        target,
+        previous_live: None,
+        updating: false,
+        transition: Transition::new(env.now, env.delay_ms, &fate),
+        failure: fate.failure.clone(),
+        deleting: None,
+    };
+    runtime.endpoints.insert(name.to_owned(), endpoint);
+    Ok((
+        202,
+        json!({
+            "targetVersion": target.to_string(),
+            "agentRuntimeEndpointArn": arn,
+            "agentRuntimeArn": runtime.arn,
+            "agentRuntimeId": runtime.id,
+            "endpointName": name,
+            "status": "CREATING",
+            "createdAt": rfc3339(env.now),
+        }),
+    ))
+}
+
+pub fn update_endpoint(state: &mut State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+    let id = str_of(input, "agentRuntimeId").unwrap_or_default();
+    let name = str_of(input, "endpointName").unwrap_or_default();
+    let now = env.now;
+    let runtime = runtime_mut(state, id)?;
+    not_deleting(runtime)?;
+    let Some(endpoint) = runtime.endpoints.get(name) else {
+        return Err(ApiError::not_found(format!("agent runtime {id} has no endpoint named {name}")));
+    };
+    if name == DEFAULT_ENDPOINT {
+        return Err(ApiError::conflict(
+            "the DEFAULT endpoint always serves the latest version and cannot be updated; update the runtime or use a named endpoint",
+        ));
+    }
+    let (status, live, ..) = runtime.endpoint_view(endpoint, now);
+    if matches!(status, "CREATING" | "UPDATING" | "DELETING") {
+        return Err(ApiError::conflict(format!(
+            "endpoint {name} of agent runtime {id} is {status}; wait until it leaves that status before updating it"
+        )));
+    }
+    let target = match str_of(input, "agentRuntimeVersion") {
+        None => endpoint.target,
+        Some(wanted) => {
+            let number = parse_version(wanted);
+            match runtime.versions.get(&number) {
+                Some(version) if version.deleting.is_none() => number,
+                _ => return Err(ApiError::not_found(format!("agent runtime {id} has no version {wanted}"))),
+            }
+        }
+    };
+    let fate = env.fate("UpdateAgentRuntimeEndpoint")?;
+    let runtime_arn = runtime.arn.clone();
+    let endpoint = runtime.endpoints.get_mut(name).expect("checked above");
+    endpoint.previous_live = live;
+    endpoint.target = target;
+    endpoint.updating = true;
+    endpoint.updated_at = now;
+    endpoint.transition = Transition::new(now, env.delay_ms, &fate);
+    endpoint.failure = fate.failure.clone();
+    if let Some(description) = str_of(input, "description") {
+        endpoint.description = Some(description.to_owned());
+    }
+    let mut out = json!({
+        "targetVersion": target.to_string(),
+        "agentRuntimeEndpointArn": endpoint.arn,
+        "agentRuntimeArn": runtime_arn,
+        "status": "UPDATING",
+        "createdAt": rfc3339(endpoint.created_at),
+        "lastUpdatedAt": rfc3339(now),
+    });
+    if let Some(live) = live {
+        out["liveVersion"] = live.to_string().into();
+    }
+    Ok((202, out))
+}
+
+pub fn get_endpoint(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+    let id = str_of(input, "agentRuntimeId").unwrap_or_default();
+    let name = str_of(input, "endpointName").unwrap_or_default();
+    let runtime = runtime_ref(state, id)?;
+    let endpoint = runtime
+        .endpoints
+        .get(name)
+        .ok_or_else(|| ApiError::not_found(format!("agent runtime {id} has no endpoint named {name}")))?;
+    Ok((200, runtime.endpoint_json(endpoint, env.now, true)))
+}
+
+pub fn delete_endpoint(state: &mut State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+    let id = str_of(input, "agentRuntimeId").unwrap_or_default();
+    let name = str_of(input, "endpointName").unwrap_or_default();
+    let runtime = runtime_mut(state, id)?;
+    if !runtime.endpoints.contains_key(name) {
+        return Err(ApiError::not_found(format!("agent runtime {id} has no endpoint named {name}")));
+    }
+    if name == DEFAULT_ENDPOINT {
+        return Err(ApiError::conflict(
+            "default endpoints are removed when you delete the agent runtime; delete the runtime instead",
+        ));
+    }
+    let fate = env.fate("DeleteAgentRuntimeEndpoint")?;
+    let endpoint = runtime.endpoints.get_mut(name).expect("checked above");
+    if endpoint.deleting.is_none() {
+        endpoint.deleting = Some(Transition::new(env.now, env.delay_ms, &fate));
+    }
+    Ok((202, json!({ "status": "DELETING", "agentRuntimeId": id, "endpointName": name })))
+}
+
+pub fn list_endpoints(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+    let id = str_of(input, "agentRuntimeId").unwrap_or_default();
+    let runtime = runtime_ref(state, id)?;
+    let items = runtime
+        .endpoints
+        .values()
+        .map(|endpoint| (endpoint.name.clone(), runtime.endpoint_json(endpoint, env.now, false)))
+        .collect();
+    let (rows, token) = page(items, input)?;
+    Ok((200, with_token(json!({ "runtimeEndpoints": rows }), token)))
+}
+
+/// Loads the state, runs `f`, and saves the state when `f` succeeds; all under the directory lock.
+pub fn transact<T>(dir: &Path, f: impl FnOnce(&mut State) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    let internal = |err: anyhow::Error| ApiError::internal(format!("local state: {err:#}"));
+    store::with_lock(dir, || {
+        let path = dir.join(store::STATE_FILE);
+        let mut state: State = store::read_json(&path).map_err(internal)?;
+        state.purge(store::now_ms());
+        let result = f(&mut state)?;
+        store::write_json(&path, &state).map_err(internal)?;
+        Ok(result)
+    })
+    .map_err(internal)?
+}

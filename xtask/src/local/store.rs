@@ -1,0 +1,149 @@
+//! On-disk state of the local stack: one lock shared by every process, atomic JSON writes, clock helpers.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Created in every state directory the stack owns; `local reset` refuses directories without it.
+pub const MARKER: &str = ".agentcore-local";
+/// Control-plane state.
+pub const STATE_FILE: &str = "control-plane.json";
+/// Fault injection and quota overrides, re-read on every request.
+pub const FAULTS_FILE: &str = "faults.json";
+/// Root of the S3 server's objects (`s3/<bucket>/<key>`).
+pub const S3_DIR: &str = "s3";
+const LOCK_FILE: &str = "lock";
+
+/// Prepares `dir` as a state directory: creates it, or adopts it only when it is already ours.
+pub fn prepare_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read state directory {}", dir.display()))?
+            .next()
+            .is_none();
+        if !empty && !dir.join(MARKER).exists() {
+            bail!(
+                "{} is not empty and is not a local stack state directory (no {MARKER} file): pass an empty or new directory with --dir",
+                dir.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(dir.join(S3_DIR)).with_context(|| format!("cannot create {}", dir.display()))?;
+    let marker = dir.join(MARKER);
+    if !marker.exists() {
+        std::fs::write(&marker, "state of `cargo xtask local`; `cargo xtask local reset` deletes this directory\n")
+            .with_context(|| format!("cannot write {}", marker.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs `f` while holding the state directory's exclusive lock (an OS file lock, so it also
+/// serialises a `local up` server and `--local` commands running in other processes).
+/// `f` must not block on anything that itself needs the lock.
+pub fn with_lock<T>(dir: &Path, f: impl FnOnce() -> T) -> Result<T> {
+    let file = lock_file(dir, LOCK_FILE)?;
+    let result = f();
+    drop(file); // closing the file releases the lock
+    Ok(result)
+}
+
+/// Opens `dir/name` and takes its exclusive lock (blocking); dropping the file releases it.
+pub fn lock_file(dir: &Path, name: &str) -> Result<File> {
+    let path = dir.join(name);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
+}
+
+/// Reads a JSON file, or the default when it does not exist.
+pub fn read_json<T: DeserializeOwned + Default>(path: &Path) -> Result<T> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(T::default()),
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("cannot parse {}", path.display())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Writes JSON through a temporary file and a rename, so readers never see half a file.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let tmp = tmp_path(path);
+    let mut file = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    serde_json::to_writer_pretty(&mut file, value)?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// RFC 3339 in UTC with milliseconds, the wire format of the model's timestamps.
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_timestamps() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(rfc3339(1_767_225_599_999), "2025-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn adopts_only_its_own_directories() {
+        let temp = tempfile::tempdir().unwrap();
+        let foreign = temp.path().join("foreign");
+        std::fs::create_dir_all(&foreign).unwrap();
+        std::fs::write(foreign.join("precious.txt"), "x").unwrap();
+        let err = prepare_dir(&foreign).unwrap_err().to_string();
+        assert!(err.contains("not a local stack state directory"), "{err}");
+        let ours = temp.path().join("ours");
+        prepare_dir(&ours).unwrap();
+        prepare_dir(&ours).unwrap();
+        assert!(ours.join(MARKER).exists());
+    }
+}

@@ -1,0 +1,248 @@
+//! The dependency cache: one compressed layer (`deps.zip`) per distinct set of install inputs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use super::archive::{self, FileEntry, Source, Tree};
+use super::uv::{self, Failure, Install, Uv};
+
+/// Bump when the layer's content rules change, so old cache entries are not reused.
+const LAYER_FORMAT: &str = "agentcore-deps-v1";
+
+/// Everything that decides what an install produces.
+#[derive(Debug, Clone)]
+pub struct Inputs<'a> {
+    pub requirements: &'a Path,
+    /// `3.12`
+    pub python_version: String,
+    pub platform: &'a str,
+    pub uv_version: &'a str,
+    pub find_links: Option<&'a Path>,
+    pub no_index: bool,
+}
+
+impl Inputs<'_> {
+    /// The cache key: sha256 over every input, in hex (first 32 digits).
+    pub fn key(&self) -> Result<String> {
+        let requirements =
+            std::fs::read(self.requirements).with_context(|| format!("cannot read {}", self.requirements.display()))?;
+        let mut hasher = Sha256::new();
+        let mut field = |label: &str, value: &[u8]| {
+            hasher.update(label.as_bytes());
+            hasher.update((value.len() as u64).to_le_bytes());
+            hasher.update(value);
+        };
+        field("format", LAYER_FORMAT.as_bytes());
+        field("requirements", &requirements);
+        field("python", self.python_version.as_bytes());
+        field("platform", self.platform.as_bytes());
+        field("uv", self.uv_version.as_bytes());
+        field("no-index", if self.no_index { b"1" } else { b"0" });
+        if let Some(find_links) = self.find_links {
+            // Only tests use find-links; its files' names and sizes stand for their content.
+            field("find-links", find_links.to_string_lossy().as_bytes());
+            let listing = archive::walk(find_links, |_, _| false)?;
+            for file in &listing.files {
+                field(&file.name, &file.size.to_le_bytes());
+            }
+        }
+        Ok(hex::encode(hasher.finalize())[..32].to_owned())
+    }
+
+    /// Whether the requirements file names any package at all.
+    pub fn has_requirements(&self) -> Result<bool> {
+        let text = std::fs::read_to_string(self.requirements)
+            .with_context(|| format!("cannot read {}", self.requirements.display()))?;
+        Ok(text.lines().map(|line| line.split('#').next().unwrap_or("").trim()).any(|line| !line.is_empty()))
+    }
+}
+
+/// A cached dependency layer.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Layer {
+    pub key: String,
+    /// The platform the wheels were finally resolved for (after any fallback).
+    pub platform: String,
+    #[serde(skip)]
+    pub zip: PathBuf,
+    #[serde(skip)]
+    pub cache_hit: bool,
+}
+
+const LAYER_ZIP: &str = "deps.zip";
+const LAYER_META: &str = "layer.json";
+
+/// The layer for `inputs` from `cache_dir/<key>/`, installing it first when missing. `uv` is only
+/// called (and only located) on a miss.
+pub fn ensure(agent: &str, inputs: &Inputs, cache_dir: &Path, uv: impl FnOnce() -> Result<Uv>) -> Result<Layer> {
+    let key = inputs.key()?;
+    let dir = cache_dir.join(&key);
+    if let Some(layer) = read_layer(&dir)? {
+        return Ok(layer);
+    }
+    let uv = uv()?;
+    if uv.version != inputs.uv_version {
+        bail!("uv {} is not the pinned uv {}", uv.version, inputs.uv_version);
+    }
+    std::fs::create_dir_all(cache_dir).with_context(|| format!("cannot create {}", cache_dir.display()))?;
+    remove_stale_staging(cache_dir);
+    // Built beside its final place and renamed: an interrupted install never leaves a half cache.
+    let staging = tempfile::Builder::new().prefix(".tmp-").tempdir_in(cache_dir)?;
+    let install = Install {
+        uv: &uv,
+        requirements: inputs.requirements,
+        python_version: &inputs.python_version,
+        find_links: inputs.find_links,
+        no_index: inputs.no_index,
+    };
+    let ladder = uv::platform_ladder(inputs.platform);
+    let mut used = None;
+    let mut last_failure = None;
+    for (attempt, platform) in ladder.iter().enumerate() {
+        let site = staging.path().join(format!("site-{attempt}"));
+        crate::progress!(
+            "{agent}: installing dependencies for {platform}, Python {} (uv {})",
+            inputs.python_version,
+            uv.version
+        );
+        match install.run(&site, platform)? {
+            Ok(()) => {
+                used = Some((platform.clone(), site));
+                break;
+            }
+            Err(Failure::NoWheel { packages, stderr }) => {
+                crate::progress!("{agent}: no {platform} wheel for {}", packages.join(", "));
+                last_failure = Some(Failure::NoWheel { packages, stderr });
+            }
+            Err(failure @ Failure::Other { .. }) => {
+                last_failure = Some(failure);
+                break;
+            }
+        }
+    }
+    let Some((platform, site)) = used else {
+        return Err(install_error(agent, inputs, &ladder, last_failure.expect("a failed attempt")));
+    };
+
+    let tree = layer_tree(&site)?;
+    archive::write_zip(&staging.path().join(LAYER_ZIP), None, &tree)?;
+    std::fs::remove_dir_all(&site).with_context(|| format!("cannot remove {}", site.display()))?;
+    let layer = Layer { key: key.clone(), platform, zip: dir.join(LAYER_ZIP), cache_hit: false };
+    std::fs::write(staging.path().join(LAYER_META), serde_json::to_vec_pretty(&layer)?)?;
+    let staging = staging.keep();
+    if let Err(err) = std::fs::rename(&staging, &dir) {
+        // A concurrent run may have finished the same key first; its layer is identical.
+        let _ = std::fs::remove_dir_all(&staging);
+        if read_layer(&dir)?.is_none() {
+            return Err(err).with_context(|| format!("cannot move the dependency layer into {}", dir.display()));
+        }
+    }
+    Ok(layer)
+}
+
+fn read_layer(dir: &Path) -> Result<Option<Layer>> {
+    let meta = dir.join(LAYER_META);
+    let zip = dir.join(LAYER_ZIP);
+    if !meta.is_file() || !zip.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read(&meta).with_context(|| format!("cannot read {}", meta.display()))?;
+    let mut layer: Layer = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is corrupt; delete {} and run again", meta.display(), dir.display()))?;
+    layer.zip = zip;
+    layer.cache_hit = true;
+    Ok(Some(layer))
+}
+
+/// Staging directories left by killed runs (older than an hour) are removed.
+fn remove_stale_staging(cache_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(cache_dir) else { return };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|metadata| metadata.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 3600);
+        if old && entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn install_error(agent: &str, inputs: &Inputs, ladder: &[String], failure: Failure) -> anyhow::Error {
+    match failure {
+        Failure::NoWheel { packages, stderr } => {
+            let details: Vec<String> = packages
+                .iter()
+                .map(|package| match uv::available_platforms(&stderr, package) {
+                    Some(platforms) => format!("`{package}` (wheels exist only for {platforms})"),
+                    None => format!("`{package}` (no wheels at all, source only)"),
+                })
+                .collect();
+            anyhow::anyhow!(
+                "agent `{agent}`: no linux ARM64 wheel for {} (tried {}, Python {}); AgentCore runs linux/arm64 and packaging never builds from source: pin a version that publishes manylinux aarch64 wheels, replace the package, or build an aarch64 wheel and serve it from your own index (requirements: {})\nuv said:\n{}",
+                details.join(", "),
+                ladder.join(", "),
+                inputs.python_version,
+                inputs.requirements.display(),
+                uv::tail(&stderr, 8)
+            )
+        }
+        Failure::Other { stderr } => anyhow::anyhow!(
+            "agent `{agent}`: uv could not install {} (is PyPI reachable, and is every requirement pinned to a version that exists?)\nuv said:\n{}",
+            inputs.requirements.display(),
+            uv::tail(&stderr, 12)
+        ),
+    }
+}
+
+/// Files of a dist-info directory that record the install itself, not the package: they hold
+/// timestamps, host paths and hashes of host-specific scripts, so they would break determinism.
+const INSTALL_RECORDS: &[&str] = &["INSTALLER", "REQUESTED", "RECORD", "direct_url.json", "uv_cache.json"];
+
+/// The installed tree as it ships: no install records, no bytecode, portable script shebangs.
+pub fn layer_tree(site: &Path) -> Result<Tree> {
+    let mut tree = archive::walk(site, |name, is_dir| {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        if is_dir {
+            return base == "__pycache__";
+        }
+        if name == ".lock" || base.ends_with(".pyc") {
+            return true;
+        }
+        match name.rsplit_once('/') {
+            Some((parent, file)) => {
+                !parent.contains('/') && parent.ends_with(".dist-info") && INSTALL_RECORDS.contains(&file)
+            }
+            None => false,
+        }
+    })?;
+    for file in &mut tree.files {
+        if file.name.starts_with("bin/") {
+            portable_shebang(file)?;
+        }
+    }
+    Ok(tree)
+}
+
+/// Console scripts get the installing host's interpreter path as shebang; make it portable.
+fn portable_shebang(file: &mut FileEntry) -> Result<()> {
+    let Source::Path(path) = &file.source else { return Ok(()) };
+    if file.size > 1 << 20 {
+        return Ok(());
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let Some(rest) = bytes.strip_prefix(b"#!") else { return Ok(()) };
+    let line_end = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
+    if !String::from_utf8_lossy(&rest[..line_end]).contains("python") {
+        return Ok(());
+    }
+    let mut rewritten = b"#!/usr/bin/env python3".to_vec();
+    rewritten.extend_from_slice(&rest[line_end..]);
+    file.size = rewritten.len() as u64;
+    file.source = Source::Bytes(rewritten);
+    Ok(())
+}
