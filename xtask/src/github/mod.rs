@@ -59,6 +59,9 @@ pub struct PrDeployArgs {
     /// Make new versions even when nothing changed
     #[arg(long)]
     pub force: bool,
+    /// Deploy the zips in DIR (`<agent>.zip`, from `cargo xtask package --out DIR`) instead of packaging
+    #[arg(long, value_name = "DIR")]
+    pub package_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -74,6 +77,9 @@ pub struct ProdDeployArgs {
     /// Where to write the issue title
     #[arg(long, value_name = "FILE")]
     pub title_out: Option<PathBuf>,
+    /// Deploy the zips in DIR (`<agent>.zip`, from `cargo xtask package --out DIR`) instead of packaging
+    #[arg(long, value_name = "DIR")]
+    pub package_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -119,11 +125,11 @@ pub struct GcArgs {
 impl GithubCommand {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         match self {
-            GithubCommand::PrDeploy(args) => emit(ctx, &pr_deploy(ctx, &args).await?),
-            GithubCommand::ProdDeploy(args) => emit(ctx, &prod_deploy(ctx, &args).await?),
-            GithubCommand::Promote(args) => emit(ctx, &promote(ctx, &args).await?),
-            GithubCommand::PrClosed(args) => emit(ctx, &pr_closed(ctx, &args).await?),
-            GithubCommand::Gc(args) => emit(ctx, &gc(ctx, &args).await?),
+            GithubCommand::PrDeploy(args) => emit(ctx, &pr_deploy(ctx, &args, None).await?),
+            GithubCommand::ProdDeploy(args) => emit(ctx, &prod_deploy(ctx, &args, None).await?),
+            GithubCommand::Promote(args) => emit(ctx, &promote(ctx, &args, None).await?),
+            GithubCommand::PrClosed(args) => emit(ctx, &pr_closed(ctx, &args, None).await?),
+            GithubCommand::Gc(args) => emit(ctx, &gc(ctx, &args, None).await?),
         }
     }
 }
@@ -169,13 +175,21 @@ fn read_changed(path: &Path) -> Result<Vec<String>> {
     Ok(text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned).collect())
 }
 
+/// Clients given by the caller (tests), else connected now: only once every check has passed.
+async fn clients(ctx: &Ctx, given: Option<AwsClients>) -> Result<(AwsClients, Option<crate::local::LocalStack>)> {
+    match given {
+        Some(aws) => Ok((aws, None)),
+        None => crate::aws::connect(ctx).await,
+    }
+}
+
 fn names(agents: &[Agent]) -> Vec<String> {
     agents.iter().map(|agent| agent.name.clone()).collect()
 }
 
 /// `github pr-deploy`: deploy the affected agents to the pull request's runtimes (or, for a fork,
 /// package them) and render the one PR comment.
-pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs) -> Result<StepReport> {
+pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) -> Result<StepReport> {
     let event: event::PullRequestEvent = event::read(&args.event.event, "pull_request")?;
     event.check()?;
     if !["opened", "synchronize", "reopened"].contains(&event.action.as_str()) {
@@ -194,10 +208,9 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs) -> Result<StepReport> {
 
     if event.is_fork() {
         progress!("PR #{pr} comes from a fork: packaging {} agent(s), deploying none", affected.len());
-        let out_dir = ctx.root.join("target").join("agentcore").join("packages");
         let mut packages = Vec::new();
         for agent in &affected {
-            let options = crate::package::PackageOptions { out_dir: out_dir.clone(), prompt_override: None };
+            let options = crate::package::PackageOptions::new(ctx);
             let (ctx, agent) = (ctx.clone(), agent.clone());
             let result = tokio::task::spawn_blocking(move || {
                 crate::package::package_agent(&ctx, &agent, &options)
@@ -234,9 +247,11 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs) -> Result<StepReport> {
             markdown: Some(markdown),
         });
     }
-    let (aws, _stack) = crate::aws::connect(ctx).await?;
+    let (aws, _stack) = clients(ctx, aws).await?;
     progress!("PR #{pr}: deploying {}", names(&affected).join(", "));
-    let outcomes = crate::deploy::deploy_agents(ctx, &aws, &affected, Target::Pr(pr), args.force, false).await;
+    let options =
+        crate::deploy::DeployOptions { force: args.force, dry_run: false, package_dir: args.package_dir.clone() };
+    let outcomes = crate::deploy::deploy_agents_with(ctx, &aws, &affected, Target::Pr(pr), &options).await;
     if outcomes.len() != affected.len() {
         bail!("deploy returned {} results for {} agents", outcomes.len(), affected.len());
     }
@@ -290,7 +305,7 @@ pub fn merged_pull(pulls: &[event::AssociatedPull], branch: &str) -> Result<Opti
 
 /// `github prod-deploy`: add a version of each affected agent to its prod runtime and render the
 /// deployment issue that asks for its promotion.
-pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs) -> Result<StepReport> {
+pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClients>) -> Result<StepReport> {
     let event: event::PushEvent = event::read(&args.event.event, "push")?;
     event.check()?;
     let Some(branch) = event.git_ref.strip_prefix("refs/heads/") else {
@@ -321,9 +336,10 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs) -> Result<StepReport>
             markdown: None,
         });
     }
-    let (aws, _stack) = crate::aws::connect(ctx).await?;
+    let (aws, _stack) = clients(ctx, aws).await?;
     progress!("{}: deploying {} to prod (not live)", &event.after[..12], names(&affected).join(", "));
-    let outcomes = crate::deploy::deploy_agents(ctx, &aws, &affected, Target::Prod, false, false).await;
+    let options = crate::deploy::DeployOptions { force: false, dry_run: false, package_dir: args.package_dir.clone() };
+    let outcomes = crate::deploy::deploy_agents_with(ctx, &aws, &affected, Target::Prod, &options).await;
     let mut deployed = Vec::new();
     let mut failures = Vec::new();
     for (agent, outcome) in affected.iter().zip(outcomes) {
@@ -501,7 +517,7 @@ async fn check_version(
 
 /// `github promote`: on `approved`, promote what the deployment issue records and delete the PR's
 /// runtimes; on a manual dispatch, roll one agent back to a given version.
-pub async fn promote(ctx: &Ctx, args: &PromoteArgs) -> Result<StepReport> {
+pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> Result<StepReport> {
     let event = event::PromoteEvent::read(&args.event.event)?;
     let all = agents::discover(&ctx.root, &ctx.settings)?;
     let scheme = ctx.settings.scheme();
@@ -523,7 +539,7 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs) -> Result<StepReport> {
                 Err(err) => return refuse(err),
             };
             let runtime = scheme.runtime_name(&agent.name, Target::Prod)?;
-            let (aws, _stack) = crate::aws::connect(ctx).await?;
+            let (aws, _stack) = clients(ctx, aws).await?;
             let runtimes = list_runtimes(&aws).await?;
             if let Err(err) = check_version(&aws, &runtimes, &runtime, version, &endpoint, false).await {
                 return refuse(err);
@@ -557,7 +573,7 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs) -> Result<StepReport> {
                 Err(err) => return refuse(err),
             };
             github_output("pr", &verified.pr.map(|pr| pr.to_string()).unwrap_or_default())?;
-            let (aws, _stack) = crate::aws::connect(ctx).await?;
+            let (aws, _stack) = clients(ctx, aws).await?;
             let runtimes = list_runtimes(&aws).await?;
             // Every version is checked before any endpoint moves: all or nothing.
             for entry in &verified.agents {
@@ -640,7 +656,7 @@ async fn delete_pr_runtimes(
 
 /// `github pr-closed`: a pull request closed without merge loses its runtimes at once. A merged
 /// one keeps them until its deployment issue is promoted.
-pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs) -> Result<StepReport> {
+pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs, aws: Option<AwsClients>) -> Result<StepReport> {
     let event: event::PullRequestEvent = event::read(&args.event.event, "pull_request")?;
     event.check()?;
     if event.action != "closed" {
@@ -659,7 +675,7 @@ pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs) -> Result<StepReport> {
             markdown: None,
         });
     }
-    let (aws, _stack) = crate::aws::connect(ctx).await?;
+    let (aws, _stack) = clients(ctx, aws).await?;
     let runtimes = list_runtimes(&aws).await?;
     let deleted = delete_pr_runtimes(ctx, &aws, &runtimes, &[pr], args.dry_run).await?;
     github_output("deleted", &serde_json::to_string(&deleted)?)?;
@@ -689,7 +705,7 @@ pub fn protected_prs(issues: &[event::ListedIssue], bot_login: &str) -> Vec<u64>
 
 /// `github gc`: delete PR runtimes whose pull request is closed and that no open deployment issue
 /// refers to.
-pub async fn gc(ctx: &Ctx, args: &GcArgs) -> Result<StepReport> {
+pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<StepReport> {
     // Any event may start the sweep (schedule, dispatch); the payload only has to be JSON.
     let _: serde_json::Value = event::read(&args.event.event, "schedule or workflow_dispatch")?;
     let open: Vec<u64> = event::read_listing::<event::OpenPull>(&args.open_pulls, "open pull requests")?
@@ -698,7 +714,7 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs) -> Result<StepReport> {
         .collect();
     let issues: Vec<event::ListedIssue> = event::read_listing(&args.open_issues, "open deployment issues")?;
     let protected = protected_prs(&issues, &args.bot_login);
-    let (aws, _stack) = crate::aws::connect(ctx).await?;
+    let (aws, _stack) = clients(ctx, aws).await?;
     let runtimes = list_runtimes(&aws).await?;
     let scheme = ctx.settings.scheme();
     let mut stale: Vec<u64> = runtimes

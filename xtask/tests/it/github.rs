@@ -55,6 +55,8 @@ fn outcome(agent: &str, runtime: &str, version: &str, action: &str) -> DeployOut
         s3_key: Some(format!("{runtime}/v{version}/code.zip")),
         zip_sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
         commit: Some(COMMIT.into()),
+        plan: None,
+        record_key: Some(format!("{runtime}/v{version}/record.json")),
     }
 }
 
@@ -134,6 +136,10 @@ fn promotion_and_refusal_snapshots() {
         previous_version: Some("1".into()),
         live_version: "2".into(),
         action: "promoted".into(),
+        runtime_id: "dad_joke_bot_prod-AbCdE12345".into(),
+        endpoint_arn: None,
+        record_key: None,
+        plan: None,
     }];
     let deleted = vec!["dad_joke_bot_pr_12".to_owned()];
     snapshot("promotion_summary", &render::promotion_summary(&verified, &outcomes, &deleted));
@@ -354,13 +360,22 @@ fn gc_keeps_pull_requests_that_bot_issues_refer_to() {
 #[test]
 fn wrong_event_payloads_are_refused_with_the_file_named() {
     let ctx = ctx(None);
-    let args = gh::PrDeployArgs { event: event_args("push_main_squash.json", None), changed_files: None, force: false };
-    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args)).unwrap_err());
+    let args = gh::PrDeployArgs {
+        event: event_args("push_main_squash.json", None),
+        changed_files: None,
+        force: false,
+        package_dir: None,
+    };
+    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("push_main_squash.json is not a `pull_request` event payload"), "{err}");
 
-    let args =
-        gh::PrDeployArgs { event: event_args("pr_closed_unmerged.json", None), changed_files: None, force: false };
-    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args)).unwrap_err());
+    let args = gh::PrDeployArgs {
+        event: event_args("pr_closed_unmerged.json", None),
+        changed_files: None,
+        force: false,
+        package_dir: None,
+    };
+    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("not `closed`"), "{err}");
 
     let args = gh::PromoteArgs {
@@ -368,7 +383,7 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
         labeller_permission: "admin".into(),
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
     };
-    let err = format!("{:#}", xtask::cli::block_on(gh::promote(&ctx, &args)).unwrap_err());
+    let err = format!("{:#}", xtask::cli::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("neither an `issues` nor a `workflow_dispatch`"), "{err}");
 }
 
@@ -382,9 +397,10 @@ fn pr_without_agent_changes_deploys_nothing() {
         event: event_args("pr_opened.json", Some(out.clone())),
         changed_files: Some(changed),
         force: false,
+        package_dir: None,
     };
     // No AWS is needed (nor reachable: the context points at no stack) when nothing changed.
-    let report = xtask::cli::block_on(gh::pr_deploy(&ctx(Some(dir.path())), &args)).unwrap();
+    let report = xtask::cli::block_on(gh::pr_deploy(&ctx(Some(dir.path())), &args, None)).unwrap();
     assert_eq!(report.result, "nothing");
     let comment = std::fs::read_to_string(out).unwrap();
     assert!(comment.starts_with(render::PR_COMMENT_MARKER) && comment.contains("nothing was deployed"), "{comment}");
@@ -393,7 +409,7 @@ fn pr_without_agent_changes_deploys_nothing() {
 #[test]
 fn merged_pr_closing_keeps_its_runtimes() {
     let args = gh::PrClosedArgs { event: event_args("pr_closed_merged.json", None), dry_run: false };
-    let report = xtask::cli::block_on(gh::pr_closed(&ctx(None), &args)).unwrap();
+    let report = xtask::cli::block_on(gh::pr_closed(&ctx(None), &args, None)).unwrap();
     assert_eq!((report.result.as_str(), report.pr, report.deleted.len()), ("kept", Some(12), 0));
 }
 
