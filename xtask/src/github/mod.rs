@@ -544,15 +544,8 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
             if let Err(err) = check_version(&aws, &runtimes, &runtime, version, &endpoint, false).await {
                 return refuse(err);
             }
-            let request = crate::promote::PromoteRequest {
-                agent: agent.name.clone(),
-                version,
-                endpoint: endpoint.clone(),
-                expect_live: None,
-                require_newer: false,
-                dry_run: false,
-            };
-            let outcome = crate::promote::promote(ctx, &aws, &request).await?;
+            // Compare and set against the live version read now, recorded as a rollback.
+            let outcome = crate::promote::rollback(ctx, &aws, &agent.name, &endpoint, Some(version), false).await?;
             let markdown = render::rollback_summary(&outcome);
             write_out(out, &markdown, "comment")?;
             github_output("result", "rolled_back")?;

@@ -1,6 +1,7 @@
 //! Integration tests of `cargo xtask github`: the workflow files, the metadata parser, the rendered
 //! markdown, and the steps driven by recorded-style event payloads from tests/events/.
 
+mod story;
 mod workflows;
 
 use std::path::{Path, PathBuf};
