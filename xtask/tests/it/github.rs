@@ -445,3 +445,42 @@ fn refused_promotion_through_the_binary() {
     let outputs = std::fs::read_to_string(&output_file).unwrap();
     assert!(outputs.contains("\nrefused\n") && outputs.contains("issue<<"), "{outputs}");
 }
+
+#[test]
+fn fork_comment_snapshot() {
+    let report: xtask::package::PackageReport = serde_json::from_value(serde_json::json!({
+        "agent": "dad_joke_bot", "path": "target/agentcore/packages/dad_joke_bot.zip", "files": 4157,
+        "unzipped_bytes": 90000000, "zipped_bytes": 30965232,
+        "sha256": "490a7c8306d3bee83d525e7fc6d2573a999bfe18d4f786e951dcbf343d84f067", "warnings": [],
+        "platform": "aarch64-manylinux2014", "dependencies": "cached", "unchanged": false
+    }))
+    .unwrap();
+    let packages = [Ok(report), Err(("motivational_quotes_bot".to_owned(), "uv failed: <b>no</b>".to_owned()))];
+    let markdown = render::fork_comment(13, COMMIT, &packages);
+    assert!(markdown.starts_with(render::PR_COMMENT_MARKER));
+    snapshot("fork_comment", &markdown);
+}
+
+/// A fork's pull request is packaged for real and never deployed: no AWS is reachable here, so a
+/// deploy attempt would fail the step.
+#[test]
+fn fork_pull_request_is_packaged_not_deployed() {
+    let dir = tempfile::tempdir().unwrap();
+    let changed = dir.path().join("changed.txt");
+    std::fs::write(&changed, "prompts/dad_joke_bot.txt\n").unwrap();
+    let out = dir.path().join("comment.md");
+    let mut ctx = ctx(None);
+    ctx.aws = AwsArgs { endpoint_url: Some("http://127.0.0.1:9".into()), ..Default::default() };
+    let args = gh::PrDeployArgs {
+        event: event_args("pr_fork_opened.json", Some(out.clone())),
+        changed_files: Some(changed),
+        force: false,
+        package_dir: None,
+    };
+    let report = xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap();
+    assert_eq!((report.result.as_str(), report.agents.as_slice()), ("packaged", &["dad_joke_bot".to_owned()][..]));
+    let comment = std::fs::read_to_string(out).unwrap();
+    assert!(comment.contains("packaged but not deployed") && comment.contains("| `dad_joke_bot` |"), "{comment}");
+    // The fork's title and branch name (hostile on purpose in the fixture) stay out of the comment.
+    assert!(!comment.contains("rm -rf") && !comment.contains("pwned") && !comment.contains("@acme"), "{comment}");
+}
