@@ -1,24 +1,42 @@
 //! Steps of the GitHub workflows. Each reads the event payload from `--event FILE`, does the AWS
 //! work, renders what the workflow posts, and writes its outputs to `$GITHUB_OUTPUT`.
 
-use std::path::PathBuf;
+pub mod event;
+pub mod metadata;
+pub mod render;
 
-use anyhow::Result;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use crate::agents::{self, Agent};
+use crate::aws::AwsClients;
 use crate::cli::Ctx;
+use crate::naming::Target;
+use crate::output::{emit, github_output};
+use crate::progress;
+
+/// The login GitHub gives the workflow token's bot; it authors deployment issues.
+pub const DEFAULT_BOT_LOGIN: &str = "github-actions[bot]";
+/// The label that asks for a promotion, and the labels a deployment issue carries.
+pub const APPROVED_LABEL: &str = "approved";
+pub const ISSUE_LABELS: &[&str] = &["deployment", "production", "needs-promotion"];
+pub const PROMOTED_LABEL: &str = "promoted";
 
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum GithubCommand {
     /// Deploy the PR runtimes of the agents a pull request affects; render the PR comment
-    PrDeploy(EventArgs),
+    PrDeploy(PrDeployArgs),
     /// Add prod versions for a push to main; render the deployment issue
-    ProdDeploy(EventArgs),
+    ProdDeploy(ProdDeployArgs),
     /// Promote the versions an approved deployment issue records; delete the PR's runtimes
-    Promote(EventArgs),
+    Promote(PromoteArgs),
     /// Delete the runtimes of a pull request closed without merge
-    PrClosed(EventArgs),
+    PrClosed(PrClosedArgs),
     /// Delete PR runtimes of closed pull requests that no open deployment issue refers to
-    Gc(EventArgs),
+    Gc(GcArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -31,8 +49,684 @@ pub struct EventArgs {
     pub out: Option<PathBuf>,
 }
 
+#[derive(clap::Args, Debug, Clone)]
+pub struct PrDeployArgs {
+    #[command(flatten)]
+    pub event: EventArgs,
+    /// Changed paths, one per line (default: `git diff` against the pull request's base commit)
+    #[arg(long, value_name = "FILE")]
+    pub changed_files: Option<PathBuf>,
+    /// Make new versions even when nothing changed
+    #[arg(long)]
+    pub force: bool,
+    /// Deploy the zips in DIR (`<agent>.zip`, from `cargo xtask package --out DIR`) instead of packaging
+    #[arg(long, value_name = "DIR")]
+    pub package_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ProdDeployArgs {
+    #[command(flatten)]
+    pub event: EventArgs,
+    /// Output of `gh api repos/{repo}/commits/{sha}/pulls`: the pull request the push merged
+    #[arg(long, value_name = "FILE")]
+    pub pulls: Option<PathBuf>,
+    /// Changed paths, one per line (default: `git diff` against the push's `before` commit)
+    #[arg(long, value_name = "FILE")]
+    pub changed_files: Option<PathBuf>,
+    /// Where to write the issue title
+    #[arg(long, value_name = "FILE")]
+    pub title_out: Option<PathBuf>,
+    /// Deploy the zips in DIR (`<agent>.zip`, from `cargo xtask package --out DIR`) instead of packaging
+    #[arg(long, value_name = "DIR")]
+    pub package_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct PromoteArgs {
+    #[command(flatten)]
+    pub event: EventArgs,
+    /// Permission of the person who added the label or started the rollback, as GitHub reports it
+    /// (`gh api repos/{repo}/collaborators/{user}/permission --jq .permission`)
+    #[arg(long, value_name = "PERMISSION")]
+    pub labeller_permission: String,
+    /// Login of the bot that opens deployment issues
+    #[arg(long, value_name = "LOGIN", env = "AGENTCORE_BOT_LOGIN", default_value = DEFAULT_BOT_LOGIN)]
+    pub bot_login: String,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct PrClosedArgs {
+    #[command(flatten)]
+    pub event: EventArgs,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct GcArgs {
+    #[command(flatten)]
+    pub event: EventArgs,
+    /// Open pull requests: output of `gh api --paginate 'repos/{repo}/pulls?state=open'`
+    #[arg(long, value_name = "FILE")]
+    pub open_pulls: PathBuf,
+    /// Open deployment issues: output of `gh api --paginate 'repos/{repo}/issues?labels=deployment&state=open'`
+    #[arg(long, value_name = "FILE")]
+    pub open_issues: PathBuf,
+    /// Login of the bot that opens deployment issues (issues by anyone else protect nothing)
+    #[arg(long, value_name = "LOGIN", env = "AGENTCORE_BOT_LOGIN", default_value = DEFAULT_BOT_LOGIN)]
+    pub bot_login: String,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
 impl GithubCommand {
-    pub async fn run(self, _ctx: &Ctx) -> Result<()> {
-        anyhow::bail!("github: not implemented yet")
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        match self {
+            GithubCommand::PrDeploy(args) => emit(ctx, &pr_deploy(ctx, &args, None).await?),
+            GithubCommand::ProdDeploy(args) => emit(ctx, &prod_deploy(ctx, &args, None).await?),
+            GithubCommand::Promote(args) => emit(ctx, &promote(ctx, &args, None).await?),
+            GithubCommand::PrClosed(args) => emit(ctx, &pr_closed(ctx, &args, None).await?),
+            GithubCommand::Gc(args) => emit(ctx, &gc(ctx, &args, None).await?),
+        }
     }
+}
+
+/// What a step did: shown to humans, printed as JSON with `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub step: &'static str,
+    /// `deployed`, `packaged`, `nothing`, `issue`, `promoted`, `rolled_back`, `deleted`, `refused`.
+    pub result: String,
+    pub pr: Option<u64>,
+    pub agents: Vec<String>,
+    /// Runtimes deleted (or, with --dry-run, that would be).
+    pub deleted: Vec<String>,
+    /// The rendered markdown, also written to --out.
+    pub markdown: Option<String>,
+}
+
+impl fmt::Display for StepReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}: {}", self.step, self.result)?;
+        if !self.agents.is_empty() {
+            writeln!(f, "agents: {}", self.agents.join(", "))?;
+        }
+        if !self.deleted.is_empty() {
+            writeln!(f, "deleted: {}", self.deleted.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+fn write_out(path: Option<&Path>, markdown: &str, key: &str) -> Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, markdown).with_context(|| format!("cannot write {}", path.display()))?;
+        github_output(key, &path.to_string_lossy())?;
+    }
+    Ok(())
+}
+
+fn read_changed(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the changed files list {}", path.display()))?;
+    Ok(text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned).collect())
+}
+
+/// Clients given by the caller (tests), else connected now: only once every check has passed.
+async fn clients(ctx: &Ctx, given: Option<AwsClients>) -> Result<(AwsClients, Option<crate::local::LocalStack>)> {
+    match given {
+        Some(aws) => Ok((aws, None)),
+        None => crate::aws::connect(ctx).await,
+    }
+}
+
+fn names(agents: &[Agent]) -> Vec<String> {
+    agents.iter().map(|agent| agent.name.clone()).collect()
+}
+
+/// `github pr-deploy`: deploy the affected agents to the pull request's runtimes (or, for a fork,
+/// package them) and render the one PR comment.
+pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) -> Result<StepReport> {
+    let event: event::PullRequestEvent = event::read(&args.event.event, "pull_request")?;
+    event.check()?;
+    if !["opened", "synchronize", "reopened"].contains(&event.action.as_str()) {
+        bail!("pr-deploy runs on pull requests opened, synchronized or reopened, not `{}`", event.action);
+    }
+    let pr = event.number;
+    let commit = event.pull_request.head.sha.clone();
+    let all = agents::discover(&ctx.root, &ctx.settings)?;
+    let changed = match &args.changed_files {
+        Some(path) => read_changed(path)?,
+        None => crate::select::changed_files(&ctx.root, &event.pull_request.base.sha)?,
+    };
+    let affected = crate::select::affected(&ctx.root, &all, &changed);
+    github_output("agents", &serde_json::to_string(&names(&affected))?)?;
+    github_output("fork", if event.is_fork() { "true" } else { "false" })?;
+
+    if event.is_fork() {
+        progress!("PR #{pr} comes from a fork: packaging {} agent(s), deploying none", affected.len());
+        let mut packages = Vec::new();
+        for agent in &affected {
+            let options = crate::package::PackageOptions::new(ctx);
+            let (ctx, agent) = (ctx.clone(), agent.clone());
+            let result = tokio::task::spawn_blocking(move || {
+                crate::package::package_agent(&ctx, &agent, &options)
+                    .map_err(|err| (agent.name.clone(), format!("{err:#}")))
+            })
+            .await?;
+            packages.push(result);
+        }
+        let markdown = render::fork_comment(pr, &commit, &packages);
+        write_out(args.event.out.as_deref(), &markdown, "comment")?;
+        let failed: Vec<&str> = packages.iter().filter_map(|p| p.as_ref().err().map(|(a, _)| a.as_str())).collect();
+        if !failed.is_empty() {
+            bail!("packaging failed for {}", failed.join(", "));
+        }
+        return Ok(StepReport {
+            step: "pr-deploy",
+            result: "packaged".into(),
+            pr: Some(pr),
+            agents: names(&affected),
+            deleted: vec![],
+            markdown: Some(markdown),
+        });
+    }
+
+    if affected.is_empty() {
+        let markdown = render::pr_comment(pr, &commit, &ctx.settings.region, &[]);
+        write_out(args.event.out.as_deref(), &markdown, "comment")?;
+        return Ok(StepReport {
+            step: "pr-deploy",
+            result: "nothing".into(),
+            pr: Some(pr),
+            agents: vec![],
+            deleted: vec![],
+            markdown: Some(markdown),
+        });
+    }
+    let (aws, _stack) = clients(ctx, aws).await?;
+    progress!("PR #{pr}: deploying {}", names(&affected).join(", "));
+    let options =
+        crate::deploy::DeployOptions { force: args.force, dry_run: false, package_dir: args.package_dir.clone() };
+    let outcomes = crate::deploy::deploy_agents_with(ctx, &aws, &affected, Target::Pr(pr), &options).await;
+    if outcomes.len() != affected.len() {
+        bail!("deploy returned {} results for {} agents", outcomes.len(), affected.len());
+    }
+    let errors: Vec<String> =
+        outcomes.iter().map(|o| o.as_ref().err().map(|e| format!("{e:#}"))).map(Option::unwrap_or_default).collect();
+    let results: Vec<render::AgentResult<'_>> = affected
+        .iter()
+        .zip(&outcomes)
+        .zip(&errors)
+        .map(|((agent, outcome), error)| render::AgentResult {
+            agent: &agent.name,
+            outcome: outcome.as_ref().map_err(|_| error.clone()),
+        })
+        .collect();
+    let markdown = render::pr_comment(pr, &commit, &ctx.settings.region, &results);
+    write_out(args.event.out.as_deref(), &markdown, "comment")?;
+    let failed: Vec<&str> =
+        affected.iter().zip(&outcomes).filter(|(_, o)| o.is_err()).map(|(a, _)| a.name.as_str()).collect();
+    if !failed.is_empty() {
+        bail!("deploy failed for {} (the PR comment says why)", failed.join(", "));
+    }
+    Ok(StepReport {
+        step: "pr-deploy",
+        result: "deployed".into(),
+        pr: Some(pr),
+        agents: names(&affected),
+        deleted: vec![],
+        markdown: Some(markdown),
+    })
+}
+
+/// The merged pull request of a push, from the commits API; `None` for a direct push.
+pub fn merged_pull(pulls: &[event::AssociatedPull], branch: &str) -> Result<Option<u64>> {
+    let mut merged: Vec<u64> = pulls
+        .iter()
+        .filter(|pull| pull.merged_at.is_some() && pull.base.git_ref == branch && pull.state == "closed")
+        .map(|pull| pull.number)
+        .collect();
+    merged.sort_unstable();
+    merged.dedup();
+    match merged.as_slice() {
+        [] => Ok(None),
+        [one] if *one > 0 => Ok(Some(*one)),
+        [_] => bail!("the commits API named pull request 0"),
+        many => bail!(
+            "the pushed commit belongs to several merged pull requests ({}); deploy by hand with `cargo xtask deploy --prod`",
+            many.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// `github prod-deploy`: add a version of each affected agent to its prod runtime and render the
+/// deployment issue that asks for its promotion.
+pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClients>) -> Result<StepReport> {
+    let event: event::PushEvent = event::read(&args.event.event, "push")?;
+    event.check()?;
+    let Some(branch) = event.git_ref.strip_prefix("refs/heads/") else {
+        bail!("prod-deploy runs on pushes to a branch, not `{}`", event.git_ref);
+    };
+    let pr = match &args.pulls {
+        Some(path) => merged_pull(&event::read_listing(path, "pull requests")?, branch)?,
+        None => None,
+    };
+    let all = agents::discover(&ctx.root, &ctx.settings)?;
+    let affected = if let Some(path) = &args.changed_files {
+        crate::select::affected(&ctx.root, &all, &read_changed(path)?)
+    } else if event.is_new_branch() {
+        all.clone()
+    } else {
+        crate::select::affected(&ctx.root, &all, &crate::select::changed_files(&ctx.root, &event.before)?)
+    };
+    github_output("agents", &serde_json::to_string(&names(&affected))?)?;
+    github_output("pr", &pr.map(|pr| pr.to_string()).unwrap_or_default())?;
+    if affected.is_empty() {
+        github_output("issue", "false")?;
+        return Ok(StepReport {
+            step: "prod-deploy",
+            result: "nothing".into(),
+            pr,
+            agents: vec![],
+            deleted: vec![],
+            markdown: None,
+        });
+    }
+    let (aws, _stack) = clients(ctx, aws).await?;
+    progress!("{}: deploying {} to prod (not live)", &event.after[..12], names(&affected).join(", "));
+    let options = crate::deploy::DeployOptions { force: false, dry_run: false, package_dir: args.package_dir.clone() };
+    let outcomes = crate::deploy::deploy_agents_with(ctx, &aws, &affected, Target::Prod, &options).await;
+    let mut deployed = Vec::new();
+    let mut failures = Vec::new();
+    for (agent, outcome) in affected.iter().zip(outcomes) {
+        match outcome {
+            Ok(outcome) => deployed.push(outcome),
+            Err(err) => failures.push(format!("{}: {err:#}", agent.name)),
+        }
+    }
+    if deployed.len() + failures.len() != affected.len() {
+        bail!("deploy returned {} results for {} agents", deployed.len() + failures.len(), affected.len());
+    }
+    if !failures.is_empty() {
+        // No issue for a partial deploy: a re-run finds the finished agents up to date and opens one
+        // issue for all of them.
+        github_output("issue", "false")?;
+        bail!("prod deploy failed, no deployment issue opened; re-run the workflow:\n{}", failures.join("\n"));
+    }
+    let scheme = ctx.settings.scheme();
+    let mut entries = Vec::new();
+    for outcome in &deployed {
+        let Some(version) = &outcome.version else {
+            bail!("deploy of `{}` reported no version", outcome.agent);
+        };
+        metadata::parse_version(version).with_context(|| format!("deploy of `{}`", outcome.agent))?;
+        entries.push(metadata::AgentVersion {
+            agent: outcome.agent.clone(),
+            runtime: scheme.runtime_name(&outcome.agent, Target::Prod)?,
+            version: version.clone(),
+        });
+    }
+    let metadata = metadata::Metadata { v: metadata::FORMAT, pr, commit: event.after.clone(), agents: entries };
+    let title = render::issue_title(pr, &metadata.agents);
+    let markdown = render::issue_body(&metadata, &deployed, &ctx.settings.prod_endpoint);
+    // The body must read back through the same strict parser the promotion uses.
+    metadata::verify(&metadata::extract(&markdown)?, &all, &scheme)?;
+    write_out(args.event.out.as_deref(), &markdown, "body")?;
+    if let Some(path) = &args.title_out {
+        std::fs::write(path, &title).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    github_output("title", &title)?;
+    github_output("issue", "true")?;
+    Ok(StepReport {
+        step: "prod-deploy",
+        result: "issue".into(),
+        pr,
+        agents: names(&affected),
+        deleted: vec![],
+        markdown: Some(markdown),
+    })
+}
+
+/// Checks on a promotion that need no AWS call; the error is the reason shown on the issue.
+pub fn check_approval(
+    event: &event::IssuesEvent,
+    permission: &str,
+    bot_login: &str,
+    agents: &[Agent],
+    scheme: &crate::naming::Scheme,
+) -> Result<metadata::Verified> {
+    if event.action != "labeled" {
+        bail!("the promote step runs when a label is added, not on `{}`", event.action);
+    }
+    match &event.label {
+        Some(label) if label.name == APPROVED_LABEL => {}
+        _ => bail!("only the `{APPROVED_LABEL}` label starts a promotion"),
+    }
+    check_permission(permission, &event.sender.login)?;
+    let issue = &event.issue;
+    if issue.pull_request.is_some() {
+        bail!("#{} is a pull request, not a deployment issue", issue.number);
+    }
+    if issue.state != "open" {
+        bail!("issue #{} is {}, only open deployment issues can be promoted", issue.number, issue.state);
+    }
+    if issue.user.login != bot_login {
+        bail!(
+            "issue #{} was opened by `{}`, not by `{bot_login}`; only issues the prod-deploy workflow opened can be promoted",
+            issue.number,
+            issue.user.login
+        );
+    }
+    if let Some(app) = &issue.performed_via_github_app
+        && Some(app.slug.as_str()) != bot_login.strip_suffix("[bot]")
+    {
+        bail!("issue #{} was created through the app `{}`, not by `{bot_login}`", issue.number, app.slug);
+    }
+    for label in ISSUE_LABELS {
+        if !issue.has_label(label) {
+            bail!("issue #{} lacks the `{label}` label; it is not a pending deployment issue", issue.number);
+        }
+    }
+    if issue.has_label(PROMOTED_LABEL) {
+        bail!("issue #{} is already promoted", issue.number);
+    }
+    let body = issue.body.as_deref().unwrap_or("");
+    let metadata = metadata::extract(body)?;
+    metadata::verify(&metadata, agents, scheme)
+}
+
+fn check_permission(permission: &str, who: &str) -> Result<()> {
+    if !matches!(permission, "admin" | "write" | "maintain") {
+        bail!(
+            "`{who}` has `{permission}` permission on this repository; approving a production deployment needs write or admin"
+        );
+    }
+    Ok(())
+}
+
+/// A runtime's id by name, from `ListAgentRuntimes`.
+pub async fn list_runtimes(aws: &AwsClients) -> Result<Vec<(String, String)>> {
+    let mut runtimes = Vec::new();
+    let mut pages = aws.control.list_agent_runtimes().max_results(100).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.context("cannot list the agent runtimes")?;
+        for runtime in page.agent_runtimes() {
+            runtimes.push((runtime.agent_runtime_name().to_owned(), runtime.agent_runtime_id().to_owned()));
+        }
+    }
+    Ok(runtimes)
+}
+
+/// The version an endpoint serves, or `None` if the endpoint does not exist yet.
+async fn live_version(aws: &AwsClients, runtime_id: &str, endpoint: &str) -> Result<Option<u32>> {
+    match aws.control.get_agent_runtime_endpoint().agent_runtime_id(runtime_id).endpoint_name(endpoint).send().await {
+        Ok(found) => Ok(found.live_version().map(metadata::parse_version).transpose()?),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+        Err(err) => Err(anyhow::Error::new(err).context(format!("cannot read endpoint `{endpoint}`"))),
+    }
+}
+
+/// Checks one version against AgentCore: the runtime and version exist and are READY, and (unless
+/// rolling back) the version is not older than the live one. Returns the live version.
+async fn check_version(
+    aws: &AwsClients,
+    runtimes: &[(String, String)],
+    runtime: &str,
+    version: u32,
+    endpoint: &str,
+    require_newer: bool,
+) -> Result<Option<u32>> {
+    let Some((_, id)) = runtimes.iter().find(|(name, _)| name == runtime) else {
+        bail!("runtime `{runtime}` does not exist; deploy it with `cargo xtask deploy --prod` first");
+    };
+    let found = aws
+        .control
+        .get_agent_runtime()
+        .agent_runtime_id(id)
+        .agent_runtime_version(version.to_string())
+        .send()
+        .await
+        .map_err(|err| match err.as_service_error() {
+            Some(service) if service.is_resource_not_found_exception() => {
+                anyhow::anyhow!("runtime `{runtime}` has no version {version}")
+            }
+            _ => anyhow::Error::new(err).context(format!("cannot read version {version} of `{runtime}`")),
+        })?;
+    if found.agent_runtime_version() != version.to_string() {
+        bail!("runtime `{runtime}` has no version {version}");
+    }
+    let status = found.status().as_str();
+    if status != "READY" {
+        bail!("version {version} of `{runtime}` is {status}, not READY");
+    }
+    let live = live_version(aws, id, endpoint).await?;
+    if require_newer
+        && let Some(live) = live
+        && live > version
+    {
+        bail!(
+            "`{endpoint}` of `{runtime}` serves version {live}, newer than {version}; an old approval cannot roll production back (run the rollback workflow instead)"
+        );
+    }
+    Ok(live)
+}
+
+/// `github promote`: on `approved`, promote what the deployment issue records and delete the PR's
+/// runtimes; on a manual dispatch, roll one agent back to a given version.
+pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> Result<StepReport> {
+    let event = event::PromoteEvent::read(&args.event.event)?;
+    let all = agents::discover(&ctx.root, &ctx.settings)?;
+    let scheme = ctx.settings.scheme();
+    let endpoint = ctx.settings.prod_endpoint.clone();
+    let out = args.event.out.as_deref();
+    let refuse = |reason: anyhow::Error| -> Result<StepReport> {
+        let reason = format!("{reason:#}");
+        write_out(out, &render::refusal(&reason), "comment")?;
+        github_output("result", "refused")?;
+        bail!("promotion refused: {reason}")
+    };
+    match event {
+        event::PromoteEvent::Dispatch(dispatch) => {
+            let checked = check_permission(&args.labeller_permission, &dispatch.sender.login)
+                .and_then(|()| agents::pick(&all, std::slice::from_ref(&dispatch.inputs.agent)))
+                .and_then(|agent| Ok((agent, metadata::parse_version(&dispatch.inputs.version)?)));
+            let (agent, version) = match checked {
+                Ok((agent, version)) => (agent[0].clone(), version),
+                Err(err) => return refuse(err),
+            };
+            let runtime = scheme.runtime_name(&agent.name, Target::Prod)?;
+            let (aws, _stack) = clients(ctx, aws).await?;
+            let runtimes = list_runtimes(&aws).await?;
+            if let Err(err) = check_version(&aws, &runtimes, &runtime, version, &endpoint, false).await {
+                return refuse(err);
+            }
+            // Compare and set against the live version read now, recorded as a rollback.
+            let outcome = crate::promote::rollback(ctx, &aws, &agent.name, &endpoint, Some(version), false).await?;
+            let markdown = render::rollback_summary(&outcome);
+            write_out(out, &markdown, "comment")?;
+            github_output("result", "rolled_back")?;
+            Ok(StepReport {
+                step: "promote",
+                result: "rolled_back".into(),
+                pr: None,
+                agents: vec![agent.name],
+                deleted: vec![],
+                markdown: Some(markdown),
+            })
+        }
+        event::PromoteEvent::Issues(issue_event) => {
+            github_output("issue", &issue_event.issue.number.to_string())?;
+            let verified = match check_approval(&issue_event, &args.labeller_permission, &args.bot_login, &all, &scheme)
+            {
+                Ok(verified) => verified,
+                Err(err) => return refuse(err),
+            };
+            github_output("pr", &verified.pr.map(|pr| pr.to_string()).unwrap_or_default())?;
+            let (aws, _stack) = clients(ctx, aws).await?;
+            let runtimes = list_runtimes(&aws).await?;
+            // Every version is checked before any endpoint moves: all or nothing.
+            for entry in &verified.agents {
+                if let Err(err) = check_version(&aws, &runtimes, &entry.runtime, entry.version, &endpoint, true).await {
+                    return refuse(err.context(format!("agent `{}`", entry.agent)));
+                }
+            }
+            let mut outcomes = Vec::new();
+            for entry in &verified.agents {
+                let request = crate::promote::PromoteRequest {
+                    agent: entry.agent.clone(),
+                    version: entry.version,
+                    endpoint: endpoint.clone(),
+                    expect_live: None,
+                    require_newer: true,
+                    dry_run: false,
+                };
+                match crate::promote::promote(ctx, &aws, &request).await {
+                    Ok(outcome) => outcomes.push(outcome),
+                    Err(err) => {
+                        let reason = format!("agent `{}`: {err:#}", entry.agent);
+                        write_out(out, &render::failure(&reason), "comment")?;
+                        github_output("result", "failed")?;
+                        bail!("promotion failed: {reason}");
+                    }
+                }
+            }
+            let deleted = match verified.pr {
+                Some(pr) => delete_pr_runtimes(ctx, &aws, &runtimes, &[pr], false).await?,
+                None => vec![],
+            };
+            let markdown = render::promotion_summary(&verified, &outcomes, &deleted);
+            write_out(out, &markdown, "comment")?;
+            github_output("result", "promoted")?;
+            Ok(StepReport {
+                step: "promote",
+                result: "promoted".into(),
+                pr: verified.pr,
+                agents: verified.agents.iter().map(|entry| entry.agent.clone()).collect(),
+                deleted,
+                markdown: Some(markdown),
+            })
+        }
+    }
+}
+
+/// Deletes every runtime the naming scheme assigns to one of `prs`; names come from the scheme,
+/// never from text. Returns the deleted names.
+async fn delete_pr_runtimes(
+    ctx: &Ctx,
+    aws: &AwsClients,
+    runtimes: &[(String, String)],
+    prs: &[u64],
+    dry_run: bool,
+) -> Result<Vec<String>> {
+    let scheme = ctx.settings.scheme();
+    let doomed: Vec<String> = runtimes
+        .iter()
+        .filter(|(name, _)| matches!(scheme.parse(name), Some((_, Target::Pr(pr))) if prs.contains(&pr)))
+        .map(|(name, _)| name.clone())
+        .collect();
+    if doomed.is_empty() {
+        return Ok(doomed);
+    }
+    progress!("deleting {}", doomed.join(", "));
+    let results = crate::cleanup::cleanup_runtimes(ctx, aws, &doomed, dry_run).await;
+    if results.len() != doomed.len() {
+        bail!("cleanup returned {} results for {} runtimes", results.len(), doomed.len());
+    }
+    let failures: Vec<String> = doomed
+        .iter()
+        .zip(&results)
+        .filter_map(|(name, result)| result.as_ref().err().map(|err| format!("{name}: {err:#}")))
+        .collect();
+    if !failures.is_empty() {
+        bail!("cannot delete some runtimes (re-run to retry):\n{}", failures.join("\n"));
+    }
+    Ok(doomed)
+}
+
+/// `github pr-closed`: a pull request closed without merge loses its runtimes at once. A merged
+/// one keeps them until its deployment issue is promoted.
+pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs, aws: Option<AwsClients>) -> Result<StepReport> {
+    let event: event::PullRequestEvent = event::read(&args.event.event, "pull_request")?;
+    event.check()?;
+    if event.action != "closed" {
+        bail!("pr-closed runs on pull requests closed, not `{}`", event.action);
+    }
+    let pr = event.number;
+    if event.pull_request.merged {
+        progress!("PR #{pr} was merged: its runtimes stay until the deployment issue is promoted");
+        github_output("deleted", "[]")?;
+        return Ok(StepReport {
+            step: "pr-closed",
+            result: "kept".into(),
+            pr: Some(pr),
+            agents: vec![],
+            deleted: vec![],
+            markdown: None,
+        });
+    }
+    let (aws, _stack) = clients(ctx, aws).await?;
+    let runtimes = list_runtimes(&aws).await?;
+    let deleted = delete_pr_runtimes(ctx, &aws, &runtimes, &[pr], args.dry_run).await?;
+    github_output("deleted", &serde_json::to_string(&deleted)?)?;
+    Ok(StepReport {
+        step: "pr-closed",
+        result: if args.dry_run { "planned" } else { "deleted" }.into(),
+        pr: Some(pr),
+        agents: vec![],
+        deleted,
+        markdown: None,
+    })
+}
+
+/// The pull requests that open deployment issues by the bot still refer to. An issue whose block
+/// does not parse protects nothing: a leaked runtime is cheaper than trusting a tampered body.
+pub fn protected_prs(issues: &[event::ListedIssue], bot_login: &str) -> Vec<u64> {
+    let mut prs: Vec<u64> = issues
+        .iter()
+        .filter(|issue| issue.pull_request.is_none() && issue.user.login == bot_login)
+        .filter_map(|issue| metadata::extract(issue.body.as_deref().unwrap_or("")).ok())
+        .filter_map(|metadata| metadata.pr)
+        .collect();
+    prs.sort_unstable();
+    prs.dedup();
+    prs
+}
+
+/// `github gc`: delete PR runtimes whose pull request is closed and that no open deployment issue
+/// refers to.
+pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<StepReport> {
+    // Any event may start the sweep (schedule, dispatch); the payload only has to be JSON.
+    let _: serde_json::Value = event::read(&args.event.event, "schedule or workflow_dispatch")?;
+    let open: Vec<u64> = event::read_listing::<event::OpenPull>(&args.open_pulls, "open pull requests")?
+        .into_iter()
+        .map(|pull| pull.number)
+        .collect();
+    let issues: Vec<event::ListedIssue> = event::read_listing(&args.open_issues, "open deployment issues")?;
+    let protected = protected_prs(&issues, &args.bot_login);
+    let (aws, _stack) = clients(ctx, aws).await?;
+    let runtimes = list_runtimes(&aws).await?;
+    let scheme = ctx.settings.scheme();
+    let mut stale: Vec<u64> = runtimes
+        .iter()
+        .filter_map(|(name, _)| match scheme.parse(name) {
+            Some((_, Target::Pr(pr))) if !open.contains(&pr) && !protected.contains(&pr) => Some(pr),
+            _ => None,
+        })
+        .collect();
+    stale.sort_unstable();
+    stale.dedup();
+    let deleted = delete_pr_runtimes(ctx, &aws, &runtimes, &stale, args.dry_run).await?;
+    github_output("deleted", &serde_json::to_string(&deleted)?)?;
+    Ok(StepReport {
+        step: "gc",
+        result: if args.dry_run { "planned" } else { "deleted" }.into(),
+        pr: None,
+        agents: vec![],
+        deleted,
+        markdown: None,
+    })
 }

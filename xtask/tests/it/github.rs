@@ -1,1 +1,486 @@
-//! Integration tests of `cargo xtask github`.
+//! Integration tests of `cargo xtask github`: the workflow files, the metadata parser, the rendered
+//! markdown, and the steps driven by recorded-style event payloads from tests/events/.
+
+mod story;
+mod workflows;
+
+use std::path::{Path, PathBuf};
+
+use xtask::agents::{self, Agent};
+use xtask::aws::AwsArgs;
+use xtask::cli::Ctx;
+use xtask::deploy::DeployOutcome;
+use xtask::github::event::{self, IssuesEvent};
+use xtask::github::metadata::{self, AgentVersion, FORMAT, Metadata};
+use xtask::github::{self as gh, EventArgs, render};
+use xtask::settings::{Settings, workspace_root};
+
+const COMMIT: &str = "3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d";
+
+pub fn events_dir() -> PathBuf {
+    workspace_root().join("tests").join("events")
+}
+
+pub fn ctx(local_dir: Option<&Path>) -> Ctx {
+    let root = workspace_root();
+    let settings = Settings::from_workspace(&root).unwrap();
+    let aws = AwsArgs { local: true, local_dir: local_dir.map(Path::to_path_buf), ..Default::default() };
+    Ctx { root, settings, aws, json: false }
+}
+
+fn workspace_agents() -> Vec<Agent> {
+    let ctx = ctx(None);
+    agents::discover(&ctx.root, &ctx.settings).unwrap()
+}
+
+fn scheme() -> xtask::naming::Scheme {
+    ctx(None).settings.scheme()
+}
+
+fn snapshot(name: &str, markdown: &str) {
+    insta::with_settings!({ snapshot_path => "github/snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(name, markdown);
+    });
+}
+
+fn outcome(agent: &str, runtime: &str, version: &str, action: &str) -> DeployOutcome {
+    DeployOutcome {
+        agent: agent.into(),
+        runtime_name: runtime.into(),
+        runtime_id: Some(format!("{runtime}-AbCdE12345")),
+        runtime_arn: Some(format!("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/{runtime}-AbCdE12345")),
+        version: Some(version.into()),
+        status: "READY".into(),
+        action: action.into(),
+        default_endpoint: Some("DEFAULT".into()),
+        s3_key: Some(format!("{runtime}/v{version}/code.zip")),
+        zip_sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
+        commit: Some(COMMIT.into()),
+        plan: None,
+        record_key: Some(format!("{runtime}/v{version}/record.json")),
+    }
+}
+
+fn valid_metadata() -> Metadata {
+    Metadata {
+        v: FORMAT,
+        pr: Some(12),
+        commit: COMMIT.into(),
+        agents: vec![
+            AgentVersion { agent: "dad_joke_bot".into(), runtime: "dad_joke_bot_prod".into(), version: "2".into() },
+            AgentVersion {
+                agent: "motivational_quotes_bot".into(),
+                runtime: "motivational_quotes_bot_prod".into(),
+                version: "7".into(),
+            },
+        ],
+    }
+}
+
+fn valid_body() -> String {
+    let metadata = valid_metadata();
+    let outcomes = [
+        outcome("dad_joke_bot", "dad_joke_bot_prod", "2", "updated"),
+        outcome("motivational_quotes_bot", "motivational_quotes_bot_prod", "7", "updated"),
+    ];
+    render::issue_body(&metadata, &outcomes, "prod")
+}
+
+fn parse(body: &str) -> anyhow::Result<metadata::Verified> {
+    metadata::verify(&metadata::extract(body)?, &workspace_agents(), &scheme())
+}
+
+// ---------------------------------------------------------------- rendered markdown (snapshots)
+
+#[test]
+fn pr_comment_snapshot() {
+    let ok = outcome("dad_joke_bot", "dad_joke_bot_pr_12", "3", "updated");
+    let results = [
+        render::AgentResult { agent: "dad_joke_bot", outcome: Ok(&ok) },
+        render::AgentResult {
+            agent: "motivational_quotes_bot",
+            outcome: Err("upload failed: <img src=x> @everyone\n~~~\n```".into()),
+        },
+    ];
+    let markdown = render::pr_comment(12, COMMIT, "us-east-1", &results);
+    assert!(markdown.starts_with(render::PR_COMMENT_MARKER));
+    // Free text stays inside one fence it cannot close.
+    let error_part = &markdown[markdown.find("### `motivational_quotes_bot` failed").unwrap()..];
+    assert_eq!(error_part.matches("~~~").count(), 2, "{error_part}");
+    snapshot("pr_comment", &markdown);
+}
+
+#[test]
+fn pr_comment_when_nothing_changed_snapshot() {
+    snapshot("pr_comment_nothing", &render::pr_comment(12, COMMIT, "us-east-1", &[]));
+}
+
+#[test]
+fn deployment_issue_snapshot() {
+    let body = valid_body();
+    assert!(body.starts_with(render::ISSUE_MARKER));
+    // What the bot writes reads back through the strict parser.
+    let verified = parse(&body).unwrap();
+    assert_eq!(verified.pr, Some(12));
+    assert_eq!(verified.agents[1].pr_runtime.as_deref(), Some("motivational_quotes_bot_pr_12"));
+    snapshot("deployment_issue_title", &render::issue_title(Some(12), &valid_metadata().agents));
+    snapshot("deployment_issue", &body);
+}
+
+#[test]
+fn promotion_and_refusal_snapshots() {
+    let verified = parse(&valid_body()).unwrap();
+    let outcomes = vec![xtask::promote::PromoteOutcome {
+        agent: "dad_joke_bot".into(),
+        runtime_name: "dad_joke_bot_prod".into(),
+        endpoint: "prod".into(),
+        previous_version: Some("1".into()),
+        live_version: "2".into(),
+        action: "promoted".into(),
+        runtime_id: "dad_joke_bot_prod-AbCdE12345".into(),
+        endpoint_arn: None,
+        record_key: None,
+        plan: None,
+    }];
+    let deleted = vec!["dad_joke_bot_pr_12".to_owned()];
+    snapshot("promotion_summary", &render::promotion_summary(&verified, &outcomes, &deleted));
+    snapshot("refusal", &render::refusal("the metadata block lists agent `dad_joke_bot` twice"));
+}
+
+// ---------------------------------------------------------------- the metadata parser
+
+#[test]
+fn metadata_corpus_is_refused() {
+    let good = valid_body();
+    let block = valid_metadata().render();
+    parse(&good).unwrap();
+    let with_json = |json: &str| good.replace(&block, &format!("{}{json}{}", metadata::OPEN, metadata::CLOSE));
+    let tampered_version = |version: &str| {
+        let mut metadata = valid_metadata();
+        metadata.agents[0].version = version.into();
+        good.replace(&block, &metadata.render())
+    };
+    let huge = format!("{good}{}", "a".repeat(metadata::MAX_BODY_BYTES));
+    let padded_block = {
+        let mut metadata = valid_metadata();
+        metadata.agents[0].agent = "x".repeat(metadata::MAX_BLOCK_BYTES);
+        good.replace(&block, &metadata.render())
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("no block", good.replace(&block, ""), "holds no `agentcore:metadata` block"),
+        ("two blocks", format!("{good}\n{block}\n"), "2 times"),
+        ("a mention in text", format!("{good}\nsee agentcore:metadata\n"), "2 times"),
+        ("in a backtick fence", good.replace(&block, &format!("```\n{block}\n```")), "code fence"),
+        ("in a tilde fence", good.replace(&block, &format!("~~~~md\n{block}\n~~~~")), "code fence"),
+        ("in an unclosed fence", good.replace(&block, &format!("```\n{block}")), "code fence"),
+        ("indented code", good.replace(&block, &format!("    {block}")), "line of its own"),
+        ("in a quote", good.replace(&block, &format!("> {block}")), "line of its own"),
+        ("inline", good.replace(&block, &format!("text {block}")), "line of its own"),
+        ("huge body", huge, "over the 65536"),
+        ("huge block", padded_block, "over the limit of 4096"),
+        ("version 0", tampered_version("0"), "not a number from 1 to 99999"),
+        ("version -1", tampered_version("-1"), "not a number from 1 to 99999"),
+        ("version v2", tampered_version("v2"), "not a number from 1 to 99999"),
+        ("version 100000", tampered_version("100000"), "not a number from 1 to 99999"),
+        ("version 02", tampered_version("02"), "not a number from 1 to 99999"),
+        ("version +2", tampered_version("+2"), "not a number from 1 to 99999"),
+        ("version as a number", good.replace(r#""version":"2""#, r#""version":2"#), "invalid type"),
+        ("unknown agent", good.replace(r#""agent":"dad_joke_bot""#, r#""agent":"evil_bot""#), "not in agents/"),
+        (
+            "look-alike agent (Cyrillic a)",
+            good.replace(r#""agent":"dad_joke_bot""#, "\"agent\":\"d\u{0430}d_joke_bot\""),
+            "U+0430",
+        ),
+        (
+            "escaped look-alike agent",
+            good.replace(r#""agent":"dad_joke_bot""#, r#""agent":"d\u0430d_joke_bot""#),
+            "not in agents/",
+        ),
+        ("fullwidth digit", tampered_version("\u{ff12}"), "U+FF12"),
+        (
+            "runtime of another agent",
+            good.replace(r#""runtime":"dad_joke_bot_prod""#, r#""runtime":"motivational_quotes_bot_prod""#),
+            "but its prod runtime is `dad_joke_bot_prod`",
+        ),
+        (
+            "PR runtime as the prod runtime",
+            good.replace(r#""runtime":"dad_joke_bot_prod""#, r#""runtime":"dad_joke_bot_pr_12""#),
+            "but its prod runtime is",
+        ),
+        (
+            "duplicate agent",
+            good.replace(
+                r#""agent":"motivational_quotes_bot","runtime":"motivational_quotes_bot_prod""#,
+                r#""agent":"dad_joke_bot","runtime":"dad_joke_bot_prod""#,
+            ),
+            "twice",
+        ),
+        ("duplicate key", good.replace(r#""pr":12,"#, r#""pr":12,"pr":13,"#), "duplicate field"),
+        ("unknown key", good.replace(r#""pr":12,"#, r#""pr":12,"delete":["x_prod"],"#), "unknown field"),
+        ("pr 0", good.replace(r#""pr":12,"#, r#""pr":0,"#), "pull request 0"),
+        ("pr negative", good.replace(r#""pr":12,"#, r#""pr":-12,"#), "invalid value"),
+        ("pr as text", good.replace(r#""pr":12,"#, r#""pr":"12","#), "invalid type"),
+        ("short commit", good.replace(COMMIT, "3c4d5e6"), "40-digit"),
+        ("format 2", good.replace(r#"{"v":1,"#, r#"{"v":2,"#), "format version 2"),
+        ("no agents", with_json(&format!(r#"{{"v":1,"pr":12,"commit":"{COMMIT}","agents":[]}}"#)), "1 to 50"),
+        ("not json", with_json("v=1 pr=12"), "not valid"),
+        ("control character", good.replace(r#""pr":12,"#, "\"pr\":12,\u{7},"), "U+0007"),
+        ("carriage return split", good.replace(metadata::OPEN, "<!-- agentcore:metadata\r"), "line of its own"),
+    ];
+    for (name, body, expected) in cases {
+        let err = match parse(&body) {
+            Ok(verified) => panic!("{name}: accepted {verified:?}"),
+            Err(err) => format!("{err:#}"),
+        };
+        assert!(err.contains(expected), "{name}: expected `{expected}` in `{err}`");
+    }
+}
+
+#[test]
+fn metadata_outside_fences_still_parses() {
+    let good = valid_body();
+    let body = format!("```\ncode\n```\n\n{good}\n~~~\nmore\n~~~\n");
+    assert_eq!(parse(&body).unwrap().agents.len(), 2);
+    // A fence inside a fence of another kind does not close it.
+    let body = format!("~~~\n```\n~~~\n{good}");
+    assert_eq!(parse(&body).unwrap().commit, COMMIT);
+}
+
+// ---------------------------------------------------------------- approval checks (no AWS)
+
+fn approval_event() -> IssuesEvent {
+    let mut event: IssuesEvent = event::read(&events_dir().join("issues_labeled_approved.json"), "issues").unwrap();
+    event.issue.body = Some(valid_body());
+    event
+}
+
+fn approve(event: &IssuesEvent, permission: &str) -> anyhow::Result<metadata::Verified> {
+    gh::check_approval(event, permission, gh::DEFAULT_BOT_LOGIN, &workspace_agents(), &scheme())
+}
+
+#[test]
+fn approval_by_a_writer_of_a_bot_issue_passes() {
+    let verified = approve(&approval_event(), "write").unwrap();
+    assert_eq!(verified.agents.iter().map(|a| a.version).collect::<Vec<_>>(), [2, 7]);
+    approve(&approval_event(), "admin").unwrap();
+}
+
+#[test]
+fn approvals_that_are_refused() {
+    let err = |event: &IssuesEvent, permission: &str| format!("{:#}", approve(event, permission).unwrap_err());
+    for permission in ["read", "triage", "none", "", "WRITE", "write "] {
+        assert!(err(&approval_event(), permission).contains("needs write or admin"), "{permission:?}");
+    }
+    let mut event = approval_event();
+    event.issue.user.login = "mallory".into();
+    assert!(err(&event, "admin").contains("opened by `mallory`"));
+
+    let mut event = approval_event();
+    event.issue.user.login = "github-actions".into();
+    assert!(err(&event, "admin").contains("not by `github-actions[bot]`"));
+
+    let mut event = approval_event();
+    event.issue.performed_via_github_app = Some(event::App { slug: "evil-app".into() });
+    assert!(err(&event, "write").contains("through the app `evil-app`"));
+
+    let mut event = approval_event();
+    event.label = Some(event::Label { name: "approved ".into() });
+    assert!(err(&event, "write").contains("only the `approved` label"));
+
+    let mut event = approval_event();
+    event.action = "unlabeled".into();
+    assert!(err(&event, "write").contains("not on `unlabeled`"));
+
+    let mut event = approval_event();
+    event.issue.labels.retain(|label| label.name != "needs-promotion");
+    assert!(err(&event, "write").contains("lacks the `needs-promotion` label"));
+
+    let mut event = approval_event();
+    event.issue.labels.push(event::Label { name: "promoted".into() });
+    assert!(err(&event, "write").contains("already promoted"));
+
+    let mut event = approval_event();
+    event.issue.state = "closed".into();
+    assert!(err(&event, "write").contains("is closed"));
+
+    let mut event = approval_event();
+    event.issue.pull_request = Some(serde_json::json!({"url": "x"}));
+    assert!(err(&event, "write").contains("is a pull request"));
+
+    let mut event = approval_event();
+    event.issue.body = Some(format!(
+        "{}\n```\n{}\n```\n",
+        valid_body().replace(&valid_metadata().render(), ""),
+        valid_metadata().render()
+    ));
+    assert!(err(&event, "write").contains("code fence"));
+}
+
+// ---------------------------------------------------------------- steps driven by event payloads
+
+fn event_args(name: &str, out: Option<PathBuf>) -> EventArgs {
+    EventArgs { event: events_dir().join(name), out }
+}
+
+#[test]
+fn merged_pull_is_found_for_each_merge_style() {
+    let pulls: Vec<event::AssociatedPull> =
+        event::read_listing(&events_dir().join("commit_pulls_squash.json"), "pull requests").unwrap();
+    assert_eq!(gh::merged_pull(&pulls, "main").unwrap(), Some(12));
+    // The same commit seen from another base branch, or a PR that is still open, is not it.
+    assert_eq!(gh::merged_pull(&pulls, "release").unwrap(), None);
+    assert_eq!(gh::merged_pull(&[], "main").unwrap(), None);
+    let mut two = pulls.clone();
+    two.push(event::AssociatedPull { number: 13, ..pulls[0].clone() });
+    assert!(gh::merged_pull(&two, "main").unwrap_err().to_string().contains("several merged pull requests (12, 13)"));
+    // `gh api --paginate` may print several arrays in a row.
+    let dir = tempfile::tempdir().unwrap();
+    let paged = dir.path().join("paged.json");
+    let page = std::fs::read_to_string(events_dir().join("commit_pulls_squash.json")).unwrap();
+    std::fs::write(&paged, format!("{page}{page}")).unwrap();
+    let pulls: Vec<event::AssociatedPull> = event::read_listing(&paged, "pull requests").unwrap();
+    assert_eq!(gh::merged_pull(&pulls, "main").unwrap(), Some(12));
+}
+
+#[test]
+fn gc_keeps_pull_requests_that_bot_issues_refer_to() {
+    let body = valid_body();
+    let issues: Vec<event::ListedIssue> = serde_json::from_value(serde_json::json!([
+        {"number": 40, "user": {"login": "github-actions[bot]"}, "body": body},
+        // Not the bot's: protects nothing.
+        {"number": 41, "user": {"login": "mallory"}, "body": body.replace("\"pr\":12", "\"pr\":77")},
+        // The bot's, but tampered into two blocks: protects nothing.
+        {"number": 42, "user": {"login": "github-actions[bot]"}, "body": format!("{body}\n{}", valid_metadata().render())},
+        // A pull request, not an issue.
+        {"number": 43, "user": {"login": "github-actions[bot]"}, "body": body.replace("\"pr\":12", "\"pr\":78"), "pull_request": {}},
+    ]))
+    .unwrap();
+    assert_eq!(gh::protected_prs(&issues, gh::DEFAULT_BOT_LOGIN), [12]);
+}
+
+#[test]
+fn wrong_event_payloads_are_refused_with_the_file_named() {
+    let ctx = ctx(None);
+    let args = gh::PrDeployArgs {
+        event: event_args("push_main_squash.json", None),
+        changed_files: None,
+        force: false,
+        package_dir: None,
+    };
+    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
+    assert!(err.contains("push_main_squash.json is not a `pull_request` event payload"), "{err}");
+
+    let args = gh::PrDeployArgs {
+        event: event_args("pr_closed_unmerged.json", None),
+        changed_files: None,
+        force: false,
+        package_dir: None,
+    };
+    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
+    assert!(err.contains("not `closed`"), "{err}");
+
+    let args = gh::PromoteArgs {
+        event: event_args("schedule.json", None),
+        labeller_permission: "admin".into(),
+        bot_login: gh::DEFAULT_BOT_LOGIN.into(),
+    };
+    let err = format!("{:#}", xtask::cli::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
+    assert!(err.contains("neither an `issues` nor a `workflow_dispatch`"), "{err}");
+}
+
+#[test]
+fn pr_without_agent_changes_deploys_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let changed = dir.path().join("changed.txt");
+    std::fs::write(&changed, "README.md\ndocs/x.md\n").unwrap();
+    let out = dir.path().join("comment.md");
+    let args = gh::PrDeployArgs {
+        event: event_args("pr_opened.json", Some(out.clone())),
+        changed_files: Some(changed),
+        force: false,
+        package_dir: None,
+    };
+    // No AWS is needed (nor reachable: the context points at no stack) when nothing changed.
+    let report = xtask::cli::block_on(gh::pr_deploy(&ctx(Some(dir.path())), &args, None)).unwrap();
+    assert_eq!(report.result, "nothing");
+    let comment = std::fs::read_to_string(out).unwrap();
+    assert!(comment.starts_with(render::PR_COMMENT_MARKER) && comment.contains("nothing was deployed"), "{comment}");
+}
+
+#[test]
+fn merged_pr_closing_keeps_its_runtimes() {
+    let args = gh::PrClosedArgs { event: event_args("pr_closed_merged.json", None), dry_run: false };
+    let report = xtask::cli::block_on(gh::pr_closed(&ctx(None), &args, None)).unwrap();
+    assert_eq!((report.result.as_str(), report.pr, report.deleted.len()), ("kept", Some(12), 0));
+}
+
+/// Runs the real binary the way a workflow does: event from GITHUB_EVENT_PATH, outputs to
+/// GITHUB_OUTPUT, the refusal rendered to --out, a failing exit code, and no AWS call.
+#[test]
+fn refused_promotion_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut payload: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(events_dir().join("issues_labeled_approved.json")).unwrap())
+            .unwrap();
+    payload["issue"]["body"] = valid_body().replace(r#""version":"2""#, r#""version":"v2""#).into();
+    let event = dir.path().join("event.json");
+    std::fs::write(&event, payload.to_string()).unwrap();
+    let output_file = dir.path().join("github_output");
+    let out = dir.path().join("promotion.md");
+    let result = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["github", "promote", "--labeller-permission", "write", "--out"])
+        .arg(&out)
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_OUTPUT", &output_file)
+        // An endpoint nobody listens on: any AWS call would fail differently.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AGENTCORE_WORKSPACE", workspace_root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("promotion refused") && stderr.contains("version `v2`"), "{stderr}");
+    let comment = std::fs::read_to_string(&out).unwrap();
+    assert!(comment.starts_with(render::PROMOTION_MARKER) && comment.contains("Promotion refused"), "{comment}");
+    let outputs = std::fs::read_to_string(&output_file).unwrap();
+    assert!(outputs.contains("\nrefused\n") && outputs.contains("issue<<"), "{outputs}");
+}
+
+#[test]
+fn fork_comment_snapshot() {
+    let report: xtask::package::PackageReport = serde_json::from_value(serde_json::json!({
+        "agent": "dad_joke_bot", "path": "target/agentcore/packages/dad_joke_bot.zip", "files": 4157,
+        "unzipped_bytes": 90000000, "zipped_bytes": 30965232,
+        "sha256": "490a7c8306d3bee83d525e7fc6d2573a999bfe18d4f786e951dcbf343d84f067", "warnings": [],
+        "platform": "aarch64-manylinux2014", "dependencies": "cached", "unchanged": false
+    }))
+    .unwrap();
+    let packages = [Ok(report), Err(("motivational_quotes_bot".to_owned(), "uv failed: <b>no</b>".to_owned()))];
+    let markdown = render::fork_comment(13, COMMIT, &packages);
+    assert!(markdown.starts_with(render::PR_COMMENT_MARKER));
+    snapshot("fork_comment", &markdown);
+}
+
+/// A fork's pull request is packaged for real and never deployed: no AWS is reachable here, so a
+/// deploy attempt would fail the step.
+#[test]
+fn fork_pull_request_is_packaged_not_deployed() {
+    let dir = tempfile::tempdir().unwrap();
+    let changed = dir.path().join("changed.txt");
+    std::fs::write(&changed, "prompts/dad_joke_bot.txt\n").unwrap();
+    let out = dir.path().join("comment.md");
+    let mut ctx = ctx(None);
+    ctx.aws = AwsArgs { endpoint_url: Some("http://127.0.0.1:9".into()), ..Default::default() };
+    let args = gh::PrDeployArgs {
+        event: event_args("pr_fork_opened.json", Some(out.clone())),
+        changed_files: Some(changed),
+        force: false,
+        package_dir: None,
+    };
+    let report = xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap();
+    assert_eq!((report.result.as_str(), report.agents.as_slice()), ("packaged", &["dad_joke_bot".to_owned()][..]));
+    let comment = std::fs::read_to_string(out).unwrap();
+    assert!(comment.contains("packaged but not deployed") && comment.contains("| `dad_joke_bot` |"), "{comment}");
+    // The fork's title and branch name (hostile on purpose in the fixture) stay out of the comment.
+    assert!(!comment.contains("rm -rf") && !comment.contains("pwned") && !comment.contains("@acme"), "{comment}");
+}

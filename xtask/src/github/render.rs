@@ -1,0 +1,293 @@
+//! Markdown the workflows post: the PR comment, the deployment issue, the promotion summary and
+//! refusals. Each carries a hidden marker so the workflow finds and updates its own text.
+//!
+//! Only values this tool produced or validated go into the markdown (agent names from agents/,
+//! checked SHAs and numbers, AgentCore's answers); free text such as error messages goes inside a
+//! code fence so it cannot add mentions, links or HTML.
+
+use std::fmt::Write;
+
+use crate::deploy::DeployOutcome;
+use crate::github::metadata::{AgentVersion, FORMAT, Metadata, Verified};
+use crate::package::PackageReport;
+use crate::promote::PromoteOutcome;
+
+/// Marks the one comment per pull request that the deploy workflow creates, then edits.
+pub const PR_COMMENT_MARKER: &str = "<!-- agentcore:pr-comment -->";
+/// Marks a deployment issue body.
+pub const ISSUE_MARKER: &str = "<!-- agentcore:deployment-issue -->";
+/// Marks the promotion summary or refusal comment on a deployment issue.
+pub const PROMOTION_MARKER: &str = "<!-- agentcore:promotion -->";
+
+/// One agent's deploy as the comment shows it.
+pub struct AgentResult<'a> {
+    pub agent: &'a str,
+    pub outcome: Result<&'a DeployOutcome, String>,
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+/// Free text inside a fence no line of it can close.
+fn fenced(text: &str) -> String {
+    let clean: String =
+        text.chars().map(|c| if c.is_control() && c != '\n' { ' ' } else { c }).filter(|c| *c != '~').collect();
+    format!("~~~text\n{}\n~~~\n", clean.trim_end())
+}
+
+fn cell(value: Option<&str>) -> String {
+    match value {
+        Some(value) if !value.is_empty() => format!("`{}`", value.replace('`', "")),
+        _ => "-".to_owned(),
+    }
+}
+
+/// The PR comment after a deploy: per agent the runtime, version, status, S3 key and how to call it.
+pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult<'_>]) -> String {
+    let mut out = String::new();
+    writeln!(out, "{PR_COMMENT_MARKER}").unwrap();
+    writeln!(out, "## AgentCore preview of PR #{pr}\n").unwrap();
+    if results.is_empty() {
+        writeln!(out, "Commit `{}` changes no agent, prompt or tooling file: nothing was deployed.", short(commit))
+            .unwrap();
+        return out;
+    }
+    let failed = results.iter().filter(|result| result.outcome.is_err()).count();
+    writeln!(
+        out,
+        "Commit `{}` deployed {} of {} affected agents to this pull request's runtimes.\n",
+        short(commit),
+        results.len() - failed,
+        results.len()
+    )
+    .unwrap();
+    writeln!(out, "| Agent | Runtime | Version | Status | Action | S3 key |").unwrap();
+    writeln!(out, "|---|---|---|---|---|---|").unwrap();
+    for result in results {
+        match &result.outcome {
+            Ok(outcome) => writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                result.agent,
+                cell(Some(&outcome.runtime_name)),
+                cell(outcome.version.as_deref()),
+                cell(Some(&outcome.status)),
+                outcome.action,
+                cell(outcome.s3_key.as_deref()),
+            )
+            .unwrap(),
+            Err(_) => writeln!(out, "| `{}` | - | - | failed | - | - |", result.agent).unwrap(),
+        }
+    }
+    let invocable: Vec<&DeployOutcome> =
+        results.iter().filter_map(|result| result.outcome.as_ref().ok().copied()).collect();
+    if !invocable.is_empty() {
+        writeln!(out, "\n### Try it\n").unwrap();
+        writeln!(out, "With credentials for the account (the `DEFAULT` endpoint serves the latest version):\n")
+            .unwrap();
+        writeln!(out, "```sh").unwrap();
+        for outcome in &invocable {
+            let arn = outcome.runtime_arn.as_deref().unwrap_or("<runtime ARN>");
+            writeln!(
+                out,
+                "aws bedrock-agentcore invoke-agent-runtime --region {region} --agent-runtime-arn '{arn}' \\\n  --qualifier DEFAULT --cli-binary-format raw-in-base64-out --payload '{{\"prompt\": \"Hello\"}}' {}.json",
+                outcome.agent
+            )
+            .unwrap();
+        }
+        writeln!(out, "```").unwrap();
+    }
+    for result in results {
+        if let Err(error) = &result.outcome {
+            writeln!(out, "\n### `{}` failed\n", result.agent).unwrap();
+            out.push_str(&fenced(error));
+        }
+    }
+    writeln!(out, "\nThese runtimes are deleted when the pull request is closed, or after its merge is promoted.")
+        .unwrap();
+    out
+}
+
+/// The comment on a pull request from a fork: built, not deployed, and why.
+pub fn fork_comment(pr: u64, commit: &str, packages: &[Result<PackageReport, (String, String)>]) -> String {
+    let mut out = String::new();
+    writeln!(out, "{PR_COMMENT_MARKER}").unwrap();
+    writeln!(out, "## AgentCore preview of PR #{pr}\n").unwrap();
+    writeln!(
+        out,
+        "This pull request comes from a fork, so commit `{}` was **packaged but not deployed**: GitHub gives \
+         workflows of fork pull requests no access to this repository's AWS role, and code from a fork must \
+         not run with it. A maintainer who has reviewed the change can push it to a branch of this repository \
+         to get a preview runtime.\n",
+        short(commit)
+    )
+    .unwrap();
+    if packages.is_empty() {
+        writeln!(out, "No agent, prompt or tooling file changed.").unwrap();
+        return out;
+    }
+    writeln!(out, "| Agent | Zip SHA-256 | Files | Size |").unwrap();
+    writeln!(out, "|---|---|---|---|").unwrap();
+    for package in packages {
+        match package {
+            Ok(report) => writeln!(
+                out,
+                "| `{}` | `{}` | {} | {} bytes |",
+                report.agent,
+                short(&report.sha256),
+                report.files,
+                report.zipped_bytes
+            )
+            .unwrap(),
+            Err((agent, _)) => writeln!(out, "| `{agent}` | packaging failed | - | - |").unwrap(),
+        }
+    }
+    for package in packages {
+        if let Err((agent, error)) = package {
+            writeln!(out, "\n### `{agent}` failed\n").unwrap();
+            out.push_str(&fenced(error));
+        }
+    }
+    out
+}
+
+/// The deployment issue's title: versions and pull request, nothing taken from free text.
+pub fn issue_title(pr: Option<u64>, agents: &[AgentVersion]) -> String {
+    let versions: Vec<String> = agents.iter().map(|entry| format!("{} v{}", entry.agent, entry.version)).collect();
+    let source = match pr {
+        Some(pr) => format!("PR #{pr}"),
+        None => "direct push".to_owned(),
+    };
+    format!("Promote to prod: {} ({source})", versions.join(", "))
+}
+
+/// The deployment issue's body, ending with the hidden metadata block.
+pub fn issue_body(metadata: &Metadata, outcomes: &[DeployOutcome], endpoint: &str) -> String {
+    debug_assert_eq!(metadata.v, FORMAT);
+    let mut out = String::new();
+    writeln!(out, "{ISSUE_MARKER}").unwrap();
+    match metadata.pr {
+        Some(pr) => writeln!(out, "## Production deployment of PR #{pr}\n").unwrap(),
+        None => writeln!(out, "## Production deployment\n").unwrap(),
+    }
+    writeln!(
+        out,
+        "Commit `{}` on the default branch added these versions to the prod runtimes. They are **not live**: \
+         the `{endpoint}` endpoint still serves the versions before them.\n",
+        short(&metadata.commit)
+    )
+    .unwrap();
+    writeln!(out, "| Agent | Runtime | Version | Status | S3 key |").unwrap();
+    writeln!(out, "|---|---|---|---|---|").unwrap();
+    for entry in &metadata.agents {
+        let outcome = outcomes.iter().find(|outcome| outcome.agent == entry.agent);
+        writeln!(
+            out,
+            "| `{}` | `{}` | `{}` | {} | {} |",
+            entry.agent,
+            entry.runtime,
+            entry.version,
+            cell(outcome.map(|outcome| outcome.status.as_str())),
+            cell(outcome.and_then(|outcome| outcome.s3_key.as_deref())),
+        )
+        .unwrap();
+    }
+    writeln!(out, "\n### Make them live\n").unwrap();
+    writeln!(
+        out,
+        "Someone with write access adds the `approved` label. The promote workflow (environment `production`) \
+         checks that each version exists, is READY and is newer than the live one, moves `{endpoint}` to each, \
+         {}comments a summary, labels this issue `promoted` and closes it.\n",
+        match metadata.pr {
+            Some(pr) => format!("deletes the runtimes of PR #{pr}, "),
+            None => String::new(),
+        }
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "To go back later, run the promote workflow by hand (`workflow_dispatch`) with the agent and the version \
+         to roll back to.\n"
+    )
+    .unwrap();
+    writeln!(out, "{}", metadata.render()).unwrap();
+    out
+}
+
+/// The summary comment after a promotion.
+pub fn promotion_summary(verified: &Verified, outcomes: &[PromoteOutcome], deleted: &[String]) -> String {
+    let mut out = String::new();
+    writeln!(out, "{PROMOTION_MARKER}").unwrap();
+    writeln!(out, "## Promoted\n").unwrap();
+    writeln!(out, "| Agent | Runtime | Endpoint | Before | Live now | Action |").unwrap();
+    writeln!(out, "|---|---|---|---|---|---|").unwrap();
+    for outcome in outcomes {
+        writeln!(
+            out,
+            "| `{}` | `{}` | `{}` | {} | `{}` | {} |",
+            outcome.agent,
+            outcome.runtime_name,
+            outcome.endpoint,
+            cell(outcome.previous_version.as_deref()),
+            outcome.live_version,
+            outcome.action
+        )
+        .unwrap();
+    }
+    match verified.pr {
+        Some(pr) if deleted.is_empty() => writeln!(out, "\nPR #{pr} had no runtimes left to delete.").unwrap(),
+        Some(pr) => writeln!(
+            out,
+            "\nDeleted the runtimes of PR #{pr}: {}.",
+            deleted.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+        )
+        .unwrap(),
+        None => {}
+    }
+    out
+}
+
+/// The summary comment after an explicit rollback.
+pub fn rollback_summary(outcome: &PromoteOutcome) -> String {
+    let mut out = String::new();
+    writeln!(out, "{PROMOTION_MARKER}").unwrap();
+    writeln!(
+        out,
+        "## Rolled back\n\n`{}` endpoint `{}` of `{}`: {} → `{}` ({}).",
+        outcome.agent,
+        outcome.endpoint,
+        outcome.runtime_name,
+        cell(outcome.previous_version.as_deref()),
+        outcome.live_version,
+        outcome.action
+    )
+    .unwrap();
+    out
+}
+
+/// Why a promotion was refused; nothing was changed.
+pub fn refusal(reason: &str) -> String {
+    let mut out = String::new();
+    writeln!(out, "{PROMOTION_MARKER}").unwrap();
+    writeln!(out, "## Promotion refused\n").unwrap();
+    writeln!(out, "Nothing was changed. The reason:\n").unwrap();
+    out.push_str(&fenced(reason));
+    writeln!(
+        out,
+        "\nFix the cause, then remove and add the `approved` label again. A deployment issue that is wrong for good can be closed: the next merge opens a new one."
+    )
+    .unwrap();
+    out
+}
+
+/// Why the promotion failed part-way, after checks passed; re-running converges.
+pub fn failure(reason: &str) -> String {
+    let mut out = String::new();
+    writeln!(out, "{PROMOTION_MARKER}").unwrap();
+    writeln!(out, "## Promotion failed\n").unwrap();
+    out.push_str(&fenced(reason));
+    writeln!(out, "\nRemove and add the `approved` label to retry: versions already live are left as they are.")
+        .unwrap();
+    out
+}

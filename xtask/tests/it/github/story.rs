@@ -1,0 +1,258 @@
+//! The whole release story driven by event payloads against the local stack: bootstrap prod, a pull
+//! request deployed twice, its merge, the approval, a replayed old approval, a rollback, a pull
+//! request closed without merge, and the nightly sweep.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use xtask::aws::{self, AwsClients};
+use xtask::cli::Ctx;
+use xtask::github::{self as gh, EventArgs, render};
+use xtask::local::{LocalConfig, LocalStack};
+
+use super::{ctx, events_dir};
+
+const AGENTS: [&str; 2] = ["dad_joke_bot", "motivational_quotes_bot"];
+
+struct Story {
+    ctx: Ctx,
+    aws: AwsClients,
+    dir: tempfile::TempDir,
+    step: usize,
+}
+
+impl Story {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes an event payload (a fixture with edits) and returns the args pointing at it.
+    fn event(&mut self, fixture: &str, edit: impl FnOnce(&mut Value)) -> EventArgs {
+        self.step += 1;
+        let mut payload: Value =
+            serde_json::from_str(&std::fs::read_to_string(events_dir().join(fixture)).unwrap()).unwrap();
+        edit(&mut payload);
+        let event = self.path(&format!("event-{}.json", self.step));
+        std::fs::write(&event, payload.to_string()).unwrap();
+        EventArgs { event, out: Some(self.path(&format!("out-{}.md", self.step))) }
+    }
+
+    /// Zips for every agent whose content carries `revision`, so each revision is a new version.
+    fn zips(&self, revision: &str) -> PathBuf {
+        let dir = self.path(&format!("zips-{revision}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for agent in AGENTS {
+            let main = std::fs::read_to_string(self.ctx.root.join("agents").join(agent).join("main.py")).unwrap();
+            let mut buffer = std::io::Cursor::new(Vec::new());
+            let mut writer = zip::ZipWriter::new(&mut buffer);
+            for (name, content) in [("main.py", main), ("REVISION", revision.to_owned())] {
+                writer.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+                writer.write_all(content.as_bytes()).unwrap();
+            }
+            writer.finish().unwrap();
+            std::fs::write(dir.join(format!("{agent}.zip")), buffer.into_inner()).unwrap();
+        }
+        dir
+    }
+
+    fn changed(&self, paths: &[&str]) -> PathBuf {
+        let file = self.path(&format!("changed-{}.txt", self.step));
+        std::fs::write(&file, paths.join("\n")).unwrap();
+        file
+    }
+
+    async fn runtime_names(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            gh::list_runtimes(&self.aws).await.unwrap().into_iter().map(|(name, _)| name).collect();
+        names.sort();
+        names
+    }
+
+    async fn live(&self, agent: &str) -> Option<String> {
+        let runtime = aws::find_runtime(&self.aws, &format!("{agent}_prod")).await.unwrap()?;
+        let endpoint = aws::get_endpoint(&self.aws, runtime.agent_runtime_id(), "prod").await.unwrap()?;
+        endpoint.live_version().map(str::to_owned)
+    }
+
+    async fn pr_deploy(&mut self, fixture: &str, pr: u64, revision: &str, changed: &[&str]) -> gh::StepReport {
+        let event = self.event(fixture, |payload| {
+            payload["number"] = pr.into();
+            payload["pull_request"]["number"] = pr.into();
+        });
+        let args = gh::PrDeployArgs {
+            event,
+            changed_files: Some(self.changed(changed)),
+            force: false,
+            package_dir: Some(self.zips(revision)),
+        };
+        gh::pr_deploy(&self.ctx, &args, Some(self.aws.clone())).await.unwrap()
+    }
+
+    async fn prod_deploy(&mut self, revision: &str, pulls: Option<&str>, changed: &[&str]) -> (gh::StepReport, String) {
+        let event = self.event("push_main_squash.json", |_| {});
+        let title_out = self.path(&format!("title-{}.txt", self.step));
+        let args = gh::ProdDeployArgs {
+            event,
+            pulls: pulls.map(|fixture| events_dir().join(fixture)),
+            changed_files: Some(self.changed(changed)),
+            title_out: Some(title_out.clone()),
+            package_dir: Some(self.zips(revision)),
+        };
+        let report = gh::prod_deploy(&self.ctx, &args, Some(self.aws.clone())).await.unwrap();
+        (report, std::fs::read_to_string(title_out).unwrap())
+    }
+
+    async fn approve(&mut self, body: &str, permission: &str) -> anyhow::Result<gh::StepReport> {
+        let body = body.to_owned();
+        let event = self.event("issues_labeled_approved.json", move |payload| payload["issue"]["body"] = body.into());
+        let args =
+            gh::PromoteArgs { event, labeller_permission: permission.into(), bot_login: gh::DEFAULT_BOT_LOGIN.into() };
+        gh::promote(&self.ctx, &args, Some(self.aws.clone())).await
+    }
+
+    fn last_out(&self) -> String {
+        std::fs::read_to_string(self.path(&format!("out-{}.md", self.step))).unwrap()
+    }
+}
+
+async fn start() -> (LocalStack, Story) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LocalConfig::new(dir.path().join("state"));
+    config.transition_delay = Duration::from_millis(30);
+    let stack = LocalStack::start(config).await.unwrap();
+    let ctx = ctx(Some(dir.path()));
+    stack.ensure_bucket(&ctx.settings.bucket).await.unwrap();
+    let mut aws =
+        aws::local_clients(&stack.s3_endpoint(), &stack.control_endpoint(), stack.region(), &ctx.settings.bucket).await;
+    aws.wait.first_interval = Duration::from_millis(20);
+    aws.wait.max_interval = Duration::from_millis(100);
+    aws.wait.timeout = Duration::from_secs(60);
+    (stack, Story { ctx, aws, dir, step: 0 })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
+    let (stack, mut story) = start().await;
+
+    // Bootstrap: a direct push creates both prod runtimes; approving its issue makes version 1 live.
+    let (report, title) = story.prod_deploy("r1", None, &["Cargo.lock"]).await;
+    assert_eq!((report.result.as_str(), report.pr), ("issue", None));
+    assert_eq!(title, "Promote to prod: dad_joke_bot v1, motivational_quotes_bot v1 (direct push)");
+    let bootstrap_body = report.markdown.unwrap();
+    let report = story.approve(&bootstrap_body, "admin").await.unwrap();
+    assert_eq!((report.result.as_str(), report.deleted.len()), ("promoted", 0));
+    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"));
+
+    // PR 12 changes one prompt: only that agent gets a PR runtime; a second push makes version 2.
+    let report = story.pr_deploy("pr_opened.json", 12, "pr12-a", &["prompts/dad_joke_bot.txt"]).await;
+    assert_eq!((report.result.as_str(), report.agents.as_slice()), ("deployed", &["dad_joke_bot".to_owned()][..]));
+    let comment = story.last_out();
+    assert!(comment.starts_with(render::PR_COMMENT_MARKER), "{comment}");
+    assert!(comment.contains("| `dad_joke_bot` | `dad_joke_bot_pr_12` | `1` | `READY` | created |"), "{comment}");
+    story.pr_deploy("pr_synchronize.json", 12, "pr12-b", &["prompts/dad_joke_bot.txt"]).await;
+    let comment = story.last_out();
+    assert!(comment.contains("`dad_joke_bot_pr_12` | `2` | `READY` | updated"), "{comment}");
+    // Untrusted text of the payload (branch name, title, body) never reaches the comment.
+    assert!(!comment.contains("pwned") && !comment.contains("groanier"), "{comment}");
+
+    // A fork's pull request gets no runtime.
+    assert!(!story.runtime_names().await.iter().any(|name| name.ends_with("_pr_13")));
+
+    // The squash merge of PR 12: a new prod version, not live, and an issue pointing at PR 12.
+    let (report, title) =
+        story.prod_deploy("main-2", Some("commit_pulls_squash.json"), &["prompts/dad_joke_bot.txt"]).await;
+    assert_eq!((report.result.as_str(), report.pr), ("issue", Some(12)));
+    assert_eq!(title, "Promote to prod: dad_joke_bot v2 (PR #12)");
+    let issue_body = report.markdown.unwrap();
+    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"), "a merge must not go live");
+    // The merged PR keeps its runtime until the promotion.
+    let event = story.event("pr_closed_merged.json", |_| {});
+    let report =
+        gh::pr_closed(&story.ctx, &gh::PrClosedArgs { event, dry_run: false }, Some(story.aws.clone())).await.unwrap();
+    assert_eq!(report.result, "kept");
+    assert!(story.runtime_names().await.contains(&"dad_joke_bot_pr_12".to_owned()));
+
+    // A reader cannot approve; nothing moves.
+    let err = story.approve(&issue_body, "read").await.unwrap_err().to_string();
+    assert!(err.contains("needs write or admin"), "{err}");
+    assert!(story.last_out().contains("Promotion refused"));
+    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"));
+
+    // A tampered body naming a version that does not exist is refused before anything moves.
+    let tampered = issue_body.replace(r#""version":"2""#, r#""version":"9""#);
+    let err = format!("{:#}", story.approve(&tampered, "write").await.unwrap_err());
+    assert!(err.contains("has no version 9"), "{err}");
+    assert!(story.runtime_names().await.contains(&"dad_joke_bot_pr_12".to_owned()));
+
+    // The real approval: version 2 goes live and PR 12's runtime is deleted.
+    let report = story.approve(&issue_body, "write").await.unwrap();
+    assert_eq!(report.result, "promoted");
+    assert_eq!(report.deleted, ["dad_joke_bot_pr_12"]);
+    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("2"));
+    let summary = story.last_out();
+    assert!(summary.contains("| `dad_joke_bot` | `dad_joke_bot_prod` | `prod` | `1` | `2` | promoted |"), "{summary}");
+    assert_eq!(story.runtime_names().await, ["dad_joke_bot_prod", "motivational_quotes_bot_prod"]);
+
+    // Approving the same issue again converges; replaying the old bootstrap approval cannot roll back.
+    let report = story.approve(&issue_body, "write").await.unwrap();
+    assert!(report.markdown.unwrap().contains("already_live"));
+    let err = format!("{:#}", story.approve(&bootstrap_body, "write").await.unwrap_err());
+    assert!(err.contains("serves version 2, newer than 1"), "{err}");
+    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("2"));
+
+    // Rollback is its own explicit act.
+    let event = story.event("workflow_dispatch_rollback.json", |_| {});
+    let args = gh::PromoteArgs { event, labeller_permission: "admin".into(), bot_login: gh::DEFAULT_BOT_LOGIN.into() };
+    let report = gh::promote(&story.ctx, &args, Some(story.aws.clone())).await.unwrap();
+    assert_eq!(report.result, "rolled_back");
+    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"));
+    assert!(story.last_out().contains("## Rolled back"));
+
+    // PR 14 is closed without merge: its runtimes go at once.
+    story.pr_deploy("pr_opened.json", 14, "pr14", &["Cargo.toml"]).await;
+    assert!(story.runtime_names().await.contains(&"motivational_quotes_bot_pr_14".to_owned()));
+    let event = story.event("pr_closed_unmerged.json", |_| {});
+    let report =
+        gh::pr_closed(&story.ctx, &gh::PrClosedArgs { event, dry_run: false }, Some(story.aws.clone())).await.unwrap();
+    assert_eq!(report.deleted, ["dad_joke_bot_pr_14", "motivational_quotes_bot_pr_14"]);
+
+    // The sweep: PR 15 is open, PR 17 is merged and awaiting promotion, PR 16 leaked.
+    for pr in [15, 16, 17] {
+        story.pr_deploy("pr_opened.json", pr, &format!("pr{pr}"), &["prompts/motivational_quotes_bot.txt"]).await;
+    }
+    let pending = issue_body.replace(r#""pr":12"#, r#""pr":17"#);
+    let issues = json!([{"number": 41, "user": {"login": "github-actions[bot]"}, "body": pending}]);
+    let issues_file = story.path("open-issues.json");
+    std::fs::write(&issues_file, issues.to_string()).unwrap();
+    let event = story.event("schedule.json", |_| {});
+    let gc_args = |event, dry_run| gh::GcArgs {
+        event,
+        open_pulls: events_dir().join("open_pulls.json"),
+        open_issues: issues_file.clone(),
+        bot_login: gh::DEFAULT_BOT_LOGIN.into(),
+        dry_run,
+    };
+    let report = gh::gc(&story.ctx, &gc_args(event, true), Some(story.aws.clone())).await.unwrap();
+    assert_eq!(report.deleted, ["motivational_quotes_bot_pr_16"]);
+    assert!(story.runtime_names().await.contains(&"motivational_quotes_bot_pr_16".to_owned()), "dry run");
+    let event = story.event("schedule.json", |_| {});
+    let report = gh::gc(&story.ctx, &gc_args(event, false), Some(story.aws.clone())).await.unwrap();
+    assert_eq!(report.deleted, ["motivational_quotes_bot_pr_16"]);
+    assert_eq!(
+        story.runtime_names().await,
+        [
+            "dad_joke_bot_prod",
+            "motivational_quotes_bot_pr_15",
+            "motivational_quotes_bot_pr_17",
+            "motivational_quotes_bot_prod"
+        ]
+    );
+    // A second sweep finds nothing more.
+    let event = story.event("schedule.json", |_| {});
+    let report = gh::gc(&story.ctx, &gc_args(event, false), Some(story.aws.clone())).await.unwrap();
+    assert!(report.deleted.is_empty());
+
+    stack.shutdown().await;
+}

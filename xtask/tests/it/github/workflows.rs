@@ -1,0 +1,242 @@
+//! Invariants of every file in .github/workflows: least privilege, pinning, concurrency, no
+//! expression in a script, credentials only where the roles' trust policies expect them.
+
+use serde_yaml_ng::{Mapping, Value};
+use xtask::settings::workspace_root;
+
+fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    value.as_mapping().and_then(|map| map.get(key))
+}
+
+fn is_sha_pinned(uses: &str) -> bool {
+    let Some((action, reference)) = uses.split_once('@') else { return false };
+    action.split('/').count() >= 2
+        && !action.starts_with("./")
+        && reference.len() == 40
+        && reference.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Every problem found in one workflow file; empty when it keeps every rule.
+pub fn check_workflow(file: &str, text: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let workflow: Value = match serde_yaml_ng::from_str(text) {
+        Ok(value) => value,
+        Err(err) => return vec![format!("{file}: not YAML: {err}")],
+    };
+    let triggers = get(&workflow, "on").cloned().unwrap_or(Value::Null);
+    let trigger_names: Vec<String> = match &triggers {
+        Value::String(name) => vec![name.clone()],
+        Value::Sequence(names) => names.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect(),
+        Value::Mapping(map) => map.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect(),
+        _ => vec![],
+    };
+    if trigger_names.is_empty() {
+        problems.push(format!("{file}: no `on:` triggers"));
+    }
+    for dangerous in ["pull_request_target", "workflow_run"] {
+        if trigger_names.iter().any(|name| name == dangerous) {
+            problems.push(format!("{file}: `{dangerous}` runs untrusted code with secrets"));
+        }
+    }
+    match get(&workflow, "permissions") {
+        Some(Value::Mapping(map)) if map.is_empty() => {}
+        _ => problems.push(format!("{file}: top-level `permissions: {{}}` is missing")),
+    }
+    match get(&workflow, "concurrency") {
+        Some(concurrency) => {
+            if get(concurrency, "cancel-in-progress") != Some(&Value::Bool(false)) {
+                problems.push(format!("{file}: concurrency must set `cancel-in-progress: false`"));
+            }
+            let group = get(concurrency, "group").and_then(Value::as_str).unwrap_or("");
+            if group.is_empty() {
+                problems.push(format!("{file}: concurrency has no group"));
+            }
+            if trigger_names.iter().any(|name| name == "pull_request") && !group.contains("pull_request.number") {
+                problems.push(format!("{file}: pull request workflows need a per-PR concurrency group"));
+            }
+        }
+        None => problems.push(format!("{file}: no top-level concurrency group")),
+    }
+    let is_prod = file.starts_with("prod-");
+    let Some(jobs) = get(&workflow, "jobs").and_then(Value::as_mapping) else {
+        problems.push(format!("{file}: no jobs"));
+        return problems;
+    };
+    for (job_name, job) in jobs {
+        let job_name = format!("{file}: job `{}`", job_name.as_str().unwrap_or("?"));
+        let permissions = get(job, "permissions").and_then(Value::as_mapping).cloned().unwrap_or_else(|| {
+            problems.push(format!("{job_name}: explicit `permissions:` is missing"));
+            Mapping::new()
+        });
+        for (scope, level) in &permissions {
+            if !matches!(level.as_str(), Some("read" | "write" | "none")) {
+                problems.push(format!("{job_name}: permission {scope:?} is {level:?}"));
+            }
+        }
+        let steps = get(job, "steps").and_then(Value::as_sequence).cloned().unwrap_or_default();
+        let mut uses_aws = false;
+        for step in &steps {
+            if let Some(uses) = get(step, "uses").and_then(Value::as_str) {
+                if !is_sha_pinned(uses) {
+                    problems.push(format!("{job_name}: `{uses}` is not pinned to a full commit SHA"));
+                }
+                let commented = text.lines().any(|line| line.contains(uses) && line.contains("# v"));
+                if !commented {
+                    problems.push(format!("{job_name}: `{uses}` lacks a `# vX` comment"));
+                }
+                if uses.starts_with("actions/checkout@")
+                    && get(step, "with").and_then(|with| get(with, "persist-credentials")) != Some(&Value::Bool(false))
+                {
+                    problems.push(format!("{job_name}: checkout must set `persist-credentials: false`"));
+                }
+                if uses.starts_with("aws-actions/configure-aws-credentials@") {
+                    uses_aws = true;
+                    let role = get(step, "with").and_then(|with| get(with, "role-to-assume")).and_then(Value::as_str);
+                    let expected =
+                        if is_prod { "vars.AGENTCORE_PROD_ROLE_ARN" } else { "vars.AGENTCORE_PR_DEPLOY_ROLE_ARN" };
+                    if role.map(|role| role.replace(' ', "")) != Some(format!("${{{{{expected}}}}}")) {
+                        problems
+                            .push(format!("{job_name}: role-to-assume must be `${{{{ {expected} }}}}`, is {role:?}"));
+                    }
+                    for key in ["aws-access-key-id", "aws-secret-access-key"] {
+                        if get(step, "with").and_then(|with| get(with, key)).is_some() {
+                            problems.push(format!("{job_name}: long-lived AWS keys; use OIDC"));
+                        }
+                    }
+                }
+            }
+            if let Some(script) = get(step, "run").and_then(Value::as_str) {
+                if script.contains("${{") {
+                    problems.push(format!("{job_name}: an expression inside `run:`; pass it through `env:`"));
+                }
+                if script.contains("cargo xtask github") && !script.contains("--event \"$GITHUB_EVENT_PATH\"") {
+                    problems.push(format!("{job_name}: the xtask step must read `--event \"$GITHUB_EVENT_PATH\"`"));
+                }
+            }
+        }
+        let id_token = permissions.get("id-token").and_then(Value::as_str) == Some("write");
+        if uses_aws != id_token {
+            problems.push(format!("{job_name}: `id-token: write` exactly when the job assumes an AWS role"));
+        }
+        if uses_aws && is_prod {
+            let environment = get(job, "environment").and_then(|env| {
+                env.as_str().map(str::to_owned).or_else(|| get(env, "name")?.as_str().map(str::to_owned))
+            });
+            if !matches!(environment.as_deref(), Some("production" | "production-deploy")) {
+                problems.push(format!("{job_name}: the prod role is trusted only in the production environments"));
+            }
+        }
+    }
+    problems
+}
+
+fn workflow_files() -> Vec<(String, String)> {
+    let dir = workspace_root().join(".github").join("workflows");
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yml" || ext == "yaml"))
+        .map(|path| (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&path).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_workflow_keeps_the_rules() {
+    let files = workflow_files();
+    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["gc.yml", "pr-closed.yml", "pr-deploy.yml", "prod-deploy.yml", "prod-promote.yml"]);
+    let problems: Vec<String> = files.iter().flat_map(|(name, text)| check_workflow(name, text)).collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_promotion_runs_in_production_for_approved_only() {
+    let text = std::fs::read_to_string(workspace_root().join(".github/workflows/prod-promote.yml")).unwrap();
+    let workflow: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let job = get(get(&workflow, "jobs").unwrap(), "promote").unwrap();
+    assert_eq!(get(job, "environment").and_then(Value::as_str), Some("production"));
+    let condition = get(job, "if").and_then(Value::as_str).unwrap();
+    assert!(condition.contains("github.event.label.name == 'approved'"), "{condition}");
+    let on = get(&workflow, "on").unwrap();
+    assert_eq!(
+        get(get(on, "issues").unwrap(), "types").unwrap(),
+        &serde_yaml_ng::from_str::<Value>("[labeled]").unwrap()
+    );
+    assert!(text.contains("collaborators/$SENDER/permission"));
+}
+
+#[test]
+fn the_checker_catches_each_broken_rule() {
+    let (_, good) = workflow_files().into_iter().find(|(name, _)| name == "pr-deploy.yml").unwrap();
+    let (_, prod) = workflow_files().into_iter().find(|(name, _)| name == "prod-promote.yml").unwrap();
+    let checkout = "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8";
+    let cases: Vec<(&str, &str, String, &str)> = vec![
+        ("pr-deploy.yml", "tag instead of SHA", good.replace(checkout, "actions/checkout@v5"), "not pinned"),
+        ("pr-deploy.yml", "short SHA", good.replace(checkout, "actions/checkout@08c6903"), "not pinned"),
+        ("pr-deploy.yml", "no version comment", good.replace(" # v5.0.0", ""), "# vX"),
+        (
+            "pr-deploy.yml",
+            "credentials persisted",
+            good.replacen("persist-credentials: false", "persist-credentials: true", 1),
+            "persist-credentials",
+        ),
+        (
+            "pr-deploy.yml",
+            "title in a script",
+            good.replace(
+                "run: cargo xtask github pr-deploy",
+                "run: echo \"${{ github.event.pull_request.title }}\" && cargo xtask github pr-deploy",
+            ),
+            "expression inside `run:`",
+        ),
+        ("pr-deploy.yml", "no top-level permissions", good.replace("permissions: {}\n", ""), "top-level"),
+        ("pr-deploy.yml", "write-all", good.replace("permissions: {}\n", "permissions: write-all\n"), "top-level"),
+        (
+            "pr-deploy.yml",
+            "job without permissions",
+            good.replacen(
+                "    permissions:\n      contents: read # check out the code\n      id-token: write # OIDC token for the AWS role\n      pull-requests: write # create or update the PR comment\n",
+                "",
+                1,
+            ),
+            "explicit `permissions:`",
+        ),
+        ("pr-deploy.yml", "cancelled deploys", good.replace("cancel-in-progress: false", "cancel-in-progress: true"), "cancel-in-progress"),
+        (
+            "pr-deploy.yml",
+            "shared group",
+            good.replace("agentcore-pr-${{ github.event.pull_request.number }}", "agentcore-pr"),
+            "per-PR",
+        ),
+        ("pr-deploy.yml", "pull_request_target", good.replace("  pull_request:\n", "  pull_request_target:\n"), "pull_request_target"),
+        (
+            "pr-deploy.yml",
+            "prod role in a PR job",
+            good.replace("vars.AGENTCORE_PR_DEPLOY_ROLE_ARN", "vars.AGENTCORE_PROD_ROLE_ARN"),
+            "role-to-assume",
+        ),
+        (
+            "pr-deploy.yml",
+            "event from an expression",
+            good.replacen("--event \"$GITHUB_EVENT_PATH\"", "--event event.json", 1),
+            "GITHUB_EVENT_PATH",
+        ),
+        ("prod-promote.yml", "promotion outside production", prod.replace("    environment: production\n", ""), "production environments"),
+        (
+            "prod-promote.yml",
+            "no OIDC permission",
+            prod.replace("      id-token: write # OIDC token for the AWS role\n", ""),
+            "id-token",
+        ),
+    ];
+    for (file, name, text, expected) in cases {
+        assert_ne!(&text, if file == "pr-deploy.yml" { &good } else { &prod }, "{name}: the mutation did not apply");
+        let problems = check_workflow(file, &text);
+        assert!(
+            problems.iter().any(|problem| problem.contains(expected)),
+            "{name}: expected `{expected}` in {problems:#?}"
+        );
+    }
+}
