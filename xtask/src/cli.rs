@@ -12,7 +12,7 @@ use crate::{bench, cleanup, deploy, github, local, package, promote, status};
 
 /// Package, deploy, promote and roll back the monorepo's Bedrock AgentCore agents.
 #[derive(Parser, Debug)]
-#[command(name = "cargo xtask", bin_name = "cargo xtask", version, propagate_version = true)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -107,4 +107,15 @@ pub fn run(cli: Cli) -> Result<()> {
 /// AWS commands are async; packaging and parsing stay synchronous.
 pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(future)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks the whole command tree (duplicate flags, bad defaults) only when asked.
+    #[test]
+    fn command_tree_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }
