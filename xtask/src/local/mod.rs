@@ -231,12 +231,14 @@ impl LocalStack {
         &self.dir
     }
 
-    /// Environment variables that point any AWS SDK or the AWS CLI at this stack.
+    /// Environment variables that point any AWS SDK or the AWS CLI at this stack. Besides the
+    /// five the SDKs read, AWS_DEFAULT_REGION is set too: botocore (boto3, the AWS CLI) ignores AWS_REGION.
     pub fn env_exports(&self) -> Vec<(String, String)> {
         vec![
             ("AWS_ENDPOINT_URL_S3".to_owned(), self.s3_endpoint()),
             ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL".to_owned(), self.control_endpoint()),
             ("AWS_REGION".to_owned(), self.region.clone()),
+            ("AWS_DEFAULT_REGION".to_owned(), self.region.clone()),
             ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY_ID.to_owned()),
             ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_ACCESS_KEY.to_owned()),
         ]

@@ -810,3 +810,37 @@ async fn state_persists_across_restarts_and_faults_file_is_read_per_request() {
     assert!(err.contains("not a local stack state directory"), "{err}");
     assert!(foreign.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_scenario() {
+    let probe = std::process::Command::new("python3").args(["-c", "import boto3"]).output();
+    let installed = probe.as_ref().is_ok_and(|output| output.status.success());
+    assert!(
+        installed,
+        "boto3 is missing for python3 ({probe:?}); install it with `python3 -m pip install --user boto3==1.44.5` (CI: .ci/run)"
+    );
+    let harness = start(20).await;
+    let stack = &harness.stack;
+    // One runtime fits: the scenario's second create must hit the quota.
+    stack.faults().set_quotas(xtask::local::Quotas { runtimes: 1, ..Default::default() }).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/boto3/scenario.py");
+    let empty = harness._temp.path().join("no-aws-config");
+    let mut command = tokio::process::Command::new("python3");
+    command
+        .arg(&script)
+        .envs(stack.env_exports())
+        .env("AWS_CONFIG_FILE", &empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_SESSION_TOKEN")
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(300), command.output()).await.unwrap().unwrap();
+    assert!(
+        output.status.success(),
+        "scenario.py failed\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("boto3 scenario: ok"));
+}

@@ -52,7 +52,7 @@ async fn local_up_prints_exports_and_serves_until_killed() {
         }
     });
     let mut lines = Vec::new();
-    while lines.len() < 5 {
+    while lines.len() < 6 {
         let line = lines_rx.recv_timeout(Duration::from_secs(120)).expect("`local up` printed its exports");
         lines.push(line);
     }
@@ -62,6 +62,7 @@ async fn local_up_prints_exports_and_serves_until_killed() {
         export AWS_ENDPOINT_URL_S3=http://127.0.0.1:[PORT]
         export AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL=http://127.0.0.1:[PORT]
         export AWS_REGION=eu-west-1
+        export AWS_DEFAULT_REGION=eu-west-1
         export AWS_ACCESS_KEY_ID=AKIALOCALAGENTCORE01
         export AWS_SECRET_ACCESS_KEY=local-agentcore-secret-key
         ");
