@@ -8,6 +8,8 @@ use sha2::{Digest, Sha256};
 use super::plane::ApiError;
 use super::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 
+const MAX_SKEW_MS: i64 = 15 * 60 * 1000;
+
 fn denied(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(403, code, message)
 }
@@ -84,6 +86,21 @@ pub fn check(
     };
     if !amz_date.starts_with(date) {
         return Err(denied("InvalidSignatureException", "Credential date does not match X-Amz-Date"));
+    }
+    let Some(signed_at) = super::store::parse_amz_date(amz_date) else {
+        return Err(denied(
+            "IncompleteSignatureException",
+            format!("X-Amz-Date {amz_date} is not a date like 20250101T120000Z"),
+        ));
+    };
+    // AWS refuses signatures more than 15 minutes away from its clock (replay protection).
+    if (super::store::now_ms() - signed_at).abs() > MAX_SKEW_MS {
+        return Err(denied(
+            "InvalidSignatureException",
+            format!(
+                "Signature expired: {amz_date} is more than 15 minutes away from the server's time; check the system clock"
+            ),
+        ));
     }
 
     let canonical = canonical_request(method, path, query, headers, signed_headers, body);

@@ -844,3 +844,172 @@ async fn boto3_scenario() {
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("boto3 scenario: ok"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_pin_versions_and_roll_forward() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    upload(stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    let client = control_client(stack).await;
+    let id = create_runtime(&client, "pinned", "a.zip").await;
+    let update = || {
+        client
+            .update_agent_runtime()
+            .agent_runtime_id(&id)
+            .agent_runtime_artifact(code_artifact("a.zip"))
+            .role_arn(ROLE)
+    };
+    // Without a version, an endpoint pins the latest version at creation time.
+    client.create_agent_runtime_endpoint().agent_runtime_id(&id).name("prod").send().await.unwrap();
+    update().send().await.unwrap();
+    update().send().await.unwrap();
+    let get = |name: &'static str| client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name(name);
+    let prod = get("prod").send().await.unwrap();
+    assert_eq!((prod.live_version(), prod.target_version()), (Some("1"), Some("1")));
+    let default = get("DEFAULT").send().await.unwrap();
+    assert_eq!((default.live_version(), default.target_version()), (Some("3"), Some("3")));
+
+    let moved = client
+        .update_agent_runtime_endpoint()
+        .agent_runtime_id(&id)
+        .endpoint_name("prod")
+        .agent_runtime_version("3")
+        .description("release 3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((moved.live_version(), moved.target_version()), (Some("1"), Some("3")));
+    assert_eq!(moved.status().as_str(), "UPDATING");
+    let prod = get("prod").send().await.unwrap();
+    assert_eq!((prod.live_version(), prod.target_version()), (Some("3"), Some("3")));
+    assert_eq!(prod.description(), Some("release 3"));
+
+    let err = client
+        .update_agent_runtime_endpoint()
+        .agent_runtime_id(&id)
+        .endpoint_name("DEFAULT")
+        .agent_runtime_version("1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 409, "ConflictException", "DEFAULT endpoint always serves the latest version");
+    let err = client
+        .update_agent_runtime_endpoint()
+        .agent_runtime_id(&id)
+        .endpoint_name("prod")
+        .agent_runtime_version("8")
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 404, "ResourceNotFoundException", "has no version 8");
+
+    // Deleting single versions: not the latest, not one an endpoint uses.
+    let delete_version =
+        |version: &'static str| client.delete_agent_runtime().agent_runtime_id(&id).agent_runtime_version(version);
+    let err = delete_version("3").send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "is the latest version");
+    client
+        .update_agent_runtime_endpoint()
+        .agent_runtime_id(&id)
+        .endpoint_name("prod")
+        .agent_runtime_version("2")
+        .send()
+        .await
+        .unwrap();
+    let err = delete_version("2").send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "is used by endpoint(s) prod");
+    let deleted = delete_version("1").send().await.unwrap();
+    assert_eq!((deleted.status().as_str(), deleted.agent_runtime_version()), ("DELETING", Some("1")));
+    let versions = client.list_agent_runtime_versions().agent_runtime_id(&id).send().await.unwrap();
+    let numbers: Vec<&str> = versions.agent_runtimes().iter().map(|v| v.agent_runtime_version()).collect();
+    assert_eq!(numbers, ["3", "2"], "version 1 is gone after the (zero) delay");
+    update().send().await.unwrap();
+    assert_eq!(wait_runtime(&client, &id).await.agent_runtime_version(), "4", "numbers are never reused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitions_take_the_configured_delay() {
+    let harness = start(60_000).await;
+    let stack = &harness.stack;
+    upload(stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    let client = control_client(stack).await;
+    let id = create_runtime(&client, "slow", "a.zip").await;
+    let runtime = client.get_agent_runtime().agent_runtime_id(&id).send().await.unwrap();
+    assert_eq!(runtime.status(), &AgentRuntimeStatus::Creating);
+    let default =
+        client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("DEFAULT").send().await.unwrap();
+    assert_eq!(default.status().as_str(), "CREATING");
+    assert_eq!(default.live_version(), None, "nothing serves yet");
+    let err = client
+        .update_agent_runtime()
+        .agent_runtime_id(&id)
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 409, "ConflictException", "is CREATING (version 1); wait until it leaves that status");
+    client.create_agent_runtime_endpoint().agent_runtime_id(&id).name("prod").send().await.unwrap();
+    let err =
+        client.update_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("prod").send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "endpoint prod of agent runtime");
+    client.delete_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("prod").send().await.unwrap();
+    let prod = client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("prod").send().await.unwrap();
+    assert_eq!(prod.status().as_str(), "DELETING");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stacks_share_one_state_directory() {
+    let temp = tempfile::tempdir().unwrap();
+    let first = start_in(temp.path(), 0).await;
+    let second = start_in(temp.path(), 0).await;
+    upload(&first, "a.zip", zip_with(&[("main.py", "")])).await;
+    let clients = [control_client(&first).await, control_client(&second).await];
+    let mut tasks = Vec::new();
+    for index in 0..16 {
+        let client = clients[index % 2].clone();
+        tasks.push(tokio::spawn(async move { create_runtime(&client, &format!("shared_{index}"), "a.zip").await }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // No lost update: every create of either server is in the shared state.
+    let listed = clients[1].list_agent_runtimes().max_results(100).send().await.unwrap();
+    assert_eq!(listed.agent_runtimes().len(), 16);
+    let runtime = wait_runtime(&clients[0], listed.agent_runtimes()[0].agent_runtime_id()).await;
+    assert_eq!(
+        runtime.status(),
+        &AgentRuntimeStatus::Ready,
+        "the artifact uploaded through one server is seen by the other"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_aws_style_errors() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    let response = signed(stack, "bedrock-agentcore", "PUT", "/runtimes/", "", b"{not json").await;
+    assert_raw_error(&response, 400, "ValidationException", "the request body is not valid JSON");
+    assert_eq!(response.json()["reason"], "CannotParse");
+    let response = signed(stack, "bedrock-agentcore", "GET", "/gateways/", "", b"").await;
+    assert_raw_error(
+        &response,
+        404,
+        "UnknownOperationException",
+        "no runtime or runtime-endpoint operation is served at GET /gateways/",
+    );
+    let response = signed(stack, "bedrock-agentcore", "POST", "/runtimes/", "maxResults=ten", b"").await;
+    assert_raw_error(&response, 400, "ValidationException", "query parameter maxResults=ten is not an integer");
+    let stale = [
+        ("x-amz-date", "20200101T000000Z".to_owned()),
+        (
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential={}/20200101/us-east-1/bedrock-agentcore/aws4_request, SignedHeaders=host;x-amz-date, Signature=00",
+                xtask::local::ACCESS_KEY_ID
+            ),
+        ),
+    ];
+    let response = raw(&stack.control_endpoint(), "POST", "/runtimes/", &stale, b"").await;
+    assert_raw_error(&response, 403, "InvalidSignatureException", "Signature expired");
+}
