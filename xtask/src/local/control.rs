@@ -215,7 +215,9 @@ impl Control {
             }
             _ => None,
         };
-        plane::transact(&self.dir, |state| {
+        let write =
+            !matches!(operation, "GetAgentRuntime" | "GetAgentRuntimeEndpoint") && !operation.starts_with("List");
+        plane::transact(&self.dir, write, |state| {
             let env = Env {
                 dir: &self.dir,
                 region: &self.region,

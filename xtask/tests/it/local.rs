@@ -739,7 +739,12 @@ async fn s3_checks_signatures_and_conditional_writes() {
         .unwrap_err();
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
     assert_eq!(err.code(), Some("PreconditionFailed"));
-    let object = s3.get_object().bucket(BUCKET).key("records/1.json").send().await.unwrap();
+    // A client configured only from the shared config (no path-style flag) works too: the SDK
+    // addresses buckets by path when the endpoint is an IP address.
+    let plain = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk_config(stack).await).endpoint_url(stack.s3_endpoint()).build(),
+    );
+    let object = plain.get_object().bucket(BUCKET).key("records/1.json").send().await.unwrap();
     assert_eq!(object.body.collect().await.unwrap().into_bytes().as_ref(), b"one");
 
     // Concurrent conditional creates of one key: exactly one wins.
@@ -991,6 +996,26 @@ async fn malformed_requests_get_aws_style_errors() {
     let response = signed(stack, "bedrock-agentcore", "PUT", "/runtimes/", "", b"{not json").await;
     assert_raw_error(&response, 400, "ValidationException", "the request body is not valid JSON");
     assert_eq!(response.json()["reason"], "CannotParse");
+    // Unknown members are ignored and nulls mean absent; Get returns only the model's members.
+    let body = serde_json::json!({
+        "agentRuntimeName": "raw_agent",
+        "agentRuntimeArtifact": {"containerConfiguration": {"containerUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:1"}},
+        "roleArn": ROLE,
+        "description": null,
+        "bogus": 1,
+    });
+    let response = signed(stack, "bedrock-agentcore", "PUT", "/runtimes/", "", body.to_string().as_bytes()).await;
+    assert_eq!(response.status, 202, "{response:?}");
+    let id = response.json()["agentRuntimeId"].as_str().unwrap().to_owned();
+    let got = signed(stack, "bedrock-agentcore", "GET", &format!("/runtimes/{id}/"), "", b"").await.json();
+    assert_eq!(got["agentRuntimeArtifact"], body["agentRuntimeArtifact"]);
+    assert_eq!(got["roleArn"], ROLE);
+    assert!(got.get("bogus").is_none() && got.get("description").is_none(), "{got}");
+    assert_eq!(
+        got["lifecycleConfiguration"],
+        serde_json::json!({"idleRuntimeSessionTimeout": 900, "maxLifetime": 28800})
+    );
+
     let response = signed(stack, "bedrock-agentcore", "GET", "/gateways/", "", b"").await;
     assert_raw_error(
         &response,
