@@ -17,7 +17,7 @@ pub const ACCOUNT_ID: &str = "123456789012";
 /// Page size of list operations when the caller sends no maxResults.
 pub const DEFAULT_PAGE_SIZE: usize = 10;
 /// Client tokens remembered for idempotent replays; older ones are forgotten first.
-const MAX_TOKENS: usize = 10_000;
+const MAX_TOKENS: usize = 1_000;
 
 /// An API error as the control plane reports it.
 #[derive(Debug, Clone)]
