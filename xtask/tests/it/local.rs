@@ -482,6 +482,60 @@ async fn injected_stuck_and_failed_versions() {
         client.get_agent_runtime_endpoint().agent_runtime_id(&fine).endpoint_name("DEFAULT").send().await.unwrap();
     assert_eq!(default.live_version(), Some("1"), "DEFAULT keeps serving the last good version");
     assert_eq!(default.target_version(), Some("2"));
+    assert_eq!(default.status().as_str(), "UPDATE_FAILED");
+    assert_eq!(default.failure_reason(), Some("the role cannot be assumed"));
+
+    // A failed endpoint update leaves the previous version live.
+    client
+        .create_agent_runtime_endpoint()
+        .agent_runtime_id(&fine)
+        .name("prod")
+        .agent_runtime_version("1")
+        .send()
+        .await
+        .unwrap();
+    stack.faults().fail("UpdateAgentRuntimeEndpoint", 1, "rollout failed").unwrap();
+    client
+        .update_agent_runtime_endpoint()
+        .agent_runtime_id(&fine)
+        .endpoint_name("prod")
+        .agent_runtime_version("2")
+        .send()
+        .await
+        .unwrap();
+    let prod = client.get_agent_runtime_endpoint().agent_runtime_id(&fine).endpoint_name("prod").send().await.unwrap();
+    assert_eq!(prod.status().as_str(), "UPDATE_FAILED");
+    assert_eq!((prod.live_version(), prod.target_version()), (Some("1"), Some("2")));
+    assert_eq!(prod.failure_reason(), Some("rollout failed"));
+
+    // A stuck delete never finishes.
+    stack.faults().stuck("DeleteAgentRuntimeEndpoint", 1).unwrap();
+    client.delete_agent_runtime_endpoint().agent_runtime_id(&fine).endpoint_name("prod").send().await.unwrap();
+    let prod = client.get_agent_runtime_endpoint().agent_runtime_id(&fine).endpoint_name("prod").send().await.unwrap();
+    assert_eq!(prod.status().as_str(), "DELETING", "stays DELETING with a zero delay");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_stack_stops_it() {
+    let harness = start(0).await;
+    let endpoints = [harness.stack.s3_endpoint(), harness.stack.control_endpoint()];
+    for endpoint in &endpoints {
+        tokio::net::TcpStream::connect(endpoint.strip_prefix("http://").unwrap()).await.expect("listening");
+    }
+    drop(harness);
+    for endpoint in &endpoints {
+        let address = endpoint.strip_prefix("http://").unwrap();
+        let mut refused = false;
+        // Aborted server tasks release their sockets on the runtime's next turn; poll a bounded number of times.
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(address).await.is_err() {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(refused, "{endpoint} still accepts connections");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -571,11 +625,20 @@ async fn lists_paginate() {
 }
 
 /// A response read off the wire by [`raw`].
-#[derive(Debug)]
 pub struct RawResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
 }
 
 impl RawResponse {
@@ -1023,6 +1086,16 @@ async fn malformed_requests_get_aws_style_errors() {
         "UnknownOperationException",
         "no runtime or runtime-endpoint operation is served at GET /gateways/",
     );
+    let endpoint = stack.control_endpoint();
+    let host = endpoint.strip_prefix("http://").unwrap();
+    let (date, authorization) =
+        xtask::local::sigv4::sign("PUT", "/runtimes/", "", host, b"{}", stack.region(), "bedrock-agentcore");
+    let declared =
+        ("x-amz-content-sha256", "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a".to_owned());
+    let response =
+        raw(&endpoint, "PUT", "/runtimes/", &[("x-amz-date", date), ("authorization", authorization), declared], b"[]")
+            .await;
+    assert_raw_error(&response, 403, "InvalidSignatureException", "x-amz-content-sha256 header does not match");
     let response = signed(stack, "bedrock-agentcore", "POST", "/runtimes/", "maxResults=ten", b"").await;
     assert_raw_error(&response, 400, "ValidationException", "query parameter maxResults=ten is not an integer");
     let stale = [
