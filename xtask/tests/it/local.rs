@@ -404,6 +404,36 @@ async fn validation_errors_carry_reason_and_fields() {
         "idleRuntimeSessionTimeout (3600) must not exceed maxLifetime (1800)",
     );
 
+    let err = client
+        .create_agent_runtime()
+        .agent_runtime_name("lifecycle")
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .lifecycle_configuration(control::types::LifecycleConfiguration::builder().max_lifetime(86_400).build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 400, "ValidationException", "runtimes without a capacity provider allow at most 28800 seconds");
+    let control::operation::create_agent_runtime::CreateAgentRuntimeError::ValidationException(validation) =
+        err.into_service_error()
+    else {
+        panic!("not a ValidationException");
+    };
+    assert_eq!(validation.field_list()[0].name(), "lifecycleConfiguration.maxLifetime");
+
+    let ports = control::types::PortRange::builder().from(8400).to(8500).build().unwrap();
+    let err = client
+        .create_agent_runtime()
+        .agent_runtime_name("ports")
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .allowed_ports(control::types::AllowedPort::Port(8080))
+        .allowed_ports(control::types::AllowedPort::PortRange(ports))
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 400, "ValidationException", "port 8443 is reserved by AgentCore");
+
     let err = client.list_agent_runtimes().max_results(500).send().await.unwrap_err();
     assert_error(&err, 400, "ValidationException", "Member must have value less than or equal to 100");
     let err = client.list_agent_runtimes().next_token("forged").send().await.unwrap_err();
