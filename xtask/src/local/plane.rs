@@ -137,7 +137,8 @@ pub struct Env<'a> {
 
 impl Env<'_> {
     fn fate(&self, operation: &str) -> Result<ResourceFate, ApiError> {
-        faults::draw_fate(self.dir, operation).map_err(|err| ApiError::internal(format!("{err:#}")))
+        faults::draw_fate(self.dir, operation)
+            .map_err(|err| ApiError::internal(format!("{err:#}; fix or delete faults.json in the state directory")))
     }
 }
 
@@ -829,7 +830,9 @@ pub fn list_endpoints(state: &State, env: &Env, input: &Map<String, Value>) -> R
 /// Loads the state, runs `f`, and saves the state when `f` succeeds and may have changed it (`write`)
 /// or finished deletions were forgotten; all under the directory lock.
 pub fn transact<T>(dir: &Path, write: bool, f: impl FnOnce(&mut State) -> Result<T, ApiError>) -> Result<T, ApiError> {
-    let internal = |err: anyhow::Error| ApiError::internal(format!("local state: {err:#}"));
+    let internal = |err: anyhow::Error| {
+        ApiError::internal(format!("local state: {err:#}; `cargo xtask local reset` starts from an empty state"))
+    };
     store::with_lock(dir, || {
         let path = dir.join(store::STATE_FILE);
         let mut state: State = store::read_json(&path).map_err(internal)?;

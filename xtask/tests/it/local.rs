@@ -479,6 +479,14 @@ async fn injected_faults_throttle_fail_and_delay() {
     let err = impatient.get_agent_runtime().agent_runtime_id("slow-0123456789").send().await.unwrap_err();
     assert!(matches!(err, aws_smithy_runtime_api::client::result::SdkError::TimeoutError(_)), "{err:?}");
 
+    // A broken faults file is reported, naming the file and the fix.
+    std::fs::write(faults.path(), r#"{"operations": {"ListAgentRuntimes": {"throttel": 1}}}"#).unwrap();
+    let err = client.list_agent_runtimes().send().await.unwrap_err();
+    assert_error(&err, 500, "InternalServerException", "unknown field `throttel`");
+    assert_error(&err, 500, "InternalServerException", "fix or delete faults.json");
+    faults.clear().unwrap();
+    client.list_agent_runtimes().send().await.expect("faults cleared");
+
     let err = faults.throttle("InvokeAgentRuntime", 1).unwrap_err().to_string();
     assert!(err.contains("unknown operation `InvokeAgentRuntime`"), "{err}");
 }
