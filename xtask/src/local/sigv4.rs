@@ -8,6 +8,8 @@ use sha2::{Digest, Sha256};
 use super::plane::ApiError;
 use super::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 
+const MAX_SKEW_MS: i64 = 15 * 60 * 1000;
+
 fn denied(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(403, code, message)
 }
@@ -85,7 +87,31 @@ pub fn check(
     if !amz_date.starts_with(date) {
         return Err(denied("InvalidSignatureException", "Credential date does not match X-Amz-Date"));
     }
+    let Some(signed_at) = super::store::parse_amz_date(amz_date) else {
+        return Err(denied(
+            "IncompleteSignatureException",
+            format!("X-Amz-Date {amz_date} is not a date like 20250101T120000Z"),
+        ));
+    };
+    // AWS refuses signatures more than 15 minutes away from its clock (replay protection).
+    if (super::store::now_ms() - signed_at).abs() > MAX_SKEW_MS {
+        return Err(denied(
+            "InvalidSignatureException",
+            format!(
+                "Signature expired: {amz_date} is more than 15 minutes away from the server's time; check the system clock"
+            ),
+        ));
+    }
 
+    if let Some(declared) = headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok())
+        && declared != "UNSIGNED-PAYLOAD"
+        && declared != hex::encode(Sha256::digest(body))
+    {
+        return Err(denied(
+            "InvalidSignatureException",
+            "The provided x-amz-content-sha256 header does not match what was computed from the body",
+        ));
+    }
     let canonical = canonical_request(method, path, query, headers, signed_headers, body);
     if signature_of(&canonical, amz_date, region, service) != signature {
         return Err(denied(
@@ -158,6 +184,7 @@ fn canonical_request(
             .collect();
         canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
+    // A declared payload hash is what was signed; `check` makes sure it is the body's.
     let payload = headers
         .get("x-amz-content-sha256")
         .and_then(|v| v.to_str().ok())

@@ -404,6 +404,36 @@ async fn validation_errors_carry_reason_and_fields() {
         "idleRuntimeSessionTimeout (3600) must not exceed maxLifetime (1800)",
     );
 
+    let err = client
+        .create_agent_runtime()
+        .agent_runtime_name("lifecycle")
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .lifecycle_configuration(control::types::LifecycleConfiguration::builder().max_lifetime(86_400).build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 400, "ValidationException", "runtimes without a capacity provider allow at most 28800 seconds");
+    let control::operation::create_agent_runtime::CreateAgentRuntimeError::ValidationException(validation) =
+        err.into_service_error()
+    else {
+        panic!("not a ValidationException");
+    };
+    assert_eq!(validation.field_list()[0].name(), "lifecycleConfiguration.maxLifetime");
+
+    let ports = control::types::PortRange::builder().from(8400).to(8500).build().unwrap();
+    let err = client
+        .create_agent_runtime()
+        .agent_runtime_name("ports")
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .allowed_ports(control::types::AllowedPort::Port(8080))
+        .allowed_ports(control::types::AllowedPort::PortRange(ports))
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 400, "ValidationException", "port 8443 is reserved by AgentCore");
+
     let err = client.list_agent_runtimes().max_results(500).send().await.unwrap_err();
     assert_error(&err, 400, "ValidationException", "Member must have value less than or equal to 100");
     let err = client.list_agent_runtimes().next_token("forged").send().await.unwrap_err();
@@ -449,6 +479,14 @@ async fn injected_faults_throttle_fail_and_delay() {
     let err = impatient.get_agent_runtime().agent_runtime_id("slow-0123456789").send().await.unwrap_err();
     assert!(matches!(err, aws_smithy_runtime_api::client::result::SdkError::TimeoutError(_)), "{err:?}");
 
+    // A broken faults file is reported, naming the file and the fix.
+    std::fs::write(faults.path(), r#"{"operations": {"ListAgentRuntimes": {"throttel": 1}}}"#).unwrap();
+    let err = client.list_agent_runtimes().send().await.unwrap_err();
+    assert_error(&err, 500, "InternalServerException", "unknown field `throttel`");
+    assert_error(&err, 500, "InternalServerException", "fix or delete faults.json");
+    faults.clear().unwrap();
+    client.list_agent_runtimes().send().await.expect("faults cleared");
+
     let err = faults.throttle("InvokeAgentRuntime", 1).unwrap_err().to_string();
     assert!(err.contains("unknown operation `InvokeAgentRuntime`"), "{err}");
 }
@@ -482,6 +520,60 @@ async fn injected_stuck_and_failed_versions() {
         client.get_agent_runtime_endpoint().agent_runtime_id(&fine).endpoint_name("DEFAULT").send().await.unwrap();
     assert_eq!(default.live_version(), Some("1"), "DEFAULT keeps serving the last good version");
     assert_eq!(default.target_version(), Some("2"));
+    assert_eq!(default.status().as_str(), "UPDATE_FAILED");
+    assert_eq!(default.failure_reason(), Some("the role cannot be assumed"));
+
+    // A failed endpoint update leaves the previous version live.
+    client
+        .create_agent_runtime_endpoint()
+        .agent_runtime_id(&fine)
+        .name("prod")
+        .agent_runtime_version("1")
+        .send()
+        .await
+        .unwrap();
+    stack.faults().fail("UpdateAgentRuntimeEndpoint", 1, "rollout failed").unwrap();
+    client
+        .update_agent_runtime_endpoint()
+        .agent_runtime_id(&fine)
+        .endpoint_name("prod")
+        .agent_runtime_version("2")
+        .send()
+        .await
+        .unwrap();
+    let prod = client.get_agent_runtime_endpoint().agent_runtime_id(&fine).endpoint_name("prod").send().await.unwrap();
+    assert_eq!(prod.status().as_str(), "UPDATE_FAILED");
+    assert_eq!((prod.live_version(), prod.target_version()), (Some("1"), Some("2")));
+    assert_eq!(prod.failure_reason(), Some("rollout failed"));
+
+    // A stuck delete never finishes.
+    stack.faults().stuck("DeleteAgentRuntimeEndpoint", 1).unwrap();
+    client.delete_agent_runtime_endpoint().agent_runtime_id(&fine).endpoint_name("prod").send().await.unwrap();
+    let prod = client.get_agent_runtime_endpoint().agent_runtime_id(&fine).endpoint_name("prod").send().await.unwrap();
+    assert_eq!(prod.status().as_str(), "DELETING", "stays DELETING with a zero delay");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_stack_stops_it() {
+    let harness = start(0).await;
+    let endpoints = [harness.stack.s3_endpoint(), harness.stack.control_endpoint()];
+    for endpoint in &endpoints {
+        tokio::net::TcpStream::connect(endpoint.strip_prefix("http://").unwrap()).await.expect("listening");
+    }
+    drop(harness);
+    for endpoint in &endpoints {
+        let address = endpoint.strip_prefix("http://").unwrap();
+        let mut refused = false;
+        // Aborted server tasks release their sockets on the runtime's next turn; poll a bounded number of times.
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(address).await.is_err() {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(refused, "{endpoint} still accepts connections");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -571,11 +663,20 @@ async fn lists_paginate() {
 }
 
 /// A response read off the wire by [`raw`].
-#[derive(Debug)]
 pub struct RawResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
 }
 
 impl RawResponse {
@@ -739,7 +840,12 @@ async fn s3_checks_signatures_and_conditional_writes() {
         .unwrap_err();
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
     assert_eq!(err.code(), Some("PreconditionFailed"));
-    let object = s3.get_object().bucket(BUCKET).key("records/1.json").send().await.unwrap();
+    // A client configured only from the shared config (no path-style flag) works too: the SDK
+    // addresses buckets by path when the endpoint is an IP address.
+    let plain = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk_config(stack).await).endpoint_url(stack.s3_endpoint()).build(),
+    );
+    let object = plain.get_object().bucket(BUCKET).key("records/1.json").send().await.unwrap();
     assert_eq!(object.body.collect().await.unwrap().into_bytes().as_ref(), b"one");
 
     // Concurrent conditional creates of one key: exactly one wins.
@@ -809,4 +915,237 @@ async fn state_persists_across_restarts_and_faults_file_is_read_per_request() {
     let err = xtask::local::reset(&foreign).unwrap_err().to_string();
     assert!(err.contains("not a local stack state directory"), "{err}");
     assert!(foreign.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_scenario() {
+    let probe = std::process::Command::new("python3").args(["-c", "import boto3"]).output();
+    let installed = probe.as_ref().is_ok_and(|output| output.status.success());
+    assert!(
+        installed,
+        "boto3 is missing for python3 ({probe:?}); install it with `python3 -m pip install --user boto3==1.44.5` (CI: .ci/run)"
+    );
+    let harness = start(20).await;
+    let stack = &harness.stack;
+    // One runtime fits: the scenario's second create must hit the quota.
+    stack.faults().set_quotas(xtask::local::Quotas { runtimes: 1, ..Default::default() }).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/boto3/scenario.py");
+    let empty = harness._temp.path().join("no-aws-config");
+    let mut command = tokio::process::Command::new("python3");
+    command
+        .arg(&script)
+        .envs(stack.env_exports())
+        .env("AWS_CONFIG_FILE", &empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_SESSION_TOKEN")
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(300), command.output()).await.unwrap().unwrap();
+    assert!(
+        output.status.success(),
+        "scenario.py failed\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("boto3 scenario: ok"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_pin_versions_and_roll_forward() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    upload(stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    let client = control_client(stack).await;
+    let id = create_runtime(&client, "pinned", "a.zip").await;
+    let update = || {
+        client
+            .update_agent_runtime()
+            .agent_runtime_id(&id)
+            .agent_runtime_artifact(code_artifact("a.zip"))
+            .role_arn(ROLE)
+    };
+    // Without a version, an endpoint pins the latest version at creation time.
+    client.create_agent_runtime_endpoint().agent_runtime_id(&id).name("prod").send().await.unwrap();
+    update().send().await.unwrap();
+    update().send().await.unwrap();
+    let get = |name: &'static str| client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name(name);
+    let prod = get("prod").send().await.unwrap();
+    assert_eq!((prod.live_version(), prod.target_version()), (Some("1"), Some("1")));
+    let default = get("DEFAULT").send().await.unwrap();
+    assert_eq!((default.live_version(), default.target_version()), (Some("3"), Some("3")));
+
+    let moved = client
+        .update_agent_runtime_endpoint()
+        .agent_runtime_id(&id)
+        .endpoint_name("prod")
+        .agent_runtime_version("3")
+        .description("release 3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((moved.live_version(), moved.target_version()), (Some("1"), Some("3")));
+    assert_eq!(moved.status().as_str(), "UPDATING");
+    let prod = get("prod").send().await.unwrap();
+    assert_eq!((prod.live_version(), prod.target_version()), (Some("3"), Some("3")));
+    assert_eq!(prod.description(), Some("release 3"));
+
+    let err = client
+        .update_agent_runtime_endpoint()
+        .agent_runtime_id(&id)
+        .endpoint_name("DEFAULT")
+        .agent_runtime_version("1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 409, "ConflictException", "DEFAULT endpoint always serves the latest version");
+    let err = client
+        .update_agent_runtime_endpoint()
+        .agent_runtime_id(&id)
+        .endpoint_name("prod")
+        .agent_runtime_version("8")
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 404, "ResourceNotFoundException", "has no version 8");
+
+    // Deleting single versions: not the latest, not one an endpoint uses.
+    let delete_version =
+        |version: &'static str| client.delete_agent_runtime().agent_runtime_id(&id).agent_runtime_version(version);
+    let err = delete_version("3").send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "is the latest version");
+    client
+        .update_agent_runtime_endpoint()
+        .agent_runtime_id(&id)
+        .endpoint_name("prod")
+        .agent_runtime_version("2")
+        .send()
+        .await
+        .unwrap();
+    let err = delete_version("2").send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "is used by endpoint(s) prod");
+    let deleted = delete_version("1").send().await.unwrap();
+    assert_eq!((deleted.status().as_str(), deleted.agent_runtime_version()), ("DELETING", Some("1")));
+    let versions = client.list_agent_runtime_versions().agent_runtime_id(&id).send().await.unwrap();
+    let numbers: Vec<&str> = versions.agent_runtimes().iter().map(|v| v.agent_runtime_version()).collect();
+    assert_eq!(numbers, ["3", "2"], "version 1 is gone after the (zero) delay");
+    update().send().await.unwrap();
+    assert_eq!(wait_runtime(&client, &id).await.agent_runtime_version(), "4", "numbers are never reused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitions_take_the_configured_delay() {
+    let harness = start(60_000).await;
+    let stack = &harness.stack;
+    upload(stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    let client = control_client(stack).await;
+    let id = create_runtime(&client, "slow", "a.zip").await;
+    let runtime = client.get_agent_runtime().agent_runtime_id(&id).send().await.unwrap();
+    assert_eq!(runtime.status(), &AgentRuntimeStatus::Creating);
+    let default =
+        client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("DEFAULT").send().await.unwrap();
+    assert_eq!(default.status().as_str(), "CREATING");
+    assert_eq!(default.live_version(), None, "nothing serves yet");
+    let err = client
+        .update_agent_runtime()
+        .agent_runtime_id(&id)
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 409, "ConflictException", "is CREATING (version 1); wait until it leaves that status");
+    client.create_agent_runtime_endpoint().agent_runtime_id(&id).name("prod").send().await.unwrap();
+    let err =
+        client.update_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("prod").send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "endpoint prod of agent runtime");
+    client.delete_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("prod").send().await.unwrap();
+    let prod = client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("prod").send().await.unwrap();
+    assert_eq!(prod.status().as_str(), "DELETING");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stacks_share_one_state_directory() {
+    let temp = tempfile::tempdir().unwrap();
+    let first = start_in(temp.path(), 0).await;
+    let second = start_in(temp.path(), 0).await;
+    upload(&first, "a.zip", zip_with(&[("main.py", "")])).await;
+    let clients = [control_client(&first).await, control_client(&second).await];
+    let mut tasks = Vec::new();
+    for index in 0..16 {
+        let client = clients[index % 2].clone();
+        tasks.push(tokio::spawn(async move { create_runtime(&client, &format!("shared_{index}"), "a.zip").await }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // No lost update: every create of either server is in the shared state.
+    let listed = clients[1].list_agent_runtimes().max_results(100).send().await.unwrap();
+    assert_eq!(listed.agent_runtimes().len(), 16);
+    let runtime = wait_runtime(&clients[0], listed.agent_runtimes()[0].agent_runtime_id()).await;
+    assert_eq!(
+        runtime.status(),
+        &AgentRuntimeStatus::Ready,
+        "the artifact uploaded through one server is seen by the other"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_aws_style_errors() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    let response = signed(stack, "bedrock-agentcore", "PUT", "/runtimes/", "", b"{not json").await;
+    assert_raw_error(&response, 400, "ValidationException", "the request body is not valid JSON");
+    assert_eq!(response.json()["reason"], "CannotParse");
+    // Unknown members are ignored and nulls mean absent; Get returns only the model's members.
+    let body = serde_json::json!({
+        "agentRuntimeName": "raw_agent",
+        "agentRuntimeArtifact": {"containerConfiguration": {"containerUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:1"}},
+        "roleArn": ROLE,
+        "description": null,
+        "bogus": 1,
+    });
+    let response = signed(stack, "bedrock-agentcore", "PUT", "/runtimes/", "", body.to_string().as_bytes()).await;
+    assert_eq!(response.status, 202, "{response:?}");
+    let id = response.json()["agentRuntimeId"].as_str().unwrap().to_owned();
+    let got = signed(stack, "bedrock-agentcore", "GET", &format!("/runtimes/{id}/"), "", b"").await.json();
+    assert_eq!(got["agentRuntimeArtifact"], body["agentRuntimeArtifact"]);
+    assert_eq!(got["roleArn"], ROLE);
+    assert!(got.get("bogus").is_none() && got.get("description").is_none(), "{got}");
+    assert_eq!(
+        got["lifecycleConfiguration"],
+        serde_json::json!({"idleRuntimeSessionTimeout": 900, "maxLifetime": 28800})
+    );
+
+    let response = signed(stack, "bedrock-agentcore", "GET", "/gateways/", "", b"").await;
+    assert_raw_error(
+        &response,
+        404,
+        "UnknownOperationException",
+        "no runtime or runtime-endpoint operation is served at GET /gateways/",
+    );
+    let endpoint = stack.control_endpoint();
+    let host = endpoint.strip_prefix("http://").unwrap();
+    let (date, authorization) =
+        xtask::local::sigv4::sign("PUT", "/runtimes/", "", host, b"{}", stack.region(), "bedrock-agentcore");
+    let declared =
+        ("x-amz-content-sha256", "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a".to_owned());
+    let response =
+        raw(&endpoint, "PUT", "/runtimes/", &[("x-amz-date", date), ("authorization", authorization), declared], b"[]")
+            .await;
+    assert_raw_error(&response, 403, "InvalidSignatureException", "x-amz-content-sha256 header does not match");
+    let response = signed(stack, "bedrock-agentcore", "POST", "/runtimes/", "maxResults=ten", b"").await;
+    assert_raw_error(&response, 400, "ValidationException", "query parameter maxResults=ten is not an integer");
+    let stale = [
+        ("x-amz-date", "20200101T000000Z".to_owned()),
+        (
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential={}/20200101/us-east-1/bedrock-agentcore/aws4_request, SignedHeaders=host;x-amz-date, Signature=00",
+                xtask::local::ACCESS_KEY_ID
+            ),
+        ),
+    ];
+    let response = raw(&stack.control_endpoint(), "POST", "/runtimes/", &stale, b"").await;
+    assert_raw_error(&response, 403, "InvalidSignatureException", "Signature expired");
 }

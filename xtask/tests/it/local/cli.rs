@@ -52,7 +52,7 @@ async fn local_up_prints_exports_and_serves_until_killed() {
         }
     });
     let mut lines = Vec::new();
-    while lines.len() < 5 {
+    while lines.len() < 6 {
         let line = lines_rx.recv_timeout(Duration::from_secs(120)).expect("`local up` printed its exports");
         lines.push(line);
     }
@@ -62,6 +62,7 @@ async fn local_up_prints_exports_and_serves_until_killed() {
         export AWS_ENDPOINT_URL_S3=http://127.0.0.1:[PORT]
         export AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL=http://127.0.0.1:[PORT]
         export AWS_REGION=eu-west-1
+        export AWS_DEFAULT_REGION=eu-west-1
         export AWS_ACCESS_KEY_ID=AKIALOCALAGENTCORE01
         export AWS_SECRET_ACCESS_KEY=local-agentcore-secret-key
         ");
@@ -159,4 +160,37 @@ fn local_up_help() {
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
     insta::assert_snapshot!(help.lines().take_while(|line| !line.contains("--json")).collect::<Vec<_>>().join("\n"));
+}
+
+#[test]
+fn local_up_stops_cleanly_on_sigterm() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut child = xtask()
+        .args(["local", "up", "--dir"])
+        .arg(temp.path().join("state"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let pid = child.id().to_string();
+    let running = Running(child);
+    let (lines_tx, lines_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let _ = lines_tx.send(line);
+        }
+    });
+    for _ in 0..6 {
+        lines_rx.recv_timeout(Duration::from_secs(120)).expect("the export lines").unwrap();
+    }
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let mut running = running;
+    let exit = running.0.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let mut log = String::new();
+    stderr.read_to_string(&mut log).unwrap();
+    assert!(log.contains("local: stopping"), "{log}");
 }
