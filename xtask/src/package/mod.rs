@@ -270,6 +270,7 @@ pub fn package_agent_with(
         return Ok(report);
     }
 
+    let mut layer_warnings = Vec::new();
     let (base, platform, dependencies) = if has_dependencies {
         let deps_dir =
             tuning.deps_dir.clone().unwrap_or_else(|| ctx.root.join("target").join("agentcore").join("deps"));
@@ -290,6 +291,7 @@ pub fn package_agent_with(
         };
         let state = if layer.cache_hit { "cached" } else { "installed" };
         crate::progress!("{name}: dependencies {state} ({}, key {})", layer.platform, layer.key);
+        layer_warnings = layer.warnings;
         (Some(base), Some(layer.platform), state)
     } else {
         (None, None, "none")
@@ -324,7 +326,10 @@ pub fn package_agent_with(
             contributors(compressed.iter().map(|(entry, size)| (entry.as_str(), *size)))
         );
     }
-    let mut warnings = Vec::new();
+    let mut warnings = layer_warnings;
+    for warning in &warnings {
+        crate::progress!("warning: {warning}");
+    }
     for (what, value, limit) in [
         ("zipped", written.zipped_bytes, tuning.max_zipped_bytes),
         ("unzipped", written.unzipped_bytes, tuning.max_unzipped_bytes),

@@ -187,6 +187,24 @@ fn newer_manylinux_tag_is_tried_when_2014_has_no_wheel() {
 }
 
 #[test]
+fn bundled_host_binaries_are_reported() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    workspace.set_requirements("fixture_bot", "tinydep==1.0.0\nhostlib==1.0.0\n");
+    let report = package(&workspace, &wheels.tuning()).unwrap();
+    assert_eq!(
+        report.warnings,
+        [
+            "agent `fixture_bot`: 1 native library in the dependencies is not aarch64 and cannot load on AgentCore: hostlib/_native.so (ELF machine 0x3e)"
+        ]
+    );
+    // The warning comes back from the cache and from an unchanged zip alike.
+    std::fs::remove_file(&report.path).unwrap();
+    assert_eq!(package(&workspace, &wheels.tuning()).unwrap().warnings, report.warnings);
+    assert_eq!(package(&workspace, &wheels.tuning()).unwrap().warnings, report.warnings);
+}
+
+#[test]
 fn dependency_without_arm64_wheel_names_the_package() {
     let wheels = Wheels::build();
     let workspace = Workspace::fixture();

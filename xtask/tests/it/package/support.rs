@@ -115,7 +115,8 @@ fn set_mode(path: &Path, mode: u32) {
 }
 
 /// A directory of wheels written by hand: a pure-Python one with a console script, one with only
-/// an x86-64 wheel, and one whose only ARM64 wheel needs glibc 2.28.
+/// an x86-64 wheel, one whose only ARM64 wheel needs glibc 2.28, and a pure one bundling an x86-64
+/// library.
 pub struct Wheels {
     pub dir: tempfile::TempDir,
 }
@@ -127,6 +128,11 @@ impl Wheels {
         write_wheel(dir.path(), "tinydep", "py3-none-any", script);
         write_wheel(dir.path(), "x86only", "cp312-cp312-manylinux2014_x86_64", &[]);
         write_wheel(dir.path(), "newglibc", "cp312-cp312-manylinux_2_28_aarch64", &[]);
+        // A wheel tagged `any` that bundles an x86-64 library (ELF e_machine 0x3E).
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.resize(18, 0);
+        elf.extend_from_slice(&[0x3E, 0x00, 0x01, 0x00, 0x00, 0x00]);
+        write_wheel(dir.path(), "hostlib", "py3-none-any", &[("hostlib/_native.so", elf.as_slice())]);
         Wheels { dir }
     }
 
