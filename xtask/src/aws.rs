@@ -41,7 +41,7 @@ pub struct WaitPolicy {
     pub timeout: Duration,
     /// First pause between two polls; it grows by half each time up to `max_interval`.
     pub first_interval: Duration,
-    /// Longest pause between two polls. Kept at 1 s so READY is noticed within a second.
+    /// Longest pause between two polls. Under a second, so READY is noticed within one.
     pub max_interval: Duration,
 }
 
@@ -50,7 +50,7 @@ impl Default for WaitPolicy {
         WaitPolicy {
             timeout: Duration::from_secs(900),
             first_interval: Duration::from_millis(150),
-            max_interval: Duration::from_secs(1),
+            max_interval: Duration::from_millis(800),
         }
     }
 }
@@ -651,7 +651,7 @@ mod tests {
             seen.push(interval);
         }
         assert_eq!(seen[1], Duration::from_millis(225));
-        assert_eq!(*seen.last().unwrap(), Duration::from_secs(1));
+        assert_eq!(*seen.last().unwrap(), Duration::from_millis(800));
         assert!(seen.windows(2).all(|pair| pair[0] <= pair[1]));
     }
 
