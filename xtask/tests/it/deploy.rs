@@ -517,3 +517,137 @@ async fn dry_runs_print_the_plan_and_change_nothing() {
     assert_eq!(env.bucket_keys().await, keys);
     env.stack.shutdown().await;
 }
+
+/// The `xtask` binary with a clean AWS environment: no profile, no shared files, no IMDS, and no
+/// GitHub or project variables leaking in from the machine running the tests.
+fn cli(temp: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AWS_") || name.starts_with("GITHUB_") || name.starts_with("AGENTCORE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("AWS_CONFIG_FILE", temp.join("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", temp.join("no-aws-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+fn run(command: &mut std::process::Command) -> (bool, String, String) {
+    let output = command.output().unwrap();
+    (output.status.success(), String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_deploys_reports_to_github_and_cleans_up_with_confirmation() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("cli");
+    let temp = env.temp.path();
+    let with_stack = |args: &[&str]| {
+        let mut command = cli(temp);
+        command.envs(env.stack.env_exports()).args(args);
+        command
+    };
+    let (github_output, summary) = (temp.join("github_output"), temp.join("step_summary"));
+    let zips_arg = zips.to_str().unwrap();
+    let mut deploy = with_stack(&["deploy", "dad_joke_bot", "--pr", "3", "--package-dir", zips_arg, "--json"]);
+    deploy.env("GITHUB_OUTPUT", &github_output).env("GITHUB_STEP_SUMMARY", &summary);
+    // A blocking child process inside an async test: run it off the runtime's threads.
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut deploy)).await.unwrap();
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is only the JSON result");
+    assert_eq!(report["results"][0]["outcome"]["action"], "created");
+    assert_eq!(report["failed"], 0);
+    assert!(stderr.contains("waiting until READY"), "progress goes to stderr: {stderr}");
+    let outputs = std::fs::read_to_string(&github_output).unwrap();
+    assert!(
+        outputs.contains("deploy<<AGENTCORE_EOF_") && outputs.contains("\"runtime_name\":\"dad_joke_bot_pr_3\""),
+        "{outputs}"
+    );
+    assert!(outputs.contains("failed<<AGENTCORE_EOF_"), "{outputs}");
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.contains("| AGENT | RUNTIME |") && summary.contains("| dad_joke_bot | dad_joke_bot_pr_3 | created |"),
+        "{summary}"
+    );
+
+    let mut status = with_stack(&["status", "--json"]);
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut status)).await.unwrap();
+    assert!(ok, "{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status["runtimes"][0]["runtime_name"], "dad_joke_bot_pr_3");
+    assert_eq!(status["runtimes"][0]["endpoints"][0]["name"], "DEFAULT");
+
+    let mut unconfirmed = with_stack(&["cleanup", "--pr", "3"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut unconfirmed)).await.unwrap();
+    assert!(!ok && stderr.contains("no terminal to ask on, so pass --yes"), "{stderr}");
+    let mut prod = with_stack(&["cleanup", "dad_joke_bot_prod", "--yes"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut prod)).await.unwrap();
+    assert!(!ok && stderr.contains("pass --force-prod"), "{stderr}");
+    let mut foreign = with_stack(&["cleanup", "someone_elses_runtime", "--yes"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut foreign)).await.unwrap();
+    assert!(!ok && stderr.contains("not a runtime name this project makes"), "{stderr}");
+    assert!(aws::find_runtime(&env.aws, "dad_joke_bot_pr_3").await.unwrap().is_some(), "nothing was deleted yet");
+
+    let mut cleanup = with_stack(&["cleanup", "--pr", "3", "--yes"]);
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut cleanup)).await.unwrap();
+    assert!(ok, "{stderr}");
+    insta_settings().bind(|| insta::assert_snapshot!("cli_cleanup_human", stdout));
+    assert!(aws::find_runtime(&env.aws, "dad_joke_bot_pr_3").await.unwrap().is_none());
+
+    let mut unknown = with_stack(&["deploy", "no_such_agent", "--pr", "3"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut unknown)).await.unwrap();
+    assert!(!ok && stderr.contains("no agent named `no_such_agent`"), "{stderr}");
+    env.stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_without_credentials_names_the_fix() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let mut command = cli(env.temp.path());
+    for (name, value) in env.stack.env_exports() {
+        if !name.starts_with("AWS_ACCESS_KEY_ID") && !name.starts_with("AWS_SECRET_ACCESS_KEY") {
+            command.env(name, value);
+        }
+    }
+    command.args(["status"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains("aws configure") && stderr.contains("--profile") && stderr.contains("--local"), "{stderr}");
+    env.stack.shutdown().await;
+}
+
+#[test]
+fn cli_local_flag_runs_the_stack_in_process_and_keeps_its_state() {
+    let temp = tempfile::tempdir().unwrap();
+    let zips = temp.path().join("zips");
+    std::fs::create_dir_all(&zips).unwrap();
+    fixture_zip(&zips.join("dad_joke_bot.zip"), "local flag");
+    let state = temp.path().join("state");
+    let local = |args: &[&str]| {
+        let mut command = cli(temp.path());
+        command
+            .args(args)
+            .args(["--local", "--local-dir", state.to_str().unwrap()])
+            .env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
+        run(&mut command)
+    };
+    let (ok, stdout, stderr) = local(&["deploy", "dad_joke_bot", "--pr", "2", "--package-dir", zips.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("dad_joke_bot_pr_2") && stdout.contains("created"), "{stdout}");
+    // A second command starts a new stack on the same state.
+    let (ok, stdout, stderr) = local(&["status", "--json"]);
+    assert!(ok, "{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status["runtimes"][0]["runtime_name"], "dad_joke_bot_pr_2");
+    let (ok, stdout, stderr) =
+        local(&["deploy", "dad_joke_bot", "--pr", "2", "--package-dir", zips.to_str().unwrap(), "--dry-run"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("up_to_date"), "{stdout}");
+    let (ok, _, stderr) = local(&["cleanup", "--pr", "2", "--yes"]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, _) = local(&["status"]);
+    assert!(ok && stdout.contains("no runtime of this project"), "{stdout}");
+}
