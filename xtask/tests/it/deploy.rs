@@ -646,8 +646,35 @@ fn cli_local_flag_runs_the_stack_in_process_and_keeps_its_state() {
         local(&["deploy", "dad_joke_bot", "--pr", "2", "--package-dir", zips.to_str().unwrap(), "--dry-run"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("up_to_date"), "{stdout}");
-    let (ok, _, stderr) = local(&["cleanup", "--pr", "2", "--yes"]);
+    let (ok, _, stderr) = local(&["deploy", "dad_joke_bot", "--pr", "5", "--package-dir", zips.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    // PR 2 closed, PR 5 open: only PR 2's runtime is stale.
+    let (ok, stdout, stderr) = local(&["cleanup", "--stale", "--open-prs", "5", "--yes"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("dad_joke_bot_pr_2") && !stdout.contains("dad_joke_bot_pr_5"), "{stdout}");
+    let (ok, stdout, _) = local(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(ok && status["runtimes"].as_array().unwrap().len() == 1, "{stdout}");
+    assert_eq!(status["runtimes"][0]["runtime_name"], "dad_joke_bot_pr_5");
+    let (ok, _, stderr) = local(&["cleanup", "--stale", "--open-prs", "", "--yes"]);
     assert!(ok, "{stderr}");
     let (ok, stdout, _) = local(&["status"]);
     assert!(ok && stdout.contains("no runtime of this project"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifacts_are_written_once_and_never_overwritten() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let key = "some_runtime/v1/record.json";
+    let first = records::put_new(&env.aws, key, b"first".to_vec(), "application/json", None).await.unwrap();
+    let second = records::put_new(&env.aws, key, b"second".to_vec(), "application/json", None).await.unwrap();
+    assert_eq!((first, second), (records::PutNew::Created, records::PutNew::AlreadyExists));
+    assert_eq!(env.object(key).await.unwrap(), b"first");
+    // A taken code slot moves the upload to the next version number.
+    let code = records::upload_code(&env.aws, "some_runtime", 1, b"zip".to_vec(), "abc").await.unwrap();
+    assert_eq!(code, "some_runtime/v1/code.zip");
+    let next = records::upload_code(&env.aws, "some_runtime", 1, b"other zip".to_vec(), "def").await.unwrap();
+    assert_eq!(next, "some_runtime/v2/code.zip");
+    assert_eq!(env.object(&code).await.unwrap(), b"zip");
+    env.stack.shutdown().await;
 }
