@@ -24,7 +24,11 @@ pub struct Control {
     pub dir: PathBuf,
     pub region: String,
     pub delay: Duration,
+    /// Log each request on stderr (`local up` does; an in-process stack stays quiet).
+    pub log: bool,
 }
+
+const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Maps method and path to an operation and its URI labels. Both the model's URIs (trailing `/`)
 /// and the Rust SDK's (without it) are accepted.
@@ -130,7 +134,8 @@ impl Control {
     pub async fn serve(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         let request_id = request_id();
         let (parts, body) = request.into_parts();
-        let body = match body.collect().await {
+        // Control-plane requests are small JSON documents; a bound keeps a bad client from exhausting memory.
+        let body = match http_body_util::Limited::new(body, MAX_BODY_BYTES).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(err) => {
                 let error = ApiError::validation("CannotParse", format!("cannot read the request body: {err}"));
@@ -145,7 +150,10 @@ impl Control {
             Ok((status, value)) => json_response(status, &value, &request_id),
             Err(error) => error_response(&error, &request_id),
         };
-        eprintln!("local control: {method} {path} -> {}", response.status().as_u16());
+        if self.log {
+            let code = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).unwrap_or("");
+            eprintln!("local control: {method} {path} -> {} {code}", response.status().as_u16());
+        }
         Ok(response)
     }
 
@@ -207,7 +215,9 @@ impl Control {
             }
             _ => None,
         };
-        plane::transact(&self.dir, |state| {
+        let write =
+            !matches!(operation, "GetAgentRuntime" | "GetAgentRuntimeEndpoint") && !operation.starts_with("List");
+        plane::transact(&self.dir, write, |state| {
             let env = Env {
                 dir: &self.dir,
                 region: &self.region,

@@ -80,7 +80,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         transition_delay: Duration::from_millis(args.transition_delay),
         region: ctx.settings.region.clone(),
     };
-    let stack = LocalStack::start(config).await?;
+    let stack = LocalStack::start_with_log(config, true).await?;
     progress!("local: state in {}", stack.dir().display());
     progress!("local: S3 at {}, AgentCore control plane at {}", stack.s3_endpoint(), stack.control_endpoint());
     {
@@ -182,6 +182,11 @@ pub const SECRET_ACCESS_KEY: &str = "local-agentcore-secret-key";
 impl LocalStack {
     /// Starts both servers on 127.0.0.1; returns once both listen (connections queue from then on).
     pub async fn start(config: LocalConfig) -> Result<LocalStack> {
+        LocalStack::start_with_log(config, false).await
+    }
+
+    /// [`LocalStack::start`], logging every control-plane request on stderr when `log` is set.
+    pub async fn start_with_log(config: LocalConfig, log: bool) -> Result<LocalStack> {
         let dir = std::path::absolute(&config.dir)
             .with_context(|| format!("cannot resolve state directory {}", config.dir.display()))?;
         store::prepare_dir(&dir)?;
@@ -190,6 +195,7 @@ impl LocalStack {
             dir: dir.clone(),
             region: config.region.clone(),
             delay: config.transition_delay,
+            log,
         });
         let s3_listener = bind(config.s3_port, "S3", "--s3-port").await?;
         let control_listener = bind(config.control_port, "control plane", "--control-port").await?;
@@ -231,12 +237,14 @@ impl LocalStack {
         &self.dir
     }
 
-    /// Environment variables that point any AWS SDK or the AWS CLI at this stack.
+    /// Environment variables that point any AWS SDK or the AWS CLI at this stack. Besides the
+    /// five the SDKs read, AWS_DEFAULT_REGION is set too: botocore (boto3, the AWS CLI) ignores AWS_REGION.
     pub fn env_exports(&self) -> Vec<(String, String)> {
         vec![
             ("AWS_ENDPOINT_URL_S3".to_owned(), self.s3_endpoint()),
             ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL".to_owned(), self.control_endpoint()),
             ("AWS_REGION".to_owned(), self.region.clone()),
+            ("AWS_DEFAULT_REGION".to_owned(), self.region.clone()),
             ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY_ID.to_owned()),
             ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_ACCESS_KEY.to_owned()),
         ]

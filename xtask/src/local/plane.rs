@@ -17,7 +17,7 @@ pub const ACCOUNT_ID: &str = "123456789012";
 /// Page size of list operations when the caller sends no maxResults.
 pub const DEFAULT_PAGE_SIZE: usize = 10;
 /// Client tokens remembered for idempotent replays; older ones are forgotten first.
-const MAX_TOKENS: usize = 10_000;
+const MAX_TOKENS: usize = 1_000;
 
 /// An API error as the control plane reports it.
 #[derive(Debug, Clone)]
@@ -142,8 +142,9 @@ impl Env<'_> {
 }
 
 impl State {
-    /// Forgets resources whose deletion has finished.
-    pub fn purge(&mut self, now: i64) {
+    /// Forgets resources whose deletion has finished; `true` when something was forgotten.
+    pub fn purge(&mut self, now: i64) -> bool {
+        let before = self.size();
         let done = |deleting: &Option<Transition>| deleting.as_ref().is_some_and(|t| !t.pending(now));
         self.runtimes.retain(|_, runtime| !done(&runtime.deleting));
         for runtime in self.runtimes.values_mut() {
@@ -157,6 +158,12 @@ impl State {
                 self.tokens.remove(&key);
             }
         }
+        self.size() != before
+    }
+
+    fn size(&self) -> (usize, usize) {
+        let items = self.runtimes.values().map(|r| 1 + r.versions.len() + r.endpoints.len()).sum();
+        (items, self.tokens.len())
     }
 }
 
@@ -318,13 +325,30 @@ impl Runtime {
     }
 }
 
-/// Members of a create/update request that make up a version's configuration.
+/// Members of a create/update request that make up a version's configuration: those GetAgentRuntime
+/// returns (per the model), without nulls.
 fn version_config(input: &Map<String, Value>) -> Map<String, Value> {
+    let model = super::model::model();
+    let returned = model.shape("GetAgentRuntimeResponse").and_then(|shape| shape.get("members"));
     let mut config = input.clone();
-    for key in ["clientToken", "tags", "agentRuntimeName", "agentRuntimeId"] {
-        config.remove(key);
-    }
+    config.retain(|key, value| {
+        !value.is_null()
+            && !matches!(key.as_str(), "agentRuntimeName" | "agentRuntimeId")
+            && returned.is_some_and(|members| members.get(key).is_some())
+    });
+    config.values_mut().for_each(strip_nulls);
     config
+}
+
+fn strip_nulls(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            object.retain(|_, v| !v.is_null());
+            object.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }
 
 /// Checks the model cannot express (AgentCore's documented lifecycle and port rules).
@@ -816,16 +840,19 @@ pub fn list_endpoints(state: &State, env: &Env, input: &Map<String, Value>) -> R
     Ok((200, with_token(json!({ "runtimeEndpoints": rows }), token)))
 }
 
-/// Loads the state, runs `f`, and saves the state when `f` succeeds; all under the directory lock.
-pub fn transact<T>(dir: &Path, f: impl FnOnce(&mut State) -> Result<T, ApiError>) -> Result<T, ApiError> {
+/// Loads the state, runs `f`, and saves the state when `f` succeeds and may have changed it (`write`)
+/// or finished deletions were forgotten; all under the directory lock.
+pub fn transact<T>(dir: &Path, write: bool, f: impl FnOnce(&mut State) -> Result<T, ApiError>) -> Result<T, ApiError> {
     let internal = |err: anyhow::Error| ApiError::internal(format!("local state: {err:#}"));
     store::with_lock(dir, || {
         let path = dir.join(store::STATE_FILE);
         let mut state: State = store::read_json(&path).map_err(internal)?;
-        state.purge(store::now_ms());
-        let result = f(&mut state)?;
-        store::write_json(&path, &state).map_err(internal)?;
-        Ok(result)
+        let purged = state.purge(store::now_ms());
+        let result = f(&mut state);
+        if purged || (write && result.is_ok()) {
+            store::write_json(&path, &state).map_err(internal)?;
+        }
+        result
     })
     .map_err(internal)?
 }

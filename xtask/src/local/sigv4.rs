@@ -8,6 +8,8 @@ use sha2::{Digest, Sha256};
 use super::plane::ApiError;
 use super::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 
+const MAX_SKEW_MS: i64 = 15 * 60 * 1000;
+
 fn denied(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(403, code, message)
 }
@@ -85,8 +87,34 @@ pub fn check(
     if !amz_date.starts_with(date) {
         return Err(denied("InvalidSignatureException", "Credential date does not match X-Amz-Date"));
     }
+    let Some(signed_at) = super::store::parse_amz_date(amz_date) else {
+        return Err(denied(
+            "IncompleteSignatureException",
+            format!("X-Amz-Date {amz_date} is not a date like 20250101T120000Z"),
+        ));
+    };
+    // AWS refuses signatures more than 15 minutes away from its clock (replay protection).
+    if (super::store::now_ms() - signed_at).abs() > MAX_SKEW_MS {
+        return Err(denied(
+            "InvalidSignatureException",
+            format!(
+                "Signature expired: {amz_date} is more than 15 minutes away from the server's time; check the system clock"
+            ),
+        ));
+    }
 
     let canonical = canonical_request(method, path, query, headers, signed_headers, body);
+    if signature_of(&canonical, amz_date, region, service) != signature {
+        return Err(denied(
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
+        ));
+    }
+    Ok(())
+}
+
+fn signature_of(canonical: &str, amz_date: &str, region: &str, service: &str) -> String {
+    let date = amz_date.get(..8).unwrap_or_default();
     let scope = format!("{date}/{region}/{service}/aws4_request");
     let string_to_sign =
         format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex::encode(Sha256::digest(canonical.as_bytes())));
@@ -94,14 +122,32 @@ pub fn check(
     for part in [region, service, "aws4_request"] {
         signing_key = hmac(&signing_key, part.as_bytes());
     }
-    let expected = hex::encode(hmac(&signing_key, string_to_sign.as_bytes()));
-    if expected != signature {
-        return Err(denied(
-            "InvalidSignatureException",
-            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
-        ));
-    }
-    Ok(())
+    hex::encode(hmac(&signing_key, string_to_sign.as_bytes()))
+}
+
+/// `X-Amz-Date` and `Authorization` values that sign a request with the stack's credentials, for
+/// clients that build raw HTTP requests (the model conformance test). Signs `host` and `x-amz-date`.
+pub fn sign(
+    method: &str,
+    path: &str,
+    query: &str,
+    host: &str,
+    body: &[u8],
+    region: &str,
+    service: &str,
+) -> (String, String) {
+    let stamp = super::store::rfc3339(super::store::now_ms());
+    let amz_date: String = stamp[..19].chars().filter(|c| *c != '-' && *c != ':').collect::<String>() + "Z";
+    let mut headers = HeaderMap::new();
+    headers.insert("host", host.parse().expect("a host header value"));
+    headers.insert("x-amz-date", amz_date.parse().expect("a date header value"));
+    let canonical = canonical_request(method, path, query, &headers, "host;x-amz-date", &Bytes::copy_from_slice(body));
+    let signature = signature_of(&canonical, &amz_date, region, service);
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/{}/{region}/{service}/aws4_request, SignedHeaders=host;x-amz-date, Signature={signature}",
+        &amz_date[..8]
+    );
+    (amz_date, authorization)
 }
 
 /// The SigV4 canonical request of a non-S3 service (the path is encoded twice, as the SDKs sign it).

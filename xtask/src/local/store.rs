@@ -75,14 +75,15 @@ pub fn read_json<T: DeserializeOwned + Default>(path: &Path) -> Result<T> {
     }
 }
 
-/// Writes JSON through a temporary file and a rename, so readers never see half a file.
+/// Writes JSON through a temporary file and a rename, so readers never see half a file. No fsync:
+/// this is a scratch world for tests and trials, and syncing made every write ~10x slower.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let tmp = tmp_path(path);
-    let mut file = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    serde_json::to_writer_pretty(&mut file, value)?;
+    let mut file =
+        std::io::BufWriter::new(File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?);
+    serde_json::to_writer(&mut file, value)?;
     file.write_all(b"\n")?;
-    file.sync_all()?;
-    drop(file);
+    file.into_inner().map_err(|err| err.into_error())?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }
@@ -108,6 +109,28 @@ pub fn rfc3339(ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
+/// Milliseconds since the epoch of a SigV4 `X-Amz-Date` such as `20250101T120000Z`.
+pub fn parse_amz_date(text: &str) -> Option<i64> {
+    let digits = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    if text.len() != 16 || text.as_bytes()[8] != b'T' || !text.ends_with('Z') {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
+    let (hour, minute, second) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm), the inverse of civil_from_days.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400) + hour * 3600 + minute * 60 + second) * 1000)
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -131,6 +154,9 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(rfc3339(1_767_225_599_999), "2025-12-31T23:59:59.999Z");
+        assert_eq!(parse_amz_date("20000229T000000Z"), Some(951_782_400_000));
+        assert_eq!(parse_amz_date("20251231T235959Z"), Some(1_767_225_599_000));
+        assert_eq!(parse_amz_date("2025-12-31T23:59"), None);
     }
 
     #[test]
