@@ -9,7 +9,7 @@ use super::archive::{self, FileEntry, Source, Tree};
 use super::uv::{self, Failure, Install, Uv};
 
 /// Bump when the layer's content rules change, so old cache entries are not reused.
-const LAYER_FORMAT: &str = "agentcore-deps-v1";
+const LAYER_FORMAT: &str = "agentcore-deps-v2";
 
 /// Everything that decides what an install produces.
 #[derive(Debug, Clone)]
@@ -65,6 +65,9 @@ pub struct Layer {
     pub key: String,
     /// The platform the wheels were finally resolved for (after any fallback).
     pub platform: String,
+    /// Native libraries that are not aarch64 (a wheel that bundles host binaries).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     #[serde(skip)]
     pub zip: PathBuf,
     #[serde(skip)]
@@ -127,9 +130,10 @@ pub fn ensure(agent: &str, inputs: &Inputs, cache_dir: &Path, uv: impl FnOnce() 
     };
 
     let tree = layer_tree(&site)?;
+    let warnings = foreign_native_code(agent, &tree)?;
     archive::write_zip(&staging.path().join(LAYER_ZIP), None, &tree)?;
     std::fs::remove_dir_all(&site).with_context(|| format!("cannot remove {}", site.display()))?;
-    let layer = Layer { key: key.clone(), platform, zip: dir.join(LAYER_ZIP), cache_hit: false };
+    let layer = Layer { key: key.clone(), platform, warnings, zip: dir.join(LAYER_ZIP), cache_hit: false };
     std::fs::write(staging.path().join(LAYER_META), serde_json::to_vec_pretty(&layer)?)?;
     let staging = staging.keep();
     if let Err(err) = std::fs::rename(&staging, &dir) {
@@ -245,4 +249,37 @@ fn portable_shebang(file: &mut FileEntry) -> Result<()> {
     file.size = rewritten.len() as u64;
     file.source = Source::Bytes(rewritten);
     Ok(())
+}
+
+/// ELF `e_machine` of 64-bit ARM.
+const EM_AARCH64: u16 = 0xB7;
+
+/// Warnings for native libraries that are ELF files for another architecture. uv only picks
+/// aarch64 wheels, but a wheel tagged `any` may still bundle host binaries; they would fail only
+/// when imported on AgentCore, so say so now.
+fn foreign_native_code(agent: &str, tree: &Tree) -> Result<Vec<String>> {
+    let mut foreign = Vec::new();
+    for file in &tree.files {
+        let base = file.name.rsplit('/').next().unwrap_or(&file.name);
+        if !(base.ends_with(".so") || base.contains(".so.")) || file.size < 20 {
+            continue;
+        }
+        let mut header = [0; 20];
+        std::io::Read::read_exact(&mut file.open()?, &mut header)
+            .with_context(|| format!("cannot read {}", file.name))?;
+        let machine = u16::from_le_bytes([header[18], header[19]]);
+        if header.starts_with(b"\x7fELF") && (header[5] != 1 || machine != EM_AARCH64) {
+            foreign.push(format!("{} (ELF machine {machine:#x})", file.name));
+        }
+    }
+    if foreign.is_empty() {
+        return Ok(Vec::new());
+    }
+    let count = foreign.len();
+    let (noun, verb) = if count == 1 { ("library", "is") } else { ("libraries", "are") };
+    foreign.truncate(5);
+    Ok(vec![format!(
+        "agent `{agent}`: {count} native {noun} in the dependencies {verb} not aarch64 and cannot load on AgentCore: {}",
+        foreign.join(", ")
+    )])
 }

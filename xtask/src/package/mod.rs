@@ -10,6 +10,7 @@ pub mod deps;
 pub mod uv;
 
 use std::fmt;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -160,7 +161,8 @@ pub struct PackageReport {
     /// The platform the dependency wheels were resolved for (`None`: no dependencies).
     #[serde(default)]
     pub platform: Option<String>,
-    /// `installed` (dependency cache miss), `cached` (hit) or `none`.
+    /// `installed` (dependency cache miss), `cached` (hit), `none` (no requirements) or `skipped`
+    /// (the zip was unchanged, dependencies were not looked at).
     #[serde(default)]
     pub dependencies: String,
     /// True when the existing zip already matched every input and was kept as is.
@@ -184,8 +186,11 @@ impl fmt::Display for Summary {
             "{:<width$}  {:>6}  {:>9}  {:>9}  {:<12}  {:<9}  ZIP",
             "AGENT", "FILES", "UNZIPPED", "ZIPPED", "SHA-256", "STATE"
         )?;
+        // Paths below the working directory are shown relative to it, as a user would type them.
+        let cwd = std::env::current_dir().unwrap_or_default();
         for report in &self.0 {
             let state = if report.unchanged { "unchanged" } else { "built" };
+            let path = report.path.strip_prefix(&cwd).unwrap_or(&report.path);
             writeln!(
                 f,
                 "{:<width$}  {:>6}  {:>9}  {:>9}  {:<12}  {:<9}  {}",
@@ -195,7 +200,7 @@ impl fmt::Display for Summary {
                 archive::human_bytes(report.zipped_bytes),
                 &report.sha256[..12.min(report.sha256.len())],
                 state,
-                report.path.display()
+                path.display()
             )?;
         }
         for report in &self.0 {
@@ -261,19 +266,33 @@ pub fn package_agent_with(
             crate::progress!("warning: {warning}");
         }
         report.unchanged = true;
+        report.dependencies = "skipped".to_owned();
         return Ok(report);
     }
 
+    let mut layer_warnings = Vec::new();
     let (base, platform, dependencies) = if has_dependencies {
         let deps_dir =
             tuning.deps_dir.clone().unwrap_or_else(|| ctx.root.join("target").join("agentcore").join("deps"));
         let tools_dir = tuning.tools_dir.clone().unwrap_or_else(|| ctx.root.join("target").join("tools"));
-        let layer = deps::ensure(name, &inputs, &deps_dir, || {
-            uv::ensure(&ctx.settings.uv_version, &tools_dir, tuning.uv.as_deref(), "python3")
-        })?;
+        let find_uv = || uv::ensure(&ctx.settings.uv_version, &tools_dir, tuning.uv.as_deref(), "python3");
+        let mut layer = deps::ensure(name, &inputs, &deps_dir, find_uv)?;
+        let base = match archive::Base::open(&layer.zip) {
+            Ok(base) => base,
+            Err(err) if layer.cache_hit => {
+                // A damaged cache entry (disk full, manual edits) is rebuilt, not reported forever.
+                crate::progress!("{name}: dependency cache entry {} is unreadable ({err:#}); rebuilding it", layer.key);
+                let entry = layer.zip.parent().context("cache entry has a directory")?;
+                std::fs::remove_dir_all(entry).with_context(|| format!("cannot remove {}", entry.display()))?;
+                layer = deps::ensure(name, &inputs, &deps_dir, find_uv)?;
+                archive::Base::open(&layer.zip)?
+            }
+            Err(err) => return Err(err),
+        };
         let state = if layer.cache_hit { "cached" } else { "installed" };
         crate::progress!("{name}: dependencies {state} ({}, key {})", layer.platform, layer.key);
-        (Some(archive::Base::open(&layer.zip)?), Some(layer.platform), state)
+        layer_warnings = layer.warnings;
+        (Some(base), Some(layer.platform), state)
     } else {
         (None, None, "none")
     };
@@ -307,7 +326,10 @@ pub fn package_agent_with(
             contributors(compressed.iter().map(|(entry, size)| (entry.as_str(), *size)))
         );
     }
-    let mut warnings = Vec::new();
+    let mut warnings = layer_warnings;
+    for warning in &warnings {
+        crate::progress!("warning: {warning}");
+    }
     for (what, value, limit) in [
         ("zipped", written.zipped_bytes, tuning.max_zipped_bytes),
         ("unzipped", written.unzipped_bytes, tuning.max_unzipped_bytes),
@@ -416,8 +438,6 @@ fn fingerprint(deps_key: &str, tree: &Tree, tuning: &PackageTuning) -> Result<St
     Ok(hex::encode(hasher.finalize()))
 }
 
-use std::io::Read as _;
-
 /// The stored report when the zip on disk was made from exactly these inputs and is intact.
 fn unchanged(zip_path: &Path, sidecar_path: &Path, fingerprint: &str) -> Option<PackageReport> {
     let sidecar: Sidecar = serde_json::from_slice(&std::fs::read(sidecar_path).ok()?).ok()?;
@@ -439,4 +459,51 @@ fn write_sidecar(path: &Path, sidecar: &Sidecar) -> Result<()> {
     serde_json::to_writer_pretty(&mut temp, sidecar)?;
     temp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(agent: &str, unchanged: bool, warnings: Vec<String>) -> PackageReport {
+        PackageReport {
+            agent: agent.to_owned(),
+            path: PathBuf::from(format!("/packages/{agent}.zip")),
+            files: 4157,
+            unzipped_bytes: 65_600_000,
+            zipped_bytes: 210_000_000,
+            sha256: "490a7c8306d3bee83d525e7fc6d2573a999bfe18d4f786e951dcbf343d84f067".to_owned(),
+            warnings,
+            platform: Some("aarch64-manylinux2014".to_owned()),
+            dependencies: if unchanged { "skipped" } else { "cached" }.to_owned(),
+            unchanged,
+        }
+    }
+
+    #[test]
+    fn summary_table_lists_agents_then_warnings() {
+        let warning = "agent `big_bot`: zipped size 210.0 MB is 84% of AgentCore's 250.0 MB limit".to_owned();
+        let summary = Summary(vec![report("dad_joke_bot", true, vec![]), report("big_bot", false, vec![warning])]);
+        insta::assert_snapshot!(summary.to_string(), @r"
+        AGENT          FILES   UNZIPPED     ZIPPED  SHA-256       STATE      ZIP
+        dad_joke_bot    4157    65.6 MB   210.0 MB  490a7c8306d3  unchanged  /packages/dad_joke_bot.zip
+        big_bot         4157    65.6 MB   210.0 MB  490a7c8306d3  built      /packages/big_bot.zip
+        warning: agent `big_bot`: zipped size 210.0 MB is 84% of AgentCore's 250.0 MB limit
+        ");
+        assert_eq!(Summary(vec![]).to_string(), "no agent packaged\n");
+    }
+
+    #[test]
+    fn python_versions_come_from_runtimes() {
+        assert_eq!(python_version("PYTHON_3_12").unwrap(), "3.12");
+        assert_eq!(python_version("PYTHON_3_10").unwrap(), "3.10");
+        assert!(python_version("python3").is_err());
+    }
+
+    #[test]
+    fn human_bytes_use_decimal_units() {
+        assert_eq!(archive::human_bytes(999), "999 B");
+        assert_eq!(archive::human_bytes(250_000_000), "250.0 MB");
+        assert_eq!(archive::human_bytes(1_500), "1.5 KB");
+    }
 }

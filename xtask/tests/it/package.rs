@@ -1,1 +1,334 @@
 //! Integration tests of `cargo xtask package`.
+//!
+//! Fixture agents live in `tests/fixtures/package/workspace`; their dependencies are wheels built
+//! here by hand and served offline (`--find-links DIR --no-index`), so most tests need no network.
+//! One test packages a real agent from PyPI.
+
+mod support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use xtask::package::{PackageOptions, PackageReport, PackageTuning, package_agent_with};
+
+use support::*;
+
+fn package(workspace: &Workspace, tuning: &PackageTuning) -> anyhow::Result<PackageReport> {
+    let ctx = workspace.ctx();
+    let agent = workspace.agent(&ctx, "fixture_bot");
+    package_agent_with(&ctx, &agent, &workspace.options(), tuning)
+}
+
+#[test]
+fn zip_listing_names_modes_and_sizes() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    let report = package(&workspace, &wheels.tuning()).unwrap();
+    assert_eq!(report.dependencies, "installed");
+    assert_eq!(report.platform.as_deref(), Some("aarch64-manylinux2014"));
+    insta::assert_snapshot!(listing(&report.path));
+
+    let prompt = read_entry(&report.path, "system_prompt.txt");
+    assert_eq!(prompt, std::fs::read(workspace.root().join("prompts/fixture_bot.txt")).unwrap());
+    let script = String::from_utf8(read_entry(&report.path, "bin/tiny")).unwrap();
+    assert!(script.starts_with("#!/usr/bin/env python3\n"), "{script}");
+    assert_eq!(report.sha256, sha256(&std::fs::read(&report.path).unwrap()));
+    assert_eq!(report.zipped_bytes, std::fs::metadata(&report.path).unwrap().len());
+    let names = names(&report.path);
+    assert_eq!(report.files, names.iter().filter(|name| !name.ends_with('/')).count() as u64);
+}
+
+#[test]
+fn excludes_hidden_files_and_bytecode_stay_out() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    let report = package(&workspace, &wheels.tuning()).unwrap();
+    let names = names(&report.path);
+    for absent in ["agent.toml", "NOTES.md", "tests/", "tests/test_main.py", ".env", "__pycache__/", "helpers/old.pyc"]
+    {
+        assert!(!names.iter().any(|name| name == absent), "`{absent}` must not be packaged: {names:?}");
+    }
+    assert!(!names.iter().any(|name| name.contains("__pycache__") || name.ends_with(".pyc")), "{names:?}");
+    for noise in ["RECORD", "INSTALLER", "REQUESTED", "uv_cache.json", "direct_url.json", ".lock"] {
+        assert!(!names.iter().any(|name| name.ends_with(noise)), "`{noise}` must not be packaged: {names:?}");
+    }
+    assert!(names.iter().any(|name| name == "tinydep-1.0.0.dist-info/METADATA"), "{names:?}");
+}
+
+#[test]
+fn same_inputs_give_identical_bytes_anywhere() {
+    let wheels = Wheels::build();
+    let first = Workspace::fixture();
+    let second = Workspace::fixture();
+    // Different mtimes on every file of the second copy, and different out dirs and caches.
+    let past = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    for entry in walkdir::WalkDir::new(second.root()).into_iter().map(Result::unwrap) {
+        if entry.file_type().is_file() {
+            std::fs::File::options().write(true).open(entry.path()).unwrap().set_modified(past).unwrap();
+        }
+    }
+    let one = package(&first, &wheels.tuning()).unwrap();
+    let two = package(&second, &wheels.tuning()).unwrap();
+    assert_ne!(one.path, two.path);
+    assert_eq!(two.dependencies, "installed");
+    assert_eq!(std::fs::read(&one.path).unwrap(), std::fs::read(&two.path).unwrap());
+    assert_eq!(one.sha256, two.sha256);
+}
+
+#[test]
+fn unchanged_agent_keeps_its_zip_and_warm_cache_skips_uv() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    let first = package(&workspace, &wheels.tuning()).unwrap();
+    assert!(!first.unchanged);
+
+    let again = package(&workspace, &wheels.tuning()).unwrap();
+    assert!(again.unchanged);
+    assert_eq!(again.sha256, first.sha256);
+
+    // A zip changed behind our back is rebuilt, not trusted.
+    std::fs::write(&first.path, b"not a zip").unwrap();
+    let rebuilt = package(&workspace, &wheels.tuning()).unwrap();
+    assert!(!rebuilt.unchanged);
+    assert_eq!(rebuilt.sha256, first.sha256);
+
+    // An edited agent file is rebuilt; the dependency cache is warm, so uv is never needed.
+    let main = workspace.agent_dir("fixture_bot").join("main.py");
+    std::fs::write(&main, "print('changed')\n").unwrap();
+    let no_uv = PackageTuning { uv: Some(PathBuf::from("/nonexistent/uv")), ..wheels.tuning() };
+    let edited = package(&workspace, &no_uv).unwrap();
+    assert!(!edited.unchanged);
+    assert_eq!(edited.dependencies, "cached");
+    assert_ne!(edited.sha256, first.sha256);
+    assert_eq!(read_entry(&edited.path, "main.py"), b"print('changed')\n");
+}
+
+#[test]
+fn size_limits_fail_over_and_warn_near() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    let full = package(&workspace, &wheels.tuning()).unwrap();
+    assert!(full.warnings.is_empty(), "{:?}", full.warnings);
+
+    let near = PackageTuning {
+        max_zipped_bytes: full.zipped_bytes * 100 / 90,
+        max_unzipped_bytes: full.unzipped_bytes * 100 / 85,
+        ..wheels.tuning()
+    };
+    let warned = package(&workspace, &near).unwrap();
+    assert!(!warned.unchanged, "limits are part of the inputs");
+    assert_eq!(warned.warnings.len(), 2, "{:?}", warned.warnings);
+    assert!(
+        warned.warnings[0].contains("zipped size") && warned.warnings[0].contains("90% of"),
+        "{:?}",
+        warned.warnings
+    );
+    assert!(warned.warnings[1].contains("unzipped size"), "{:?}", warned.warnings);
+
+    let over_unzipped = PackageTuning { max_unzipped_bytes: full.unzipped_bytes - 1, ..wheels.tuning() };
+    let err = format!("{:#}", package(&workspace, &over_unzipped).unwrap_err());
+    assert!(err.contains("unzipped is over AgentCore's limit"), "{err}");
+    // The largest contributor, by size, comes first.
+    assert!(
+        err.contains("largest contributors: main.py 293 B, tinydep-1.0.0.dist-info/ 133 B, helpers/ 41 B"),
+        "{err}"
+    );
+
+    std::fs::remove_file(&full.path).unwrap();
+    let over_zipped = PackageTuning { max_zipped_bytes: full.zipped_bytes - 1, ..wheels.tuning() };
+    let err = format!("{:#}", package(&workspace, &over_zipped).unwrap_err());
+    assert!(err.contains("over AgentCore's limit") && err.contains("largest contributors (zipped)"), "{err}");
+    assert!(!full.path.exists(), "an oversized zip is not left behind");
+}
+
+#[test]
+fn agent_file_clashing_with_a_dependency_is_an_error() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    let clash = workspace.agent_dir("fixture_bot").join("tinydep");
+    std::fs::create_dir_all(&clash).unwrap();
+    std::fs::write(clash.join("__init__.py"), "").unwrap();
+    let err = format!("{:#}", package(&workspace, &wheels.tuning()).unwrap_err());
+    assert!(
+        err.contains("`tinydep/__init__.py` is both an agent file and part of the installed dependencies"),
+        "{err}"
+    );
+}
+
+#[test]
+fn prompt_override_and_prompt_clash() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    let ctx = workspace.ctx();
+    let agent = workspace.agent(&ctx, "fixture_bot");
+    let other = workspace.root().join("other_prompt.txt");
+    std::fs::write(&other, "Another prompt.").unwrap();
+    let options = PackageOptions { prompt_override: Some(other.clone()), ..workspace.options() };
+    let report = package_agent_with(&ctx, &agent, &options, &wheels.tuning()).unwrap();
+    assert_eq!(read_entry(&report.path, "system_prompt.txt"), b"Another prompt.");
+
+    let options = PackageOptions { prompt_override: Some(workspace.root().join("missing.txt")), ..workspace.options() };
+    let err = format!("{:#}", package_agent_with(&ctx, &agent, &options, &wheels.tuning()).unwrap_err());
+    assert!(err.contains("missing.txt does not exist"), "{err}");
+
+    std::fs::write(workspace.agent_dir("fixture_bot").join("system_prompt.txt"), "stale").unwrap();
+    let err = format!("{:#}", package(&workspace, &wheels.tuning()).unwrap_err());
+    assert!(err.contains("system_prompt.txt is written by packaging"), "{err}");
+}
+
+#[test]
+fn newer_manylinux_tag_is_tried_when_2014_has_no_wheel() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    workspace.set_requirements("fixture_bot", "tinydep==1.0.0\nnewglibc==1.0.0\n");
+    let report = package(&workspace, &wheels.tuning()).unwrap();
+    assert_eq!(report.platform.as_deref(), Some("aarch64-manylinux_2_28"));
+    assert!(names(&report.path).iter().any(|name| name == "newglibc/__init__.py"));
+}
+
+#[test]
+fn bundled_host_binaries_are_reported() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    workspace.set_requirements("fixture_bot", "tinydep==1.0.0\nhostlib==1.0.0\n");
+    let report = package(&workspace, &wheels.tuning()).unwrap();
+    assert_eq!(
+        report.warnings,
+        [
+            "agent `fixture_bot`: 1 native library in the dependencies is not aarch64 and cannot load on AgentCore: hostlib/_native.so (ELF machine 0x3e)"
+        ]
+    );
+    // The warning comes back from the cache and from an unchanged zip alike.
+    std::fs::remove_file(&report.path).unwrap();
+    assert_eq!(package(&workspace, &wheels.tuning()).unwrap().warnings, report.warnings);
+    assert_eq!(package(&workspace, &wheels.tuning()).unwrap().warnings, report.warnings);
+}
+
+#[test]
+fn dependency_without_arm64_wheel_names_the_package() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    workspace.set_requirements("fixture_bot", "tinydep==1.0.0\nx86only==1.0.0\n");
+    let err = format!("{:#}", package(&workspace, &wheels.tuning()).unwrap_err());
+    assert!(err.contains("no linux ARM64 wheel for `x86only` (wheels exist only for manylinux2014_x86_64)"), "{err}");
+    assert!(
+        err.contains("tried aarch64-manylinux2014, aarch64-manylinux_2_28, aarch64-manylinux_2_34")
+            && err.contains("pin a version that publishes manylinux aarch64 wheels"),
+        "{err}"
+    );
+    // Nothing half-done: no cache entry and no zip.
+    let deps = workspace.root().join("target/agentcore/deps");
+    let leftovers: Vec<_> =
+        std::fs::read_dir(&deps).map(|dir| dir.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(!workspace.options().out_dir.join("fixture_bot.zip").exists());
+}
+
+#[test]
+fn unknown_requirement_fails_with_uvs_reason_and_a_damaged_cache_is_rebuilt() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    workspace.set_requirements("fixture_bot", "tinydep==1.0.0\nnot-a-package==9.9\n");
+    let err = format!("{:#}", package(&workspace, &wheels.tuning()).unwrap_err());
+    assert!(err.contains("uv could not install") && err.contains("not-a-package"), "{err}");
+
+    workspace.set_requirements("fixture_bot", "tinydep==1.0.0\n");
+    let first = package(&workspace, &wheels.tuning()).unwrap();
+    let deps = workspace.root().join("target/agentcore/deps");
+    let entry = std::fs::read_dir(&deps).unwrap().flatten().find(|e| !e.file_name().to_string_lossy().starts_with('.'));
+    std::fs::write(entry.unwrap().path().join("deps.zip"), b"truncated").unwrap();
+    std::fs::remove_file(&first.path).unwrap();
+    let healed = package(&workspace, &wheels.tuning()).unwrap();
+    assert_eq!(healed.dependencies, "installed");
+    assert_eq!(healed.sha256, first.sha256);
+}
+
+#[test]
+fn agent_without_dependencies_needs_no_uv() {
+    let workspace = Workspace::fixture();
+    workspace.set_requirements("fixture_bot", "# nothing yet\n");
+    let tuning = PackageTuning { uv: Some(PathBuf::from("/nonexistent/uv")), ..PackageTuning::default() };
+    let report = package(&workspace, &tuning).unwrap();
+    assert_eq!(report.dependencies, "none");
+    assert_eq!(report.platform, None);
+    assert!(names(&report.path).contains(&"main.py".to_owned()));
+}
+
+#[test]
+fn excluded_entry_point_and_missing_requirements_are_errors() {
+    let workspace = Workspace::fixture();
+    let manifest = workspace.agent_dir("fixture_bot").join("agent.toml");
+    std::fs::write(&manifest, "entry_point = \"main.py\"\nexclude = [\"*.py\"]\n").unwrap();
+    let ctx = workspace.ctx();
+    let agent = workspace.agent(&ctx, "fixture_bot");
+    let err =
+        format!("{:#}", package_agent_with(&ctx, &agent, &workspace.options(), &PackageTuning::default()).unwrap_err());
+    assert!(err.contains("entry point `main.py` is excluded"), "{err}");
+
+    std::fs::remove_file(workspace.agent_dir("fixture_bot").join("requirements.txt")).unwrap();
+    let err = format!("{:#}", xtask::agents::discover(workspace.root(), &ctx.settings).unwrap_err());
+    assert!(err.contains("requirements file `requirements.txt` does not exist"), "{err}");
+}
+
+#[test]
+fn cli_prints_a_table_or_json() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    let human = workspace.cli(&wheels, &["package", "fixture_bot"]);
+    assert!(human.status.success(), "{}", String::from_utf8_lossy(&human.stderr));
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert!(stderr.contains("fixture_bot: dependencies installed"), "{stderr}");
+    // The zip is deterministic, so its hash is stable everywhere: only the temp root is redacted.
+    let root = workspace.root().to_str().unwrap().to_owned();
+    insta::assert_snapshot!("cli_human", String::from_utf8_lossy(&human.stdout).replace(&root, "[ROOT]"));
+
+    let json = workspace.cli(&wheels, &["package", "--all", "--json"]);
+    assert!(json.status.success(), "{}", String::from_utf8_lossy(&json.stderr));
+    let stdout = String::from_utf8(json.stdout).unwrap().replace(&root, "[ROOT]");
+    let value: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    insta::assert_json_snapshot!("cli_json", value);
+
+    let err = workspace.cli(&wheels, &["package", "--all", "--prompt", "x.txt"]);
+    assert!(!err.status.success());
+    let stderr = String::from_utf8_lossy(&err.stderr);
+    assert!(stderr.contains("--prompt replaces one agent's prompt"), "{stderr}");
+}
+
+/// Packages a real agent from PyPI: every native library must be an aarch64 ELF.
+#[test]
+fn real_agent_ships_only_aarch64_native_code() {
+    let root = xtask::settings::workspace_root();
+    let settings = xtask::settings::Settings::from_workspace(&root).unwrap();
+    let ctx = xtask::cli::Ctx { root: root.clone(), settings, aws: Default::default(), json: false };
+    let agents = xtask::agents::discover(&root, &ctx.settings).unwrap();
+    let agent = agents.iter().find(|agent| agent.name == "dad_joke_bot").expect("dad_joke_bot exists");
+    let scratch = tempfile::tempdir().unwrap();
+    let options = PackageOptions { out_dir: scratch.path().join("out"), prompt_override: None };
+    let tuning =
+        PackageTuning { deps_dir: Some(scratch.path().join("deps")), uv: Some(uv()), ..PackageTuning::default() };
+    let report = package_agent_with(&ctx, agent, &options, &tuning).unwrap();
+
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&report.path).unwrap()).unwrap();
+    let mut shared_objects = 0;
+    for index in 0..archive.len() {
+        let mut file = archive.by_index(index).unwrap();
+        let name = file.name().unwrap().into_owned();
+        if !(name.ends_with(".so") || name.contains(".so.")) {
+            continue;
+        }
+        let mut header = [0; 20];
+        file.read_exact(&mut header).unwrap();
+        assert_eq!(&header[..4], b"\x7fELF", "{name} is not an ELF file");
+        assert_eq!(u16::from_le_bytes([header[18], header[19]]), 0xB7, "{name} is not aarch64");
+        shared_objects += 1;
+    }
+    assert!(shared_objects > 5, "expected native libraries (pydantic-core, cryptography...), found {shared_objects}");
+    assert!(names(&report.path).contains(&"main.py".to_owned()));
+}
+
+fn read_entry(zip: &Path, name: &str) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut bytes = Vec::new();
+    archive.by_name(name).unwrap().read_to_end(&mut bytes).unwrap();
+    bytes
+}
