@@ -313,7 +313,7 @@ fn fix_for(code: &str, action: &str) -> String {
         "InternalServerException" | "InternalError" | "ServiceUnavailable" => {
             "AWS kept failing after retries; re-run later".to_owned()
         }
-        "UnrecognizedClientException" | "InvalidClientTokenId" | "InvalidAccessKeyId" | "SignatureDoesNotMatch"
+        "UnrecognizedClientException" | "InvalidSignatureException" | "MissingAuthenticationTokenException" | "InvalidClientTokenId" | "InvalidAccessKeyId" | "SignatureDoesNotMatch"
         | "ExpiredToken" | "ExpiredTokenException" => {
             "the credentials were refused; refresh them (`aws configure` / `aws sso login`), pass --profile, or use --local".to_owned()
         }

@@ -678,3 +678,29 @@ async fn artifacts_are_written_once_and_never_overwritten() {
     assert_eq!(env.object(&code).await.unwrap(), b"zip");
     env.stack.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_errors_name_the_resource_the_code_and_the_fix() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    env.stack.faults().set_quotas(xtask::local::faults::Quotas { runtimes: 1, ..Default::default() }).unwrap();
+    let report = env.deploy(Target::Pr(11), &env.zips("quota"), false).await;
+    assert_eq!(report.failed, 1, "{report}");
+    // Both agents create at once: whichever comes second hits the quota of one runtime.
+    let failed = report.results.iter().find(|entry| !entry.ok).unwrap();
+    let error = failed.error.as_deref().unwrap();
+    let expected =
+        format!("CreateAgentRuntime on runtime {}_pr_11 failed: ServiceQuotaExceededException:", failed.name);
+    assert!(error.starts_with(&expected), "{error}");
+    assert!(error.contains("cargo xtask cleanup --stale"), "{error}");
+
+    let mut command = cli(env.temp.path());
+    command.envs(env.stack.env_exports()).env("AWS_SECRET_ACCESS_KEY", "not-the-secret").args(["status"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("ListAgentRuntimes on the account's runtimes failed: InvalidSignatureException"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the credentials were refused"), "{stderr}");
+    env.stack.shutdown().await;
+}
