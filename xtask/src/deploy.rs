@@ -508,7 +508,9 @@ impl<T: Row + Serialize> Report<T> {
         crate::output::github_output("failed", &self.failed.to_string())?;
         crate::output::step_summary(&self.markdown())?;
         if self.failed > 0 {
-            bail!("{} of {} failed", self.failed, self.results.len());
+            let names: Vec<&str> =
+                self.results.iter().filter(|entry| !entry.ok).map(|entry| entry.name.as_str()).collect();
+            bail!("{} of {} failed ({}); the reasons are above", self.failed, self.results.len(), names.join(", "));
         }
         Ok(())
     }

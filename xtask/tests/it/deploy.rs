@@ -704,3 +704,65 @@ async fn aws_errors_name_the_resource_the_code_and_the_fix() {
     assert!(stderr.contains("the credentials were refused"), "{stderr}");
     env.stack.shutdown().await;
 }
+
+#[test]
+fn release_commands_help() {
+    let temp = tempfile::tempdir().unwrap();
+    for command in ["deploy", "promote", "rollback", "cleanup", "status"] {
+        let (ok, stdout, stderr) = run(cli(temp.path()).args([command, "--help"]));
+        assert!(ok, "{stderr}");
+        // The command's own part; the global flags after `--json` belong to the whole tool.
+        let own = stdout.split("      --json").next().unwrap().to_owned();
+        assert!(own.len() < stdout.len(), "{stdout}");
+        insta_settings().bind(|| insta::assert_snapshot!(format!("help_{command}"), own));
+    }
+}
+
+#[test]
+fn cli_promotes_and_rolls_back() {
+    let temp = tempfile::tempdir().unwrap();
+    let zips = temp.path().join("zips");
+    std::fs::create_dir_all(&zips).unwrap();
+    fixture_zip(&zips.join("dad_joke_bot.zip"), "promote");
+    let state = temp.path().join("state");
+    let local = |args: &[&str]| {
+        let mut command = cli(temp.path());
+        command
+            .args(args)
+            .args(["--local", "--local-dir", state.to_str().unwrap()])
+            .env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
+        run(&mut command)
+    };
+    let zips = zips.to_str().unwrap();
+    let (ok, _, stderr) = local(&["deploy", "dad_joke_bot", "--prod", "--package-dir", zips]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = local(&["promote", "dad_joke_bot", "--version", "1", "--json"]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["results"][0]["outcome"]["action"], "promoted");
+    let (ok, stdout, _) = local(&["promote", "dad_joke_bot", "--version", "1"]);
+    assert!(ok && stdout.contains("already_live"), "{stdout}");
+    // Failure reasons are part of the result (stdout); stderr ends with what failed.
+    let (ok, stdout, stderr) = local(&["rollback", "dad_joke_bot"]);
+    assert!(!ok && stdout.contains("FAILED dad_joke_bot:") && stdout.contains("pass --to N"), "{stdout}");
+    assert!(stderr.ends_with("error: 1 of 1 failed (dad_joke_bot); the reasons are above\n"), "{stderr}");
+    let (ok, _, stderr) = local(&["deploy", "dad_joke_bot", "--prod", "--force", "--package-dir", zips]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = local(&["promote", "dad_joke_bot", "--version", "2", "--expect-live", "1"]);
+    assert!(ok, "{stderr}");
+    insta_settings().bind(|| insta::assert_snapshot!("cli_promote_human", stdout));
+    let (ok, stdout, stderr) = local(&["rollback", "dad_joke_bot", "--dry-run", "--json"]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        report["results"][0]["outcome"]["plan"],
+        "move endpoint prod of dad_joke_bot_prod from version 2 to 1, wait until live"
+    );
+    let (ok, stdout, stderr) = local(&["rollback", "dad_joke_bot"]);
+    assert!(ok && stdout.contains("rolled_back"), "{stderr}");
+    let (ok, stdout, _) = local(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let endpoints = status["runtimes"][0]["endpoints"].as_array().unwrap();
+    let prod = endpoints.iter().find(|endpoint| endpoint["name"] == "prod").unwrap();
+    assert!(ok && prod["live_version"] == "1", "{stdout}");
+}
