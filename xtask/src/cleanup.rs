@@ -176,8 +176,14 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
     };
     let runtime_id = runtime.agent_runtime_id().to_owned();
     outcome.runtime_id = Some(runtime_id.clone());
-    let endpoints: Vec<String> = aws::list_endpoints(aws, &runtime_id)
-        .await?
+    let listed = aws::list_endpoints(aws, &runtime_id).await?;
+    // Deletions started by an earlier, interrupted run are only waited for.
+    let already_deleting: Vec<String> = listed
+        .iter()
+        .filter(|endpoint| endpoint.status().as_str() == "DELETING")
+        .map(|endpoint| endpoint.name().to_owned())
+        .collect();
+    let endpoints: Vec<String> = listed
         .iter()
         .map(|endpoint| endpoint.name().to_owned())
         // DEFAULT goes with the runtime; deleting it by hand is refused by AgentCore.
@@ -204,13 +210,17 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
     };
     for endpoint in &endpoints {
         progress!("{name}: deleting endpoint {endpoint}");
-        let deleted = aws
-            .control
-            .delete_agent_runtime_endpoint()
-            .agent_runtime_id(&runtime_id)
-            .endpoint_name(endpoint)
-            .send()
-            .await;
+        let deleted = if already_deleting.contains(endpoint) {
+            Ok(())
+        } else {
+            aws.control
+                .delete_agent_runtime_endpoint()
+                .agent_runtime_id(&runtime_id)
+                .endpoint_name(endpoint)
+                .send()
+                .await
+                .map(|_| ())
+        };
         match deleted {
             Ok(_) => {}
             Err(err) if aws::error_code(&err).as_deref() == Some("ResourceNotFoundException") => {}
@@ -229,8 +239,13 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
         outcome.endpoints_deleted.push(endpoint.clone());
     }
     progress!("{name}: deleting runtime {runtime_id}");
-    match aws.control.delete_agent_runtime().agent_runtime_id(&runtime_id).send().await {
-        Ok(_) => {}
+    let deleted = if runtime.status().as_str() == "DELETING" {
+        Ok(())
+    } else {
+        aws.control.delete_agent_runtime().agent_runtime_id(&runtime_id).send().await.map(|_| ())
+    };
+    match deleted {
+        Ok(()) => {}
         Err(err) if aws::error_code(&err).as_deref() == Some("ResourceNotFoundException") => {}
         Err(err) => {
             let err =
