@@ -22,9 +22,9 @@ pub struct CleanupArgs {
     /// Delete PR runtimes whose pull request is not in --open-prs
     #[arg(long, requires = "open_prs")]
     pub stale: bool,
-    /// Open pull requests, comma-separated (with --stale)
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
-    pub open_prs: Option<Vec<u64>>,
+    /// Open pull requests, comma-separated (with --stale); an empty LIST means none is open
+    #[arg(long, value_name = "LIST", value_parser = parse_pr_list)]
+    pub open_prs: Option<PrList>,
     /// Do not ask for confirmation (CI)
     #[arg(long)]
     pub yes: bool,
@@ -65,7 +65,7 @@ impl CleanupArgs {
                 aws::list_runtimes(&aws).await?.iter().map(|runtime| runtime.agent_runtime_name().to_owned()).collect();
             match (self.pr, &self.open_prs) {
                 (Some(number), _) => aws::pr_runtimes(&scheme, &all, number),
-                (None, Some(open)) => aws::stale_runtimes(&scheme, &all, open),
+                (None, Some(open)) => aws::stale_runtimes(&scheme, &all, &open.0),
                 (None, None) => bail!("--stale needs --open-prs LIST"),
             }
         };
@@ -84,6 +84,22 @@ impl CleanupArgs {
         let results = cleanup_runtimes(ctx, &aws, &confirmed, self.dry_run).await;
         Report::new("cleanup", confirmed.iter().cloned(), results).publish(ctx)
     }
+}
+
+/// Pull request numbers given as `3,12,40` (or `""` for none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrList(pub Vec<u64>);
+
+fn parse_pr_list(text: &str) -> Result<PrList, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| match item.parse::<u64>() {
+            Ok(number) if number > 0 => Ok(number),
+            _ => Err(format!("`{item}` is not a pull request number; pass numbers such as 3,12,40")),
+        })
+        .collect::<Result<Vec<u64>, String>>()
+        .map(PrList)
 }
 
 /// Refuses names this project's scheme did not produce, and prod unless forced.
@@ -160,8 +176,14 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
     };
     let runtime_id = runtime.agent_runtime_id().to_owned();
     outcome.runtime_id = Some(runtime_id.clone());
-    let endpoints: Vec<String> = aws::list_endpoints(aws, &runtime_id)
-        .await?
+    let listed = aws::list_endpoints(aws, &runtime_id).await?;
+    // Deletions started by an earlier, interrupted run are only waited for.
+    let already_deleting: Vec<String> = listed
+        .iter()
+        .filter(|endpoint| endpoint.status().as_str() == "DELETING")
+        .map(|endpoint| endpoint.name().to_owned())
+        .collect();
+    let endpoints: Vec<String> = listed
         .iter()
         .map(|endpoint| endpoint.name().to_owned())
         // DEFAULT goes with the runtime; deleting it by hand is refused by AgentCore.
@@ -188,13 +210,17 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
     };
     for endpoint in &endpoints {
         progress!("{name}: deleting endpoint {endpoint}");
-        let deleted = aws
-            .control
-            .delete_agent_runtime_endpoint()
-            .agent_runtime_id(&runtime_id)
-            .endpoint_name(endpoint)
-            .send()
-            .await;
+        let deleted = if already_deleting.contains(endpoint) {
+            Ok(())
+        } else {
+            aws.control
+                .delete_agent_runtime_endpoint()
+                .agent_runtime_id(&runtime_id)
+                .endpoint_name(endpoint)
+                .send()
+                .await
+                .map(|_| ())
+        };
         match deleted {
             Ok(_) => {}
             Err(err) if aws::error_code(&err).as_deref() == Some("ResourceNotFoundException") => {}
@@ -213,8 +239,13 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
         outcome.endpoints_deleted.push(endpoint.clone());
     }
     progress!("{name}: deleting runtime {runtime_id}");
-    match aws.control.delete_agent_runtime().agent_runtime_id(&runtime_id).send().await {
-        Ok(_) => {}
+    let deleted = if runtime.status().as_str() == "DELETING" {
+        Ok(())
+    } else {
+        aws.control.delete_agent_runtime().agent_runtime_id(&runtime_id).send().await.map(|_| ())
+    };
+    match deleted {
+        Ok(()) => {}
         Err(err) if aws::error_code(&err).as_deref() == Some("ResourceNotFoundException") => {}
         Err(err) => {
             let err =
@@ -233,6 +264,14 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pr_lists() {
+        assert_eq!(parse_pr_list("3, 12,40").unwrap(), PrList(vec![3, 12, 40]));
+        assert_eq!(parse_pr_list("").unwrap(), PrList(vec![]));
+        assert!(parse_pr_list("3,abc").unwrap_err().contains("`abc` is not a pull request number"));
+        assert!(parse_pr_list("0").is_err());
+    }
 
     #[test]
     fn only_scheme_names_and_prod_when_forced() {

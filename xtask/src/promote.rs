@@ -16,7 +16,9 @@ use crate::progress;
 use crate::records::{self, PromotionRecord};
 use crate::select::Selection;
 
+// `--version N` is the version to promote; the tool's own version stays on `cargo xtask --version`.
 #[derive(clap::Args, Debug, Clone)]
+#[command(disable_version_flag = true)]
 pub struct PromoteArgs {
     #[command(flatten)]
     pub selection: Selection,

@@ -4,7 +4,7 @@
 //! resource in CREATING/UPDATING for `--transition-ms`, like AWS does for tens of seconds.
 
 use std::io::Write;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -68,7 +68,7 @@ impl BenchDeployArgs {
         let one = timed(&parallel, &aws, &agents[..1], Target::Pr(1), &options).await?;
         let one_after_another = timed(&serial, &aws, &agents, Target::Pr(2), &options).await?;
         let all_at_once = timed(&parallel, &aws, &agents, Target::Pr(3), &options).await?;
-        let lateness = notice_lateness(ctx, &aws, &agents[0], delay, self.samples).await?;
+        let lateness = notice_lateness(ctx, &aws, &agents[0], self.samples).await?;
         stack.shutdown().await;
 
         let seconds = |duration: Duration| duration.as_secs_f64();
@@ -120,35 +120,42 @@ async fn timed(
     Ok(elapsed)
 }
 
-/// Updates a runtime and measures how long after it turned READY (its update time plus the transition
-/// delay, by the stack's clock, which is this machine's) the wait returned.
-async fn notice_lateness(
-    ctx: &Ctx,
-    aws: &AwsClients,
-    agent: &Agent,
-    delay: Duration,
-    samples: usize,
-) -> Result<Vec<Duration>> {
+/// Updates a runtime and measures how long after it turned READY the tool's wait returned. The
+/// moment it turned READY is found by a probe polling every 10 ms beside the tool's wait, so the
+/// number does not depend on the stack's own timestamps.
+async fn notice_lateness(ctx: &Ctx, aws: &AwsClients, agent: &Agent, samples: usize) -> Result<Vec<Duration>> {
     let name = ctx.settings.scheme().runtime_name(&agent.name, Target::Pr(1))?;
     let runtime = aws::find_runtime(aws, &name).await?.context("the bench runtime is gone")?;
-    let current =
-        aws::get_runtime(aws, runtime.agent_runtime_id(), None).await?.context("the bench runtime is gone")?;
+    let id = runtime.agent_runtime_id();
+    let current = aws::get_runtime(aws, id, None).await?.context("the bench runtime is gone")?;
     let mut lateness = Vec::new();
     for _ in 0..samples {
         let output = aws
             .control
             .update_agent_runtime()
-            .agent_runtime_id(runtime.agent_runtime_id())
+            .agent_runtime_id(id)
             .set_agent_runtime_artifact(current.agent_runtime_artifact().cloned())
             .role_arn(current.role_arn())
             .set_network_configuration(current.network_configuration().cloned())
             .send()
             .await
             .map_err(|err| aws::explain(err, "bedrock-agentcore:UpdateAgentRuntime", &name))?;
-        let updated = SystemTime::try_from(*output.last_updated_at()).context("update time out of range")?;
-        aws::wait_runtime_ready(aws, runtime.agent_runtime_id(), &name, output.agent_runtime_version()).await?;
-        let noticed = SystemTime::now();
-        lateness.push(noticed.duration_since(updated + delay).unwrap_or_default());
+        let version = output.agent_runtime_version();
+        let probe = async {
+            loop {
+                let state = aws::get_runtime(aws, id, Some(version)).await?;
+                if state.is_some_and(|state| state.status().as_str() == "READY") {
+                    return anyhow::Ok(Instant::now());
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let tool = async {
+            aws::wait_runtime_ready(aws, id, &name, version).await?;
+            anyhow::Ok(Instant::now())
+        };
+        let (ready, noticed) = tokio::try_join!(probe, tool)?;
+        lateness.push(noticed.saturating_duration_since(ready));
     }
     Ok(lateness)
 }
