@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -41,7 +41,7 @@ pub struct WaitPolicy {
     pub timeout: Duration,
     /// First pause between two polls; it grows by half each time up to `max_interval`.
     pub first_interval: Duration,
-    /// Longest pause between two polls. Kept at 1 s so READY is noticed within a second.
+    /// Longest pause between two polls. Under a second, so READY is noticed within one.
     pub max_interval: Duration,
 }
 
@@ -50,7 +50,7 @@ impl Default for WaitPolicy {
         WaitPolicy {
             timeout: Duration::from_secs(900),
             first_interval: Duration::from_millis(150),
-            max_interval: Duration::from_secs(1),
+            max_interval: Duration::from_millis(800),
         }
     }
 }
@@ -153,8 +153,27 @@ async fn check_credentials(config: &aws_config::SdkConfig, profile: Option<&str>
 }
 
 /// Starts the bundled stack in-process on free ports, with static credentials and both endpoints.
-async fn connect_local(_ctx: &Ctx) -> Result<(AwsClients, crate::local::LocalStack)> {
-    bail!("LOCAL_PENDING")
+async fn connect_local(ctx: &Ctx) -> Result<(AwsClients, crate::local::LocalStack)> {
+    let transition = std::env::var("AGENTCORE_LOCAL_TRANSITION_MS")
+        .ok()
+        .map(|value| value.parse::<u64>())
+        .transpose()
+        .context("AGENTCORE_LOCAL_TRANSITION_MS must be a number of milliseconds")?
+        .unwrap_or(1000);
+    let config = crate::local::LocalConfig {
+        dir: ctx.local_dir(),
+        s3_port: 0,
+        control_port: 0,
+        transition_delay: Duration::from_millis(transition),
+        region: ctx.settings.region.clone(),
+    };
+    let stack = crate::local::LocalStack::start(config)
+        .await
+        .with_context(|| format!("cannot start the local stack in {}", ctx.local_dir().display()))?;
+    let clients =
+        local_clients(&stack.s3_endpoint(), &stack.control_endpoint(), stack.region(), &ctx.settings.bucket).await;
+    stack.ensure_bucket(&ctx.settings.bucket).await?;
+    Ok((clients, stack))
 }
 
 /// Clients for a local stack at the given endpoints, with its static credentials.
@@ -632,7 +651,7 @@ mod tests {
             seen.push(interval);
         }
         assert_eq!(seen[1], Duration::from_millis(225));
-        assert_eq!(*seen.last().unwrap(), Duration::from_secs(1));
+        assert_eq!(*seen.last().unwrap(), Duration::from_millis(800));
         assert!(seen.windows(2).all(|pair| pair[0] <= pair[1]));
     }
 
