@@ -126,6 +126,10 @@ pub struct GcArgs {
     /// Open deployment issues: output of `gh api --paginate 'repos/{repo}/issues?labels=deployment&state=open'`
     #[arg(long, value_name = "FILE")]
     pub open_issues: PathBuf,
+    /// The newest issue or pull request number when the lists were read; runtimes of pull requests
+    /// numbered above it were opened since, and are kept
+    #[arg(long, value_name = "N")]
+    pub newest_number: Option<u64>,
     /// Login of the bot that opens deployment issues (issues by anyone else protect nothing)
     #[arg(long, value_name = "LOGIN", env = "AGENTCORE_BOT_LOGIN", default_value = DEFAULT_BOT_LOGIN)]
     pub bot_login: String,
@@ -769,7 +773,13 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
     let mut stale: Vec<u64> = runtimes
         .iter()
         .filter_map(|(name, _)| match scheme.parse(name) {
-            Some((_, Target::Pr(pr))) if !open.contains(&pr) && !protected.contains(&pr) => Some(pr),
+            Some((_, Target::Pr(pr)))
+                if !open.contains(&pr)
+                    && !protected.contains(&pr)
+                    && args.newest_number.is_none_or(|newest| pr <= newest) =>
+            {
+                Some(pr)
+            }
             _ => None,
         })
         .collect();

@@ -248,8 +248,9 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
         gh::pr_closed(&story.ctx, &gh::PrClosedArgs { event, dry_run: false }, Some(story.aws.clone())).await.unwrap();
     assert_eq!(report.deleted, ["dad_joke_bot_pr_14", "motivational_quotes_bot_pr_14"]);
 
-    // The sweep: PR 15 is open, PR 17 is merged and awaiting promotion, PR 16 leaked.
-    for pr in [15, 16, 17] {
+    // The sweep: PR 15 is open, PR 17 is merged and awaiting promotion, PR 16 leaked, and PR 18 was
+    // opened after the lists were read (newest number 17).
+    for pr in [15, 16, 17, 18] {
         story.pr_deploy("pr_opened.json", pr, &format!("pr{pr}"), &["prompts/motivational_quotes_bot.txt"]).await;
     }
     let pending = issue_body.replace(r#""pr":12"#, r#""pr":17"#);
@@ -261,6 +262,7 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
         event,
         open_pulls: events_dir().join("open_pulls.json"),
         open_issues: issues_file.clone(),
+        newest_number: Some(17),
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
         dry_run,
     };
@@ -276,6 +278,7 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
             "dad_joke_bot_prod",
             "motivational_quotes_bot_pr_15",
             "motivational_quotes_bot_pr_17",
+            "motivational_quotes_bot_pr_18",
             "motivational_quotes_bot_prod"
         ]
     );
