@@ -143,13 +143,31 @@ async fn check_credentials(config: &aws_config::SdkConfig, profile: Option<&str>
         Ok(Ok(_)) => Ok(()),
         Ok(Err(err)) => {
             let profile = profile.map(|name| format!(" (profile `{name}`)")).unwrap_or_default();
-            Err(anyhow!(
-                "cannot load AWS credentials{profile}: {}; {fix}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
-            ))
+            let reason = match &err {
+                aws_credential_types::provider::error::CredentialsError::CredentialsNotLoaded(_) => {
+                    "none found in the environment, the AWS config files, web identity, ECS or EC2 instance metadata"
+                        .to_owned()
+                }
+                other => error_chain(other),
+            };
+            Err(anyhow!("cannot load AWS credentials{profile}: {reason}; {fix}"))
         }
         Err(_) => bail!("loading AWS credentials took over 30 s; {fix}"),
     }
+}
+
+/// An error and its sources, by their `Display` only (the SDK's debug dumps are unreadable).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Starts the bundled stack in-process on free ports, with static credentials and both endpoints.
@@ -251,7 +269,7 @@ where
             "{operation} on {resource} timed out; check the network and the endpoint (--endpoint-url, AWS_ENDPOINT_URL*), then re-run"
         ),
         SdkError::DispatchFailure(failure) => {
-            let detail = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
+            let detail = error_chain(&err);
             if detail.contains("credentials") || detail.contains("Credentials") {
                 anyhow!(
                     "{operation} on {resource} failed: no usable AWS credentials ({detail}); run `aws configure`, pass `--profile NAME`, or use `--local`"
@@ -265,7 +283,7 @@ where
             }
         }
         _ => {
-            let detail = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
+            let detail = error_chain(&err);
             if detail.contains("credentials") {
                 anyhow!(
                     "{operation} on {resource} failed: no usable AWS credentials ({detail}); run `aws configure`, pass `--profile NAME`, or use `--local`"

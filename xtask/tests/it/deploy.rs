@@ -287,3 +287,367 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
     assert!(again.iter().all(|result| result.as_ref().unwrap().action == "already_gone"));
     env.stack.shutdown().await;
 }
+
+fn outcome(report: &Report<DeployOutcome>, index: usize) -> &DeployOutcome {
+    report.results[index].outcome.as_ref().unwrap_or_else(|| panic!("{report}"))
+}
+
+impl Env {
+    /// Deploys only the first agent (dad_joke_bot).
+    async fn deploy_one(
+        &self,
+        target: Target,
+        zips: &Path,
+        force: bool,
+        dry_run: bool,
+    ) -> anyhow::Result<DeployOutcome> {
+        let agent = &self.agents[0];
+        xtask::deploy::deploy_zip(
+            &self.ctx,
+            &self.aws,
+            agent,
+            target,
+            &zips.join(format!("{}.zip", agent.name)),
+            force,
+            dry_run,
+        )
+        .await
+    }
+
+    async fn bucket_keys(&self) -> Vec<String> {
+        let output = self.aws.s3.list_objects_v2().bucket(&self.aws.bucket).send().await.unwrap();
+        output.contents().iter().filter_map(|object| object.key().map(str::to_owned)).collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_server_errors_on_every_operation_are_retried() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let faults = env.stack.faults();
+    for operation in xtask::local::model::OPERATIONS {
+        faults.throttle(operation, 2).unwrap();
+        faults.internal_error(operation, 2).unwrap();
+    }
+    let zips = env.zips("faults");
+    let created = env.deploy_one(Target::Prod, &zips, false, false).await.unwrap();
+    assert_eq!(created.action, "created");
+    let updated = env.deploy_one(Target::Prod, &zips, true, false).await.unwrap();
+    assert_eq!((updated.action.as_str(), updated.version.as_deref()), ("updated", Some("2")));
+    for version in [1, 2] {
+        let request = PromoteRequest {
+            agent: "dad_joke_bot".into(),
+            version,
+            endpoint: "prod".into(),
+            expect_live: None,
+            require_newer: true,
+            dry_run: false,
+        };
+        assert_eq!(promote(&env.ctx, &env.aws, &request).await.unwrap().action, "promoted");
+    }
+    let status = xtask::status::status(&env.ctx, &env.aws, None).await.unwrap();
+    assert_eq!(status.runtimes[0].versions_used, 2);
+    let name = env.name("dad_joke_bot", Target::Prod);
+    let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, std::slice::from_ref(&name), false).await;
+    let cleaned = results.into_iter().next().unwrap().unwrap();
+    assert_eq!(
+        (cleaned.action.as_str(), cleaned.endpoints_deleted.as_slice()),
+        ("deleted", ["prod".to_owned()].as_slice())
+    );
+    // Every operation met its faults: the counters are used up, so each one was retried through.
+    let left = faults.load().unwrap();
+    for operation in xtask::local::model::OPERATIONS {
+        let state = &left.operations[*operation];
+        assert_eq!((state.throttle, state.internal_error), (0, 0), "{operation} was never called");
+    }
+    env.stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_stuck_updating_hits_the_deadline_and_nothing_is_deleted() {
+    let mut env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("stuck");
+    env.deploy_one(Target::Pr(6), &zips, false, false).await.unwrap();
+    env.stack.faults().stuck("UpdateAgentRuntime", 1).unwrap();
+    env.aws.wait.timeout = Duration::from_secs(1);
+    let err = format!("{:#}", env.deploy_one(Target::Pr(6), &zips, true, false).await.unwrap_err());
+    let name = env.name("dad_joke_bot", Target::Pr(6));
+    assert!(err.contains(&format!("runtime {name}")) && err.contains("version 2 is still UPDATING"), "{err}");
+    assert!(err.contains("nothing was deleted") && err.contains("--timeout"), "{err}");
+    assert_eq!(env.versions(&name).await, ["1", "2"]);
+    // The stuck version still has its record, pointing at its own code.
+    assert_eq!(env.record(&name, "2").await.code_key, records::code_key(&name, 2));
+    env.stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_failed_shows_the_failure_reason_and_a_redeploy_recovers() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("failing");
+    env.deploy_one(Target::Pr(7), &zips, false, false).await.unwrap();
+    env.stack.faults().fail("UpdateAgentRuntime", 1, "the role cannot be assumed by bedrock-agentcore").unwrap();
+    let results = xtask::deploy::deploy_agents_with(
+        &env.ctx,
+        &env.aws,
+        &env.agents,
+        Target::Pr(7),
+        &DeployOptions { force: true, dry_run: false, package_dir: Some(zips.clone()) },
+    )
+    .await;
+    let report = Report::new("deploy", env.agents.iter().map(|agent| agent.name.clone()), results);
+    // One agent failing does not hide the other's result.
+    assert_eq!(report.failed, 1, "{report}");
+    assert_eq!(outcome(&report, 1).action, "created");
+    insta_settings().bind(|| insta::assert_snapshot!("deploy_update_failed_human", report.to_string()));
+    // The failed version is not "up to date": deploying again makes a working one.
+    let again = env.deploy_one(Target::Pr(7), &zips, false, false).await.unwrap();
+    assert_eq!(
+        (again.action.as_str(), again.version.as_deref(), again.status.as_str()),
+        ("updated", Some("3"), "READY")
+    );
+    env.stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_refuses_a_missing_version_default_and_a_moved_endpoint() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("promote");
+    env.deploy_one(Target::Prod, &zips, false, false).await.unwrap();
+    let request = |version: u32, endpoint: &str, expect_live: Option<u32>| PromoteRequest {
+        agent: "dad_joke_bot".into(),
+        version,
+        endpoint: endpoint.into(),
+        expect_live,
+        require_newer: false,
+        dry_run: false,
+    };
+    let err = promote(&env.ctx, &env.aws, &request(9, "prod", None)).await.unwrap_err().to_string();
+    assert!(err.contains("version 9 of runtime dad_joke_bot_prod does not exist (latest is 1)"), "{err}");
+    let err = promote(&env.ctx, &env.aws, &request(1, "DEFAULT", None)).await.unwrap_err().to_string();
+    assert!(err.contains("refusing to move the DEFAULT endpoint"), "{err}");
+    let err = promote(&env.ctx, &env.aws, &request(1, "prod", Some(3))).await.unwrap_err().to_string();
+    assert!(err.contains("serves version none, not 3"), "{err}");
+    let name = env.name("dad_joke_bot", Target::Prod);
+    assert_eq!(env.endpoint_live(&name, "prod").await, None, "nothing was created");
+    let planned =
+        promote(&env.ctx, &env.aws, &PromoteRequest { dry_run: true, ..request(1, "prod", None) }).await.unwrap();
+    assert_eq!(planned.action, "planned");
+    assert_eq!(env.endpoint_live(&name, "prod").await, None, "a dry run creates nothing");
+    let err = rollback(&env.ctx, &env.aws, "dad_joke_bot", "prod", None, false).await.unwrap_err().to_string();
+    assert!(err.contains("has no endpoint prod"), "{err}");
+    // Without history, rollback needs --to.
+    promote(&env.ctx, &env.aws, &request(1, "prod", None)).await.unwrap();
+    let err = rollback(&env.ctx, &env.aws, "dad_joke_bot", "prod", None, false).await.unwrap_err().to_string();
+    assert!(err.contains("pass --to N"), "{err}");
+    env.stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_cleanup_says_what_is_left_and_a_rerun_converges() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("cleanup");
+    let deployed = env.deploy_one(Target::Pr(8), &zips, false, false).await.unwrap();
+    let runtime_id = deployed.runtime_id.clone().unwrap();
+    for endpoint in ["preview", "qa"] {
+        env.aws
+            .control
+            .create_agent_runtime_endpoint()
+            .agent_runtime_id(&runtime_id)
+            .name(endpoint)
+            .send()
+            .await
+            .unwrap();
+        aws::wait_endpoint_live(&env.aws, &runtime_id, "x", endpoint, "1").await.unwrap();
+    }
+    // The stack's own clients retry 3 times: 3 server errors make the runtime's delete fail.
+    let fragile = AwsClients { s3: env.stack.s3_client(), control: env.stack.control_client(), ..env.aws.clone() };
+    env.stack.faults().internal_error("DeleteAgentRuntime", 3).unwrap();
+    let name = env.name("dad_joke_bot", Target::Pr(8));
+    let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &fragile, std::slice::from_ref(&name), false).await;
+    let err = format!("{:#}", results.into_iter().next().unwrap().unwrap_err());
+    assert!(err.contains(&format!("left: runtime {name} ({runtime_id}); re-run the cleanup")), "{err}");
+    assert!(err.contains("InternalServerException"), "{err}");
+    let endpoints: Vec<String> =
+        aws::list_endpoints(&env.aws, &runtime_id).await.unwrap().iter().map(|e| e.name().to_owned()).collect();
+    assert_eq!(endpoints, ["DEFAULT"], "the named endpoints went first");
+    let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, std::slice::from_ref(&name), false).await;
+    assert_eq!(results.into_iter().next().unwrap().unwrap().action, "deleted");
+    assert!(aws::find_runtime(&env.aws, &name).await.unwrap().is_none());
+    env.stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_deploys_of_a_new_runtime_converge_and_records_match_their_code() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let (one, two) = (env.zips("racer_one"), env.zips("racer_two"));
+    let (first, second) = tokio::join!(
+        env.deploy_one(Target::Pr(9), &one, false, false),
+        env.deploy_one(Target::Pr(9), &two, false, false)
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    let mut actions = [first.action.as_str(), second.action.as_str()];
+    actions.sort();
+    assert_eq!(actions, ["created", "updated"]);
+    let name = env.name("dad_joke_bot", Target::Pr(9));
+    assert_eq!(env.versions(&name).await, ["1", "2"]);
+    for outcome in [&first, &second] {
+        let version = outcome.version.as_deref().unwrap();
+        let record = env.record(&name, version).await;
+        let code = env.object(&record.code_key).await.unwrap();
+        assert_eq!(record.zip_sha256, hex::encode(Sha256::digest(&code)), "v{version}'s record names its own code");
+        assert_eq!(record.zip_sha256, outcome.zip_sha256);
+    }
+    env.stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_runs_print_the_plan_and_change_nothing() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("dry");
+    let planned = env.deploy_one(Target::Pr(4), &zips, false, true).await.unwrap();
+    assert_eq!(planned.action, "planned");
+    insta_settings().bind(|| insta::assert_snapshot!("deploy_dry_run_plan", planned.plan.clone().unwrap()));
+    assert!(aws::list_runtimes(&env.aws).await.unwrap().is_empty());
+    assert!(env.bucket_keys().await.is_empty());
+    env.deploy_one(Target::Pr(4), &zips, false, false).await.unwrap();
+    let keys = env.bucket_keys().await;
+    let name = env.name("dad_joke_bot", Target::Pr(4));
+    let cleanup = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, std::slice::from_ref(&name), true).await;
+    assert_eq!(cleanup.into_iter().next().unwrap().unwrap().action, "planned");
+    assert!(aws::find_runtime(&env.aws, &name).await.unwrap().is_some());
+    assert_eq!(env.bucket_keys().await, keys);
+    env.stack.shutdown().await;
+}
+
+/// The `xtask` binary with a clean AWS environment: no profile, no shared files, no IMDS, and no
+/// GitHub or project variables leaking in from the machine running the tests.
+fn cli(temp: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AWS_") || name.starts_with("GITHUB_") || name.starts_with("AGENTCORE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("AWS_CONFIG_FILE", temp.join("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", temp.join("no-aws-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+fn run(command: &mut std::process::Command) -> (bool, String, String) {
+    let output = command.output().unwrap();
+    (output.status.success(), String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_deploys_reports_to_github_and_cleans_up_with_confirmation() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("cli");
+    let temp = env.temp.path();
+    let with_stack = |args: &[&str]| {
+        let mut command = cli(temp);
+        command.envs(env.stack.env_exports()).args(args);
+        command
+    };
+    let (github_output, summary) = (temp.join("github_output"), temp.join("step_summary"));
+    let zips_arg = zips.to_str().unwrap();
+    let mut deploy = with_stack(&["deploy", "dad_joke_bot", "--pr", "3", "--package-dir", zips_arg, "--json"]);
+    deploy.env("GITHUB_OUTPUT", &github_output).env("GITHUB_STEP_SUMMARY", &summary);
+    // A blocking child process inside an async test: run it off the runtime's threads.
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut deploy)).await.unwrap();
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is only the JSON result");
+    assert_eq!(report["results"][0]["outcome"]["action"], "created");
+    assert_eq!(report["failed"], 0);
+    assert!(stderr.contains("waiting until READY"), "progress goes to stderr: {stderr}");
+    let outputs = std::fs::read_to_string(&github_output).unwrap();
+    assert!(
+        outputs.contains("deploy<<AGENTCORE_EOF_") && outputs.contains("\"runtime_name\":\"dad_joke_bot_pr_3\""),
+        "{outputs}"
+    );
+    assert!(outputs.contains("failed<<AGENTCORE_EOF_"), "{outputs}");
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.contains("| AGENT | RUNTIME |") && summary.contains("| dad_joke_bot | dad_joke_bot_pr_3 | created |"),
+        "{summary}"
+    );
+
+    let mut status = with_stack(&["status", "--json"]);
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut status)).await.unwrap();
+    assert!(ok, "{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status["runtimes"][0]["runtime_name"], "dad_joke_bot_pr_3");
+    assert_eq!(status["runtimes"][0]["endpoints"][0]["name"], "DEFAULT");
+
+    let mut unconfirmed = with_stack(&["cleanup", "--pr", "3"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut unconfirmed)).await.unwrap();
+    assert!(!ok && stderr.contains("no terminal to ask on, so pass --yes"), "{stderr}");
+    let mut prod = with_stack(&["cleanup", "dad_joke_bot_prod", "--yes"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut prod)).await.unwrap();
+    assert!(!ok && stderr.contains("pass --force-prod"), "{stderr}");
+    let mut foreign = with_stack(&["cleanup", "someone_elses_runtime", "--yes"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut foreign)).await.unwrap();
+    assert!(!ok && stderr.contains("not a runtime name this project makes"), "{stderr}");
+    assert!(aws::find_runtime(&env.aws, "dad_joke_bot_pr_3").await.unwrap().is_some(), "nothing was deleted yet");
+
+    let mut cleanup = with_stack(&["cleanup", "--pr", "3", "--yes"]);
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut cleanup)).await.unwrap();
+    assert!(ok, "{stderr}");
+    insta_settings().bind(|| insta::assert_snapshot!("cli_cleanup_human", stdout));
+    assert!(aws::find_runtime(&env.aws, "dad_joke_bot_pr_3").await.unwrap().is_none());
+
+    let mut unknown = with_stack(&["deploy", "no_such_agent", "--pr", "3"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut unknown)).await.unwrap();
+    assert!(!ok && stderr.contains("no agent named `no_such_agent`"), "{stderr}");
+    env.stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_without_credentials_names_the_fix() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let mut command = cli(env.temp.path());
+    for (name, value) in env.stack.env_exports() {
+        if !name.starts_with("AWS_ACCESS_KEY_ID") && !name.starts_with("AWS_SECRET_ACCESS_KEY") {
+            command.env(name, value);
+        }
+    }
+    command.args(["status"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains("aws configure") && stderr.contains("--profile") && stderr.contains("--local"), "{stderr}");
+    env.stack.shutdown().await;
+}
+
+#[test]
+fn cli_local_flag_runs_the_stack_in_process_and_keeps_its_state() {
+    let temp = tempfile::tempdir().unwrap();
+    let zips = temp.path().join("zips");
+    std::fs::create_dir_all(&zips).unwrap();
+    fixture_zip(&zips.join("dad_joke_bot.zip"), "local flag");
+    let state = temp.path().join("state");
+    let local = |args: &[&str]| {
+        let mut command = cli(temp.path());
+        command
+            .args(args)
+            .args(["--local", "--local-dir", state.to_str().unwrap()])
+            .env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
+        run(&mut command)
+    };
+    let (ok, stdout, stderr) = local(&["deploy", "dad_joke_bot", "--pr", "2", "--package-dir", zips.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("dad_joke_bot_pr_2") && stdout.contains("created"), "{stdout}");
+    // A second command starts a new stack on the same state.
+    let (ok, stdout, stderr) = local(&["status", "--json"]);
+    assert!(ok, "{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status["runtimes"][0]["runtime_name"], "dad_joke_bot_pr_2");
+    let (ok, stdout, stderr) =
+        local(&["deploy", "dad_joke_bot", "--pr", "2", "--package-dir", zips.to_str().unwrap(), "--dry-run"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("up_to_date"), "{stdout}");
+    let (ok, _, stderr) = local(&["cleanup", "--pr", "2", "--yes"]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, _) = local(&["status"]);
+    assert!(ok && stdout.contains("no runtime of this project"), "{stdout}");
+}
