@@ -71,9 +71,21 @@ pub struct ProdDeployArgs {
     /// Output of `gh api repos/{repo}/commits/{sha}/pulls`: the pull request the push merged
     #[arg(long, value_name = "FILE")]
     pub pulls: Option<PathBuf>,
-    /// Changed paths, one per line (default: `git diff` against the push's `before` commit)
-    #[arg(long, value_name = "FILE")]
+    /// Consider only the agents these paths affect, one path per line (default: every agent; the
+    /// unchanged ones are found up to date and left out)
+    #[arg(long, value_name = "FILE", conflicts_with = "only_changed")]
     pub changed_files: Option<PathBuf>,
+    /// Consider only the agents changed since the push's `before` commit. Faster, but a push whose
+    /// run was replaced while pending (GitHub cancels pending runs of a concurrency group) is missed
+    #[arg(long)]
+    pub only_changed: bool,
+    /// Open deployment issues (`gh api --paginate 'repos/{repo}/issues?labels=deployment&state=open'`):
+    /// versions one of them already asks to promote are not asked for again
+    #[arg(long, value_name = "FILE")]
+    pub open_issues: Option<PathBuf>,
+    /// Login of the bot that opens deployment issues
+    #[arg(long, value_name = "LOGIN", env = "AGENTCORE_BOT_LOGIN", default_value = DEFAULT_BOT_LOGIN)]
+    pub bot_login: String,
     /// Where to write the issue title
     #[arg(long, value_name = "FILE")]
     pub title_out: Option<PathBuf>,
@@ -114,6 +126,10 @@ pub struct GcArgs {
     /// Open deployment issues: output of `gh api --paginate 'repos/{repo}/issues?labels=deployment&state=open'`
     #[arg(long, value_name = "FILE")]
     pub open_issues: PathBuf,
+    /// The newest issue or pull request number when the lists were read; runtimes of pull requests
+    /// numbered above it were opened since, and are kept
+    #[arg(long, value_name = "N")]
+    pub newest_number: Option<u64>,
     /// Login of the bot that opens deployment issues (issues by anyone else protect nothing)
     #[arg(long, value_name = "LOGIN", env = "AGENTCORE_BOT_LOGIN", default_value = DEFAULT_BOT_LOGIN)]
     pub bot_login: String,
@@ -316,12 +332,14 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
         None => None,
     };
     let all = agents::discover(&ctx.root, &ctx.settings)?;
+    // By default every agent: deploy finds the unchanged ones up to date, so a push whose run never
+    // happened (replaced while pending, or failed) is caught up by the next one.
     let affected = if let Some(path) = &args.changed_files {
         crate::select::affected(&ctx.root, &all, &read_changed(path)?)
-    } else if event.is_new_branch() {
-        all.clone()
-    } else {
+    } else if args.only_changed && !event.is_new_branch() {
         crate::select::affected(&ctx.root, &all, &crate::select::changed_files(&ctx.root, &event.before)?)
+    } else {
+        all.clone()
     };
     github_output("agents", &serde_json::to_string(&names(&affected))?)?;
     github_output("pr", &pr.map(|pr| pr.to_string()).unwrap_or_default())?;
@@ -357,22 +375,53 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
         github_output("issue", "false")?;
         bail!("prod deploy failed, no deployment issue opened; re-run the workflow:\n{}", failures.join("\n"));
     }
+    // The issue asks to promote every version that is not live yet, whether this run made it or an
+    // earlier, failed or replaced run did.
     let scheme = ctx.settings.scheme();
+    let endpoint = &ctx.settings.prod_endpoint;
+    let asked = match &args.open_issues {
+        Some(path) => requested_versions(&event::read_listing(path, "open deployment issues")?, &args.bot_login),
+        None => Vec::new(),
+    };
     let mut entries = Vec::new();
-    for outcome in &deployed {
+    let mut pending = Vec::new();
+    for outcome in deployed {
         let Some(version) = &outcome.version else {
             bail!("deploy of `{}` reported no version", outcome.agent);
         };
-        metadata::parse_version(version).with_context(|| format!("deploy of `{}`", outcome.agent))?;
+        let number = metadata::parse_version(version).with_context(|| format!("deploy of `{}`", outcome.agent))?;
+        let Some(runtime_id) = &outcome.runtime_id else {
+            bail!("deploy of `{}` reported no runtime id", outcome.agent);
+        };
+        if live_version(&aws, runtime_id, endpoint).await? == Some(number) {
+            progress!("{}: version {version} is live already", outcome.agent);
+            continue;
+        }
+        if asked.iter().any(|(agent, asked)| *agent == outcome.agent && *asked == number) {
+            progress!("{}: version {version} awaits promotion in an open deployment issue", outcome.agent);
+            continue;
+        }
         entries.push(metadata::AgentVersion {
             agent: outcome.agent.clone(),
             runtime: scheme.runtime_name(&outcome.agent, Target::Prod)?,
             version: version.clone(),
         });
+        pending.push(outcome);
+    }
+    if entries.is_empty() {
+        github_output("issue", "false")?;
+        return Ok(StepReport {
+            step: "prod-deploy",
+            result: "nothing".into(),
+            pr,
+            agents: vec![],
+            deleted: vec![],
+            markdown: None,
+        });
     }
     let metadata = metadata::Metadata { v: metadata::FORMAT, pr, commit: event.after.clone(), agents: entries };
     let title = render::issue_title(pr, &metadata.agents);
-    let markdown = render::issue_body(&metadata, &deployed, &ctx.settings.prod_endpoint);
+    let markdown = render::issue_body(&metadata, &pending, endpoint);
     // The body must read back through the same strict parser the promotion uses.
     metadata::verify(&metadata::extract(&markdown)?, &all, &scheme)?;
     write_out(args.event.out.as_deref(), &markdown, "body")?;
@@ -385,7 +434,7 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
         step: "prod-deploy",
         result: "issue".into(),
         pr,
-        agents: names(&affected),
+        agents: metadata.agents.iter().map(|entry| entry.agent.clone()).collect(),
         deleted: vec![],
         markdown: Some(markdown),
     })
@@ -696,6 +745,17 @@ pub fn protected_prs(issues: &[event::ListedIssue], bot_login: &str) -> Vec<u64>
     prs
 }
 
+/// The (agent, version) pairs that open deployment issues by the bot ask to promote.
+pub fn requested_versions(issues: &[event::ListedIssue], bot_login: &str) -> Vec<(String, u32)> {
+    issues
+        .iter()
+        .filter(|issue| issue.pull_request.is_none() && issue.user.login == bot_login)
+        .filter_map(|issue| metadata::extract(issue.body.as_deref().unwrap_or("")).ok())
+        .flat_map(|metadata| metadata.agents)
+        .filter_map(|entry| Some((entry.agent, metadata::parse_version(&entry.version).ok()?)))
+        .collect()
+}
+
 /// `github gc`: delete PR runtimes whose pull request is closed and that no open deployment issue
 /// refers to.
 pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<StepReport> {
@@ -713,7 +773,13 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
     let mut stale: Vec<u64> = runtimes
         .iter()
         .filter_map(|(name, _)| match scheme.parse(name) {
-            Some((_, Target::Pr(pr))) if !open.contains(&pr) && !protected.contains(&pr) => Some(pr),
+            Some((_, Target::Pr(pr)))
+                if !open.contains(&pr)
+                    && !protected.contains(&pr)
+                    && args.newest_number.is_none_or(|newest| pr <= newest) =>
+            {
+                Some(pr)
+            }
             _ => None,
         })
         .collect();

@@ -29,11 +29,12 @@ fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
 
-/// Free text inside a fence no line of it can close.
+/// Free text inside a fence no line of it can close: longer than any run of backticks in it.
 fn fenced(text: &str) -> String {
-    let clean: String =
-        text.chars().map(|c| if c.is_control() && c != '\n' { ' ' } else { c }).filter(|c| *c != '~').collect();
-    format!("~~~text\n{}\n~~~\n", clean.trim_end())
+    let clean: String = text.chars().map(|c| if c.is_control() && c != '\n' { ' ' } else { c }).collect();
+    let longest = clean.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}text\n{}\n{fence}\n", clean.trim_end())
 }
 
 fn cell(value: Option<&str>) -> String {

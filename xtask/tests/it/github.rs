@@ -104,9 +104,9 @@ fn pr_comment_snapshot() {
     ];
     let markdown = render::pr_comment(12, COMMIT, "us-east-1", &results);
     assert!(markdown.starts_with(render::PR_COMMENT_MARKER));
-    // Free text stays inside one fence it cannot close.
+    // Free text stays inside one fence it cannot close: the fence is longer than any backtick run.
     let error_part = &markdown[markdown.find("### `motivational_quotes_bot` failed").unwrap()..];
-    assert_eq!(error_part.matches("~~~").count(), 2, "{error_part}");
+    assert!(error_part.contains("\n````text\n") && error_part.matches("\n````\n").count() == 1, "{error_part}");
     snapshot("pr_comment", &markdown);
 }
 
@@ -483,4 +483,76 @@ fn fork_pull_request_is_packaged_not_deployed() {
     assert!(comment.contains("packaged but not deployed") && comment.contains("| `dad_joke_bot` |"), "{comment}");
     // The fork's title and branch name (hostile on purpose in the fixture) stay out of the comment.
     assert!(!comment.contains("rm -rf") && !comment.contains("pwned") && !comment.contains("@acme"), "{comment}");
+}
+
+#[test]
+fn event_checks() {
+    let read_pr =
+        |name: &str| -> event::PullRequestEvent { event::read(&events_dir().join(name), "pull_request").unwrap() };
+    assert!(!read_pr("pr_opened.json").is_fork());
+    assert!(read_pr("pr_fork_opened.json").is_fork());
+    let mut deleted_fork = read_pr("pr_fork_opened.json");
+    deleted_fork.pull_request.head.repo = None;
+    assert!(deleted_fork.is_fork(), "a pull request whose head repository is gone is treated as a fork");
+    let mut bad = read_pr("pr_opened.json");
+    bad.pull_request.head.sha = "HEAD; rm -rf /".into();
+    assert!(bad.check().unwrap_err().to_string().contains("pull_request.head.sha"));
+    let mut bad = read_pr("pr_opened.json");
+    bad.pull_request.number = 13;
+    assert!(bad.check().is_err(), "the two pull request numbers must agree");
+
+    let push = || -> event::PushEvent { event::read(&events_dir().join("push_main_squash.json"), "push").unwrap() };
+    push().check().unwrap();
+    let mut deleted = push();
+    deleted.after = "0".repeat(40);
+    assert!(deleted.check().unwrap_err().to_string().contains("deleted"));
+    let mut created = push();
+    created.before = "0".repeat(40);
+    assert!(created.is_new_branch());
+}
+
+#[test]
+fn open_issues_name_the_versions_they_ask_for() {
+    let issues: Vec<event::ListedIssue> = serde_json::from_value(serde_json::json!([
+        {"number": 40, "user": {"login": "github-actions[bot]"}, "body": valid_body()},
+        {"number": 41, "user": {"login": "mallory"}, "body": valid_body().replace(r#""version":"2""#, r#""version":"3""#)},
+        {"number": 42, "user": {"login": "github-actions[bot]"}, "body": "no block"},
+    ]))
+    .unwrap();
+    assert_eq!(
+        gh::requested_versions(&issues, gh::DEFAULT_BOT_LOGIN),
+        [("dad_joke_bot".to_owned(), 2), ("motivational_quotes_bot".to_owned(), 7)]
+    );
+}
+
+/// A rollback request with a bad version, an unknown agent or from a reader is refused before any
+/// AWS call (the context points at an endpoint where nothing listens).
+#[test]
+fn rollbacks_that_are_refused() {
+    let mut ctx = ctx(None);
+    ctx.aws = AwsArgs { endpoint_url: Some("http://127.0.0.1:9".into()), ..Default::default() };
+    let dir = tempfile::tempdir().unwrap();
+    for (inputs, permission, expected) in [
+        (serde_json::json!({"agent": "dad_joke_bot", "version": "0"}), "admin", "not a number from 1 to 99999"),
+        (serde_json::json!({"agent": "dad_joke_bot", "version": "1e3"}), "admin", "not a number from 1 to 99999"),
+        (serde_json::json!({"agent": "evil_bot", "version": "1"}), "admin", "evil_bot"),
+        (serde_json::json!({"agent": "dad_joke_bot", "version": "1"}), "read", "needs write or admin"),
+    ] {
+        let mut payload: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(events_dir().join("workflow_dispatch_rollback.json")).unwrap(),
+        )
+        .unwrap();
+        payload["inputs"] = inputs;
+        let event = dir.path().join("event.json");
+        std::fs::write(&event, payload.to_string()).unwrap();
+        let out = dir.path().join("out.md");
+        let args = gh::PromoteArgs {
+            event: EventArgs { event, out: Some(out.clone()) },
+            labeller_permission: permission.into(),
+            bot_login: gh::DEFAULT_BOT_LOGIN.into(),
+        };
+        let err = format!("{:#}", xtask::cli::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
+        assert!(err.contains("promotion refused") && err.contains(expected), "{expected}: {err}");
+        assert!(std::fs::read_to_string(&out).unwrap().contains("Promotion refused"));
+    }
 }

@@ -39,11 +39,14 @@ impl Story {
         EventArgs { event, out: Some(self.path(&format!("out-{}.md", self.step))) }
     }
 
-    /// Zips for every agent whose content carries `revision`, so each revision is a new version.
-    fn zips(&self, revision: &str) -> PathBuf {
-        let dir = self.path(&format!("zips-{revision}"));
+    /// Zips for every agent; those listed carry their own revision (a new version), the others the
+    /// bootstrap one.
+    fn zips(&self, revisions: &[(&str, &str)]) -> PathBuf {
+        let dir = self.path(&format!("zips-{}", self.step));
         std::fs::create_dir_all(&dir).unwrap();
         for agent in AGENTS {
+            let revision =
+                revisions.iter().find(|(name, _)| *name == agent).map_or("bootstrap", |(_, revision)| revision);
             let main = std::fs::read_to_string(self.ctx.root.join("agents").join(agent).join("main.py")).unwrap();
             let mut buffer = std::io::Cursor::new(Vec::new());
             let mut writer = zip::ZipWriter::new(&mut buffer);
@@ -77,6 +80,7 @@ impl Story {
     }
 
     async fn pr_deploy(&mut self, fixture: &str, pr: u64, revision: &str, changed: &[&str]) -> gh::StepReport {
+        let revisions: Vec<(&str, &str)> = AGENTS.iter().map(|agent| (*agent, revision)).collect();
         let event = self.event(fixture, |payload| {
             payload["number"] = pr.into();
             payload["pull_request"]["number"] = pr.into();
@@ -85,23 +89,42 @@ impl Story {
             event,
             changed_files: Some(self.changed(changed)),
             force: false,
-            package_dir: Some(self.zips(revision)),
+            package_dir: Some(self.zips(&revisions)),
         };
         gh::pr_deploy(&self.ctx, &args, Some(self.aws.clone())).await.unwrap()
     }
 
-    async fn prod_deploy(&mut self, revision: &str, pulls: Option<&str>, changed: &[&str]) -> (gh::StepReport, String) {
+    /// A push to main; `open_issues` are bodies of open deployment issues by the bot.
+    async fn prod_deploy(
+        &mut self,
+        revisions: &[(&str, &str)],
+        pulls: Option<&str>,
+        open_issues: &[&str],
+    ) -> (gh::StepReport, String) {
         let event = self.event("push_main_squash.json", |_| {});
         let title_out = self.path(&format!("title-{}.txt", self.step));
+        let issues: Vec<Value> = open_issues
+            .iter()
+            .enumerate()
+            .map(
+                |(number, body)| json!({"number": number + 40, "user": {"login": gh::DEFAULT_BOT_LOGIN}, "body": body}),
+            )
+            .collect();
+        let issues_file = self.path(&format!("open-issues-{}.json", self.step));
+        std::fs::write(&issues_file, Value::from(issues).to_string()).unwrap();
         let args = gh::ProdDeployArgs {
             event,
             pulls: pulls.map(|fixture| events_dir().join(fixture)),
-            changed_files: Some(self.changed(changed)),
+            changed_files: None,
+            only_changed: false,
+            open_issues: Some(issues_file),
+            bot_login: gh::DEFAULT_BOT_LOGIN.into(),
             title_out: Some(title_out.clone()),
-            package_dir: Some(self.zips(revision)),
+            package_dir: Some(self.zips(revisions)),
         };
         let report = gh::prod_deploy(&self.ctx, &args, Some(self.aws.clone())).await.unwrap();
-        (report, std::fs::read_to_string(title_out).unwrap())
+        let title = std::fs::read_to_string(title_out).unwrap_or_default();
+        (report, title)
     }
 
     async fn approve(&mut self, body: &str, permission: &str) -> anyhow::Result<gh::StepReport> {
@@ -137,7 +160,7 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let (stack, mut story) = start().await;
 
     // Bootstrap: a direct push creates both prod runtimes; approving its issue makes version 1 live.
-    let (report, title) = story.prod_deploy("r1", None, &["Cargo.lock"]).await;
+    let (report, title) = story.prod_deploy(&[], None, &[]).await;
     assert_eq!((report.result.as_str(), report.pr), ("issue", None));
     assert_eq!(title, "Promote to prod: dad_joke_bot v1, motivational_quotes_bot v1 (direct push)");
     let bootstrap_body = report.markdown.unwrap();
@@ -161,12 +184,19 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     assert!(!story.runtime_names().await.iter().any(|name| name.ends_with("_pr_13")));
 
     // The squash merge of PR 12: a new prod version, not live, and an issue pointing at PR 12.
-    let (report, title) =
-        story.prod_deploy("main-2", Some("commit_pulls_squash.json"), &["prompts/dad_joke_bot.txt"]).await;
+    let merged = [("dad_joke_bot", "main-2")];
+    let (report, title) = story.prod_deploy(&merged, Some("commit_pulls_squash.json"), &[]).await;
     assert_eq!((report.result.as_str(), report.pr), ("issue", Some(12)));
     assert_eq!(title, "Promote to prod: dad_joke_bot v2 (PR #12)");
     let issue_body = report.markdown.unwrap();
     assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"), "a merge must not go live");
+    // Re-running that push (or the next push after a replaced run) asks for nothing twice...
+    let (report, _) = story.prod_deploy(&merged, Some("commit_pulls_squash.json"), &[&issue_body]).await;
+    assert_eq!((report.result.as_str(), report.agents.len()), ("nothing", 0));
+    // ...but does ask when the first issue was never opened (its run failed or was replaced).
+    let (report, _) = story.prod_deploy(&merged, Some("commit_pulls_squash.json"), &[]).await;
+    assert_eq!((report.result.as_str(), report.agents.as_slice()), ("issue", &["dad_joke_bot".to_owned()][..]));
+    assert_eq!(report.markdown.as_deref(), Some(issue_body.as_str()), "same versions, same issue");
     // The merged PR keeps its runtime until the promotion.
     let event = story.event("pr_closed_merged.json", |_| {});
     let report =
@@ -218,8 +248,9 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
         gh::pr_closed(&story.ctx, &gh::PrClosedArgs { event, dry_run: false }, Some(story.aws.clone())).await.unwrap();
     assert_eq!(report.deleted, ["dad_joke_bot_pr_14", "motivational_quotes_bot_pr_14"]);
 
-    // The sweep: PR 15 is open, PR 17 is merged and awaiting promotion, PR 16 leaked.
-    for pr in [15, 16, 17] {
+    // The sweep: PR 15 is open, PR 17 is merged and awaiting promotion, PR 16 leaked, and PR 18 was
+    // opened after the lists were read (newest number 17).
+    for pr in [15, 16, 17, 18] {
         story.pr_deploy("pr_opened.json", pr, &format!("pr{pr}"), &["prompts/motivational_quotes_bot.txt"]).await;
     }
     let pending = issue_body.replace(r#""pr":12"#, r#""pr":17"#);
@@ -231,6 +262,7 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
         event,
         open_pulls: events_dir().join("open_pulls.json"),
         open_issues: issues_file.clone(),
+        newest_number: Some(17),
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
         dry_run,
     };
@@ -246,6 +278,7 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
             "dad_joke_bot_prod",
             "motivational_quotes_bot_pr_15",
             "motivational_quotes_bot_pr_17",
+            "motivational_quotes_bot_pr_18",
             "motivational_quotes_bot_prod"
         ]
     );

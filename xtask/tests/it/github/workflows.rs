@@ -114,6 +114,14 @@ pub fn check_workflow(file: &str, text: &str) -> Vec<String> {
                 }
             }
         }
+        let runs_fork_code =
+            get(job, "if").and_then(Value::as_str).is_some_and(|cond| cond.contains("!= github.repository"))
+                && steps.iter().any(|step| {
+                    get(step, "uses").and_then(Value::as_str).is_some_and(|u| u.starts_with("actions/checkout@"))
+                });
+        if runs_fork_code && permissions.values().any(|level| level.as_str() == Some("write")) {
+            problems.push(format!("{job_name}: checks out a fork's code with a write permission"));
+        }
         let id_token = permissions.get("id-token").and_then(Value::as_str) == Some("write");
         if uses_aws != id_token {
             problems.push(format!("{job_name}: `id-token: write` exactly when the job assumes an AWS role"));
@@ -222,6 +230,15 @@ fn the_checker_catches_each_broken_rule() {
             "event from an expression",
             good.replacen("--event \"$GITHUB_EVENT_PATH\"", "--event event.json", 1),
             "GITHUB_EVENT_PATH",
+        ),
+        (
+            "pr-deploy.yml",
+            "fork code with a write token",
+            good.replace(
+                "    # The fork's own code runs here: it gets a read-only view and nothing else.\n    permissions:\n",
+                "    permissions:\n      pull-requests: write\n",
+            ),
+            "fork's code with a write permission",
         ),
         ("prod-promote.yml", "promotion outside production", prod.replace("    environment: production\n", ""), "production environments"),
         (
