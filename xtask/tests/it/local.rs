@@ -1149,3 +1149,30 @@ async fn malformed_requests_get_aws_style_errors() {
     let response = raw(&stack.control_endpoint(), "POST", "/runtimes/", &stale, b"").await;
     assert_raw_error(&response, 403, "InvalidSignatureException", "Signature expired");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_through_two_stacks_stay_intact() {
+    let temp = tempfile::tempdir().unwrap();
+    let first = start_in(temp.path(), 0).await;
+    let second = start_in(temp.path(), 0).await;
+    first.ensure_bucket(BUCKET).await.unwrap();
+    let clients = [s3_client(&first).await, s3_client(&second).await];
+    let mut uploads = Vec::new();
+    for index in 0..24 {
+        let client = clients[index % 2].clone();
+        // Distinct sizes and contents, large enough that writes overlap.
+        let body = vec![index as u8; 256 * 1024 + index * 1000];
+        uploads.push(tokio::spawn(async move {
+            client.put_object().bucket(BUCKET).key(format!("objects/{index}")).body(body.into()).send().await.unwrap();
+        }));
+    }
+    for upload in uploads {
+        upload.await.unwrap();
+    }
+    for index in 0..24 {
+        let object = clients[0].get_object().bucket(BUCKET).key(format!("objects/{index}")).send().await.unwrap();
+        let bytes = object.body.collect().await.unwrap().into_bytes();
+        assert_eq!(bytes.len(), 256 * 1024 + index * 1000, "object {index}");
+        assert!(bytes.iter().all(|b| *b == index as u8), "object {index} holds another upload's bytes");
+    }
+}
