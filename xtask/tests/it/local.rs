@@ -1176,3 +1176,26 @@ async fn concurrent_uploads_through_two_stacks_stay_intact() {
         assert!(bytes.iter().all(|b| *b == index as u8), "object {index} holds another upload's bytes");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_port_is_reported_with_the_flag_to_change() {
+    let temp = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = LocalConfig::new(temp.path().join("state"));
+    config.control_port = busy.local_addr().unwrap().port();
+    let err = format!("{:#}", LocalStack::start(config).await.unwrap_err());
+    assert!(
+        err.contains(&format!(
+            "cannot listen on 127.0.0.1:{} for the control plane",
+            busy.local_addr().unwrap().port()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("pick another port with --control-port or 0 for a free one"), "{err}");
+
+    let foreign = temp.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let err = format!("{:#}", LocalStack::start(LocalConfig::new(&foreign)).await.unwrap_err());
+    assert!(err.contains("is not empty and is not a local stack state directory"), "{err}");
+}
