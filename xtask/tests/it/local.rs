@@ -923,7 +923,7 @@ async fn boto3_scenario() {
     let installed = probe.as_ref().is_ok_and(|output| output.status.success());
     assert!(
         installed,
-        "boto3 is missing for python3 ({probe:?}); install it with `python3 -m pip install --user boto3==1.44.5` (CI: .ci/run)"
+        "boto3 is missing for the python3 on PATH ({probe:?}); install it with `python3 -m pip install --user boto3==1.44.5` (inside a venv, without --user; .ci/run installs it into target/ci-venv)"
     );
     let harness = start(20).await;
     let stack = &harness.stack;
