@@ -923,7 +923,7 @@ async fn boto3_scenario() {
     let installed = probe.as_ref().is_ok_and(|output| output.status.success());
     assert!(
         installed,
-        "boto3 is missing for python3 ({probe:?}); install it with `python3 -m pip install --user boto3==1.44.5` (CI: .ci/run)"
+        "boto3 is missing for the python3 on PATH ({probe:?}); install it with `python3 -m pip install --user boto3==1.44.5` (inside a venv, without --user; .ci/run installs it into target/ci-venv)"
     );
     let harness = start(20).await;
     let stack = &harness.stack;
@@ -1062,6 +1062,8 @@ async fn transitions_take_the_configured_delay() {
     client.delete_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("prod").send().await.unwrap();
     let prod = client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("prod").send().await.unwrap();
     assert_eq!(prod.status().as_str(), "DELETING");
+    let err = client.delete_agent_runtime().agent_runtime_id(&id).send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "must be deleted first: prod (still DELETING; wait until it is gone)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1148,4 +1150,54 @@ async fn malformed_requests_get_aws_style_errors() {
     ];
     let response = raw(&stack.control_endpoint(), "POST", "/runtimes/", &stale, b"").await;
     assert_raw_error(&response, 403, "InvalidSignatureException", "Signature expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_through_two_stacks_stay_intact() {
+    let temp = tempfile::tempdir().unwrap();
+    let first = start_in(temp.path(), 0).await;
+    let second = start_in(temp.path(), 0).await;
+    first.ensure_bucket(BUCKET).await.unwrap();
+    let clients = [s3_client(&first).await, s3_client(&second).await];
+    let mut uploads = Vec::new();
+    for index in 0..24 {
+        let client = clients[index % 2].clone();
+        // Distinct sizes and contents, large enough that writes overlap.
+        let body = vec![index as u8; 256 * 1024 + index * 1000];
+        uploads.push(tokio::spawn(async move {
+            client.put_object().bucket(BUCKET).key(format!("objects/{index}")).body(body.into()).send().await.unwrap();
+        }));
+    }
+    for upload in uploads {
+        upload.await.unwrap();
+    }
+    for index in 0..24 {
+        let object = clients[0].get_object().bucket(BUCKET).key(format!("objects/{index}")).send().await.unwrap();
+        let bytes = object.body.collect().await.unwrap().into_bytes();
+        assert_eq!(bytes.len(), 256 * 1024 + index * 1000, "object {index}");
+        assert!(bytes.iter().all(|b| *b == index as u8), "object {index} holds another upload's bytes");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_port_is_reported_with_the_flag_to_change() {
+    let temp = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = LocalConfig::new(temp.path().join("state"));
+    config.control_port = busy.local_addr().unwrap().port();
+    let err = format!("{:#}", LocalStack::start(config).await.unwrap_err());
+    assert!(
+        err.contains(&format!(
+            "cannot listen on 127.0.0.1:{} for the control plane",
+            busy.local_addr().unwrap().port()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("pick another port with --control-port or 0 for a free one"), "{err}");
+
+    let foreign = temp.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let err = format!("{:#}", LocalStack::start(LocalConfig::new(&foreign)).await.unwrap_err());
+    assert!(err.contains("is not empty and is not a local stack state directory"), "{err}");
 }
