@@ -223,7 +223,7 @@ pub async fn deploy_zip(
                 if !force {
                     let record = records::read_version_record(aws, &runtime_name, &latest_version, &runtime_id).await?;
                     let deployed_key = artifact_key(latest.agent_runtime_artifact());
-                    if let Some(record) = record
+                    if let Some((record_key, record)) = record
                         && record.zip_sha256 == sha256
                         && record.config == desired
                         && *latest.status() == AgentRuntimeStatus::Ready
@@ -234,7 +234,7 @@ pub async fn deploy_zip(
                         outcome.status = latest.status().as_str().to_owned();
                         outcome.action = "up_to_date".to_owned();
                         outcome.s3_key = Some(record.code_key.clone());
-                        outcome.record_key = Some(records::record_key(&runtime_name, &latest_version));
+                        outcome.record_key = Some(record_key);
                         outcome.default_endpoint = default_endpoint_arn(aws, &runtime_id).await?;
                         return Ok(outcome);
                     }

@@ -214,19 +214,21 @@ pub async fn write_version_record(aws: &AwsClients, record: &VersionRecord) -> R
     bail!("s3://{}/{key} exists already; records are never overwritten, inspect the bucket", aws.bucket)
 }
 
-/// The record of `version` of the runtime with `runtime_id`, if any.
+/// The record of `version` of the runtime with `runtime_id`, if any, with its key.
 pub async fn read_version_record(
     aws: &AwsClients,
     runtime_name: &str,
     version: &str,
     runtime_id: &str,
-) -> Result<Option<VersionRecord>> {
-    if let Some(record) = get_json::<VersionRecord>(aws, &record_key(runtime_name, version)).await?
-        && record.runtime_id == runtime_id
-    {
-        return Ok(Some(record));
+) -> Result<Option<(String, VersionRecord)>> {
+    for key in [record_key(runtime_name, version), record_key_for_id(runtime_name, version, runtime_id)] {
+        if let Some(record) = get_json::<VersionRecord>(aws, &key).await?
+            && record.runtime_id == runtime_id
+        {
+            return Ok(Some((key, record)));
+        }
     }
-    get_json(aws, &record_key_for_id(runtime_name, version, runtime_id)).await
+    Ok(None)
 }
 
 /// Writes a promotion record; returns its key.

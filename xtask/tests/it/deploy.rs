@@ -766,3 +766,31 @@ fn cli_promotes_and_rolls_back() {
     let prod = endpoints.iter().find(|endpoint| endpoint["name"] == "prod").unwrap();
     assert!(ok && prod["live_version"] == "1", "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_made_again_keeps_the_old_records_and_adds_its_own() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let (old_zips, new_zips) = (env.zips("reopen_old"), env.zips("reopen_new"));
+    let name = env.name("dad_joke_bot", Target::Pr(12));
+    let old = env.deploy_one(Target::Pr(12), &old_zips, false, false).await.unwrap();
+    let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, std::slice::from_ref(&name), false).await;
+    results.into_iter().next().unwrap().unwrap();
+    // The pull request is reopened: a new runtime of the same name starts at version 1 again.
+    let new = env.deploy_one(Target::Pr(12), &new_zips, false, false).await.unwrap();
+    assert_eq!((new.action.as_str(), new.version.as_deref()), ("created", Some("1")));
+    let new_id = new.runtime_id.clone().unwrap();
+    assert_ne!(old.runtime_id.as_deref(), Some(new_id.as_str()));
+    assert_eq!(env.record(&name, "1").await.runtime_id, old.runtime_id.unwrap(), "the old record is untouched");
+    let new_key = records::record_key_for_id(&name, "1", &new_id);
+    assert_eq!(new.record_key.as_deref(), Some(new_key.as_str()));
+    let record: VersionRecord = serde_json::from_slice(&env.object(&new_key).await.unwrap()).unwrap();
+    assert_eq!(
+        (record.runtime_id.as_str(), record.code_key.as_str()),
+        (new_id.as_str(), "dad_joke_bot_pr_12/v2/code.zip")
+    );
+    // And the new runtime's record is found again: the same zip is up to date.
+    let again = env.deploy_one(Target::Pr(12), &new_zips, false, false).await.unwrap();
+    assert_eq!(again.action, "up_to_date");
+    assert_eq!(again.record_key.as_deref(), Some(new_key.as_str()));
+    env.stack.shutdown().await;
+}
