@@ -522,6 +522,12 @@ async fn dry_runs_print_the_plan_and_change_nothing() {
 /// GitHub or project variables leaking in from the machine running the tests.
 fn cli(temp: &Path) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+    clean_env(&mut command, temp);
+    command.stdin(std::process::Stdio::null());
+    command
+}
+
+fn clean_env(command: &mut std::process::Command, temp: &Path) {
     for (name, _) in std::env::vars() {
         if name.starts_with("AWS_") || name.starts_with("GITHUB_") || name.starts_with("AGENTCORE_") {
             command.env_remove(name);
@@ -530,9 +536,7 @@ fn cli(temp: &Path) -> std::process::Command {
     command
         .env("AWS_CONFIG_FILE", temp.join("no-aws-config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", temp.join("no-aws-credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(std::process::Stdio::null());
-    command
+        .env("AWS_EC2_METADATA_DISABLED", "true");
 }
 
 fn run(command: &mut std::process::Command) -> (bool, String, String) {
@@ -793,4 +797,53 @@ async fn a_runtime_made_again_keeps_the_old_records_and_adds_its_own() {
     assert_eq!(again.action, "up_to_date");
     assert_eq!(again.record_key.as_deref(), Some(new_key.as_str()));
     env.stack.shutdown().await;
+}
+
+/// On a terminal, cleanup deletes only what a person confirms by typing the runtime's name.
+/// Runs under util-linux `script`, which gives the command a pseudo-terminal.
+#[test]
+fn cleanup_on_a_terminal_asks_for_the_runtime_name() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let zips = temp.path().join("zips");
+    std::fs::create_dir_all(&zips).unwrap();
+    fixture_zip(&zips.join("dad_joke_bot.zip"), "tty");
+    let state = temp.path().join("state");
+    let local_args = format!("--local --local-dir {}", state.display());
+    let (ok, _, stderr) = run(cli(temp.path())
+        .args([
+            "deploy",
+            "dad_joke_bot",
+            "--pr",
+            "4",
+            "--package-dir",
+            zips.to_str().unwrap(),
+            "--local",
+            "--local-dir",
+        ])
+        .arg(&state)
+        .env("AGENTCORE_LOCAL_TRANSITION_MS", "50"));
+    assert!(ok, "{stderr}");
+    let on_terminal = |answer: &str| {
+        let line = format!("{} cleanup --pr 4 {local_args}", env!("CARGO_BIN_EXE_xtask"));
+        let mut script = std::process::Command::new("script");
+        clean_env(&mut script, temp.path());
+        script.args(["-qec", &line, "/dev/null"]).env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
+        let mut child =
+            script.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(format!("{answer}\n").as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let declined = on_terminal("dad_joke_bot_pr_5");
+    assert!(declined.contains("type its name to confirm") && declined.contains("not confirmed, skipped"), "{declined}");
+    let (_, stdout, _) = run(cli(temp.path()).args(["status", "--local", "--local-dir"]).arg(&state));
+    assert!(stdout.contains("dad_joke_bot_pr_4"), "{stdout}");
+    let confirmed = on_terminal("dad_joke_bot_pr_4");
+    assert!(confirmed.contains("deleted"), "{confirmed}");
+    let (_, stdout, _) = run(cli(temp.path()).args(["status", "--local", "--local-dir"]).arg(&state));
+    assert!(stdout.contains("no runtime of this project"), "{stdout}");
 }
