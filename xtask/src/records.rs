@@ -133,6 +133,12 @@ pub async fn exists(aws: &AwsClients, key: &str) -> Result<bool> {
     match aws.s3.head_object().bucket(&aws.bucket).key(key).send().await {
         Ok(_) => Ok(true),
         Err(err) if http_status(&err) == Some(404) => Ok(false),
+        // A HEAD answer has no body, so S3 gives no error code; without s3:ListBucket a missing
+        // object is reported as 403 rather than 404.
+        Err(err) if http_status(&err) == Some(403) => bail!(
+            "HeadObject on s3://{}/{key} failed: 403 Forbidden; allow `s3:GetObject` and `s3:ListBucket` on the bucket for your IAM identity",
+            aws.bucket
+        ),
         Err(err) => Err(explain(err, "s3:GetObject", &format!("s3://{}/{key}", aws.bucket))),
     }
 }
