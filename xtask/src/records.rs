@@ -108,14 +108,18 @@ pub async fn put_new(
     content_type: &str,
     sha256: Option<&str>,
 ) -> Result<PutNew> {
-    let mut request = aws
-        .s3
-        .put_object()
-        .bucket(&aws.bucket)
-        .key(key)
-        .if_none_match("*")
-        .content_type(content_type)
-        .body(ByteStream::from(body));
+    put_new_stream(aws, key, ByteStream::from(body), content_type, sha256).await
+}
+
+async fn put_new_stream(
+    aws: &AwsClients,
+    key: &str,
+    body: ByteStream,
+    content_type: &str,
+    sha256: Option<&str>,
+) -> Result<PutNew> {
+    let mut request =
+        aws.s3.put_object().bucket(&aws.bucket).key(key).if_none_match("*").content_type(content_type).body(body);
     if let Some(sha256) = sha256 {
         request = request.metadata("sha256", sha256);
     }
@@ -170,7 +174,7 @@ pub async fn upload_code(
     aws: &AwsClients,
     runtime_name: &str,
     predicted: u32,
-    zip: Vec<u8>,
+    zip: &std::path::Path,
     sha256: &str,
 ) -> Result<String> {
     for version in predicted..predicted + MAX_CODE_SLOTS {
@@ -179,7 +183,9 @@ pub async fn upload_code(
         if exists(aws, &key).await? {
             continue;
         }
-        if put_new(aws, &key, zip.clone(), "application/zip", Some(sha256)).await? == PutNew::Created {
+        // Streamed from disk: zips may be 250 MB and several agents upload at once.
+        let body = ByteStream::from_path(zip).await.map_err(|err| anyhow!("cannot read {}: {err}", zip.display()))?;
+        if put_new_stream(aws, &key, body, "application/zip", Some(sha256)).await? == PutNew::Created {
             return Ok(key);
         }
     }

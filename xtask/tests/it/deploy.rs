@@ -675,9 +675,12 @@ async fn artifacts_are_written_once_and_never_overwritten() {
     assert_eq!((first, second), (records::PutNew::Created, records::PutNew::AlreadyExists));
     assert_eq!(env.object(key).await.unwrap(), b"first");
     // A taken code slot moves the upload to the next version number.
-    let code = records::upload_code(&env.aws, "some_runtime", 1, b"zip".to_vec(), "abc").await.unwrap();
+    let (zip, other) = (env.temp.path().join("a.zip"), env.temp.path().join("b.zip"));
+    std::fs::write(&zip, b"zip").unwrap();
+    std::fs::write(&other, b"other zip").unwrap();
+    let code = records::upload_code(&env.aws, "some_runtime", 1, &zip, "abc").await.unwrap();
     assert_eq!(code, "some_runtime/v1/code.zip");
-    let next = records::upload_code(&env.aws, "some_runtime", 1, b"other zip".to_vec(), "def").await.unwrap();
+    let next = records::upload_code(&env.aws, "some_runtime", 1, &other, "def").await.unwrap();
     assert_eq!(next, "some_runtime/v2/code.zip");
     assert_eq!(env.object(&code).await.unwrap(), b"zip");
     env.stack.shutdown().await;
