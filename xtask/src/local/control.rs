@@ -183,7 +183,7 @@ impl Control {
         .await
         .map_err(|err| ApiError::internal(err.to_string()))?
         .and_then(|drawn| drawn)
-        .map_err(|err| ApiError::internal(format!("{err:#}")))?;
+        .map_err(|err| ApiError::internal(format!("{err:#}; fix or delete faults.json in the state directory")))?;
         let (drawn, quotas) = drawn;
         if !drawn.latency.is_zero() {
             tokio::time::sleep(drawn.latency).await;

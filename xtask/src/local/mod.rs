@@ -81,6 +81,9 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         region: ctx.settings.region.clone(),
     };
     let stack = LocalStack::start_with_log(config, true).await?;
+    // Listen for signals before announcing readiness: a supervisor may stop us as soon as it has read
+    // the exports, and a signal without a handler would end the process before a clean shutdown.
+    let stop = StopSignals::listen()?;
     progress!("local: state in {}", stack.dir().display());
     progress!("local: S3 at {}, AgentCore control plane at {}", stack.s3_endpoint(), stack.control_endpoint());
     {
@@ -92,24 +95,46 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         stdout.flush()?;
     }
     progress!("local: ready; press Ctrl-C to stop");
-    wait_for_signal().await?;
+    stop.wait().await;
     progress!("local: stopping");
     stack.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_signal() -> Result<()> {
+/// Ctrl-C and SIGTERM, registered up front.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
+                terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
+    }
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
         tokio::select! {
-            result = tokio::signal::ctrl_c() => result?,
-            _ = terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
 }
 
 /// Deletes a state directory; refuses one the stack did not create. `false` when there was none.

@@ -137,7 +137,8 @@ pub struct Env<'a> {
 
 impl Env<'_> {
     fn fate(&self, operation: &str) -> Result<ResourceFate, ApiError> {
-        faults::draw_fate(self.dir, operation).map_err(|err| ApiError::internal(format!("{err:#}")))
+        faults::draw_fate(self.dir, operation)
+            .map_err(|err| ApiError::internal(format!("{err:#}; fix or delete faults.json in the state directory")))
     }
 }
 
@@ -223,11 +224,6 @@ impl Runtime {
         if self.deleting.is_some() { "DELETING" } else { self.latest().status(now) }
     }
 
-    fn description(&self, version: &Version) -> String {
-        let _ = self;
-        str_of(&version.config, "description").unwrap_or_default().to_owned()
-    }
-
     /// The highest READY version below `below`, which keeps serving while a newer one rolls out.
     fn ready_before(&self, below: u32, now: i64) -> Option<u32> {
         self.versions.range(..below).rev().find(|(_, v)| v.ready(now)).map(|(n, _)| *n)
@@ -247,36 +243,31 @@ impl Runtime {
                 _ => (status, previous, latest.number, latest.failure(now).map(str::to_owned)),
             };
         }
+        let target_version = self.versions.get(&endpoint.target);
+        let target_failure =
+            target_version.and_then(|v| v.failure(now).map(|reason| format!("version {} failed: {reason}", v.number)));
+        // An endpoint cannot go live on a version that is still being built.
+        let target_pending = target_version.is_some_and(|v| v.transition.pending(now));
+        let (in_progress, failed) =
+            if endpoint.updating { ("UPDATING", "UPDATE_FAILED") } else { ("CREATING", "CREATE_FAILED") };
+        let (status, live, failure) = if endpoint.transition.pending(now) {
+            (in_progress, endpoint.previous_live, None)
+        } else if let Some(failure) = endpoint.failure.clone().or(target_failure) {
+            (failed, endpoint.previous_live, Some(failure))
+        } else if target_pending {
+            (in_progress, endpoint.previous_live, None)
+        } else {
+            ("READY", Some(endpoint.target), None)
+        };
         if endpoint.deleting.is_some() || self.deleting.is_some() {
-            return ("DELETING", self.endpoint_live(endpoint, now), endpoint.target, None);
+            return ("DELETING", live, endpoint.target, None);
         }
-        if endpoint.transition.pending(now) {
-            let status = if endpoint.updating { "UPDATING" } else { "CREATING" };
-            return (status, endpoint.previous_live, endpoint.target, None);
-        }
-        let target_failure = self
-            .versions
-            .get(&endpoint.target)
-            .and_then(|v| v.failure(now).map(|reason| format!("version {} failed: {reason}", v.number)));
-        let target_pending = self.versions.get(&endpoint.target).is_some_and(|v| v.transition.pending(now));
-        if let Some(failure) = endpoint.failure.clone().or(target_failure) {
-            let status = if endpoint.updating { "UPDATE_FAILED" } else { "CREATE_FAILED" };
-            return (status, endpoint.previous_live, endpoint.target, Some(failure));
-        }
-        if target_pending {
-            // An endpoint cannot go live on a version that is still being built.
-            let status = if endpoint.updating { "UPDATING" } else { "CREATING" };
-            return (status, endpoint.previous_live, endpoint.target, None);
-        }
-        ("READY", Some(endpoint.target), endpoint.target, None)
+        (status, live, endpoint.target, failure)
     }
 
+    /// The version an endpoint serves now.
     fn endpoint_live(&self, endpoint: &Endpoint, now: i64) -> Option<u32> {
-        if endpoint.transition.pending(now) || endpoint.failure.is_some() {
-            endpoint.previous_live
-        } else {
-            Some(endpoint.target)
-        }
+        self.endpoint_view(endpoint, now).1
     }
 
     fn endpoint_json(&self, endpoint: &Endpoint, now: i64, full: bool) -> Value {
@@ -314,7 +305,7 @@ impl Runtime {
             "agentRuntimeId": self.id,
             "agentRuntimeVersion": version.number.to_string(),
             "agentRuntimeName": self.name,
-            "description": self.description(version),
+            "description": str_of(&version.config, "description").unwrap_or_default(),
             "lastUpdatedAt": rfc3339(version.created_at),
             "status": if self.deleting.is_some() { "DELETING" } else { version.status(now) },
         })
@@ -580,7 +571,7 @@ pub fn delete_runtime(state: &mut State, env: &Env, input: &Map<String, Value>) 
             .endpoints
             .values()
             .filter(|e| e.name != DEFAULT_ENDPOINT)
-            .filter(|e| e.target == number || runtime_endpoint_live(runtime, e, now) == Some(number))
+            .filter(|e| e.target == number || runtime.endpoint_live(e, now) == Some(number))
             .map(|e| e.name.clone())
             .collect();
         if !users.is_empty() {
@@ -612,10 +603,6 @@ pub fn delete_runtime(state: &mut State, env: &Env, input: &Map<String, Value>) 
         runtime.deleting = Some(Transition::new(now, env.delay_ms, &fate));
     }
     Ok((202, json!({ "status": "DELETING", "agentRuntimeId": id })))
-}
-
-fn runtime_endpoint_live(runtime: &Runtime, endpoint: &Endpoint, now: i64) -> Option<u32> {
-    runtime.endpoint_live(endpoint, now)
 }
 
 /// Opaque page tokens: the hex of the last key served.
@@ -843,7 +830,9 @@ pub fn list_endpoints(state: &State, env: &Env, input: &Map<String, Value>) -> R
 /// Loads the state, runs `f`, and saves the state when `f` succeeds and may have changed it (`write`)
 /// or finished deletions were forgotten; all under the directory lock.
 pub fn transact<T>(dir: &Path, write: bool, f: impl FnOnce(&mut State) -> Result<T, ApiError>) -> Result<T, ApiError> {
-    let internal = |err: anyhow::Error| ApiError::internal(format!("local state: {err:#}"));
+    let internal = |err: anyhow::Error| {
+        ApiError::internal(format!("local state: {err:#}; `cargo xtask local reset` starts from an empty state"))
+    };
     store::with_lock(dir, || {
         let path = dir.join(store::STATE_FILE);
         let mut state: State = store::read_json(&path).map_err(internal)?;

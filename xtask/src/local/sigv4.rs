@@ -103,6 +103,15 @@ pub fn check(
         ));
     }
 
+    if let Some(declared) = headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok())
+        && declared != "UNSIGNED-PAYLOAD"
+        && declared != hex::encode(Sha256::digest(body))
+    {
+        return Err(denied(
+            "InvalidSignatureException",
+            "The provided x-amz-content-sha256 header does not match what was computed from the body",
+        ));
+    }
     let canonical = canonical_request(method, path, query, headers, signed_headers, body);
     if signature_of(&canonical, amz_date, region, service) != signature {
         return Err(denied(
@@ -175,6 +184,7 @@ fn canonical_request(
             .collect();
         canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
+    // A declared payload hash is what was signed; `check` makes sure it is the body's.
     let payload = headers
         .get("x-amz-content-sha256")
         .and_then(|v| v.to_str().ok())

@@ -404,6 +404,36 @@ async fn validation_errors_carry_reason_and_fields() {
         "idleRuntimeSessionTimeout (3600) must not exceed maxLifetime (1800)",
     );
 
+    let err = client
+        .create_agent_runtime()
+        .agent_runtime_name("lifecycle")
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .lifecycle_configuration(control::types::LifecycleConfiguration::builder().max_lifetime(86_400).build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 400, "ValidationException", "runtimes without a capacity provider allow at most 28800 seconds");
+    let control::operation::create_agent_runtime::CreateAgentRuntimeError::ValidationException(validation) =
+        err.into_service_error()
+    else {
+        panic!("not a ValidationException");
+    };
+    assert_eq!(validation.field_list()[0].name(), "lifecycleConfiguration.maxLifetime");
+
+    let ports = control::types::PortRange::builder().from(8400).to(8500).build().unwrap();
+    let err = client
+        .create_agent_runtime()
+        .agent_runtime_name("ports")
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .allowed_ports(control::types::AllowedPort::Port(8080))
+        .allowed_ports(control::types::AllowedPort::PortRange(ports))
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 400, "ValidationException", "port 8443 is reserved by AgentCore");
+
     let err = client.list_agent_runtimes().max_results(500).send().await.unwrap_err();
     assert_error(&err, 400, "ValidationException", "Member must have value less than or equal to 100");
     let err = client.list_agent_runtimes().next_token("forged").send().await.unwrap_err();
@@ -449,6 +479,14 @@ async fn injected_faults_throttle_fail_and_delay() {
     let err = impatient.get_agent_runtime().agent_runtime_id("slow-0123456789").send().await.unwrap_err();
     assert!(matches!(err, aws_smithy_runtime_api::client::result::SdkError::TimeoutError(_)), "{err:?}");
 
+    // A broken faults file is reported, naming the file and the fix.
+    std::fs::write(faults.path(), r#"{"operations": {"ListAgentRuntimes": {"throttel": 1}}}"#).unwrap();
+    let err = client.list_agent_runtimes().send().await.unwrap_err();
+    assert_error(&err, 500, "InternalServerException", "unknown field `throttel`");
+    assert_error(&err, 500, "InternalServerException", "fix or delete faults.json");
+    faults.clear().unwrap();
+    client.list_agent_runtimes().send().await.expect("faults cleared");
+
     let err = faults.throttle("InvokeAgentRuntime", 1).unwrap_err().to_string();
     assert!(err.contains("unknown operation `InvokeAgentRuntime`"), "{err}");
 }
@@ -482,6 +520,60 @@ async fn injected_stuck_and_failed_versions() {
         client.get_agent_runtime_endpoint().agent_runtime_id(&fine).endpoint_name("DEFAULT").send().await.unwrap();
     assert_eq!(default.live_version(), Some("1"), "DEFAULT keeps serving the last good version");
     assert_eq!(default.target_version(), Some("2"));
+    assert_eq!(default.status().as_str(), "UPDATE_FAILED");
+    assert_eq!(default.failure_reason(), Some("the role cannot be assumed"));
+
+    // A failed endpoint update leaves the previous version live.
+    client
+        .create_agent_runtime_endpoint()
+        .agent_runtime_id(&fine)
+        .name("prod")
+        .agent_runtime_version("1")
+        .send()
+        .await
+        .unwrap();
+    stack.faults().fail("UpdateAgentRuntimeEndpoint", 1, "rollout failed").unwrap();
+    client
+        .update_agent_runtime_endpoint()
+        .agent_runtime_id(&fine)
+        .endpoint_name("prod")
+        .agent_runtime_version("2")
+        .send()
+        .await
+        .unwrap();
+    let prod = client.get_agent_runtime_endpoint().agent_runtime_id(&fine).endpoint_name("prod").send().await.unwrap();
+    assert_eq!(prod.status().as_str(), "UPDATE_FAILED");
+    assert_eq!((prod.live_version(), prod.target_version()), (Some("1"), Some("2")));
+    assert_eq!(prod.failure_reason(), Some("rollout failed"));
+
+    // A stuck delete never finishes.
+    stack.faults().stuck("DeleteAgentRuntimeEndpoint", 1).unwrap();
+    client.delete_agent_runtime_endpoint().agent_runtime_id(&fine).endpoint_name("prod").send().await.unwrap();
+    let prod = client.get_agent_runtime_endpoint().agent_runtime_id(&fine).endpoint_name("prod").send().await.unwrap();
+    assert_eq!(prod.status().as_str(), "DELETING", "stays DELETING with a zero delay");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_stack_stops_it() {
+    let harness = start(0).await;
+    let endpoints = [harness.stack.s3_endpoint(), harness.stack.control_endpoint()];
+    for endpoint in &endpoints {
+        tokio::net::TcpStream::connect(endpoint.strip_prefix("http://").unwrap()).await.expect("listening");
+    }
+    drop(harness);
+    for endpoint in &endpoints {
+        let address = endpoint.strip_prefix("http://").unwrap();
+        let mut refused = false;
+        // Aborted server tasks release their sockets on the runtime's next turn; poll a bounded number of times.
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(address).await.is_err() {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(refused, "{endpoint} still accepts connections");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -571,11 +663,20 @@ async fn lists_paginate() {
 }
 
 /// A response read off the wire by [`raw`].
-#[derive(Debug)]
 pub struct RawResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
 }
 
 impl RawResponse {
@@ -822,7 +923,7 @@ async fn boto3_scenario() {
     let installed = probe.as_ref().is_ok_and(|output| output.status.success());
     assert!(
         installed,
-        "boto3 is missing for python3 ({probe:?}); install it with `python3 -m pip install --user boto3==1.44.5` (CI: .ci/run)"
+        "boto3 is missing for the python3 on PATH ({probe:?}); install it with `python3 -m pip install --user boto3==1.44.5` (inside a venv, without --user; .ci/run installs it into target/ci-venv)"
     );
     let harness = start(20).await;
     let stack = &harness.stack;
@@ -1023,6 +1124,16 @@ async fn malformed_requests_get_aws_style_errors() {
         "UnknownOperationException",
         "no runtime or runtime-endpoint operation is served at GET /gateways/",
     );
+    let endpoint = stack.control_endpoint();
+    let host = endpoint.strip_prefix("http://").unwrap();
+    let (date, authorization) =
+        xtask::local::sigv4::sign("PUT", "/runtimes/", "", host, b"{}", stack.region(), "bedrock-agentcore");
+    let declared =
+        ("x-amz-content-sha256", "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a".to_owned());
+    let response =
+        raw(&endpoint, "PUT", "/runtimes/", &[("x-amz-date", date), ("authorization", authorization), declared], b"[]")
+            .await;
+    assert_raw_error(&response, 403, "InvalidSignatureException", "x-amz-content-sha256 header does not match");
     let response = signed(stack, "bedrock-agentcore", "POST", "/runtimes/", "maxResults=ten", b"").await;
     assert_raw_error(&response, 400, "ValidationException", "query parameter maxResults=ten is not an integer");
     let stale = [
@@ -1037,4 +1148,54 @@ async fn malformed_requests_get_aws_style_errors() {
     ];
     let response = raw(&stack.control_endpoint(), "POST", "/runtimes/", &stale, b"").await;
     assert_raw_error(&response, 403, "InvalidSignatureException", "Signature expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_through_two_stacks_stay_intact() {
+    let temp = tempfile::tempdir().unwrap();
+    let first = start_in(temp.path(), 0).await;
+    let second = start_in(temp.path(), 0).await;
+    first.ensure_bucket(BUCKET).await.unwrap();
+    let clients = [s3_client(&first).await, s3_client(&second).await];
+    let mut uploads = Vec::new();
+    for index in 0..24 {
+        let client = clients[index % 2].clone();
+        // Distinct sizes and contents, large enough that writes overlap.
+        let body = vec![index as u8; 256 * 1024 + index * 1000];
+        uploads.push(tokio::spawn(async move {
+            client.put_object().bucket(BUCKET).key(format!("objects/{index}")).body(body.into()).send().await.unwrap();
+        }));
+    }
+    for upload in uploads {
+        upload.await.unwrap();
+    }
+    for index in 0..24 {
+        let object = clients[0].get_object().bucket(BUCKET).key(format!("objects/{index}")).send().await.unwrap();
+        let bytes = object.body.collect().await.unwrap().into_bytes();
+        assert_eq!(bytes.len(), 256 * 1024 + index * 1000, "object {index}");
+        assert!(bytes.iter().all(|b| *b == index as u8), "object {index} holds another upload's bytes");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_port_is_reported_with_the_flag_to_change() {
+    let temp = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = LocalConfig::new(temp.path().join("state"));
+    config.control_port = busy.local_addr().unwrap().port();
+    let err = format!("{:#}", LocalStack::start(config).await.unwrap_err());
+    assert!(
+        err.contains(&format!(
+            "cannot listen on 127.0.0.1:{} for the control plane",
+            busy.local_addr().unwrap().port()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("pick another port with --control-port or 0 for a free one"), "{err}");
+
+    let foreign = temp.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let err = format!("{:#}", LocalStack::start(LocalConfig::new(&foreign)).await.unwrap_err());
+    assert!(err.contains("is not empty and is not a local stack state directory"), "{err}");
 }

@@ -270,6 +270,52 @@ impl Model {
         }
     }
 
+    /// Checks a response value has the model's wire types, recursively (timestamps as RFC 3339,
+    /// enums within their values, no nulls, unions with one member).
+    fn check_output(&self, name: &str, value: &Value, path: &str) {
+        let shape = self.shape(name);
+        let kind = shape["type"].as_str().unwrap();
+        assert!(!value.is_null(), "{path}: null instead of an absent member");
+        match kind {
+            "structure" => {
+                let object = value.as_object().unwrap_or_else(|| panic!("{path}: not an object: {value}"));
+                let members = shape["members"].as_object().unwrap();
+                for (key, item) in object {
+                    let member = members.get(key).unwrap_or_else(|| panic!("{path}: {key} is not in the model"));
+                    self.check_output(Self::target_of(member), item, &format!("{path}.{key}"));
+                }
+                if shape["union"].as_bool() == Some(true) {
+                    assert_eq!(object.len(), 1, "{path}: a union with {} members", object.len());
+                }
+            }
+            "string" => {
+                let text = value.as_str().unwrap_or_else(|| panic!("{path}: not a string: {value}"));
+                if let Some(choices) = shape["enum"].as_array() {
+                    assert!(choices.iter().any(|c| c == text), "{path}: {text} is not one of {choices:?}");
+                }
+            }
+            "timestamp" => {
+                let text = value.as_str().unwrap_or_else(|| panic!("{path}: not a timestamp string: {value}"));
+                let rfc3339 = Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$").unwrap();
+                assert!(rfc3339.is_match(text), "{path}: {text} is not RFC 3339");
+            }
+            "integer" | "long" => assert!(value.is_i64(), "{path}: not an integer: {value}"),
+            "boolean" => assert!(value.is_boolean(), "{path}: not a boolean: {value}"),
+            "list" => {
+                for (index, item) in value.as_array().unwrap_or_else(|| panic!("{path}: not a list")).iter().enumerate()
+                {
+                    self.check_output(Self::target_of(&shape["member"]), item, &format!("{path}[{index}]"));
+                }
+            }
+            "map" => {
+                for (key, item) in value.as_object().unwrap_or_else(|| panic!("{path}: not a map")) {
+                    self.check_output(Self::target_of(&shape["value"]), item, &format!("{path}.{key}"));
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Method, path, query and body of `operation` for the input `input` (member names as keys).
     fn request(
         &self,
@@ -372,6 +418,7 @@ async fn every_operation_is_served_as_the_model_says() {
                 let required = required.as_str().unwrap();
                 assert!(output.get(required).is_some(), "{operation} response lacks {required}: {output}");
             }
+            model.check_output(op["output"]["shape"].as_str().unwrap(), &output, operation);
             if *operation == "CreateAgentRuntime" {
                 id = output["agentRuntimeId"].as_str().unwrap().to_owned();
             }
