@@ -187,10 +187,7 @@ pub async fn deploy_zip(
 ) -> Result<DeployOutcome> {
     let runtime_name = ctx.settings.scheme().runtime_name(&agent.name, target)?;
     let desired = desired_config(ctx, agent)?;
-    let zip = tokio::fs::read(zip_path)
-        .await
-        .with_context(|| format!("cannot read the zip {}; build it with `cargo xtask package`", zip_path.display()))?;
-    let sha256 = hex::encode(Sha256::digest(&zip));
+    let (sha256, zip_bytes) = file_sha256(zip_path).await?;
     let commit = records::git_commit(&ctx.root);
     let mut outcome = DeployOutcome {
         agent: agent.name.clone(),
@@ -223,7 +220,7 @@ pub async fn deploy_zip(
                 if !force {
                     let record = records::read_version_record(aws, &runtime_name, &latest_version, &runtime_id).await?;
                     let deployed_key = artifact_key(latest.agent_runtime_artifact());
-                    if let Some(record) = record
+                    if let Some((record_key, record)) = record
                         && record.zip_sha256 == sha256
                         && record.config == desired
                         && *latest.status() == AgentRuntimeStatus::Ready
@@ -234,7 +231,7 @@ pub async fn deploy_zip(
                         outcome.status = latest.status().as_str().to_owned();
                         outcome.action = "up_to_date".to_owned();
                         outcome.s3_key = Some(record.code_key.clone());
-                        outcome.record_key = Some(records::record_key(&runtime_name, &latest_version));
+                        outcome.record_key = Some(record_key);
                         outcome.default_endpoint = default_endpoint_arn(aws, &runtime_id).await?;
                         return Ok(outcome);
                     }
@@ -261,8 +258,8 @@ pub async fn deploy_zip(
         return Ok(outcome);
     }
 
-    progress!("{}: uploading {} bytes to s3://{}/{code_key}", agent.name, zip.len(), aws.bucket);
-    let code_key = records::upload_code(aws, &runtime_name, predicted, zip, &sha256).await?;
+    progress!("{}: uploading {zip_bytes} bytes to s3://{}/{code_key}", agent.name, aws.bucket);
+    let code_key = records::upload_code(aws, &runtime_name, predicted, zip_path, &sha256).await?;
     let request = RuntimeRequest { agent, runtime_name: &runtime_name, desired: &desired, code_key: &code_key };
     let made = match &existing {
         None => create_or_update(aws, &request).await?,
@@ -305,6 +302,21 @@ pub async fn deploy_zip(
     outcome.status = ready.status().as_str().to_owned();
     outcome.default_endpoint = default_endpoint_arn(aws, &made.runtime_id).await?;
     Ok(outcome)
+}
+
+/// The SHA-256 (hex) and size of a file, read in chunks off the async threads.
+async fn file_sha256(path: &Path) -> Result<(String, u64)> {
+    let owned = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let path = owned;
+        let mut file = std::fs::File::open(&path)
+            .with_context(|| format!("cannot read the zip {}; build it with `cargo xtask package`", path.display()))?;
+        let mut hasher = Sha256::new();
+        let size = std::io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok((hex::encode(hasher.finalize()), size))
+    })
+    .await
+    .map_err(|err| anyhow!("hashing {} panicked: {err}", path.display()))?
 }
 
 /// The S3 key a runtime version runs from.

@@ -108,14 +108,18 @@ pub async fn put_new(
     content_type: &str,
     sha256: Option<&str>,
 ) -> Result<PutNew> {
-    let mut request = aws
-        .s3
-        .put_object()
-        .bucket(&aws.bucket)
-        .key(key)
-        .if_none_match("*")
-        .content_type(content_type)
-        .body(ByteStream::from(body));
+    put_new_stream(aws, key, ByteStream::from(body), content_type, sha256).await
+}
+
+async fn put_new_stream(
+    aws: &AwsClients,
+    key: &str,
+    body: ByteStream,
+    content_type: &str,
+    sha256: Option<&str>,
+) -> Result<PutNew> {
+    let mut request =
+        aws.s3.put_object().bucket(&aws.bucket).key(key).if_none_match("*").content_type(content_type).body(body);
     if let Some(sha256) = sha256 {
         request = request.metadata("sha256", sha256);
     }
@@ -133,6 +137,12 @@ pub async fn exists(aws: &AwsClients, key: &str) -> Result<bool> {
     match aws.s3.head_object().bucket(&aws.bucket).key(key).send().await {
         Ok(_) => Ok(true),
         Err(err) if http_status(&err) == Some(404) => Ok(false),
+        // A HEAD answer has no body, so S3 gives no error code; without s3:ListBucket a missing
+        // object is reported as 403 rather than 404.
+        Err(err) if http_status(&err) == Some(403) => bail!(
+            "HeadObject on s3://{}/{key} failed: 403 Forbidden; allow `s3:GetObject` and `s3:ListBucket` on the bucket for your IAM identity",
+            aws.bucket
+        ),
         Err(err) => Err(explain(err, "s3:GetObject", &format!("s3://{}/{key}", aws.bucket))),
     }
 }
@@ -164,7 +174,7 @@ pub async fn upload_code(
     aws: &AwsClients,
     runtime_name: &str,
     predicted: u32,
-    zip: Vec<u8>,
+    zip: &std::path::Path,
     sha256: &str,
 ) -> Result<String> {
     for version in predicted..predicted + MAX_CODE_SLOTS {
@@ -173,7 +183,9 @@ pub async fn upload_code(
         if exists(aws, &key).await? {
             continue;
         }
-        if put_new(aws, &key, zip.clone(), "application/zip", Some(sha256)).await? == PutNew::Created {
+        // Streamed from disk: zips may be 250 MB and several agents upload at once.
+        let body = ByteStream::from_path(zip).await.map_err(|err| anyhow!("cannot read {}: {err}", zip.display()))?;
+        if put_new_stream(aws, &key, body, "application/zip", Some(sha256)).await? == PutNew::Created {
             return Ok(key);
         }
     }
@@ -214,19 +226,21 @@ pub async fn write_version_record(aws: &AwsClients, record: &VersionRecord) -> R
     bail!("s3://{}/{key} exists already; records are never overwritten, inspect the bucket", aws.bucket)
 }
 
-/// The record of `version` of the runtime with `runtime_id`, if any.
+/// The record of `version` of the runtime with `runtime_id`, if any, with its key.
 pub async fn read_version_record(
     aws: &AwsClients,
     runtime_name: &str,
     version: &str,
     runtime_id: &str,
-) -> Result<Option<VersionRecord>> {
-    if let Some(record) = get_json::<VersionRecord>(aws, &record_key(runtime_name, version)).await?
-        && record.runtime_id == runtime_id
-    {
-        return Ok(Some(record));
+) -> Result<Option<(String, VersionRecord)>> {
+    for key in [record_key(runtime_name, version), record_key_for_id(runtime_name, version, runtime_id)] {
+        if let Some(record) = get_json::<VersionRecord>(aws, &key).await?
+            && record.runtime_id == runtime_id
+        {
+            return Ok(Some((key, record)));
+        }
     }
-    get_json(aws, &record_key_for_id(runtime_name, version, runtime_id)).await
+    Ok(None)
 }
 
 /// Writes a promotion record; returns its key.

@@ -522,6 +522,12 @@ async fn dry_runs_print_the_plan_and_change_nothing() {
 /// GitHub or project variables leaking in from the machine running the tests.
 fn cli(temp: &Path) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+    clean_env(&mut command, temp);
+    command.stdin(std::process::Stdio::null());
+    command
+}
+
+fn clean_env(command: &mut std::process::Command, temp: &Path) {
     for (name, _) in std::env::vars() {
         if name.starts_with("AWS_") || name.starts_with("GITHUB_") || name.starts_with("AGENTCORE_") {
             command.env_remove(name);
@@ -530,9 +536,7 @@ fn cli(temp: &Path) -> std::process::Command {
     command
         .env("AWS_CONFIG_FILE", temp.join("no-aws-config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", temp.join("no-aws-credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(std::process::Stdio::null());
-    command
+        .env("AWS_EC2_METADATA_DISABLED", "true");
 }
 
 fn run(command: &mut std::process::Command) -> (bool, String, String) {
@@ -671,9 +675,12 @@ async fn artifacts_are_written_once_and_never_overwritten() {
     assert_eq!((first, second), (records::PutNew::Created, records::PutNew::AlreadyExists));
     assert_eq!(env.object(key).await.unwrap(), b"first");
     // A taken code slot moves the upload to the next version number.
-    let code = records::upload_code(&env.aws, "some_runtime", 1, b"zip".to_vec(), "abc").await.unwrap();
+    let (zip, other) = (env.temp.path().join("a.zip"), env.temp.path().join("b.zip"));
+    std::fs::write(&zip, b"zip").unwrap();
+    std::fs::write(&other, b"other zip").unwrap();
+    let code = records::upload_code(&env.aws, "some_runtime", 1, &zip, "abc").await.unwrap();
     assert_eq!(code, "some_runtime/v1/code.zip");
-    let next = records::upload_code(&env.aws, "some_runtime", 1, b"other zip".to_vec(), "def").await.unwrap();
+    let next = records::upload_code(&env.aws, "some_runtime", 1, &other, "def").await.unwrap();
     assert_eq!(next, "some_runtime/v2/code.zip");
     assert_eq!(env.object(&code).await.unwrap(), b"zip");
     env.stack.shutdown().await;
@@ -765,4 +772,81 @@ fn cli_promotes_and_rolls_back() {
     let endpoints = status["runtimes"][0]["endpoints"].as_array().unwrap();
     let prod = endpoints.iter().find(|endpoint| endpoint["name"] == "prod").unwrap();
     assert!(ok && prod["live_version"] == "1", "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_made_again_keeps_the_old_records_and_adds_its_own() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let (old_zips, new_zips) = (env.zips("reopen_old"), env.zips("reopen_new"));
+    let name = env.name("dad_joke_bot", Target::Pr(12));
+    let old = env.deploy_one(Target::Pr(12), &old_zips, false, false).await.unwrap();
+    let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, std::slice::from_ref(&name), false).await;
+    results.into_iter().next().unwrap().unwrap();
+    // The pull request is reopened: a new runtime of the same name starts at version 1 again.
+    let new = env.deploy_one(Target::Pr(12), &new_zips, false, false).await.unwrap();
+    assert_eq!((new.action.as_str(), new.version.as_deref()), ("created", Some("1")));
+    let new_id = new.runtime_id.clone().unwrap();
+    assert_ne!(old.runtime_id.as_deref(), Some(new_id.as_str()));
+    assert_eq!(env.record(&name, "1").await.runtime_id, old.runtime_id.unwrap(), "the old record is untouched");
+    let new_key = records::record_key_for_id(&name, "1", &new_id);
+    assert_eq!(new.record_key.as_deref(), Some(new_key.as_str()));
+    let record: VersionRecord = serde_json::from_slice(&env.object(&new_key).await.unwrap()).unwrap();
+    assert_eq!(
+        (record.runtime_id.as_str(), record.code_key.as_str()),
+        (new_id.as_str(), "dad_joke_bot_pr_12/v2/code.zip")
+    );
+    // And the new runtime's record is found again: the same zip is up to date.
+    let again = env.deploy_one(Target::Pr(12), &new_zips, false, false).await.unwrap();
+    assert_eq!(again.action, "up_to_date");
+    assert_eq!(again.record_key.as_deref(), Some(new_key.as_str()));
+    env.stack.shutdown().await;
+}
+
+/// On a terminal, cleanup deletes only what a person confirms by typing the runtime's name.
+/// Runs under util-linux `script`, which gives the command a pseudo-terminal.
+#[test]
+fn cleanup_on_a_terminal_asks_for_the_runtime_name() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let zips = temp.path().join("zips");
+    std::fs::create_dir_all(&zips).unwrap();
+    fixture_zip(&zips.join("dad_joke_bot.zip"), "tty");
+    let state = temp.path().join("state");
+    let local_args = format!("--local --local-dir {}", state.display());
+    let (ok, _, stderr) = run(cli(temp.path())
+        .args([
+            "deploy",
+            "dad_joke_bot",
+            "--pr",
+            "4",
+            "--package-dir",
+            zips.to_str().unwrap(),
+            "--local",
+            "--local-dir",
+        ])
+        .arg(&state)
+        .env("AGENTCORE_LOCAL_TRANSITION_MS", "50"));
+    assert!(ok, "{stderr}");
+    let on_terminal = |answer: &str| {
+        let line = format!("{} cleanup --pr 4 {local_args}", env!("CARGO_BIN_EXE_xtask"));
+        let mut script = std::process::Command::new("script");
+        clean_env(&mut script, temp.path());
+        script.args(["-qec", &line, "/dev/null"]).env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
+        let mut child =
+            script.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(format!("{answer}\n").as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let declined = on_terminal("dad_joke_bot_pr_5");
+    assert!(declined.contains("type its name to confirm") && declined.contains("not confirmed, skipped"), "{declined}");
+    let (_, stdout, _) = run(cli(temp.path()).args(["status", "--local", "--local-dir"]).arg(&state));
+    assert!(stdout.contains("dad_joke_bot_pr_4"), "{stdout}");
+    let confirmed = on_terminal("dad_joke_bot_pr_4");
+    assert!(confirmed.contains("deleted"), "{confirmed}");
+    let (_, stdout, _) = run(cli(temp.path()).args(["status", "--local", "--local-dir"]).arg(&state));
+    assert!(stdout.contains("no runtime of this project"), "{stdout}");
 }
