@@ -850,3 +850,62 @@ fn cleanup_on_a_terminal_asks_for_the_runtime_name() {
     let (_, stdout, _) = run(cli(temp.path()).args(["status", "--local", "--local-dir"]).arg(&state));
     assert!(stdout.contains("no runtime of this project"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_promotion_hits_the_deadline_and_records_nothing() {
+    let mut env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("stuck_promotion");
+    env.deploy_one(Target::Prod, &zips, false, false).await.unwrap();
+    env.deploy_one(Target::Prod, &zips, true, false).await.unwrap();
+    let request = |version: u32| PromoteRequest {
+        agent: "dad_joke_bot".into(),
+        version,
+        endpoint: "prod".into(),
+        expect_live: None,
+        require_newer: true,
+        dry_run: false,
+    };
+    promote(&env.ctx, &env.aws, &request(1)).await.unwrap();
+    env.stack.faults().stuck("UpdateAgentRuntimeEndpoint", 1).unwrap();
+    env.aws.wait.timeout = Duration::from_secs(1);
+    let err = promote(&env.ctx, &env.aws, &request(2)).await.unwrap_err().to_string();
+    assert!(
+        err.contains("endpoint prod of runtime dad_joke_bot_prod is still UPDATING (live version 1, wanted 2)"),
+        "{err}"
+    );
+    let name = env.name("dad_joke_bot", Target::Prod);
+    let history = records::list_promotions(&env.aws, &name, "prod").await.unwrap();
+    assert_eq!(history.len(), 1, "only the promotion that happened is recorded");
+    // While it is still moving, another promotion is refused rather than piled on.
+    let err = promote(&env.ctx, &env.aws, &request(2)).await.unwrap_err().to_string();
+    assert!(err.contains("is UPDATING (towards version 2); wait until it is READY"), "{err}");
+    env.stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_runtime_name_is_refused_before_any_call() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("long_names");
+    let mut command = cli(env.temp.path());
+    command.envs(env.stack.env_exports()).args([
+        "deploy",
+        "--all",
+        "--pr",
+        "1234567",
+        "--runtime-name",
+        "{agent}_{target}_with_a_longer_suffix",
+        "--package-dir",
+        zips.to_str().unwrap(),
+    ]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains(
+            "runtime name `motivational_quotes_bot_pr_1234567_with_a_longer_suffix` for agent `motivational_quotes_bot`"
+        ) && stderr.contains("shorten"),
+        "{stderr}"
+    );
+    assert!(aws::list_runtimes(&env.aws).await.unwrap().is_empty(), "the valid agent was not deployed either");
+    assert!(env.bucket_keys().await.is_empty());
+    env.stack.shutdown().await;
+}
