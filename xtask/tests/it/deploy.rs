@@ -258,6 +258,19 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
         .collect();
     assert_eq!(moves, [(None, "1", "promote"), (Some("1"), "2", "promote"), (Some("2"), "1", "rollback")]);
 
+    // What the workflows read before promoting.
+    let state = aws::prod_endpoint_state(&env.ctx, &env.aws, &dad, None).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            state.runtime_name.as_str(),
+            state.status.as_str(),
+            state.live_version.as_deref(),
+            state.latest_version.as_str()
+        ),
+        (dad_prod.as_str(), "READY", Some("1"), "2")
+    );
+    assert_eq!(aws::prod_endpoint_state(&env.ctx, &env.aws, &dad, Some("canary")).await.unwrap(), None);
+
     // Status shows what each endpoint points at.
     let status = xtask::status::status(&env.ctx, &env.aws, None).await.unwrap();
     let prod_row = status.runtimes.iter().find(|runtime| runtime.runtime_name == dad_prod).unwrap();
