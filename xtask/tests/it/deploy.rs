@@ -922,3 +922,42 @@ async fn an_invalid_runtime_name_is_refused_before_any_call() {
     assert!(env.bucket_keys().await.is_empty());
     env.stack.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_outlast_throttling_that_outlasts_the_sdk_retries() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    // A client that gives up after two quick attempts, so a poll fails on throttling right away.
+    use aws_sdk_bedrockagentcorecontrol::config;
+    let control = config::Builder::new()
+        .behavior_version(config::BehaviorVersion::latest())
+        .region(config::Region::new(env.stack.region().to_owned()))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            xtask::local::ACCESS_KEY_ID,
+            xtask::local::SECRET_ACCESS_KEY,
+            None,
+            None,
+            "test",
+        ))
+        .endpoint_url(env.stack.control_endpoint())
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+        .build();
+    let impatient =
+        AwsClients { control: aws_sdk_bedrockagentcorecontrol::Client::from_conf(control), ..env.aws.clone() };
+    env.stack.faults().throttle("GetAgentRuntime", 7).unwrap();
+    let agent = &env.agents[0];
+    let zips = env.zips("throttled_waits");
+    let zip = zips.join(format!("{}.zip", agent.name));
+    let outcome =
+        xtask::deploy::deploy_zip(&env.ctx, &impatient, agent, Target::Pr(13), &zip, false, false).await.unwrap();
+    assert_eq!((outcome.action.as_str(), outcome.status.as_str()), ("created", "READY"));
+    assert_eq!(env.stack.faults().load().unwrap().operations["GetAgentRuntime"].throttle, 0);
+    // Outside a wait, throttling that outlasts the retries is an error that names the fix.
+    env.stack.faults().throttle("ListAgentRuntimes", 2).unwrap();
+    let err = aws::list_runtimes(&impatient).await.unwrap_err().to_string();
+    assert!(err.contains("ThrottlingException") && err.contains("lower --max-parallel"), "{err}");
+    env.stack.shutdown().await;
+}
