@@ -590,8 +590,15 @@ pub fn delete_runtime(state: &mut State, env: &Env, input: &Map<String, Value>) 
             json!({ "status": "DELETING", "agentRuntimeId": id, "agentRuntimeVersion": number.to_string() }),
         ));
     }
-    let named: Vec<String> =
-        runtime.endpoints.values().filter(|e| e.name != DEFAULT_ENDPOINT).map(|e| e.name.clone()).collect();
+    let named: Vec<String> = runtime
+        .endpoints
+        .values()
+        .filter(|e| e.name != DEFAULT_ENDPOINT)
+        .map(|e| match runtime.endpoint_view(e, now).0 {
+            "DELETING" => format!("{} (still DELETING; wait until it is gone)", e.name),
+            _ => e.name.clone(),
+        })
+        .collect();
     if !named.is_empty() {
         return Err(ApiError::conflict(format!(
             "agent runtime {id} has endpoints that must be deleted first: {}",

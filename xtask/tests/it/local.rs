@@ -1062,6 +1062,8 @@ async fn transitions_take_the_configured_delay() {
     client.delete_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("prod").send().await.unwrap();
     let prod = client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("prod").send().await.unwrap();
     assert_eq!(prod.status().as_str(), "DELETING");
+    let err = client.delete_agent_runtime().agent_runtime_id(&id).send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "must be deleted first: prod (still DELETING; wait until it is gone)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
