@@ -161,6 +161,9 @@ impl Row for PromoteOutcome {
             or_dash(&self.record_key),
         ]
     }
+    fn plan(&self) -> Option<&str> {
+        self.plan.as_deref()
+    }
 }
 
 /// Endpoint names AgentCore accepts, minus DEFAULT, which follows every new version by itself.

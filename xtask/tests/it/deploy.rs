@@ -518,7 +518,8 @@ async fn dry_runs_print_the_plan_and_change_nothing() {
     let zips = env.zips("dry");
     let planned = env.deploy_one(Target::Pr(4), &zips, false, true).await.unwrap();
     assert_eq!(planned.action, "planned");
-    insta_settings().bind(|| insta::assert_snapshot!("deploy_dry_run_plan", planned.plan.clone().unwrap()));
+    let report = Report::new("deploy", ["dad_joke_bot".to_owned()], vec![Ok(planned.clone())]);
+    insta_settings().bind(|| insta::assert_snapshot!("deploy_dry_run_human", report.to_string()));
     assert!(aws::list_runtimes(&env.aws).await.unwrap().is_empty());
     assert!(env.bucket_keys().await.is_empty());
     env.deploy_one(Target::Pr(4), &zips, false, false).await.unwrap();
