@@ -148,6 +148,7 @@ fn insta_settings() -> insta::Settings {
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]");
     settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
     settings.set_prepend_module_to_snapshot(false);
+    settings.set_snapshot_path("deploy/snapshots");
     settings
 }
 
