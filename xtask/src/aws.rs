@@ -263,7 +263,8 @@ where
             let code = service.err().code().unwrap_or("UnknownError").to_owned();
             let message = service.err().message().unwrap_or("no message").to_owned();
             let fix = fix_for(&code, action);
-            anyhow!("{operation} on {resource} failed: {code}: {message}; {fix}")
+            let text = format!("{operation} on {resource} failed: {code}: {message}; {fix}");
+            if is_throttling(&code) { anyhow::Error::new(Throttled(text)) } else { anyhow!(text) }
         }
         SdkError::TimeoutError(_) => anyhow!(
             "{operation} on {resource} timed out; check the network and the endpoint (--endpoint-url, AWS_ENDPOINT_URL*), then re-run"
@@ -292,6 +293,32 @@ where
                 anyhow!("{operation} on {resource} failed: {detail}")
             }
         }
+    }
+}
+
+fn is_throttling(code: &str) -> bool {
+    matches!(code, "ThrottlingException" | "SlowDown" | "TooManyRequestsException")
+}
+
+/// An error that is throttling still, after the SDK's retries. Waits treat it as "not yet".
+#[derive(Debug)]
+pub struct Throttled(pub String);
+
+impl std::fmt::Display for Throttled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Throttled {}
+
+/// `Ok(None)` for a throttled poll: waits poll again later anyway, so throttling that outlasted the
+/// SDK's retries (its retry quota is shared by every agent polling in parallel) is not a failure.
+fn unless_throttled<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.is::<Throttled>() => Ok(None),
+        Err(err) => Err(err),
     }
 }
 
@@ -470,7 +497,11 @@ pub async fn wait_runtime_ready(
 ) -> Result<GetAgentRuntimeOutput> {
     let mut poll = Poll::new(aws.wait);
     loop {
-        let Some(runtime) = get_runtime(aws, runtime_id, Some(version)).await? else {
+        let Some(polled) = unless_throttled(get_runtime(aws, runtime_id, Some(version)).await)? else {
+            poll.wait(|| format!("runtime {name} ({runtime_id}) version {version}: still throttled")).await?;
+            continue;
+        };
+        let Some(runtime) = polled else {
             bail!("runtime {name} ({runtime_id}) version {version} disappeared while waiting for it to become READY")
         };
         let status = runtime.status().clone();
@@ -500,7 +531,10 @@ pub async fn wait_runtime_settled(
 ) -> Result<Option<GetAgentRuntimeOutput>> {
     let mut poll = Poll::new(aws.wait);
     loop {
-        let runtime = get_runtime(aws, runtime_id, None).await?;
+        let Some(runtime) = unless_throttled(get_runtime(aws, runtime_id, None).await)? else {
+            poll.wait(|| format!("runtime {name} ({runtime_id}): still throttled")).await?;
+            continue;
+        };
         match &runtime {
             Some(found) if is_transitional(found.status()) => {
                 let status = found.status().clone();
@@ -521,7 +555,11 @@ pub async fn wait_endpoint_live(
 ) -> Result<GetAgentRuntimeEndpointOutput> {
     let mut poll = Poll::new(aws.wait);
     loop {
-        let Some(state) = get_endpoint(aws, runtime_id, endpoint).await? else {
+        let Some(polled) = unless_throttled(get_endpoint(aws, runtime_id, endpoint).await)? else {
+            poll.wait(|| format!("endpoint {endpoint} of runtime {runtime_name}: still throttled")).await?;
+            continue;
+        };
+        let Some(state) = polled else {
             bail!(
                 "endpoint {endpoint} of runtime {runtime_name} disappeared while waiting for it to serve version {version}"
             )
@@ -548,7 +586,12 @@ pub async fn wait_endpoint_live(
 /// Waits until the endpoint is gone (404).
 pub async fn wait_endpoint_gone(aws: &AwsClients, runtime_id: &str, runtime_name: &str, endpoint: &str) -> Result<()> {
     let mut poll = Poll::new(aws.wait);
-    while let Some(state) = get_endpoint(aws, runtime_id, endpoint).await? {
+    loop {
+        let Some(polled) = unless_throttled(get_endpoint(aws, runtime_id, endpoint).await)? else {
+            poll.wait(|| format!("endpoint {endpoint} of runtime {runtime_name}: still throttled")).await?;
+            continue;
+        };
+        let Some(state) = polled else { return Ok(()) };
         let status = state.status().clone();
         if status.as_str() == "DELETE_FAILED" {
             bail!(
@@ -558,13 +601,17 @@ pub async fn wait_endpoint_gone(aws: &AwsClients, runtime_id: &str, runtime_name
         }
         poll.wait(|| format!("endpoint {endpoint} of runtime {runtime_name} is still {status}")).await?;
     }
-    Ok(())
 }
 
 /// Waits until the runtime is gone (404).
 pub async fn wait_runtime_gone(aws: &AwsClients, runtime_id: &str, name: &str) -> Result<()> {
     let mut poll = Poll::new(aws.wait);
-    while let Some(state) = get_runtime(aws, runtime_id, None).await? {
+    loop {
+        let Some(polled) = unless_throttled(get_runtime(aws, runtime_id, None).await)? else {
+            poll.wait(|| format!("runtime {name} ({runtime_id}): still throttled")).await?;
+            continue;
+        };
+        let Some(state) = polled else { return Ok(()) };
         let status = state.status().clone();
         if status == AgentRuntimeStatus::DeleteFailed {
             bail!(
@@ -574,7 +621,6 @@ pub async fn wait_runtime_gone(aws: &AwsClients, runtime_id: &str, name: &str) -
         }
         poll.wait(|| format!("runtime {name} ({runtime_id}) is still {status}")).await?;
     }
-    Ok(())
 }
 
 /// What a named endpoint of an agent's prod runtime serves now (for the workflows).

@@ -145,6 +145,9 @@ impl Row for CleanupOutcome {
             if self.endpoints_deleted.is_empty() { "-".to_owned() } else { self.endpoints_deleted.join(",") };
         vec![self.runtime_name.clone(), self.action.clone(), endpoints, crate::deploy::or_dash(&self.runtime_id)]
     }
+    fn plan(&self) -> Option<&str> {
+        self.plan.as_deref()
+    }
 }
 
 /// Deletes each runtime (named endpoints first). One result per runtime, in order.

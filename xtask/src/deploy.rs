@@ -488,6 +488,8 @@ pub struct Report<T> {
 pub trait Row {
     fn headers() -> &'static [&'static str];
     fn cells(&self) -> Vec<String>;
+    /// With --dry-run: what would be done, printed under the table.
+    fn plan(&self) -> Option<&str>;
 }
 
 impl<T: Row + Serialize> Report<T> {
@@ -552,6 +554,11 @@ impl<T: Row + Serialize> fmt::Display for Report<T> {
         if !rows.is_empty() {
             f.write_str(&table(T::headers(), &rows))?;
         }
+        for entry in &self.results {
+            if let Some(plan) = entry.outcome.as_ref().and_then(|outcome| outcome.plan()) {
+                writeln!(f, "plan for {}: {plan}", entry.name)?;
+            }
+        }
         for entry in self.results.iter().filter(|entry| !entry.ok) {
             writeln!(f, "FAILED {}: {}", entry.name, entry.error.as_deref().unwrap_or_default())?;
         }
@@ -599,6 +606,9 @@ impl Row for DeployOutcome {
             or_dash(&self.s3_key),
             or_dash(&self.default_endpoint),
         ]
+    }
+    fn plan(&self) -> Option<&str> {
+        self.plan.as_deref()
     }
 }
 

@@ -161,6 +161,9 @@ impl Row for PromoteOutcome {
             or_dash(&self.record_key),
         ]
     }
+    fn plan(&self) -> Option<&str> {
+        self.plan.as_deref()
+    }
 }
 
 /// Endpoint names AgentCore accepts, minus DEFAULT, which follows every new version by itself.
@@ -203,11 +206,11 @@ pub async fn rollback(
     let version = match to {
         Some(version) => version,
         None => {
-            let history = records::list_promotions(aws, &runtime_name, endpoint).await?;
-            let last = history
-                .iter()
-                .rev()
-                .find(|record| record.to_version == live && record.runtime_id == runtime.agent_runtime_id());
+            let runtime_id = runtime.agent_runtime_id();
+            let last = records::last_promotion(aws, &runtime_name, endpoint, |record| {
+                record.to_version == live && record.runtime_id == runtime_id
+            })
+            .await?;
             match last.and_then(|record| record.from_version.clone()) {
                 Some(previous) => {
                     previous.parse().with_context(|| format!("promotion record names version `{previous}`"))?

@@ -261,8 +261,8 @@ pub async fn write_promotion(aws: &AwsClients, record: &PromotionRecord) -> Resu
     bail!("cannot write the promotion record under {base}: every key is taken")
 }
 
-/// Every promotion of an endpoint, oldest first.
-pub async fn list_promotions(aws: &AwsClients, runtime_name: &str, endpoint: &str) -> Result<Vec<PromotionRecord>> {
+/// The keys of an endpoint's promotion records, oldest first (the time leads each name).
+async fn promotion_keys(aws: &AwsClients, runtime_name: &str, endpoint: &str) -> Result<Vec<String>> {
     let prefix = promotions_prefix(runtime_name, endpoint);
     let objects = aws
         .s3
@@ -277,13 +277,36 @@ pub async fn list_promotions(aws: &AwsClients, runtime_name: &str, endpoint: &st
     let mut keys: Vec<String> =
         objects.iter().flat_map(|page| page.contents()).filter_map(|object| object.key().map(str::to_owned)).collect();
     keys.sort();
+    Ok(keys)
+}
+
+/// Every promotion of an endpoint, oldest first.
+pub async fn list_promotions(aws: &AwsClients, runtime_name: &str, endpoint: &str) -> Result<Vec<PromotionRecord>> {
     let mut records = Vec::new();
-    for key in keys {
+    for key in promotion_keys(aws, runtime_name, endpoint).await? {
         if let Some(record) = get_json::<PromotionRecord>(aws, &key).await? {
             records.push(record);
         }
     }
     Ok(records)
+}
+
+/// The newest promotion of an endpoint that `wanted` accepts, reading records from the newest back
+/// (a long-lived endpoint collects many).
+pub async fn last_promotion(
+    aws: &AwsClients,
+    runtime_name: &str,
+    endpoint: &str,
+    wanted: impl Fn(&PromotionRecord) -> bool,
+) -> Result<Option<PromotionRecord>> {
+    for key in promotion_keys(aws, runtime_name, endpoint).await?.iter().rev() {
+        if let Some(record) = get_json::<PromotionRecord>(aws, key).await?
+            && wanted(&record)
+        {
+            return Ok(Some(record));
+        }
+    }
+    Ok(None)
 }
 
 /// The commit being deployed: `GITHUB_SHA` in Actions, else `git rev-parse HEAD`.

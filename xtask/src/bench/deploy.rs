@@ -74,6 +74,7 @@ impl BenchDeployArgs {
         let seconds = |duration: Duration| duration.as_secs_f64();
         let report = serde_json::json!({
             "agents": self.agents,
+            "max_parallel": self.agents,
             "transition_ms": self.transition_ms,
             "one_agent_s": seconds(one),
             "one_after_another_s": seconds(one_after_another),
@@ -88,7 +89,10 @@ impl BenchDeployArgs {
         if ctx.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
-            println!("deploy bench: {} agents, {} ms transitions (local stack)", self.agents, self.transition_ms);
+            println!(
+                "deploy bench: {} agents, {} ms transitions (local stack), max_parallel {} for the parallel run",
+                self.agents, self.transition_ms, self.agents
+            );
             println!("  one agent:            {:>7.2} s", seconds(one));
             println!("  one after another:    {:>7.2} s", seconds(one_after_another));
             println!(

@@ -148,6 +148,7 @@ fn insta_settings() -> insta::Settings {
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]");
     settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
     settings.set_prepend_module_to_snapshot(false);
+    settings.set_snapshot_path("deploy/snapshots");
     settings
 }
 
@@ -257,6 +258,19 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
         .map(|r: &PromotionRecord| (r.from_version.as_deref(), r.to_version.as_str(), r.kind.as_str()))
         .collect();
     assert_eq!(moves, [(None, "1", "promote"), (Some("1"), "2", "promote"), (Some("2"), "1", "rollback")]);
+
+    // What the workflows read before promoting.
+    let state = aws::prod_endpoint_state(&env.ctx, &env.aws, &dad, None).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            state.runtime_name.as_str(),
+            state.status.as_str(),
+            state.live_version.as_deref(),
+            state.latest_version.as_str()
+        ),
+        (dad_prod.as_str(), "READY", Some("1"), "2")
+    );
+    assert_eq!(aws::prod_endpoint_state(&env.ctx, &env.aws, &dad, Some("canary")).await.unwrap(), None);
 
     // Status shows what each endpoint points at.
     let status = xtask::status::status(&env.ctx, &env.aws, None).await.unwrap();
@@ -505,7 +519,8 @@ async fn dry_runs_print_the_plan_and_change_nothing() {
     let zips = env.zips("dry");
     let planned = env.deploy_one(Target::Pr(4), &zips, false, true).await.unwrap();
     assert_eq!(planned.action, "planned");
-    insta_settings().bind(|| insta::assert_snapshot!("deploy_dry_run_plan", planned.plan.clone().unwrap()));
+    let report = Report::new("deploy", ["dad_joke_bot".to_owned()], vec![Ok(planned.clone())]);
+    insta_settings().bind(|| insta::assert_snapshot!("deploy_dry_run_human", report.to_string()));
     assert!(aws::list_runtimes(&env.aws).await.unwrap().is_empty());
     assert!(env.bucket_keys().await.is_empty());
     env.deploy_one(Target::Pr(4), &zips, false, false).await.unwrap();
@@ -849,4 +864,102 @@ fn cleanup_on_a_terminal_asks_for_the_runtime_name() {
     assert!(confirmed.contains("deleted"), "{confirmed}");
     let (_, stdout, _) = run(cli(temp.path()).args(["status", "--local", "--local-dir"]).arg(&state));
     assert!(stdout.contains("no runtime of this project"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_promotion_hits_the_deadline_and_records_nothing() {
+    let mut env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("stuck_promotion");
+    env.deploy_one(Target::Prod, &zips, false, false).await.unwrap();
+    env.deploy_one(Target::Prod, &zips, true, false).await.unwrap();
+    let request = |version: u32| PromoteRequest {
+        agent: "dad_joke_bot".into(),
+        version,
+        endpoint: "prod".into(),
+        expect_live: None,
+        require_newer: true,
+        dry_run: false,
+    };
+    promote(&env.ctx, &env.aws, &request(1)).await.unwrap();
+    env.stack.faults().stuck("UpdateAgentRuntimeEndpoint", 1).unwrap();
+    env.aws.wait.timeout = Duration::from_secs(1);
+    let err = promote(&env.ctx, &env.aws, &request(2)).await.unwrap_err().to_string();
+    assert!(
+        err.contains("endpoint prod of runtime dad_joke_bot_prod is still UPDATING (live version 1, wanted 2)"),
+        "{err}"
+    );
+    let name = env.name("dad_joke_bot", Target::Prod);
+    let history = records::list_promotions(&env.aws, &name, "prod").await.unwrap();
+    assert_eq!(history.len(), 1, "only the promotion that happened is recorded");
+    // While it is still moving, another promotion is refused rather than piled on.
+    let err = promote(&env.ctx, &env.aws, &request(2)).await.unwrap_err().to_string();
+    assert!(err.contains("is UPDATING (towards version 2); wait until it is READY"), "{err}");
+    env.stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_runtime_name_is_refused_before_any_call() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("long_names");
+    let mut command = cli(env.temp.path());
+    command.envs(env.stack.env_exports()).args([
+        "deploy",
+        "--all",
+        "--pr",
+        "1234567",
+        "--runtime-name",
+        "{agent}_{target}_with_a_longer_suffix",
+        "--package-dir",
+        zips.to_str().unwrap(),
+    ]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains(
+            "runtime name `motivational_quotes_bot_pr_1234567_with_a_longer_suffix` for agent `motivational_quotes_bot`"
+        ) && stderr.contains("shorten"),
+        "{stderr}"
+    );
+    assert!(aws::list_runtimes(&env.aws).await.unwrap().is_empty(), "the valid agent was not deployed either");
+    assert!(env.bucket_keys().await.is_empty());
+    env.stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_outlast_throttling_that_outlasts_the_sdk_retries() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    // A client that gives up after two quick attempts, so a poll fails on throttling right away.
+    use aws_sdk_bedrockagentcorecontrol::config;
+    let control = config::Builder::new()
+        .behavior_version(config::BehaviorVersion::latest())
+        .region(config::Region::new(env.stack.region().to_owned()))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            xtask::local::ACCESS_KEY_ID,
+            xtask::local::SECRET_ACCESS_KEY,
+            None,
+            None,
+            "test",
+        ))
+        .endpoint_url(env.stack.control_endpoint())
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+        .build();
+    let impatient =
+        AwsClients { control: aws_sdk_bedrockagentcorecontrol::Client::from_conf(control), ..env.aws.clone() };
+    env.stack.faults().throttle("GetAgentRuntime", 7).unwrap();
+    let agent = &env.agents[0];
+    let zips = env.zips("throttled_waits");
+    let zip = zips.join(format!("{}.zip", agent.name));
+    let outcome =
+        xtask::deploy::deploy_zip(&env.ctx, &impatient, agent, Target::Pr(13), &zip, false, false).await.unwrap();
+    assert_eq!((outcome.action.as_str(), outcome.status.as_str()), ("created", "READY"));
+    assert_eq!(env.stack.faults().load().unwrap().operations["GetAgentRuntime"].throttle, 0);
+    // Outside a wait, throttling that outlasts the retries is an error that names the fix.
+    env.stack.faults().throttle("ListAgentRuntimes", 2).unwrap();
+    let err = aws::list_runtimes(&impatient).await.unwrap_err().to_string();
+    assert!(err.contains("ThrottlingException") && err.contains("lower --max-parallel"), "{err}");
+    env.stack.shutdown().await;
 }
