@@ -124,6 +124,13 @@ impl Agent {
                 "agent `{name}`: entry_point must be a file name or a list of 1-2 non-empty strings of at most 128 characters, e.g. \"main.py\""
             );
         }
+        check_inside(&name, "entry_point", Path::new(manifest.entry_point.file()), "the agent directory")?;
+        if let Some(prompt) = &manifest.prompt {
+            check_inside(&name, "prompt", prompt, "the repository")?;
+        }
+        if let Some(requirements) = &manifest.requirements {
+            check_inside(&name, "requirements", requirements, "the agent directory")?;
+        }
         let entry_file = dir.join(manifest.entry_point.file());
         if !entry_file.is_file() {
             bail!(
@@ -172,6 +179,19 @@ impl Agent {
         }
         Ok(Agent { name, dir: dir.to_path_buf(), manifest, prompt, requirements, python_runtime })
     }
+}
+
+/// Manifest paths are relative and stay inside their base: a manifest must not reach for files
+/// elsewhere on the machine (or in another agent) through `..` or an absolute path.
+fn check_inside(name: &str, key: &str, path: &Path, base: &str) -> Result<()> {
+    let inside = path.components().all(|component| matches!(component, std::path::Component::Normal(_)));
+    if !inside || path.as_os_str().is_empty() {
+        bail!(
+            "agent `{name}`: {key} `{}` must be a relative path inside {base}, without `..`; move the file there",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 fn check_tags(name: &str, tags: &BTreeMap<String, String>) -> Result<()> {
@@ -322,6 +342,15 @@ team = "fun"
 
         let err = error(&[("bot", "description = \"x\"\n")]);
         assert!(err.contains("missing field `entry_point`"), "{err}");
+
+        let err = error(&[("bot", "entry_point = \"../main.py\"\n")]);
+        assert!(err.contains("entry_point `../main.py` must be a relative path inside the agent directory"), "{err}");
+
+        let err = error(&[("bot", "entry_point = \"main.py\"\nprompt = \"/etc/passwd\"\n")]);
+        assert!(err.contains("prompt `/etc/passwd` must be a relative path inside the repository"), "{err}");
+
+        let err = error(&[("bot", "entry_point = \"main.py\"\nrequirements = \"../../requirements.txt\"\n")]);
+        assert!(err.contains("requirements `../../requirements.txt` must be a relative path"), "{err}");
 
         let err = error(&[("bot", "entry_point = []\n")]);
         assert!(err.contains("list of 1-2"), "{err}");

@@ -19,9 +19,9 @@ pub struct Cli {
     /// Print results as JSON on stdout (progress stays on stderr)
     #[arg(long, global = true)]
     pub json: bool,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Project settings (override [workspace.metadata.agentcore])")]
     pub settings: SettingsArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "AWS access")]
     pub aws: AwsArgs,
 }
 

@@ -68,8 +68,9 @@ fn default_prod_endpoint() -> String {
 fn default_runtime_name() -> String {
     "{agent}_{target}".to_owned()
 }
+/// Deploys mostly wait on AgentCore, so 8 at once keeps a many-agent release near the time of one.
 fn default_max_parallel() -> usize {
-    4
+    8
 }
 
 impl Settings {
