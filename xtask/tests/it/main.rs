@@ -1,5 +1,6 @@
 //! Integration tests, compiled into one binary: a module per command.
 
+mod agents;
 mod cli;
 mod deploy;
 mod github;
