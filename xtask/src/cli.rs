@@ -90,7 +90,19 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    let ctx = Ctx::load(crate::settings::workspace_root(), &cli.settings, cli.aws, cli.json)?;
+    let mut aws = cli.aws;
+    let talks_to_aws = !matches!(cli.command, Command::Package(_) | Command::Local(_) | Command::Bench(_));
+    if talks_to_aws
+        && !aws.local
+        && no_aws_account_configured(&aws, |name| std::env::var_os(name), |path| path.exists())
+    {
+        eprintln!(
+            "note: no AWS account is configured (no credentials, profile or endpoint in the environment or ~/.aws), \
+             so this runs against the bundled local stack; configure AWS credentials or pass --profile to use AWS"
+        );
+        aws.local = true;
+    }
+    let ctx = Ctx::load(crate::settings::workspace_root(), &cli.settings, aws, cli.json)?;
     match cli.command {
         Command::Package(args) => args.run(&ctx),
         Command::Deploy(args) => block_on(args.run(&ctx)),
@@ -104,6 +116,39 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Whether nothing at all points at an AWS account, judged from the environment and the shared
+/// config files only (no network). Then the bundled local stack is the default. CI never falls back:
+/// a workflow missing its credentials must fail, not deploy somewhere else.
+pub fn no_aws_account_configured(
+    aws: &AwsArgs,
+    var: impl Fn(&str) -> Option<std::ffi::OsString>,
+    exists: impl Fn(&std::path::Path) -> bool,
+) -> bool {
+    const SIGNALS: &[&str] = &[
+        "CI",
+        "GITHUB_ACTIONS",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL",
+    ];
+    if aws.profile.is_some() || aws.endpoint_url.is_some() || SIGNALS.iter().any(|name| var(name).is_some()) {
+        return false;
+    }
+    let home = var("HOME").map(PathBuf::from);
+    let file = |variable: &str, default: &str| {
+        var(variable).map(PathBuf::from).or_else(|| home.as_ref().map(|home| home.join(".aws").join(default)))
+    };
+    let files = [file("AWS_CONFIG_FILE", "config"), file("AWS_SHARED_CREDENTIALS_FILE", "credentials")];
+    !files.iter().flatten().any(|path| exists(path))
+}
+
 /// AWS commands are async; packaging and parsing stay synchronous.
 pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(future)
@@ -112,6 +157,29 @@ pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    #[test]
+    fn local_stack_is_the_default_only_without_any_aws_configuration() {
+        use std::collections::HashMap;
+        use std::path::Path;
+        let bare = |vars: &[(&str, &str)], files: &[&str], aws: &super::AwsArgs| {
+            let vars: HashMap<String, std::ffi::OsString> =
+                vars.iter().map(|(name, value)| (name.to_string(), value.into())).collect();
+            let files: Vec<&Path> = files.iter().map(Path::new).collect();
+            super::no_aws_account_configured(aws, |name| vars.get(name).cloned(), |path| files.contains(&path))
+        };
+        let none = super::AwsArgs::default();
+        assert!(bare(&[("HOME", "/home/dev")], &[], &none));
+        assert!(!bare(&[("HOME", "/home/dev")], &["/home/dev/.aws/credentials"], &none));
+        assert!(!bare(&[("HOME", "/home/dev")], &["/home/dev/.aws/config"], &none));
+        assert!(!bare(&[("HOME", "/home/dev"), ("AWS_CONFIG_FILE", "/etc/aws")], &["/etc/aws"], &none));
+        assert!(bare(&[("HOME", "/home/dev"), ("AWS_CONFIG_FILE", "/etc/aws")], &["/home/dev/.aws/other"], &none));
+        for signal in ["CI", "GITHUB_ACTIONS", "AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_ENDPOINT_URL_S3"] {
+            assert!(!bare(&[("HOME", "/home/dev"), (signal, "x")], &[], &none), "{signal}");
+        }
+        let profile = super::AwsArgs { profile: Some("dev".into()), ..Default::default() };
+        assert!(!bare(&[("HOME", "/home/dev")], &[], &profile));
+    }
 
     /// clap checks the whole command tree (duplicate flags, bad defaults) only when asked.
     #[test]
