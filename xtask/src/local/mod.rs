@@ -153,6 +153,18 @@ pub fn reset(dir: &Path) -> Result<bool> {
     Ok(true)
 }
 
+/// Refuses to start on state files the servers could not read, naming the file and the fix, so the
+/// problem is reported once at startup rather than as a 500 on every request.
+fn check_state(dir: &Path) -> Result<()> {
+    store::with_lock(dir, || -> Result<()> {
+        plane::load_state(&dir.join(store::STATE_FILE))
+            .map_err(|err| anyhow::anyhow!("{err:#}; {}", plane::reset_hint(dir)))?;
+        store::read_json::<FaultsConfig>(&dir.join(store::FAULTS_FILE))
+            .map_err(|err| anyhow::anyhow!("{err:#}; fix or delete that file (it only holds injected faults)"))?;
+        Ok(())
+    })?
+}
+
 /// How to start the stack.
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -215,6 +227,7 @@ impl LocalStack {
         let dir = std::path::absolute(&config.dir)
             .with_context(|| format!("cannot resolve state directory {}", config.dir.display()))?;
         store::prepare_dir(&dir)?;
+        check_state(&dir)?;
         let s3 = s3::S3Server::new(&dir)?;
         let control = Arc::new(control::Control {
             dir: dir.clone(),

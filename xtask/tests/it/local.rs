@@ -14,6 +14,8 @@ use xtask::local::{LocalConfig, LocalStack};
 
 mod cli;
 mod conformance;
+mod reference;
+mod state;
 
 const BUCKET: &str = "artifacts-local";
 const ROLE: &str = "arn:aws:iam::123456789012:role/AgentCoreRuntimeRole";
