@@ -149,6 +149,7 @@ pub fn reset(dir: &Path) -> Result<bool> {
             store::MARKER
         );
     }
+    let _unused = store::claim_unused(dir)?;
     std::fs::remove_dir_all(dir).with_context(|| format!("cannot delete {}", dir.display()))?;
     Ok(true)
 }
@@ -200,6 +201,9 @@ pub struct LocalStack {
     control_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
+    /// A shared lock on the directory's in-use file for as long as the stack runs: `local reset`
+    /// takes it exclusively, so it cannot delete the state from under a running stack.
+    _in_use: std::fs::File,
 }
 
 impl std::fmt::Debug for LocalStack {
@@ -227,6 +231,7 @@ impl LocalStack {
         let dir = std::path::absolute(&config.dir)
             .with_context(|| format!("cannot resolve state directory {}", config.dir.display()))?;
         store::prepare_dir(&dir)?;
+        let in_use = store::mark_in_use(&dir)?;
         check_state(&dir)?;
         let s3 = s3::S3Server::new(&dir)?;
         let control = Arc::new(control::Control {
@@ -255,6 +260,7 @@ impl LocalStack {
             control_addr,
             shutdown,
             servers: vec![s3_server, control_server],
+            _in_use: in_use,
         })
     }
 

@@ -249,3 +249,25 @@ aws bedrock-agentcore-control delete-agent-runtime-endpoint --agent-runtime-id "
     An error occurred (ConflictException) when calling the DeleteAgentRuntimeEndpoint operation: default endpoints are removed when you delete the agent runtime; delete the runtime instead
     ");
 }
+
+/// `local reset` refuses to delete the state from under a running stack, and works once it stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_waits_for_running_stacks_to_stop() {
+    let temp = tempfile::tempdir().unwrap();
+    let first = start_in(temp.path(), 0).await;
+    let second = start_in(temp.path(), 0).await;
+    let dir = first.dir().to_owned();
+    let err = xtask::local::reset(&dir).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "a local stack is running on {}: stop `cargo xtask local up` (Ctrl-C) or the `--local` command using it, then run this again",
+            dir.display()
+        )
+    );
+    first.shutdown().await;
+    assert!(xtask::local::reset(&dir).is_err(), "the second stack still runs");
+    drop(second);
+    assert!(xtask::local::reset(&dir).unwrap());
+    assert!(!dir.exists());
+}
