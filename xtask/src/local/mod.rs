@@ -142,6 +142,12 @@ pub fn reset(dir: &Path) -> Result<bool> {
     if !dir.exists() {
         return Ok(false);
     }
+    if !dir.is_dir() {
+        bail!(
+            "refusing to delete {}: it is not a directory, so it is not a local stack state directory",
+            dir.display()
+        );
+    }
     if !dir.join(store::MARKER).is_file() {
         bail!(
             "refusing to delete {}: it has no {} file, so it is not a local stack state directory",
@@ -230,6 +236,15 @@ impl LocalStack {
     pub async fn start_with_log(config: LocalConfig, log: bool) -> Result<LocalStack> {
         let dir = std::path::absolute(&config.dir)
             .with_context(|| format!("cannot resolve state directory {}", config.dir.display()))?;
+        if config.s3_port != 0 && config.s3_port == config.control_port {
+            bail!(
+                "the S3 server and the control plane cannot share port {}: give --s3-port and --control-port different ports, or 0 for free ones",
+                config.s3_port
+            );
+        }
+        // Ports first: a port that is taken fails the start before the state directory is touched.
+        let s3_listener = bind(config.s3_port, "S3", "--s3-port").await?;
+        let control_listener = bind(config.control_port, "control plane", "--control-port").await?;
         store::prepare_dir(&dir)?;
         let in_use = store::mark_in_use(&dir)?;
         check_state(&dir)?;
@@ -240,8 +255,6 @@ impl LocalStack {
             delay: config.transition_delay,
             log,
         });
-        let s3_listener = bind(config.s3_port, "S3", "--s3-port").await?;
-        let control_listener = bind(config.control_port, "control plane", "--control-port").await?;
         let s3_addr = s3_listener.local_addr()?;
         let control_addr = control_listener.local_addr()?;
         let (shutdown, watcher) = watch::channel(false);

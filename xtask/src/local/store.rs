@@ -23,6 +23,9 @@ const IN_USE_FILE: &str = "in-use.lock";
 
 /// Prepares `dir` as a state directory: creates it, or adopts it only when it is already ours.
 pub fn prepare_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!("{} is not a directory: pass a directory (new or empty) for the local stack state", dir.display());
+    }
     if dir.exists() {
         let empty = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read state directory {}", dir.display()))?

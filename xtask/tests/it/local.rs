@@ -1196,6 +1196,26 @@ async fn a_busy_port_is_reported_with_the_flag_to_change() {
         "{err}"
     );
     assert!(err.contains("pick another port with --control-port or 0 for a free one"), "{err}");
+    assert!(!temp.path().join("state").exists(), "a failed start leaves no state directory behind");
+
+    let mut config = LocalConfig::new(temp.path().join("state"));
+    (config.s3_port, config.control_port) = (45_678, 45_678);
+    let err = format!("{:#}", LocalStack::start(config).await.unwrap_err());
+    assert_eq!(
+        err,
+        "the S3 server and the control plane cannot share port 45678: give --s3-port and --control-port different ports, or 0 for free ones"
+    );
+
+    let file = temp.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let err = format!("{:#}", LocalStack::start(LocalConfig::new(&file)).await.unwrap_err());
+    assert!(
+        err.ends_with("a-file is not a directory: pass a directory (new or empty) for the local stack state"),
+        "{err}"
+    );
+    let err = xtask::local::reset(&file).unwrap_err().to_string();
+    assert!(err.contains("it is not a directory"), "{err}");
+    assert!(file.is_file());
 
     let foreign = temp.path().join("foreign");
     std::fs::create_dir_all(&foreign).unwrap();
