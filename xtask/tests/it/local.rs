@@ -38,11 +38,15 @@ async fn start_in(dir: &Path, delay_ms: u64) -> LocalStack {
     LocalStack::start(config).await.unwrap()
 }
 
-/// Shared SDK configuration as a user's program builds it: defaults plus static credentials.
+/// Shared SDK configuration as a user's program builds it: defaults plus static credentials, and an
+/// operation timeout so a stuck server fails the test instead of hanging it.
 async fn sdk_config(stack: &LocalStack) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(stack.region().to_owned()))
         .credentials_provider(xtask::local::credentials())
+        .timeout_config(
+            aws_smithy_types::timeout::TimeoutConfig::builder().operation_timeout(Duration::from_secs(120)).build(),
+        )
         .load()
         .await
 }
@@ -693,6 +697,18 @@ impl RawResponse {
 
 /// One HTTP/1.1 request on a fresh connection, so tests control every header (bounded by a timeout).
 pub async fn raw(endpoint: &str, method: &str, target: &str, headers: &[(&str, String)], body: &[u8]) -> RawResponse {
+    tokio::time::timeout(Duration::from_secs(60), raw_unbounded(endpoint, method, target, headers, body))
+        .await
+        .unwrap_or_else(|_| panic!("{method} {target} got no answer within 60 s"))
+}
+
+async fn raw_unbounded(
+    endpoint: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> RawResponse {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.strip_prefix("http://").unwrap();
     let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
@@ -707,7 +723,7 @@ pub async fn raw(endpoint: &str, method: &str, target: &str, headers: &[(&str, S
     stream.write_all(request.as_bytes()).await.unwrap();
     stream.write_all(body).await.unwrap();
     let mut bytes = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut bytes)).await.unwrap().unwrap();
+    stream.read_to_end(&mut bytes).await.unwrap();
     let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
     let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
     let mut lines = head.split("\r\n");

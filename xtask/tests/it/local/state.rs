@@ -142,6 +142,9 @@ async fn local_up_twice_on_one_directory_shares_the_state() {
             .region(control::config::Region::new(export(lines, "AWS_REGION")))
             .credentials_provider(xtask::local::credentials())
             .endpoint_url(export(lines, "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL"))
+            .timeout_config(
+                aws_smithy_types::timeout::TimeoutConfig::builder().operation_timeout(Duration::from_secs(120)).build(),
+            )
             .build();
         control::Client::from_conf(config)
     };
