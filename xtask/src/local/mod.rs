@@ -142,6 +142,12 @@ pub fn reset(dir: &Path) -> Result<bool> {
     if !dir.exists() {
         return Ok(false);
     }
+    if !dir.is_dir() {
+        bail!(
+            "refusing to delete {}: it is not a directory, so it is not a local stack state directory",
+            dir.display()
+        );
+    }
     if !dir.join(store::MARKER).is_file() {
         bail!(
             "refusing to delete {}: it has no {} file, so it is not a local stack state directory",
@@ -149,8 +155,21 @@ pub fn reset(dir: &Path) -> Result<bool> {
             store::MARKER
         );
     }
+    let _unused = store::claim_unused(dir)?;
     std::fs::remove_dir_all(dir).with_context(|| format!("cannot delete {}", dir.display()))?;
     Ok(true)
+}
+
+/// Refuses to start on state files the servers could not read, naming the file and the fix, so the
+/// problem is reported once at startup rather than as a 500 on every request.
+fn check_state(dir: &Path) -> Result<()> {
+    store::with_lock(dir, || -> Result<()> {
+        plane::load_state(&dir.join(store::STATE_FILE))
+            .map_err(|err| anyhow::anyhow!("{err:#}; {}", plane::reset_hint(dir)))?;
+        store::read_json::<FaultsConfig>(&dir.join(store::FAULTS_FILE))
+            .map_err(|err| anyhow::anyhow!("{err:#}; fix or delete that file (it only holds injected faults)"))?;
+        Ok(())
+    })?
 }
 
 /// How to start the stack.
@@ -188,6 +207,9 @@ pub struct LocalStack {
     control_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
+    /// A shared lock on the directory's in-use file for as long as the stack runs: `local reset`
+    /// takes it exclusively, so it cannot delete the state from under a running stack.
+    _in_use: std::fs::File,
 }
 
 impl std::fmt::Debug for LocalStack {
@@ -214,7 +236,18 @@ impl LocalStack {
     pub async fn start_with_log(config: LocalConfig, log: bool) -> Result<LocalStack> {
         let dir = std::path::absolute(&config.dir)
             .with_context(|| format!("cannot resolve state directory {}", config.dir.display()))?;
+        if config.s3_port != 0 && config.s3_port == config.control_port {
+            bail!(
+                "the S3 server and the control plane cannot share port {}: give --s3-port and --control-port different ports, or 0 for free ones",
+                config.s3_port
+            );
+        }
+        // Ports first: a port that is taken fails the start before the state directory is touched.
+        let s3_listener = bind(config.s3_port, "S3", "--s3-port").await?;
+        let control_listener = bind(config.control_port, "control plane", "--control-port").await?;
         store::prepare_dir(&dir)?;
+        let in_use = store::mark_in_use(&dir)?;
+        check_state(&dir)?;
         let s3 = s3::S3Server::new(&dir)?;
         let control = Arc::new(control::Control {
             dir: dir.clone(),
@@ -222,8 +255,6 @@ impl LocalStack {
             delay: config.transition_delay,
             log,
         });
-        let s3_listener = bind(config.s3_port, "S3", "--s3-port").await?;
-        let control_listener = bind(config.control_port, "control plane", "--control-port").await?;
         let s3_addr = s3_listener.local_addr()?;
         let control_addr = control_listener.local_addr()?;
         let (shutdown, watcher) = watch::channel(false);
@@ -242,6 +273,7 @@ impl LocalStack {
             control_addr,
             shutdown,
             servers: vec![s3_server, control_server],
+            _in_use: in_use,
         })
     }
 
@@ -367,7 +399,11 @@ where
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, _)) = accepted else {
+                    // Out of file descriptors and the like: back off instead of spinning on the error.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
                 let handler = handler.clone();
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(handler);

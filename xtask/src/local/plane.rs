@@ -16,6 +16,9 @@ pub const DEFAULT_ENDPOINT: &str = "DEFAULT";
 pub const ACCOUNT_ID: &str = "123456789012";
 /// Page size of list operations when the caller sends no maxResults.
 pub const DEFAULT_PAGE_SIZE: usize = 10;
+/// AWS's session lifetime defaults, in seconds.
+const DEFAULT_MAX_LIFETIME: i64 = 28_800;
+const DEFAULT_IDLE_TIMEOUT: i64 = 900;
 /// Client tokens remembered for idempotent replays; older ones are forgotten first.
 const MAX_TOKENS: usize = 1_000;
 
@@ -74,7 +77,9 @@ pub struct Version {
     pub config: Map<String, Value>,
     pub created_at: i64,
     pub transition: Transition,
+    #[serde(default)]
     pub failure: Option<String>,
+    #[serde(default)]
     pub deleting: Option<Transition>,
 }
 
@@ -83,16 +88,21 @@ pub struct Endpoint {
     pub name: String,
     pub id: String,
     pub arn: String,
+    #[serde(default)]
     pub description: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     /// Pinned version; unused for DEFAULT, which follows the latest version.
     pub target: u32,
     /// The version serving while a change is in progress or after it failed.
+    #[serde(default)]
     pub previous_live: Option<u32>,
+    #[serde(default)]
     pub updating: bool,
     pub transition: Transition,
+    #[serde(default)]
     pub failure: Option<String>,
+    #[serde(default)]
     pub deleting: Option<Transition>,
 }
 
@@ -103,10 +113,12 @@ pub struct Runtime {
     pub arn: String,
     pub workload_identity_arn: String,
     pub created_at: i64,
+    #[serde(default)]
     pub tags: Map<String, Value>,
     pub next_version: u32,
     pub versions: BTreeMap<u32, Version>,
     pub endpoints: BTreeMap<String, Endpoint>,
+    #[serde(default)]
     pub deleting: Option<Transition>,
 }
 
@@ -119,11 +131,54 @@ pub struct TokenRecord {
     pub at: i64,
 }
 
+/// The layout of the state file this build writes. Files from before the number was recorded are
+/// format 1; a change that older builds cannot read raises it (and `load_state` migrates older files).
+pub const STATE_FORMAT: u64 = 1;
+
 /// Everything the control plane persists.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
+    #[serde(default = "first_format")]
+    pub format: u64,
+    #[serde(default)]
     pub runtimes: BTreeMap<String, Runtime>,
+    #[serde(default)]
     pub tokens: BTreeMap<String, TokenRecord>,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State { format: STATE_FORMAT, runtimes: BTreeMap::new(), tokens: BTreeMap::new() }
+    }
+}
+
+fn first_format() -> u64 {
+    1
+}
+
+/// Reads the state file (an empty state when there is none), refusing a file this build cannot read.
+pub fn load_state(path: &Path) -> anyhow::Result<State> {
+    let raw: Value = store::read_json(path)?;
+    if raw.is_null() {
+        return Ok(State::default());
+    }
+    let format = match raw.get("format") {
+        None => first_format(),
+        Some(value) => value
+            .as_u64()
+            .ok_or_else(|| anyhow::anyhow!("{}: `format` is {value}, not a format number", path.display()))?,
+    };
+    if format > STATE_FORMAT {
+        anyhow::bail!(
+            "{} has state format {format}, written by a newer xtask (this one reads formats up to {STATE_FORMAT})",
+            path.display()
+        );
+    }
+    let mut state: State =
+        serde_json::from_value(raw).map_err(|err| anyhow::anyhow!("cannot parse {}: {err}", path.display()))?;
+    // Older formats are read as they are and written back in the current one.
+    state.format = STATE_FORMAT;
+    Ok(state)
 }
 
 /// The settings an operation runs with.
@@ -356,7 +411,9 @@ pub fn semantic_checks(input: &Map<String, Value>) -> Result<(), ApiError> {
                 ));
             }
         }
-        if let (Some(idle), Some(max)) = (idle, max)
+        // An absent maxLifetime is AWS's default, which an explicit idle timeout must not exceed either.
+        if let Some(idle) = idle
+            && let max = max.unwrap_or(DEFAULT_MAX_LIFETIME)
             && idle > max
         {
             return Err(field_error(
@@ -393,8 +450,8 @@ fn lifecycle_with_defaults(config: &Map<String, Value>) -> Value {
     let given = config.get("lifecycleConfiguration").and_then(Value::as_object);
     let max = given.and_then(|l| l.get("maxLifetime")).and_then(Value::as_i64);
     let idle = given.and_then(|l| l.get("idleRuntimeSessionTimeout")).and_then(Value::as_i64);
-    let max_lifetime = max.unwrap_or(28_800);
-    let idle = idle.unwrap_or(if max_lifetime <= 900 { max_lifetime } else { 900 });
+    let max_lifetime = max.unwrap_or(DEFAULT_MAX_LIFETIME);
+    let idle = idle.unwrap_or(max_lifetime.min(DEFAULT_IDLE_TIMEOUT));
     json!({ "idleRuntimeSessionTimeout": idle, "maxLifetime": max_lifetime })
 }
 
@@ -834,15 +891,21 @@ pub fn list_endpoints(state: &State, env: &Env, input: &Map<String, Value>) -> R
     Ok((200, with_token(json!({ "runtimeEndpoints": rows }), token)))
 }
 
+/// How to start over when the state directory `dir` cannot be read.
+pub fn reset_hint(dir: &Path) -> String {
+    format!(
+        "`cargo xtask local reset --dir {}` starts from an empty state (it deletes every local runtime and S3 object)",
+        dir.display()
+    )
+}
+
 /// Loads the state, runs `f`, and saves the state when `f` succeeds and may have changed it (`write`)
 /// or finished deletions were forgotten; all under the directory lock.
 pub fn transact<T>(dir: &Path, write: bool, f: impl FnOnce(&mut State) -> Result<T, ApiError>) -> Result<T, ApiError> {
-    let internal = |err: anyhow::Error| {
-        ApiError::internal(format!("local state: {err:#}; `cargo xtask local reset` starts from an empty state"))
-    };
+    let internal = |err: anyhow::Error| ApiError::internal(format!("local state: {err:#}; {}", reset_hint(dir)));
     store::with_lock(dir, || {
         let path = dir.join(store::STATE_FILE);
-        let mut state: State = store::read_json(&path).map_err(internal)?;
+        let mut state = load_state(&path).map_err(internal)?;
         let purged = state.purge(store::now_ms());
         let result = f(&mut state);
         if purged || (write && result.is_ok()) {

@@ -18,9 +18,14 @@ pub const FAULTS_FILE: &str = "faults.json";
 /// Root of the S3 server's objects (`s3/<bucket>/<key>`).
 pub const S3_DIR: &str = "s3";
 const LOCK_FILE: &str = "lock";
+/// Held shared by every running stack, exclusively by `local reset`.
+const IN_USE_FILE: &str = "in-use.lock";
 
 /// Prepares `dir` as a state directory: creates it, or adopts it only when it is already ours.
 pub fn prepare_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!("{} is not a directory: pass a directory (new or empty) for the local stack state", dir.display());
+    }
     if dir.exists() {
         let empty = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read state directory {}", dir.display()))?
@@ -63,6 +68,37 @@ pub fn lock_file(dir: &Path, name: &str) -> Result<File> {
         .with_context(|| format!("cannot open lock file {}", path.display()))?;
     file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
     Ok(file)
+}
+
+/// Takes a shared lock on the directory's in-use file; the stack keeps the file open while it runs.
+pub fn mark_in_use(dir: &Path) -> Result<File> {
+    let path = dir.join(IN_USE_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    file.lock_shared().with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
+}
+
+/// Takes the in-use file exclusively, refusing when a stack (of any process) runs on `dir`.
+pub fn claim_unused(dir: &Path) -> Result<Option<File>> {
+    let path = dir.join(IN_USE_FILE);
+    let file = match File::options().write(true).open(&path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err).with_context(|| format!("cannot open lock file {}", path.display())),
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "a local stack is running on {}: stop `cargo xtask local up` (Ctrl-C) or the `--local` command using it, then run this again",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(err)) => Err(err).with_context(|| format!("cannot lock {}", path.display())),
+    }
 }
 
 /// Reads a JSON file, or the default when it does not exist.

@@ -14,6 +14,8 @@ use xtask::local::{LocalConfig, LocalStack};
 
 mod cli;
 mod conformance;
+mod reference;
+mod state;
 
 const BUCKET: &str = "artifacts-local";
 const ROLE: &str = "arn:aws:iam::123456789012:role/AgentCoreRuntimeRole";
@@ -36,11 +38,15 @@ async fn start_in(dir: &Path, delay_ms: u64) -> LocalStack {
     LocalStack::start(config).await.unwrap()
 }
 
-/// Shared SDK configuration as a user's program builds it: defaults plus static credentials.
+/// Shared SDK configuration as a user's program builds it: defaults plus static credentials, and an
+/// operation timeout so a stuck server fails the test instead of hanging it.
 async fn sdk_config(stack: &LocalStack) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(stack.region().to_owned()))
         .credentials_provider(xtask::local::credentials())
+        .timeout_config(
+            aws_smithy_types::timeout::TimeoutConfig::builder().operation_timeout(Duration::from_secs(120)).build(),
+        )
         .load()
         .await
 }
@@ -691,6 +697,18 @@ impl RawResponse {
 
 /// One HTTP/1.1 request on a fresh connection, so tests control every header (bounded by a timeout).
 pub async fn raw(endpoint: &str, method: &str, target: &str, headers: &[(&str, String)], body: &[u8]) -> RawResponse {
+    tokio::time::timeout(Duration::from_secs(60), raw_unbounded(endpoint, method, target, headers, body))
+        .await
+        .unwrap_or_else(|_| panic!("{method} {target} got no answer within 60 s"))
+}
+
+async fn raw_unbounded(
+    endpoint: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> RawResponse {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = endpoint.strip_prefix("http://").unwrap();
     let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
@@ -705,7 +723,7 @@ pub async fn raw(endpoint: &str, method: &str, target: &str, headers: &[(&str, S
     stream.write_all(request.as_bytes()).await.unwrap();
     stream.write_all(body).await.unwrap();
     let mut bytes = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut bytes)).await.unwrap().unwrap();
+    stream.read_to_end(&mut bytes).await.unwrap();
     let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
     let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
     let mut lines = head.split("\r\n");
@@ -1194,6 +1212,26 @@ async fn a_busy_port_is_reported_with_the_flag_to_change() {
         "{err}"
     );
     assert!(err.contains("pick another port with --control-port or 0 for a free one"), "{err}");
+    assert!(!temp.path().join("state").exists(), "a failed start leaves no state directory behind");
+
+    let mut config = LocalConfig::new(temp.path().join("state"));
+    (config.s3_port, config.control_port) = (45_678, 45_678);
+    let err = format!("{:#}", LocalStack::start(config).await.unwrap_err());
+    assert_eq!(
+        err,
+        "the S3 server and the control plane cannot share port 45678: give --s3-port and --control-port different ports, or 0 for free ones"
+    );
+
+    let file = temp.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let err = format!("{:#}", LocalStack::start(LocalConfig::new(&file)).await.unwrap_err());
+    assert!(
+        err.ends_with("a-file is not a directory: pass a directory (new or empty) for the local stack state"),
+        "{err}"
+    );
+    let err = xtask::local::reset(&file).unwrap_err().to_string();
+    assert!(err.contains("it is not a directory"), "{err}");
+    assert!(file.is_file());
 
     let foreign = temp.path().join("foreign");
     std::fs::create_dir_all(&foreign).unwrap();

@@ -10,7 +10,7 @@ use aws_sdk_bedrockagentcorecontrol as control;
 use super::{ROLE, assert_error, zip_with};
 
 /// Kills the child when the test ends, whether it passes or panics.
-struct Running(Child);
+pub(super) struct Running(pub(super) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -19,12 +19,68 @@ impl Drop for Running {
     }
 }
 
-fn xtask() -> Command {
+pub(super) fn xtask() -> Command {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
 }
 
 fn filters() -> Vec<(&'static str, &'static str)> {
     vec![(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]")]
+}
+
+/// Waits for the child to exit, polling for at most `limit`; panics (and so kills it) past that.
+pub(super) fn wait_bounded(running: &mut Running, limit: Duration) -> std::process::ExitStatus {
+    let step = Duration::from_millis(50);
+    for _ in 0..(limit.as_millis() / step.as_millis()).max(1) {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(step);
+    }
+    panic!("the process did not exit within {limit:?}");
+}
+
+/// `cargo xtask local up` with `args`, once it has printed its six export lines; stderr is drained
+/// into the returned receiver so the server never blocks on a full pipe.
+pub(super) fn spawn_up(args: &[&std::ffi::OsStr]) -> (Running, Vec<String>, mpsc::Receiver<String>) {
+    let mut child =
+        xtask().args(["local", "up"]).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let running = Running(child);
+    let (log_tx, log_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = log_tx.send(line);
+        }
+    });
+    let (lines_tx, lines_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    while lines.len() < 6 {
+        match lines_rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(line) => lines.push(line),
+            Err(err) => {
+                let log: Vec<String> = log_rx.try_iter().collect();
+                panic!("`local up` printed no exports ({err}); stderr:\n{}", log.join("\n"));
+            }
+        }
+    }
+    (running, lines, log_rx)
+}
+
+/// The value of `export NAME=value` among `lines`.
+pub(super) fn export(lines: &[String], name: &str) -> String {
+    lines
+        .iter()
+        .find_map(|line| line.strip_prefix(&format!("export {name}=")))
+        .unwrap_or_else(|| panic!("no {name} in {lines:?}"))
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,7 +244,7 @@ fn local_up_stops_cleanly_on_sigterm() {
     let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());
     let mut running = running;
-    let exit = running.0.wait().unwrap();
+    let exit = wait_bounded(&mut running, Duration::from_secs(60));
     assert!(exit.success(), "{exit:?}");
     let mut log = String::new();
     stderr.read_to_string(&mut log).unwrap();

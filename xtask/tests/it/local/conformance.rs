@@ -1,5 +1,5 @@
 //! Conformance with the botocore model: every runtime/endpoint operation is served at the model's
-//! method, URI and status, and every required member and every pattern is enforced, at any depth.
+//! method, URI and status, and every required member, pattern, length, range and enum is enforced, at any depth.
 
 use std::collections::BTreeMap;
 
@@ -100,6 +100,8 @@ enum Step {
 enum Breach {
     Missing,
     Pattern(String),
+    /// A value outside a length, range or enum constraint, and the message fragment it must draw.
+    Value(Value, String),
 }
 
 #[derive(Debug, Clone)]
@@ -193,10 +195,44 @@ impl Model {
                             breach: Breach::Missing,
                         });
                     }
-                    self.targets(Self::target_of(member), &member_steps, &member_field, &chain, out);
+                    let mut found = Vec::new();
+                    self.targets(Self::target_of(member), &member_steps, &member_field, &chain, &mut found);
+                    // Likewise an empty URI label.
+                    if member["location"].as_str() == Some("uri") {
+                        found.retain(|target| !matches!(&target.breach, Breach::Value(Value::String(text), _) if text.is_empty()));
+                    }
+                    out.extend(found);
                 }
             }
             "string" => {
+                let min = shape["min"].as_u64().unwrap_or(0) as usize;
+                if min > 0 {
+                    out.push(Target {
+                        steps: steps.to_vec(),
+                        field: field.to_owned(),
+                        breach: Breach::Value(
+                            json!("a".repeat(min - 1)),
+                            format!("Member must have length greater than or equal to {min}"),
+                        ),
+                    });
+                }
+                if let Some(max) = shape["max"].as_u64() {
+                    out.push(Target {
+                        steps: steps.to_vec(),
+                        field: field.to_owned(),
+                        breach: Breach::Value(
+                            json!("a".repeat(max as usize + 1)),
+                            format!("Member must have length less than or equal to {max}"),
+                        ),
+                    });
+                }
+                if shape.get("enum").is_some() {
+                    out.push(Target {
+                        steps: steps.to_vec(),
+                        field: field.to_owned(),
+                        breach: Breach::Value(json!("NOT_A_VALUE"), "Member must satisfy enum value set".to_owned()),
+                    });
+                }
                 if let Some(pattern) = shape["pattern"].as_str() {
                     let regex = anchored(pattern);
                     let length = shape["min"].as_i64().unwrap_or(1).max(1) as usize;
@@ -212,11 +248,38 @@ impl Model {
                     });
                 }
             }
+            "integer" | "long" => {
+                if let Some(min) = shape["min"].as_i64() {
+                    let message = format!("Member must have value greater than or equal to {min}");
+                    out.push(Target {
+                        steps: steps.to_vec(),
+                        field: field.to_owned(),
+                        breach: Breach::Value(json!(min - 1), message),
+                    });
+                }
+                if let Some(max) = shape["max"].as_i64() {
+                    let message = format!("Member must have value less than or equal to {max}");
+                    out.push(Target {
+                        steps: steps.to_vec(),
+                        field: field.to_owned(),
+                        breach: Breach::Value(json!(max + 1), message),
+                    });
+                }
+            }
             "list" => {
+                let item = self.example(Self::target_of(&shape["member"]), 0);
+                self.collection_bounds(shape, steps, field, |count| Value::Array(vec![item.clone(); count]), out);
                 let (steps, field) = nest(Step::Item, "1.member");
                 self.targets(Self::target_of(&shape["member"]), &steps, &field, &chain, out);
             }
             "map" => {
+                let key = self.example(Self::target_of(&shape["key"]), 0);
+                let key = key.as_str().unwrap().to_owned();
+                let entry = self.example(Self::target_of(&shape["value"]), 0);
+                let entries = |count: usize| {
+                    Value::Object((0..count).map(|index| (format!("{key}{index}"), entry.clone())).collect())
+                };
+                self.collection_bounds(shape, steps, field, entries, out);
                 let (key_steps, key_field) = nest(Step::MapKey, "key");
                 self.targets(Self::target_of(&shape["key"]), &key_steps, &key_field, &chain, out);
                 let key = self.example(Self::target_of(&shape["key"]), 0);
@@ -227,12 +290,45 @@ impl Model {
         }
     }
 
+    /// Too few and too many items of a list or map shape with length bounds.
+    fn collection_bounds(
+        &self,
+        shape: &Value,
+        steps: &[Step],
+        field: &str,
+        make: impl Fn(usize) -> Value,
+        out: &mut Vec<Target>,
+    ) {
+        if let Some(min) = shape["min"].as_u64().filter(|&min| min > 0) {
+            out.push(Target {
+                steps: steps.to_vec(),
+                field: field.to_owned(),
+                breach: Breach::Value(
+                    make(min as usize - 1),
+                    format!("Member must have length greater than or equal to {min}"),
+                ),
+            });
+        }
+        if let Some(max) = shape["max"].as_u64() {
+            out.push(Target {
+                steps: steps.to_vec(),
+                field: field.to_owned(),
+                breach: Breach::Value(
+                    make(max as usize + 1),
+                    format!("Member must have length less than or equal to {max}"),
+                ),
+            });
+        }
+    }
+
     /// Applies `target` to `value` (an example of `shape`), creating the path as needed.
     fn apply(&self, shape: &str, value: &mut Value, steps: &[Step], breach: &Breach) {
         let shape_value = self.shape(shape);
         let Some((step, rest)) = steps.split_first() else {
-            if let Breach::Pattern(bad) = breach {
-                *value = Value::String(bad.clone());
+            match breach {
+                Breach::Pattern(bad) => *value = Value::String(bad.clone()),
+                Breach::Value(bad, _) => *value = bad.clone(),
+                Breach::Missing => {}
             }
             return;
         };
@@ -256,11 +352,15 @@ impl Model {
                 self.apply(item_shape, &mut items[0], rest, breach);
             }
             Step::MapKey => {
-                let Breach::Pattern(bad) = breach else { unreachable!("map keys are never missing") };
+                let bad = match breach {
+                    Breach::Pattern(bad) => bad.clone(),
+                    Breach::Value(bad, _) => bad.as_str().expect("map keys are strings").to_owned(),
+                    Breach::Missing => unreachable!("map keys are never missing"),
+                };
                 let object = value.as_object_mut().unwrap();
                 let entry = object.values().next().cloned().unwrap();
                 object.clear();
-                object.insert(bad.clone(), entry);
+                object.insert(bad, entry);
             }
             Step::MapValue => {
                 let value_shape = Self::target_of(&shape_value["value"]);
@@ -352,6 +452,16 @@ impl Model {
     }
 }
 
+fn kind(breach: &Breach, expected: &str) -> &'static str {
+    match breach {
+        Breach::Missing => "required",
+        Breach::Pattern(_) => "pattern",
+        Breach::Value(..) if expected.contains("enum") => "enum",
+        Breach::Value(..) if expected.contains("have value") => "range",
+        Breach::Value(..) => "length",
+    }
+}
+
 fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| {
@@ -427,11 +537,12 @@ async fn every_operation_is_served_as_the_model_says() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_required_member_and_pattern_is_validated() {
+async fn every_model_constraint_is_validated() {
     let model = load();
     let harness = start(0).await;
     let stack = &harness.stack;
     let mut checked = BTreeMap::<&str, usize>::new();
+    let mut kinds = BTreeMap::<&str, usize>::new();
     for operation in OPERATIONS {
         let input_shape = model.operations[*operation]["input"]["shape"].as_str().unwrap();
         let mut targets = Vec::new();
@@ -448,20 +559,24 @@ async fn every_required_member_and_pattern_is_validated() {
             let json = response.json();
             assert_eq!(json["reason"], "FieldValidationFailed", "{context}");
             let fields = json["fieldList"].as_array().unwrap_or_else(|| panic!("no fieldList: {context}"));
-            let field = fields
-                .iter()
-                .find(|f| f["name"] == target.field.as_str())
-                .unwrap_or_else(|| panic!("fieldList does not name {}: {context}", target.field));
-            let message = field["message"].as_str().unwrap();
-            let expected = match target.breach {
+            let expected = match &target.breach {
                 Breach::Missing => "Member must not be null",
                 Breach::Pattern(_) => "Member must satisfy regular expression pattern",
+                Breach::Value(_, message) => message.as_str(),
             };
-            assert!(message.contains(expected), "{message}: {context}");
+            // A value may break several constraints at once (a long string may also miss the pattern).
+            let named = fields.iter().any(|f| {
+                f["name"] == target.field.as_str() && f["message"].as_str().is_some_and(|m| m.contains(expected))
+            });
+            assert!(named, "fieldList lacks {} with {expected:?}: {context}", target.field);
             *checked.entry(*operation).or_default() += 1;
+            *kinds.entry(kind(&target.breach, expected)).or_default() += 1;
         }
     }
-    eprintln!("validated targets per operation: {checked:?}");
+    eprintln!("validated targets per operation: {checked:?}; per constraint: {kinds:?}");
+    for constraint in ["required", "pattern", "length", "range", "enum"] {
+        assert!(kinds.get(constraint).is_some_and(|&n| n > 0), "no {constraint} constraint checked: {kinds:?}");
+    }
     // Sanity: the walk reached deep members (codeConfiguration, VPC config, authorizer, ...).
     assert!(checked["CreateAgentRuntime"] > 40, "{checked:?}");
     assert_eq!(checked.len(), OPERATIONS.len());

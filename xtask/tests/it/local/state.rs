@@ -1,0 +1,276 @@
+//! The state directory across runs: corrupt, older and newer state files, and two `local up` on one
+//! directory.
+
+use std::ffi::OsStr;
+use std::time::Duration;
+
+use aws_sdk_bedrockagentcorecontrol as control;
+use xtask::local::{LocalConfig, LocalStack};
+
+use super::cli::{Running, export, spawn_up, wait_bounded, xtask};
+use super::{ROLE, assert_error, client_without_retries, code_artifact, control_client, start_in, wait_runtime};
+
+/// A state file as the first release wrote it: no `format` number, every field present.
+const FIRST_FORMAT: &str = r#"{"runtimes":{"legacy-AbCdE12345":{"id":"legacy-AbCdE12345","name":"legacy","arn":"arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/legacy-AbCdE12345","workload_identity_arn":"arn:aws:bedrock-agentcore:us-east-1:123456789012:workload-identity-directory/default/workload-identity/legacy-AbCdE12345","created_at":1767225600000,"tags":{},"next_version":2,"versions":{"1":{"number":1,"config":{"agentRuntimeArtifact":{"containerConfiguration":{"containerUri":"123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:1"}},"roleArn":"arn:aws:iam::123456789012:role/AgentCoreRuntimeRole"},"created_at":1767225600000,"transition":{"ready_at":1767225601000,"stuck":false},"failure":null,"deleting":null}},"endpoints":{"DEFAULT":{"name":"DEFAULT","id":"DEFAULT-AbCdE12345","arn":"arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/legacy-AbCdE12345/runtime-endpoint/DEFAULT","description":null,"created_at":1767225600000,"updated_at":1767225600000,"target":1,"previous_live":null,"updating":false,"transition":{"ready_at":1767225600000,"stuck":false},"failure":null,"deleting":null},"prod":{"name":"prod","id":"prod-AbCdE12345","arn":"arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/legacy-AbCdE12345/runtime-endpoint/prod","description":"live","created_at":1767225600000,"updated_at":1767225600000,"target":1,"previous_live":null,"updating":false,"transition":{"ready_at":1767225601000,"stuck":false},"failure":null,"deleting":null}},"deleting":null}},"tokens":{}}
+"#;
+
+fn state_dir(temp: &tempfile::TempDir) -> std::path::PathBuf {
+    let dir = temp.path().join("state");
+    xtask::local::store::prepare_dir(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_from_before_format_numbers_is_read_and_upgraded() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = state_dir(&temp);
+    let file = dir.join("control-plane.json");
+    std::fs::write(&file, FIRST_FORMAT).unwrap();
+    let stack = start_in(temp.path(), 0).await;
+    let client = control_client(&stack).await;
+    let runtime = wait_runtime(&client, "legacy-AbCdE12345").await;
+    assert_eq!((runtime.agent_runtime_name(), runtime.status().as_str()), ("legacy", "READY"));
+    let prod = client
+        .get_agent_runtime_endpoint()
+        .agent_runtime_id("legacy-AbCdE12345")
+        .endpoint_name("prod")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((prod.live_version(), prod.description()), (Some("1"), Some("live")));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), FIRST_FORMAT, "reads do not rewrite the file");
+
+    let updated = client
+        .update_agent_runtime()
+        .agent_runtime_id("legacy-AbCdE12345")
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.agent_runtime_version(), "2");
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(written["format"], 1, "the first write records the format");
+    assert_eq!(written["runtimes"]["legacy-AbCdE12345"]["next_version"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_from_a_newer_xtask_is_refused() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = state_dir(&temp);
+    std::fs::write(dir.join("control-plane.json"), r#"{"format": 99, "runtimes": {}, "resources": []}"#).unwrap();
+    let err = format!("{:#}", LocalStack::start(LocalConfig::new(&dir)).await.unwrap_err());
+    let file = dir.join("control-plane.json");
+    assert!(
+        err.contains(&format!(
+            "{} has state format 99, written by a newer xtask (this one reads formats up to 1)",
+            file.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&format!("`cargo xtask local reset --dir {}`", dir.display())), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_faults_file_is_refused_at_startup() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = state_dir(&temp);
+    std::fs::write(dir.join("faults.json"), r#"{"operations": {"GetAgentRuntime": {"throttel": 1}}}"#).unwrap();
+    let err = format!("{:#}", LocalStack::start(LocalConfig::new(&dir)).await.unwrap_err());
+    assert!(err.contains(&format!("cannot parse {}", dir.join("faults.json").display())), "{err}");
+    assert!(err.contains("unknown field `throttel`") && err.contains("fix or delete that file"), "{err}");
+}
+
+/// A state file broken while the stack runs: every call is a 500 that names the file and the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_broken_while_running_gives_errors_naming_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let stack = start_in(temp.path(), 0).await;
+    let file = stack.dir().join("control-plane.json");
+    std::fs::write(&file, "{\"runtimes\": [").unwrap();
+    let client = client_without_retries(&stack).await;
+    let err = client.list_agent_runtimes().send().await.unwrap_err();
+    assert_error(&err, 500, "InternalServerException", &format!("cannot parse {}", file.display()));
+    assert_error(
+        &err,
+        500,
+        "InternalServerException",
+        &format!("`cargo xtask local reset --dir {}`", stack.dir().display()),
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "{\"runtimes\": [", "the broken file is left for inspection");
+}
+
+/// `local up` on a corrupt state file exits 1 before listening, naming the file and the fix.
+#[test]
+fn local_up_refuses_a_corrupt_state_file() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = state_dir(&temp);
+    std::fs::write(dir.join("control-plane.json"), "{\"runtimes\": {\"x\": 1}}").unwrap();
+    let mut running = Running(
+        xtask()
+            .args(["local", "up", "--dir"])
+            .arg(&dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let status = wait_bounded(&mut running, Duration::from_secs(120));
+    assert_eq!(status.code(), Some(1));
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    use std::io::Read;
+    running.0.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    running.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(stdout, "", "no exports for a stack that did not start");
+    let stderr = stderr.replace(&dir.display().to_string(), "[DIR]");
+    insta::assert_snapshot!(stderr, @"error: cannot parse [DIR]/control-plane.json: invalid type: integer `1`, expected struct Runtime; `cargo xtask local reset --dir [DIR]` starts from an empty state (it deletes every local runtime and S3 object)");
+}
+
+/// Two `local up` on one directory share its state (the file lock serialises them); a third on a
+/// port already taken fails with the flag to change, and the first keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_up_twice_on_one_directory_shares_the_state() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("state");
+    let args = [OsStr::new("--transition-delay"), OsStr::new("0"), OsStr::new("--dir"), dir.as_os_str()];
+    let (_first, first, _) = spawn_up(&args);
+    let (_second, second, _) = spawn_up(&args);
+    let client = |lines: &[String]| {
+        let config = control::config::Builder::new()
+            .behavior_version(control::config::BehaviorVersion::latest())
+            .region(control::config::Region::new(export(lines, "AWS_REGION")))
+            .credentials_provider(xtask::local::credentials())
+            .endpoint_url(export(lines, "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL"))
+            .timeout_config(
+                aws_smithy_types::timeout::TimeoutConfig::builder().operation_timeout(Duration::from_secs(120)).build(),
+            )
+            .build();
+        control::Client::from_conf(config)
+    };
+    let container = control::types::AgentRuntimeArtifact::ContainerConfiguration(
+        control::types::ContainerConfiguration::builder()
+            .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:1")
+            .build()
+            .unwrap(),
+    );
+    let created = client(&first)
+        .create_agent_runtime()
+        .agent_runtime_name("shared")
+        .agent_runtime_artifact(container)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    let seen = client(&second).get_agent_runtime().agent_runtime_id(created.agent_runtime_id()).send().await.unwrap();
+    assert_eq!(seen.agent_runtime_name(), "shared");
+    let err = client(&second)
+        .create_agent_runtime()
+        .agent_runtime_name("shared")
+        .agent_runtime_artifact(code_artifact("a.zip"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 409, "ConflictException", "an agent runtime named shared already exists");
+
+    let port = export(&first, "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL").rsplit(':').next().unwrap().to_owned();
+    let output = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["local", "up", "--control-port", &port, "--dir"])
+            .arg(&dir)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("a busy port fails fast")
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr).replace(&port, "[PORT]");
+    assert!(
+        stderr.contains("cannot listen on 127.0.0.1:[PORT] for the control plane: pick another port with --control-port or 0 for a free one"),
+        "{stderr}"
+    );
+    let listed = client(&first).list_agent_runtimes().send().await.unwrap();
+    assert_eq!(listed.agent_runtimes().len(), 1, "the first server still serves");
+}
+
+/// The AWS CLI (v1, botocore) pointed at `local up` by nothing but its exports, through `eval`.
+#[test]
+fn aws_cli_runs_against_the_exports() {
+    let probe = std::process::Command::new("aws").arg("--version").output();
+    if !probe.as_ref().is_ok_and(|output| output.status.success()) {
+        eprintln!("skipped: no `aws` command on PATH ({probe:?}); `python3 -m pip install awscli` enables this test");
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("state");
+    let args = [OsStr::new("--transition-delay"), OsStr::new("0"), OsStr::new("--dir"), dir.as_os_str()];
+    let (_up, exports, _) = spawn_up(&args);
+    let zip = temp.path().join("agent.zip");
+    std::fs::write(&zip, super::zip_with(&[("main.py", "")])).unwrap();
+    let script = r#"
+set -eu
+eval "$EXPORTS"
+aws s3api create-bucket --bucket cli-bucket >/dev/null
+aws s3 cp "$ZIP" s3://cli-bucket/agents/cli.zip >/dev/null
+aws bedrock-agentcore-control create-agent-runtime --agent-runtime-name from_cli \
+  --agent-runtime-artifact '{"codeConfiguration":{"code":{"s3":{"bucket":"cli-bucket","prefix":"agents/cli.zip"}},"runtime":"PYTHON_3_13","entryPoint":["main.py"]}}' \
+  --role-arn arn:aws:iam::123456789012:role/AgentCoreRuntimeRole --query agentRuntimeId --output text > "$OUT"
+aws bedrock-agentcore-control get-agent-runtime --agent-runtime-id "$(cat "$OUT")" --query status --output text
+aws bedrock-agentcore-control list-agent-runtime-endpoints --agent-runtime-id "$(cat "$OUT")" --query 'runtimeEndpoints[].name' --output text
+aws bedrock-agentcore-control delete-agent-runtime-endpoint --agent-runtime-id "$(cat "$OUT")" --endpoint-name DEFAULT 2>&1 || true
+"#;
+    let empty = temp.path().join("no-aws-config");
+    let child = std::process::Command::new("bash")
+        .args(["-c", script])
+        .env("EXPORTS", exports.join("\n"))
+        .env("ZIP", &zip)
+        .env("OUT", temp.path().join("id"))
+        .env("AWS_CONFIG_FILE", &empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_SESSION_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let status = wait_bounded(&mut running, Duration::from_secs(300));
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    use std::io::Read;
+    running.0.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    running.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    insta::assert_snapshot!(stdout, @r"
+    READY
+    DEFAULT
+
+    An error occurred (ConflictException) when calling the DeleteAgentRuntimeEndpoint operation: default endpoints are removed when you delete the agent runtime; delete the runtime instead
+    ");
+}
+
+/// `local reset` refuses to delete the state from under a running stack, and works once it stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_waits_for_running_stacks_to_stop() {
+    let temp = tempfile::tempdir().unwrap();
+    let first = start_in(temp.path(), 0).await;
+    let second = start_in(temp.path(), 0).await;
+    let dir = first.dir().to_owned();
+    let err = xtask::local::reset(&dir).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "a local stack is running on {}: stop `cargo xtask local up` (Ctrl-C) or the `--local` command using it, then run this again",
+            dir.display()
+        )
+    );
+    first.shutdown().await;
+    assert!(xtask::local::reset(&dir).is_err(), "the second stack still runs");
+    drop(second);
+    assert!(xtask::local::reset(&dir).unwrap());
+    assert!(!dir.exists());
+}
