@@ -178,6 +178,9 @@ pub fn check_collisions(base: &[(String, u64, bool)], tree: &Tree) -> Result<()>
     Ok(())
 }
 
+/// Name prefix of a zip being written (in the destination's directory, renamed when complete).
+pub const TEMP_ZIP_PREFIX: &str = ".tmp-zip-";
+
 /// Writes `dest` atomically: `base`'s entries (copied raw) merged with `tree`, sorted by name.
 pub fn write_zip(dest: &Path, base: Option<Base>, tree: &Tree) -> Result<Written> {
     let parent = dest.parent().context("zip path has no parent directory")?;
@@ -213,10 +216,7 @@ pub fn write_zip(dest: &Path, base: Option<Base>, tree: &Tree) -> Result<Written
     }
     items.sort_by(|a, b| a.0.cmp(b.0));
 
-    let temp = tempfile::Builder::new()
-        .prefix(".tmp-zip-")
-        .tempfile_in(parent)
-        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
+    let temp = super::temp::file(parent, TEMP_ZIP_PREFIX)?;
     let mut writer = ZipWriter::new(BufWriter::with_capacity(1 << 16, temp.as_file().try_clone()?));
     for (name, item) in &items {
         match item {

@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
 use super::archive::{self, FileEntry, Source, Tree};
+use super::temp;
 use super::uv::{self, Failure, Install, Uv};
 
 /// Bump when the layer's content rules change, so old cache entries are not reused.
@@ -75,6 +76,8 @@ pub struct Layer {
 }
 
 const LAYER_ZIP: &str = "deps.zip";
+/// Name prefix of an install in progress, beside the cache entries.
+const STAGING_PREFIX: &str = ".tmp-";
 const LAYER_META: &str = "layer.json";
 
 /// The layer for `inputs` from `cache_dir/<key>/`, installing it first when missing. `uv` is only
@@ -90,9 +93,15 @@ pub fn ensure(agent: &str, inputs: &Inputs, cache_dir: &Path, uv: impl FnOnce() 
         bail!("uv {} is not the pinned uv {}", uv.version, inputs.uv_version);
     }
     std::fs::create_dir_all(cache_dir).with_context(|| format!("cannot create {}", cache_dir.display()))?;
-    remove_stale_staging(cache_dir);
+    let removed = temp::remove_abandoned(cache_dir, STAGING_PREFIX);
+    if removed > 0 {
+        crate::progress!(
+            "removed {removed} unfinished install(s) left by an interrupted run in {}",
+            cache_dir.display()
+        );
+    }
     // Built beside its final place and renamed: an interrupted install never leaves a half cache.
-    let staging = tempfile::Builder::new().prefix(".tmp-").tempdir_in(cache_dir)?;
+    let staging = temp::dir(cache_dir, STAGING_PREFIX)?;
     let install = Install {
         uv: &uv,
         requirements: inputs.requirements,
@@ -135,7 +144,8 @@ pub fn ensure(agent: &str, inputs: &Inputs, cache_dir: &Path, uv: impl FnOnce() 
     std::fs::remove_dir_all(&site).with_context(|| format!("cannot remove {}", site.display()))?;
     let layer = Layer { key: key.clone(), platform, warnings, zip: dir.join(LAYER_ZIP), cache_hit: false };
     std::fs::write(staging.path().join(LAYER_META), serde_json::to_vec_pretty(&layer)?)?;
-    let staging = staging.keep();
+    // The lock is held until the rename is done, so no other run takes this for abandoned.
+    let (staging, _lock) = staging.keep();
     if let Err(err) = std::fs::rename(&staging, &dir) {
         // A concurrent run may have finished the same key first; its layer is identical.
         let _ = std::fs::remove_dir_all(&staging);
@@ -158,22 +168,6 @@ fn read_layer(dir: &Path) -> Result<Option<Layer>> {
     layer.zip = zip;
     layer.cache_hit = true;
     Ok(Some(layer))
-}
-
-/// Staging directories left by killed runs (older than an hour) are removed.
-fn remove_stale_staging(cache_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(cache_dir) else { return };
-    for entry in entries.flatten() {
-        let old = entry
-            .metadata()
-            .and_then(|metadata| metadata.modified())
-            .ok()
-            .and_then(|modified| modified.elapsed().ok())
-            .is_some_and(|age| age.as_secs() > 3600);
-        if old && entry.file_name().to_string_lossy().starts_with(".tmp-") {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 fn install_error(agent: &str, inputs: &Inputs, ladder: &[String], failure: Failure) -> anyhow::Error {
