@@ -107,7 +107,10 @@ impl PackageArgs {
                 }
             }
         }
-        crate::output::emit(ctx, &Summary(reports))?;
+        // A failed run prints its errors only; JSON readers still get a (possibly empty) array.
+        if ctx.json || !reports.is_empty() || failures.is_empty() {
+            crate::output::emit(ctx, &Summary(reports))?;
+        }
         match failures.len() {
             0 => Ok(()),
             1 => bail!("{}", failures[0]),
@@ -269,7 +272,7 @@ pub fn package_agent_with(
     let name = &agent.name;
     let prompt = options.prompt_override.clone().unwrap_or_else(|| agent.prompt.clone());
     check_prompt_file(&prompt, &format!("agent `{name}`: prompt file"))?;
-    let mut tree = agent_tree(agent)?;
+    let mut tree = agent_tree(&ctx.root, agent)?;
     tree.files.push(FileEntry {
         name: PROMPT_FILE.to_owned(),
         size: std::fs::metadata(&prompt)?.len(),
@@ -425,7 +428,7 @@ fn contributors<'a>(sizes: impl IntoIterator<Item = (&'a str, u64)>) -> String {
 
 /// The agent's own files: everything under its directory except its manifest, hidden files,
 /// bytecode and the manifest's exclude patterns.
-fn agent_tree(agent: &Agent) -> Result<Tree> {
+fn agent_tree(root: &Path, agent: &Agent) -> Result<Tree> {
     let mut builder = globset::GlobSetBuilder::new();
     for pattern in &agent.manifest.exclude {
         let glob = globset::GlobBuilder::new(pattern)
@@ -441,7 +444,8 @@ fn agent_tree(agent: &Agent) -> Result<Tree> {
             || (is_dir && base == "__pycache__")
             || (!is_dir && (base.ends_with(".pyc") || name == MANIFEST))
             || excludes.is_match(name)
-    })?;
+    })
+    .with_context(|| format!("agent `{}`", agent.name))?;
     if let Some(file) = tree.files.iter().find(|file| file.name == PROMPT_FILE) {
         bail!(
             "agent `{}`: {} is written by packaging from the prompt file ({}); remove the agent's own {} or add it to exclude",
@@ -450,6 +454,20 @@ fn agent_tree(agent: &Agent) -> Result<Tree> {
             agent.prompt.display(),
             file.name
         );
+    }
+    // A symbolic link may share code within the repository, never ship a file from outside it.
+    let root = std::fs::canonicalize(root).with_context(|| format!("cannot resolve {}", root.display()))?;
+    for file in &tree.files {
+        let Source::Path(path) = &file.source else { continue };
+        let target = std::fs::canonicalize(path).with_context(|| format!("cannot resolve {}", path.display()))?;
+        if !target.starts_with(&root) {
+            bail!(
+                "agent `{}`: `{}` links to {}, outside the repository, and would be packaged; copy the file into the agent, or add it to exclude in {MANIFEST}",
+                agent.name,
+                file.name,
+                target.display()
+            );
+        }
     }
     let entry = agent.manifest.entry_point.file();
     if !tree.files.iter().any(|file| file.name == entry) {

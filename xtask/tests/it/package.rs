@@ -176,6 +176,39 @@ fn prompt_override_and_prompt_clash() {
     assert!(err.contains("system_prompt.txt is written by packaging"), "{err}");
 }
 
+#[cfg(unix)]
+#[test]
+fn links_are_followed_inside_the_repository_only() {
+    use std::os::unix::fs::symlink;
+    let workspace = Workspace::fixture();
+    workspace.set_requirements("fixture_bot", "");
+    let agent = workspace.agent_dir("fixture_bot");
+    let tuning = PackageTuning::default();
+    symlink("../../prompts", agent.join("shared")).unwrap();
+    let report = package(&workspace, &tuning).unwrap();
+    assert_eq!(
+        read_entry(&report.path, "shared/shared.txt"),
+        std::fs::read(workspace.root().join("prompts/shared.txt")).unwrap()
+    );
+
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    symlink(outside.path(), agent.join("secret.txt")).unwrap();
+    let err = format!("{:#}", package(&workspace, &tuning).unwrap_err());
+    assert!(
+        err.contains("agent `fixture_bot`: `secret.txt` links to ") && err.contains("outside the repository"),
+        "{err}"
+    );
+    std::fs::remove_file(agent.join("secret.txt")).unwrap();
+
+    symlink("loop", agent.join("loop")).unwrap();
+    let err = format!("{:#}", package(&workspace, &tuning).unwrap_err());
+    assert!(err.starts_with("agent `fixture_bot`: cannot read ") && err.contains("exclude it"), "{err}");
+    std::fs::write(agent.join("agent.toml"), "entry_point = \"main.py\"\nexclude = [\"loop\"]\n").unwrap();
+    let ctx = workspace.ctx();
+    let excluded = package_agent_with(&ctx, &workspace.agent(&ctx, "fixture_bot"), &workspace.options(), &tuning);
+    assert!(!names(&excluded.unwrap().path).contains(&"loop".to_owned()));
+}
+
 #[test]
 fn newer_manylinux_tag_is_tried_when_2014_has_no_wheel() {
     let wheels = Wheels::build();
@@ -301,6 +334,17 @@ fn cli_prints_a_table_or_json() {
         insta::assert_snapshot!("cli_json_progress", text(&json.stderr));
         insta::assert_snapshot!("cli_human_unchanged", text(&again.stdout));
     });
+
+    // A failure: humans get only the error; JSON readers get the agents that did package.
+    workspace.set_requirements("fixture_bot", "x86only==1.0.0\n");
+    let failed = workspace.cli(&wheels, &["package", "fixture_bot"]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(failed.stdout.is_empty(), "{}", text(&failed.stdout));
+    assert!(text(&failed.stderr).contains("error: agent `fixture_bot`: no linux ARM64 wheel for `x86only`"));
+    let partial = workspace.cli(&wheels, &["package", "--all", "--json"]);
+    assert_eq!(partial.status.code(), Some(1));
+    let reports: Vec<PackageReport> = serde_json::from_slice(&partial.stdout).unwrap();
+    assert_eq!(reports.iter().map(|report| report.agent.as_str()).collect::<Vec<_>>(), ["plain_bot"]);
 }
 
 #[test]
