@@ -290,6 +290,7 @@ pub fn package_agent_with(
         find_links: tuning.find_links.as_deref(),
         no_index: tuning.no_index,
     };
+    deps::check_pinned(name, &agent.requirements)?;
     let has_dependencies = inputs.has_requirements()?;
     let deps_key = if has_dependencies { inputs.key()? } else { "none".to_owned() };
 

@@ -298,6 +298,14 @@ fn excluded_entry_point_and_missing_requirements_are_errors() {
         format!("{:#}", package_agent_with(&ctx, &agent, &workspace.options(), &PackageTuning::default()).unwrap_err());
     assert!(err.contains("entry point `main.py` is excluded"), "{err}");
 
+    std::fs::write(&manifest, "entry_point = \"main.py\"\n").unwrap();
+    workspace.set_requirements("fixture_bot", "tinydep>=1.0\n");
+    let agent = workspace.agent(&ctx, "fixture_bot");
+    let err =
+        format!("{:#}", package_agent_with(&ctx, &agent, &workspace.options(), &PackageTuning::default()).unwrap_err());
+    assert!(err.contains("line 1: `tinydep>=1.0` is not pinned to one version"), "{err}");
+    assert!(!workspace.options().out_dir.exists(), "refused before anything is written");
+
     std::fs::remove_file(workspace.agent_dir("fixture_bot").join("requirements.txt")).unwrap();
     let err = format!("{:#}", xtask::agents::discover(workspace.root(), &ctx.settings).unwrap_err());
     assert!(err.contains("requirements file `requirements.txt` does not exist"), "{err}");
