@@ -90,6 +90,7 @@ impl PackageArgs {
             options.out_dir = absolute(&out)?;
         }
         options.prompt_override = self.prompt.as_deref().map(absolute).transpose()?;
+        prepare_out_dir(&options.out_dir)?;
         let tuning = PackageTuning {
             tools_dir: self.tools_dir,
             find_links: self.find_links.as_deref().map(absolute).transpose()?,
@@ -129,6 +130,18 @@ fn check_prompt_file(prompt: &Path, what: &str) -> Result<()> {
         }
         Err(err) => Err(err).with_context(|| format!("{what} {} cannot be read", prompt.display())),
     }
+}
+
+/// Creates the output directory and checks that zips can be written there, before any work.
+fn prepare_out_dir(out: &Path) -> Result<()> {
+    let what = format!("output directory {} (--out)", out.display());
+    if out.exists() && !out.is_dir() {
+        bail!("{what} is not a directory; pass a directory for the zips");
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create the {what}; pass a writable directory"))?;
+    temp::file(out, archive::TEMP_ZIP_PREFIX)
+        .with_context(|| format!("cannot write in the {what}; pass a writable directory"))?;
+    Ok(())
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {

@@ -368,6 +368,7 @@ fn cli_refuses_unclear_requests_before_doing_anything() {
         &["package", "fixture_bot", "--prompt", "missing.txt"],
         &["package", "fixture_bot", "--prompt", "agents"],
         &["package", "fixture_bot", "nobody"],
+        &["package", "fixture_bot", "--out", "agents/fixture_bot/main.py"],
     ];
     let mut transcript = String::new();
     for args in cases {
@@ -379,6 +380,7 @@ fn cli_refuses_unclear_requests_before_doing_anything() {
         transcript += &format!("$ cargo xtask {} (exit {code})\n{stderr}\n", args.join(" "));
     }
     assert!(!workspace.root().join("target/agentcore").exists(), "nothing may be written");
+    assert!(!workspace.root().join("out").exists(), "nothing may be written");
     snapshots().bind(|| insta::assert_snapshot!("cli_usage_errors", transcript));
 }
 
