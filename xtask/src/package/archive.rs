@@ -54,7 +54,24 @@ pub fn walk(dir: &Path, skip: impl Fn(&str, bool) -> bool) -> Result<Tree> {
     let walker = walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name().min_depth(1);
     let mut iter = walker.into_iter();
     while let Some(entry) = iter.next() {
-        let entry = entry.with_context(|| format!("cannot walk {}", dir.display()))?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                // An unreadable entry (a dangling or looping link, no permission) that is skipped
+                // anyway is no error; otherwise the message names it and the way out.
+                let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf());
+                let name = path.strip_prefix(dir).ok().and_then(Path::to_str).map(|name| name.replace('\\', "/"));
+                if name.as_deref().is_some_and(|name| !name.is_empty() && skip(name, false)) {
+                    continue;
+                }
+                let reason = match (err.loop_ancestor(), err.io_error()) {
+                    (Some(ancestor), _) => format!("it links back to {}", ancestor.display()),
+                    (None, Some(io)) => io.to_string(),
+                    (None, None) => err.to_string(),
+                };
+                bail!("cannot read {}: {reason}; fix or remove it, or exclude it", path.display());
+            }
+        };
         let rel = entry.path().strip_prefix(dir).expect("walkdir stays below its root");
         let Some(name) = rel.to_str() else {
             bail!("{} is not a UTF-8 path; rename it or exclude it", entry.path().display())
@@ -178,6 +195,9 @@ pub fn check_collisions(base: &[(String, u64, bool)], tree: &Tree) -> Result<()>
     Ok(())
 }
 
+/// Name prefix of a zip being written (in the destination's directory, renamed when complete).
+pub const TEMP_ZIP_PREFIX: &str = ".tmp-zip-";
+
 /// Writes `dest` atomically: `base`'s entries (copied raw) merged with `tree`, sorted by name.
 pub fn write_zip(dest: &Path, base: Option<Base>, tree: &Tree) -> Result<Written> {
     let parent = dest.parent().context("zip path has no parent directory")?;
@@ -213,10 +233,7 @@ pub fn write_zip(dest: &Path, base: Option<Base>, tree: &Tree) -> Result<Written
     }
     items.sort_by(|a, b| a.0.cmp(b.0));
 
-    let temp = tempfile::Builder::new()
-        .prefix(".tmp-zip-")
-        .tempfile_in(parent)
-        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
+    let temp = super::temp::file(parent, TEMP_ZIP_PREFIX)?;
     let mut writer = ZipWriter::new(BufWriter::with_capacity(1 << 16, temp.as_file().try_clone()?));
     for (name, item) in &items {
         match item {

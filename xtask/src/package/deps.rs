@@ -3,9 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use regex::Regex;
 use sha2::{Digest, Sha256};
 
 use super::archive::{self, FileEntry, Source, Tree};
+use super::temp;
 use super::uv::{self, Failure, Install, Uv};
 
 /// Bump when the layer's content rules change, so old cache entries are not reused.
@@ -59,6 +61,62 @@ impl Inputs<'_> {
     }
 }
 
+/// Refuses a requirements file that does not pin every dependency to one version: the cache key is
+/// the file's bytes, so a range would ship whatever was newest when the cache was filled, and what
+/// a pull request tested could differ from what ships.
+pub fn check_pinned(agent: &str, requirements: &Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(requirements).with_context(|| format!("cannot read {}", requirements.display()))?;
+    let pinned = Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[A-Za-z0-9._,\s-]*\])?\s*===?\s*[^\s,;*<>=!~]+$")
+        .expect("valid regex");
+    let fix = "pin every dependency, transitive ones included, to one version with `==` (regenerate it with `uv pip compile`, see README.md, Adding an agent)";
+    let mut logical = String::new();
+    let mut first_line = 0;
+    for (index, line) in text.lines().enumerate() {
+        if logical.is_empty() {
+            first_line = index + 1;
+        }
+        // A `#` at the start or after a space starts a comment, as pip reads it.
+        let line = match line.find(" #").or_else(|| line.find("\t#")) {
+            Some(at) => &line[..at],
+            None if line.trim_start().starts_with('#') => "",
+            None => line,
+        };
+        if let Some(continued) = line.strip_suffix('\\') {
+            logical.push_str(continued);
+            logical.push(' ');
+            continue;
+        }
+        logical.push_str(line);
+        let entry = std::mem::take(&mut logical);
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let at = format!("agent `{agent}`: {} line {first_line}", requirements.display());
+        if entry.starts_with('-') {
+            let option = entry.split([' ', '=']).next().unwrap_or(entry);
+            if matches!(option, "-r" | "--requirement" | "-c" | "--constraint" | "-e" | "--editable") {
+                bail!(
+                    "{at}: `{option}` brings in requirements from elsewhere, which the dependency cache cannot see; list them in this file instead"
+                );
+            }
+            continue;
+        }
+        // Hashes and environment markers do not change what is pinned.
+        let requirement = entry.split(" --hash").next().unwrap_or(entry).split(';').next().unwrap_or(entry).trim();
+        if requirement.contains('@') || requirement.contains("://") {
+            bail!(
+                "{at}: `{requirement}` installs from a URL or a path, which can change under the same text; publish it to an index and {fix}"
+            );
+        }
+        if !pinned.is_match(requirement) {
+            bail!("{at}: `{requirement}` is not pinned to one version; {fix}");
+        }
+    }
+    Ok(())
+}
+
 /// A cached dependency layer.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Layer {
@@ -75,6 +133,8 @@ pub struct Layer {
 }
 
 const LAYER_ZIP: &str = "deps.zip";
+/// Name prefix of an install in progress, beside the cache entries.
+const STAGING_PREFIX: &str = ".tmp-";
 const LAYER_META: &str = "layer.json";
 
 /// The layer for `inputs` from `cache_dir/<key>/`, installing it first when missing. `uv` is only
@@ -90,9 +150,15 @@ pub fn ensure(agent: &str, inputs: &Inputs, cache_dir: &Path, uv: impl FnOnce() 
         bail!("uv {} is not the pinned uv {}", uv.version, inputs.uv_version);
     }
     std::fs::create_dir_all(cache_dir).with_context(|| format!("cannot create {}", cache_dir.display()))?;
-    remove_stale_staging(cache_dir);
+    let removed = temp::remove_abandoned(cache_dir, STAGING_PREFIX);
+    if removed > 0 {
+        crate::progress!(
+            "removed {removed} unfinished install(s) left by an interrupted run in {}",
+            cache_dir.display()
+        );
+    }
     // Built beside its final place and renamed: an interrupted install never leaves a half cache.
-    let staging = tempfile::Builder::new().prefix(".tmp-").tempdir_in(cache_dir)?;
+    let staging = temp::dir(cache_dir, STAGING_PREFIX)?;
     let install = Install {
         uv: &uv,
         requirements: inputs.requirements,
@@ -135,7 +201,8 @@ pub fn ensure(agent: &str, inputs: &Inputs, cache_dir: &Path, uv: impl FnOnce() 
     std::fs::remove_dir_all(&site).with_context(|| format!("cannot remove {}", site.display()))?;
     let layer = Layer { key: key.clone(), platform, warnings, zip: dir.join(LAYER_ZIP), cache_hit: false };
     std::fs::write(staging.path().join(LAYER_META), serde_json::to_vec_pretty(&layer)?)?;
-    let staging = staging.keep();
+    // The lock is held until the rename is done, so no other run takes this for abandoned.
+    let (staging, _lock) = staging.keep();
     if let Err(err) = std::fs::rename(&staging, &dir) {
         // A concurrent run may have finished the same key first; its layer is identical.
         let _ = std::fs::remove_dir_all(&staging);
@@ -158,22 +225,6 @@ fn read_layer(dir: &Path) -> Result<Option<Layer>> {
     layer.zip = zip;
     layer.cache_hit = true;
     Ok(Some(layer))
-}
-
-/// Staging directories left by killed runs (older than an hour) are removed.
-fn remove_stale_staging(cache_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(cache_dir) else { return };
-    for entry in entries.flatten() {
-        let old = entry
-            .metadata()
-            .and_then(|metadata| metadata.modified())
-            .ok()
-            .and_then(|modified| modified.elapsed().ok())
-            .is_some_and(|age| age.as_secs() > 3600);
-        if old && entry.file_name().to_string_lossy().starts_with(".tmp-") {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 fn install_error(agent: &str, inputs: &Inputs, ladder: &[String], failure: Failure) -> anyhow::Error {
@@ -282,4 +333,38 @@ fn foreign_native_code(agent: &str, tree: &Tree) -> Result<Vec<String>> {
         "agent `{agent}`: {count} native {noun} in the dependencies {verb} not aarch64 and cannot load on AgentCore: {}",
         foreign.join(", ")
     )])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requirements.txt");
+        std::fs::write(&path, text).unwrap();
+        check_pinned("bot", &path)
+            .map_err(|err| anyhow::anyhow!("{}", err.to_string().replace(&dir.path().display().to_string(), "[DIR]")))
+    }
+
+    #[test]
+    fn requirements_must_pin_every_dependency() {
+        check("# pinned\n\nanyio==4.16.0\nPyYAML == 6.0.2 # a comment\nuvicorn[standard]==0.30.0 ; python_version >= \"3.10\"\nattrs==26.1.0 \\\n    --hash=sha256:abc\n--index-url https://pypi.org/simple\n").unwrap();
+        let cases = [
+            ("anyio>=4\n", "line 1: `anyio>=4` is not pinned to one version; pin every dependency"),
+            ("anyio==4.*\n", "`anyio==4.*` is not pinned"),
+            ("anyio\n", "`anyio` is not pinned"),
+            ("ok==1\nanyio==4,!=4.1\n", "line 2: `anyio==4,!=4.1` is not pinned"),
+            ("tool @ https://example.com/tool.whl\n", "installs from a URL or a path"),
+            ("-r base.txt\n", "`-r` brings in requirements from elsewhere"),
+            ("-e ./lib\n", "`-e` brings in requirements"),
+        ];
+        for (text, expected) in cases {
+            let err = check(text).unwrap_err().to_string();
+            assert!(
+                err.starts_with("agent `bot`: [DIR]/requirements.txt line") && err.contains(expected),
+                "{text:?}: {err}"
+            );
+        }
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod deps;
+pub mod temp;
 pub mod uv;
 
 use std::fmt;
@@ -17,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::agents::{Agent, MANIFEST};
+use crate::agents::{self, Agent, MANIFEST};
 use crate::cli::Ctx;
 use crate::select::Selection;
 use archive::{FileEntry, Source, Tree};
@@ -29,6 +30,8 @@ pub const MAX_UNZIPPED_BYTES: u64 = 750_000_000;
 pub const WARN_PERCENT: u64 = 80;
 /// The name the agent reads its prompt from, beside its entry point.
 pub const PROMPT_FILE: &str = "system_prompt.txt";
+/// Name prefix of a sidecar being written.
+const TEMP_REPORT_PREFIX: &str = ".tmp-report-";
 /// Bump when the zip's content rules change, so sidecars of older zips no longer match.
 const PACKAGE_FORMAT: &str = "agentcore-package-v1";
 
@@ -36,8 +39,8 @@ const PACKAGE_FORMAT: &str = "agentcore-package-v1";
 pub struct PackageArgs {
     #[command(flatten)]
     pub selection: Selection,
-    /// System prompt file to package instead of the agent's own (one agent only)
-    #[arg(long, value_name = "FILE")]
+    /// System prompt file to package instead of the agent's own (one named agent only)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["all", "changed_since"])]
     pub prompt: Option<PathBuf>,
     /// Directory for the zips (default: target/agentcore/packages)
     #[arg(long, value_name = "DIR")]
@@ -55,10 +58,30 @@ pub struct PackageArgs {
 
 impl PackageArgs {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
-        let agents = self.selection.resolve(ctx)?;
-        if self.prompt.is_some() && agents.len() != 1 {
-            bail!("--prompt replaces one agent's prompt: name exactly one agent (got {})", agents.len());
+        let selection = &self.selection;
+        if selection.agents.is_empty() && !selection.all && selection.changed_since.is_none() {
+            let known = agents::discover(&ctx.root, &ctx.settings)?;
+            let Some(first) = known.first() else {
+                bail!("there is no agent under {}/ to package; add one (see README.md, Agents)", agents::AGENTS_DIR);
+            };
+            let names: Vec<&str> = known.iter().map(|agent| agent.name.as_str()).collect();
+            bail!(
+                "name the agents to package ({}), or pass --all, or --changed-since REF for those a change affects; e.g. `cargo xtask package {}`",
+                names.join(", "),
+                first.name
+            );
         }
+        if let Some(prompt) = &self.prompt {
+            if selection.agents.len() != 1 {
+                bail!(
+                    "--prompt replaces one agent's prompt, but {} agents are named ({}); name one agent, and package the others in another run",
+                    selection.agents.len(),
+                    selection.agents.join(", ")
+                );
+            }
+            check_prompt_file(prompt, "--prompt")?;
+        }
+        let agents = selection.resolve(ctx)?;
         if agents.is_empty() {
             crate::progress!("no agent to package");
         }
@@ -67,6 +90,7 @@ impl PackageArgs {
             options.out_dir = absolute(&out)?;
         }
         options.prompt_override = self.prompt.as_deref().map(absolute).transpose()?;
+        prepare_out_dir(&options.out_dir)?;
         let tuning = PackageTuning {
             tools_dir: self.tools_dir,
             find_links: self.find_links.as_deref().map(absolute).transpose()?,
@@ -84,13 +108,40 @@ impl PackageArgs {
                 }
             }
         }
-        crate::output::emit(ctx, &Summary(reports))?;
+        // A failed run prints its errors only; JSON readers still get a (possibly empty) array.
+        if ctx.json || !reports.is_empty() || failures.is_empty() {
+            crate::output::emit(ctx, &Summary(reports))?;
+        }
         match failures.len() {
             0 => Ok(()),
             1 => bail!("{}", failures[0]),
             count => bail!("{count} agents failed to package:\n{}", failures.join("\n")),
         }
     }
+}
+
+/// A prompt must be a readable file; `what` names where it came from.
+fn check_prompt_file(prompt: &Path, what: &str) -> Result<()> {
+    match std::fs::metadata(prompt) {
+        Ok(metadata) if metadata.is_file() => Ok(()),
+        Ok(_) => bail!("{what} {} is not a file; pass the prompt's text file", prompt.display()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            bail!("{what} {} does not exist; pass an existing prompt file", prompt.display())
+        }
+        Err(err) => Err(err).with_context(|| format!("{what} {} cannot be read", prompt.display())),
+    }
+}
+
+/// Creates the output directory and checks that zips can be written there, before any work.
+fn prepare_out_dir(out: &Path) -> Result<()> {
+    let what = format!("output directory {} (--out)", out.display());
+    if out.exists() && !out.is_dir() {
+        bail!("{what} is not a directory; pass a directory for the zips");
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create the {what}; pass a writable directory"))?;
+    temp::file(out, archive::TEMP_ZIP_PREFIX)
+        .with_context(|| format!("cannot write in the {what}; pass a writable directory"))?;
+    Ok(())
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {
@@ -233,10 +284,8 @@ pub fn package_agent_with(
 ) -> Result<PackageReport> {
     let name = &agent.name;
     let prompt = options.prompt_override.clone().unwrap_or_else(|| agent.prompt.clone());
-    if !prompt.is_file() {
-        bail!("agent `{name}`: prompt file {} does not exist; pass an existing file", prompt.display());
-    }
-    let mut tree = agent_tree(agent)?;
+    check_prompt_file(&prompt, &format!("agent `{name}`: prompt file"))?;
+    let mut tree = agent_tree(&ctx.root, agent)?;
     tree.files.push(FileEntry {
         name: PROMPT_FILE.to_owned(),
         size: std::fs::metadata(&prompt)?.len(),
@@ -254,12 +303,21 @@ pub fn package_agent_with(
         find_links: tuning.find_links.as_deref(),
         no_index: tuning.no_index,
     };
+    deps::check_pinned(name, &agent.requirements)?;
     let has_dependencies = inputs.has_requirements()?;
     let deps_key = if has_dependencies { inputs.key()? } else { "none".to_owned() };
 
     let zip_path = options.out_dir.join(format!("{name}.zip"));
     let sidecar_path = options.out_dir.join(format!("{name}.zip.json"));
     let fingerprint = fingerprint(&deps_key, &tree, tuning)?;
+    let removed = temp::remove_abandoned(&options.out_dir, archive::TEMP_ZIP_PREFIX)
+        + temp::remove_abandoned(&options.out_dir, TEMP_REPORT_PREFIX);
+    if removed > 0 {
+        crate::progress!(
+            "removed {removed} unfinished file(s) left by an interrupted run in {}",
+            options.out_dir.display()
+        );
+    }
     if let Some(mut report) = unchanged(&zip_path, &sidecar_path, &fingerprint) {
         crate::progress!("{name}: unchanged, keeping {}", zip_path.display());
         for warning in &report.warnings {
@@ -290,7 +348,7 @@ pub fn package_agent_with(
             Err(err) => return Err(err),
         };
         let state = if layer.cache_hit { "cached" } else { "installed" };
-        crate::progress!("{name}: dependencies {state} ({}, key {})", layer.platform, layer.key);
+        crate::progress!("{name}: dependencies {state} ({})", layer.platform);
         layer_warnings = layer.warnings;
         (Some(base), Some(layer.platform), state)
     } else {
@@ -313,7 +371,6 @@ pub fn package_agent_with(
         );
     }
 
-    crate::progress!("{name}: writing {}", zip_path.display());
     let _ = std::fs::remove_file(&sidecar_path);
     let written = archive::write_zip(&zip_path, base, &tree)?;
     if written.zipped_bytes > tuning.max_zipped_bytes {
@@ -359,10 +416,10 @@ pub fn package_agent_with(
     };
     write_sidecar(&sidecar_path, &Sidecar { fingerprint, report: report.clone() })?;
     crate::progress!(
-        "{name}: {} files, {} zipped, sha256 {}",
+        "{name}: wrote {} ({} files, {} zipped)",
+        report.path.display(),
         report.files,
-        archive::human_bytes(report.zipped_bytes),
-        report.sha256
+        archive::human_bytes(report.zipped_bytes)
     );
     Ok(report)
 }
@@ -385,7 +442,7 @@ fn contributors<'a>(sizes: impl IntoIterator<Item = (&'a str, u64)>) -> String {
 
 /// The agent's own files: everything under its directory except its manifest, hidden files,
 /// bytecode and the manifest's exclude patterns.
-fn agent_tree(agent: &Agent) -> Result<Tree> {
+fn agent_tree(root: &Path, agent: &Agent) -> Result<Tree> {
     let mut builder = globset::GlobSetBuilder::new();
     for pattern in &agent.manifest.exclude {
         let glob = globset::GlobBuilder::new(pattern)
@@ -401,7 +458,8 @@ fn agent_tree(agent: &Agent) -> Result<Tree> {
             || (is_dir && base == "__pycache__")
             || (!is_dir && (base.ends_with(".pyc") || name == MANIFEST))
             || excludes.is_match(name)
-    })?;
+    })
+    .with_context(|| format!("agent `{}`", agent.name))?;
     if let Some(file) = tree.files.iter().find(|file| file.name == PROMPT_FILE) {
         bail!(
             "agent `{}`: {} is written by packaging from the prompt file ({}); remove the agent's own {} or add it to exclude",
@@ -410,6 +468,20 @@ fn agent_tree(agent: &Agent) -> Result<Tree> {
             agent.prompt.display(),
             file.name
         );
+    }
+    // A symbolic link may share code within the repository, never ship a file from outside it.
+    let root = std::fs::canonicalize(root).with_context(|| format!("cannot resolve {}", root.display()))?;
+    for file in &tree.files {
+        let Source::Path(path) = &file.source else { continue };
+        let target = std::fs::canonicalize(path).with_context(|| format!("cannot resolve {}", path.display()))?;
+        if !target.starts_with(&root) {
+            bail!(
+                "agent `{}`: `{}` links to {}, outside the repository, and would be packaged; copy the file into the agent, or add it to exclude in {MANIFEST}",
+                agent.name,
+                file.name,
+                target.display()
+            );
+        }
     }
     let entry = agent.manifest.entry_point.file();
     if !tree.files.iter().any(|file| file.name == entry) {
@@ -455,9 +527,9 @@ fn unchanged(zip_path: &Path, sidecar_path: &Path, fingerprint: &str) -> Option<
 
 fn write_sidecar(path: &Path, sidecar: &Sidecar) -> Result<()> {
     let parent = path.parent().context("sidecar has no parent directory")?;
-    let mut temp = tempfile::Builder::new().prefix(".tmp-report-").tempfile_in(parent)?;
-    serde_json::to_writer_pretty(&mut temp, sidecar)?;
-    temp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file = temp::file(parent, TEMP_REPORT_PREFIX)?;
+    serde_json::to_writer_pretty(&mut file, sidecar)?;
+    file.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

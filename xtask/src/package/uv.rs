@@ -67,7 +67,8 @@ fn install(version: &str, tools_dir: &Path, home: &Path, python: &str) -> Result
     crate::progress!("installing uv {version} into {} (pip)", home.display());
     std::fs::create_dir_all(tools_dir).with_context(|| format!("cannot create {}", tools_dir.display()))?;
     // Installed beside its final place, then renamed: an interrupted install never looks complete.
-    let staging = tempfile::Builder::new().prefix(".tmp-uv-").tempdir_in(tools_dir)?;
+    super::temp::remove_abandoned(tools_dir, ".tmp-uv-");
+    let staging = super::temp::dir(tools_dir, ".tmp-uv-")?;
     let output = Command::new(python)
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location"])
         .arg("--target")
@@ -84,7 +85,7 @@ fn install(version: &str, tools_dir: &Path, home: &Path, python: &str) -> Result
     if !staging.path().join("bin").join("uv").is_file() {
         bail!("pip installed uv=={version} but no bin/uv appeared; {fix}");
     }
-    let staging = staging.keep();
+    let (staging, _lock) = staging.keep();
     if let Err(err) = std::fs::rename(&staging, home) {
         // Another run installed it first: theirs is as good as ours.
         let _ = std::fs::remove_dir_all(&staging);
@@ -224,5 +225,35 @@ mod tests {
             .to_string();
         assert!(err.contains("cannot be installed") && err.contains("pip install uv==0.13.8"), "{err}");
         assert!(!tools.path().join("uv-0.13.8").exists());
+    }
+
+    /// A real pip that cannot reach any index, as on a machine without network access.
+    #[cfg(unix)]
+    #[test]
+    fn pip_without_an_index_names_the_fix_and_leaves_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let scratch = tempfile::tempdir().unwrap();
+        let python = scratch.path().join("offline-python3");
+        std::fs::write(
+            &python,
+            "#!/bin/sh\nexport PIP_NO_INDEX=1 PIP_FIND_LINKS= PIP_CONFIG_FILE=/dev/null PIP_NO_CACHE_DIR=1\nexec python3 \"$@\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let tools = scratch.path().join("tools");
+        // A staging directory of an install killed earlier is removed by this attempt.
+        std::fs::create_dir_all(tools.join(".tmp-uv-k1ll3d/bin")).unwrap();
+
+        let err = install("0.13.8", &tools, &tools.join("uv-0.13.8"), python.to_str().unwrap()).unwrap_err();
+        let err = format!("{err:#}");
+        assert!(err.starts_with("cannot install uv 0.13.8 with pip (is PyPI reachable?"), "{err}");
+        assert!(
+            err.contains("HTTPS_PROXY or PIP_INDEX_URL") && err.contains("`python3 -m pip install uv==0.13.8`"),
+            "{err}"
+        );
+        // pip's own reason follows, indented.
+        assert!(err.contains("\n  ") && err.contains("uv==0.13.8"), "{err}");
+        let left: Vec<_> = std::fs::read_dir(&tools).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "a failed install leaves nothing behind: {left:?}");
     }
 }

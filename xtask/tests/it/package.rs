@@ -26,7 +26,7 @@ fn zip_listing_names_modes_and_sizes() {
     let report = package(&workspace, &wheels.tuning()).unwrap();
     assert_eq!(report.dependencies, "installed");
     assert_eq!(report.platform.as_deref(), Some("aarch64-manylinux2014"));
-    insta::assert_snapshot!(listing(&report.path));
+    snapshots().bind(|| insta::assert_snapshot!("zip_listing", listing(&report.path)));
 
     let prompt = read_entry(&report.path, "system_prompt.txt");
     assert_eq!(prompt, std::fs::read(workspace.root().join("prompts/fixture_bot.txt")).unwrap());
@@ -176,6 +176,39 @@ fn prompt_override_and_prompt_clash() {
     assert!(err.contains("system_prompt.txt is written by packaging"), "{err}");
 }
 
+#[cfg(unix)]
+#[test]
+fn links_are_followed_inside_the_repository_only() {
+    use std::os::unix::fs::symlink;
+    let workspace = Workspace::fixture();
+    workspace.set_requirements("fixture_bot", "");
+    let agent = workspace.agent_dir("fixture_bot");
+    let tuning = PackageTuning::default();
+    symlink("../../prompts", agent.join("shared")).unwrap();
+    let report = package(&workspace, &tuning).unwrap();
+    assert_eq!(
+        read_entry(&report.path, "shared/shared.txt"),
+        std::fs::read(workspace.root().join("prompts/shared.txt")).unwrap()
+    );
+
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    symlink(outside.path(), agent.join("secret.txt")).unwrap();
+    let err = format!("{:#}", package(&workspace, &tuning).unwrap_err());
+    assert!(
+        err.contains("agent `fixture_bot`: `secret.txt` links to ") && err.contains("outside the repository"),
+        "{err}"
+    );
+    std::fs::remove_file(agent.join("secret.txt")).unwrap();
+
+    symlink("loop", agent.join("loop")).unwrap();
+    let err = format!("{:#}", package(&workspace, &tuning).unwrap_err());
+    assert!(err.starts_with("agent `fixture_bot`: cannot read ") && err.contains("exclude it"), "{err}");
+    std::fs::write(agent.join("agent.toml"), "entry_point = \"main.py\"\nexclude = [\"loop\"]\n").unwrap();
+    let ctx = workspace.ctx();
+    let excluded = package_agent_with(&ctx, &workspace.agent(&ctx, "fixture_bot"), &workspace.options(), &tuning);
+    assert!(!names(&excluded.unwrap().path).contains(&"loop".to_owned()));
+}
+
 #[test]
 fn newer_manylinux_tag_is_tried_when_2014_has_no_wheel() {
     let wheels = Wheels::build();
@@ -265,33 +298,126 @@ fn excluded_entry_point_and_missing_requirements_are_errors() {
         format!("{:#}", package_agent_with(&ctx, &agent, &workspace.options(), &PackageTuning::default()).unwrap_err());
     assert!(err.contains("entry point `main.py` is excluded"), "{err}");
 
+    std::fs::write(&manifest, "entry_point = \"main.py\"\n").unwrap();
+    workspace.set_requirements("fixture_bot", "tinydep>=1.0\n");
+    let agent = workspace.agent(&ctx, "fixture_bot");
+    let err =
+        format!("{:#}", package_agent_with(&ctx, &agent, &workspace.options(), &PackageTuning::default()).unwrap_err());
+    assert!(err.contains("line 1: `tinydep>=1.0` is not pinned to one version"), "{err}");
+    assert!(!workspace.options().out_dir.exists(), "refused before anything is written");
+
     std::fs::remove_file(workspace.agent_dir("fixture_bot").join("requirements.txt")).unwrap();
     let err = format!("{:#}", xtask::agents::discover(workspace.root(), &ctx.settings).unwrap_err());
     assert!(err.contains("requirements file `requirements.txt` does not exist"), "{err}");
+}
+
+/// Snapshots of this module live in `package/snapshots`, named by test.
+fn snapshots() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("package/snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings
 }
 
 #[test]
 fn cli_prints_a_table_or_json() {
     let wheels = Wheels::build();
     let workspace = Workspace::fixture();
-    let human = workspace.cli(&wheels, &["package", "fixture_bot"]);
-    assert!(human.status.success(), "{}", String::from_utf8_lossy(&human.stderr));
-    let stderr = String::from_utf8_lossy(&human.stderr);
-    assert!(stderr.contains("fixture_bot: dependencies installed"), "{stderr}");
-    // The zip is deterministic, so its hash is stable everywhere: only the temp root is redacted.
+    // The zips are deterministic, so their hashes are stable everywhere: only the temp root is redacted.
     let root = workspace.root().to_str().unwrap().to_owned();
-    insta::assert_snapshot!("cli_human", String::from_utf8_lossy(&human.stdout).replace(&root, "[ROOT]"));
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&root, "[ROOT]");
 
+    let human = workspace.cli(&wheels, &["package", "fixture_bot"]);
+    assert!(human.status.success(), "{}", text(&human.stderr));
     let json = workspace.cli(&wheels, &["package", "--all", "--json"]);
-    assert!(json.status.success(), "{}", String::from_utf8_lossy(&json.stderr));
-    let stdout = String::from_utf8(json.stdout).unwrap().replace(&root, "[ROOT]");
-    let value: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    insta::assert_json_snapshot!("cli_json", value);
+    assert!(json.status.success(), "{}", text(&json.stderr));
+    let again = workspace.cli(&wheels, &["package", "--all"]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    serde_json::from_slice::<Vec<PackageReport>>(&json.stdout).expect("--json prints an array of reports");
 
-    let err = workspace.cli(&wheels, &["package", "--all", "--prompt", "x.txt"]);
-    assert!(!err.status.success());
-    let stderr = String::from_utf8_lossy(&err.stderr);
-    assert!(stderr.contains("--prompt replaces one agent's prompt"), "{stderr}");
+    snapshots().bind(|| {
+        insta::assert_snapshot!("cli_human", text(&human.stdout));
+        insta::assert_snapshot!("cli_human_progress", text(&human.stderr));
+        insta::assert_snapshot!("cli_json", text(&json.stdout));
+        insta::assert_snapshot!("cli_json_progress", text(&json.stderr));
+        insta::assert_snapshot!("cli_human_unchanged", text(&again.stdout));
+    });
+
+    // A failure: humans get only the error; JSON readers get the agents that did package.
+    workspace.set_requirements("fixture_bot", "x86only==1.0.0\n");
+    let failed = workspace.cli(&wheels, &["package", "fixture_bot"]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(failed.stdout.is_empty(), "{}", text(&failed.stdout));
+    assert!(text(&failed.stderr).contains("error: agent `fixture_bot`: no linux ARM64 wheel for `x86only`"));
+    let partial = workspace.cli(&wheels, &["package", "--all", "--json"]);
+    assert_eq!(partial.status.code(), Some(1));
+    let reports: Vec<PackageReport> = serde_json::from_slice(&partial.stdout).unwrap();
+    assert_eq!(reports.iter().map(|report| report.agent.as_str()).collect::<Vec<_>>(), ["plain_bot"]);
+}
+
+#[test]
+fn cli_refuses_unclear_requests_before_doing_anything() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    std::fs::write(workspace.root().join("other.txt"), "Another prompt.").unwrap();
+    let cases: &[&[&str]] = &[
+        &["package"],
+        &["package", "--all", "--prompt", "other.txt"],
+        &["package", "--changed-since", "HEAD", "--prompt", "other.txt"],
+        &["package", "fixture_bot", "plain_bot", "--prompt", "other.txt"],
+        &["package", "fixture_bot", "--prompt", "missing.txt"],
+        &["package", "fixture_bot", "--prompt", "agents"],
+        &["package", "fixture_bot", "nobody"],
+        &["package", "fixture_bot", "--out", "agents/fixture_bot/main.py"],
+    ];
+    let mut transcript = String::new();
+    for args in cases {
+        let output = workspace.cli(&wheels, args);
+        let code = output.status.code().unwrap_or(-1);
+        assert_ne!(code, 0, "{args:?} must fail");
+        assert!(output.stdout.is_empty(), "{args:?} printed a result");
+        let stderr = String::from_utf8_lossy(&output.stderr).replace(workspace.root().to_str().unwrap(), "[ROOT]");
+        transcript += &format!("$ cargo xtask {} (exit {code})\n{stderr}\n", args.join(" "));
+    }
+    assert!(!workspace.root().join("target/agentcore").exists(), "nothing may be written");
+    assert!(!workspace.root().join("out").exists(), "nothing may be written");
+    snapshots().bind(|| insta::assert_snapshot!("cli_usage_errors", transcript));
+}
+
+#[test]
+fn leftovers_of_an_interrupted_run_are_removed_on_the_next_run() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    let first = package(&workspace, &wheels.tuning()).unwrap();
+    let out = workspace.options().out_dir;
+    // What a killed run leaves: temporaries nobody holds any more.
+    std::fs::write(out.join(".tmp-zip-k1ll3d"), b"half a zip").unwrap();
+    std::fs::write(out.join(".tmp-report-k1ll3d"), b"{").unwrap();
+    // What a concurrent run holds, and a file that is not ours.
+    let live = xtask::package::temp::file(&out, ".tmp-zip-").unwrap();
+    std::fs::write(out.join(".tmp-notes"), b"mine").unwrap();
+
+    let again = package(&workspace, &wheels.tuning()).unwrap();
+    assert!(again.unchanged, "an unchanged agent still cleans up");
+    let mut left: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|entry| entry.unwrap().file_name().into_string().unwrap()).collect();
+    left.sort();
+    let live_name = live.path().file_name().unwrap().to_str().unwrap().to_owned();
+    assert_eq!(left, [".tmp-notes", live_name.as_str(), "fixture_bot.zip", "fixture_bot.zip.json"]);
+    assert_eq!(std::fs::read(&first.path).unwrap().len() as u64, first.zipped_bytes);
+
+    // An install killed halfway leaves a staging directory beside the cache: the next install removes it.
+    let deps = workspace.root().join("target/agentcore/deps");
+    std::fs::create_dir_all(deps.join(".tmp-k1ll3d/site-0/tinydep")).unwrap();
+    workspace.set_requirements("fixture_bot", "tinydep==1.0.0\nnewglibc==1.0.0\n");
+    let installed = package(&workspace, &wheels.tuning()).unwrap();
+    assert_eq!(installed.dependencies, "installed");
+    let staging: Vec<_> = std::fs::read_dir(&deps)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(staging.is_empty(), "{staging:?}");
 }
 
 /// Packages a real agent from PyPI: every native library must be an aarch64 ELF.

@@ -1,0 +1,134 @@
+//! Temporary files and directories locked while in use, so a later run removes only abandoned ones.
+//!
+//! Every zip, report and install is built under a `.tmp-…` name and renamed into place. A killed
+//! run leaves its temporary behind; a concurrent run (or another agent of the same `deploy`) has
+//! one in use. The writer holds an exclusive `flock` on its temporary for as long as it exists, and
+//! the operating system drops that lock when the process dies, so "can I take the lock?" tells the
+//! two apart without guessing from ages.
+
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use tempfile::{NamedTempFile, TempDir};
+
+/// Attempts at a fresh name when a cleaner grabbed the one just created (see [`remove_abandoned`]).
+const ATTEMPTS: usize = 8;
+
+/// A temporary file named `<prefix>XXXXXX` in `dir`, locked until it is dropped or persisted and closed.
+pub fn file(dir: &Path, prefix: &str) -> Result<NamedTempFile> {
+    for _ in 0..ATTEMPTS {
+        let temp = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        if lock(temp.as_file())? {
+            return Ok(temp);
+        }
+    }
+    anyhow::bail!("cannot lock a temporary file in {}; is another tool removing files there?", dir.display())
+}
+
+/// A temporary directory and the open handle that holds its lock.
+pub struct LockedDir {
+    pub dir: TempDir,
+    _lock: File,
+}
+
+impl LockedDir {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Keeps the directory on drop (it is about to be renamed) and returns its path with the lock,
+    /// which the caller holds until the rename is done.
+    pub fn keep(self) -> (PathBuf, File) {
+        (self.dir.keep(), self._lock)
+    }
+}
+
+/// A temporary directory named `<prefix>XXXXXX` in `dir`, locked while the returned value lives.
+pub fn dir(parent: &Path, prefix: &str) -> Result<LockedDir> {
+    for _ in 0..ATTEMPTS {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(parent)
+            .with_context(|| format!("cannot create a temporary directory in {}", parent.display()))?;
+        let handle = File::open(dir.path()).with_context(|| format!("cannot open {}", dir.path().display()))?;
+        if lock(&handle)? {
+            return Ok(LockedDir { dir, _lock: handle });
+        }
+    }
+    anyhow::bail!("cannot lock a temporary directory in {}; is another tool removing files there?", parent.display())
+}
+
+/// Takes the exclusive lock: `false` when someone else holds it. Where locks are unsupported the
+/// file counts as locked by us, and [`remove_abandoned`] leaves everything alone.
+fn lock(file: &File) -> Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(TryLockError::WouldBlock) => Ok(false),
+        Err(TryLockError::Error(err)) if err.kind() == std::io::ErrorKind::Unsupported => Ok(true),
+        Err(TryLockError::Error(err)) => Err(err).context("cannot lock a temporary file"),
+    }
+}
+
+/// Removes the entries of `dir` named `<prefix>…` that nobody holds locked: what killed runs left.
+/// Returns how many were removed. Errors are ignored: cleaning up is a courtesy, not the job.
+pub fn remove_abandoned(dir: &Path, prefix: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(prefix) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file_type) = entry.file_type() else { continue };
+        if !(file_type.is_file() || file_type.is_dir()) {
+            continue;
+        }
+        let Ok(handle) = File::open(&path) else { continue };
+        // Held until the removal is done, so the owner's retry (see `file`) cannot race it.
+        if !matches!(handle.try_lock(), Ok(())) {
+            continue;
+        }
+        // A writer that renamed its temporary into place since we listed it leaves nothing at
+        // `path`: the removal fails harmlessly and its result is untouched.
+        let gone = if file_type.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        if gone.is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unlocked_temporaries_with_the_prefix_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let abandoned_file = dir.path().join(".tmp-zip-dead");
+        std::fs::write(&abandoned_file, b"half a zip").unwrap();
+        let abandoned_dir = dir.path().join(".tmp-zip-deaddir");
+        std::fs::create_dir_all(abandoned_dir.join("site")).unwrap();
+        let other = dir.path().join(".tmp-other");
+        std::fs::write(&other, b"not ours").unwrap();
+        let live_file = file(dir.path(), ".tmp-zip-").unwrap();
+        let live_dir = super::dir(dir.path(), ".tmp-zip-").unwrap();
+
+        assert_eq!(remove_abandoned(dir.path(), ".tmp-zip-"), 2);
+        assert!(!abandoned_file.exists() && !abandoned_dir.exists());
+        assert!(other.exists(), "another prefix is left alone");
+        assert!(live_file.path().exists() && live_dir.path().exists(), "temporaries in use stay");
+
+        // Once their owners are gone (dropped here, killed in real life) nothing is left.
+        let (kept, lock) = live_dir.keep();
+        drop(lock);
+        let live_path = live_file.path().to_path_buf();
+        let _still_there = live_file.into_temp_path().keep().unwrap();
+        assert_eq!(remove_abandoned(dir.path(), ".tmp-zip-"), 2);
+        assert!(!kept.exists() && !live_path.exists());
+    }
+}
