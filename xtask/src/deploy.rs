@@ -126,6 +126,13 @@ pub async fn deploy_agents_with(
     target: Target,
     options: &DeployOptions,
 ) -> Vec<Result<DeployOutcome>> {
+    // Before packaging, which may take minutes: a missing bucket fails every agent the same way.
+    if !agents.is_empty()
+        && let Err(err) = records::check_bucket(aws).await
+    {
+        let text = format!("{err:#}");
+        return agents.iter().map(|_| Err(anyhow!("{text}"))).collect();
+    }
     futures_util::stream::iter(agents.iter().cloned())
         .map(|agent| async move {
             let zip = match &options.package_dir {
@@ -533,17 +540,26 @@ impl<T: Row + Serialize> Report<T> {
         self.results.iter().filter_map(|entry| entry.outcome.as_ref()).map(|outcome| outcome.cells()).collect()
     }
 
+    /// The step summary: the table, each plan of a dry run, each failure and the totals.
     pub fn markdown(&self) -> String {
         let mut text = format!("### cargo xtask {}\n\n", self.command);
-        let headers = T::headers();
-        text += &format!("| {} |\n|{}\n", headers.join(" | "), " --- |".repeat(headers.len()));
-        for row in self.rows() {
-            let cells: Vec<String> = row.iter().map(|cell| cell.replace('|', "\\|")).collect();
-            text += &format!("| {} |\n", cells.join(" | "));
+        let rows = self.rows();
+        if !rows.is_empty() {
+            text += &markdown_table(T::headers(), &rows);
+        }
+        let plans: Vec<String> = self
+            .results
+            .iter()
+            .filter_map(|entry| Some(format!("- plan for `{}`: {}\n", entry.name, entry.outcome.as_ref()?.plan()?)))
+            .collect();
+        if !plans.is_empty() {
+            text += &format!("\nDry run, nothing was changed:\n\n{}", plans.concat());
         }
         for entry in self.results.iter().filter(|entry| !entry.ok) {
             text += &format!("\n**{} failed:** {}\n", entry.name, entry.error.as_deref().unwrap_or_default());
         }
+        let done = self.results.len() - self.failed;
+        text += &format!("\n{done} succeeded, {} failed\n", self.failed);
         text
     }
 }
@@ -583,6 +599,17 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut text = line(headers.to_vec());
     for row in rows {
         text += &line(row.iter().map(String::as_str).collect());
+    }
+    text
+}
+
+/// A markdown table; `|` and line breaks inside cells are escaped so a cell stays one cell.
+pub fn markdown_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let escape = |cell: &str| cell.replace('|', "\\|").replace(['\r', '\n'], " ");
+    let mut text = format!("| {} |\n|{}\n", headers.join(" | "), " --- |".repeat(headers.len()));
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|cell| escape(cell)).collect();
+        text += &format!("| {} |\n", cells.join(" | "));
     }
     text
 }

@@ -315,6 +315,8 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
         outcome.action = "already_live".to_owned();
         return Ok(outcome);
     }
+    // The record is written after the endpoint moved: make sure it can be, before moving it.
+    records::check_bucket(aws).await?;
     if request.require_newer
         && let Some(live) = &live
         && aws::version_number(live) > request.version
