@@ -43,7 +43,7 @@ pub struct DeployArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Give up waiting for READY after this many seconds
-    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
     /// Deploy the zips `<DIR>/<agent>.zip` built earlier by `cargo xtask package --out DIR`
     #[arg(long, value_name = "DIR")]
@@ -61,10 +61,22 @@ impl DeployArgs {
         if agents.is_empty() {
             progress!("no agent selected: nothing to deploy");
         }
-        // Refuse every bad name before the first call.
+        // Refuse every bad name, setting and missing zip before the first call.
         for agent in &agents {
             ctx.settings.scheme().runtime_name(&agent.name, target)?;
             desired_config(ctx, agent)?;
+            if let Some(dir) = &self.package_dir {
+                let zip = dir.join(format!("{}.zip", agent.name));
+                if !zip.is_file() {
+                    bail!(
+                        "no zip for agent {} in {}: build it with `cargo xtask package {} --out {}`, or leave out --package-dir to package now",
+                        agent.name,
+                        dir.display(),
+                        agent.name,
+                        dir.display()
+                    );
+                }
+            }
         }
         let (mut aws, _stack) = aws::connect(ctx).await?;
         aws.wait.timeout = Duration::from_secs(self.timeout);
@@ -227,18 +239,36 @@ pub async fn deploy_zip(
                 if !force {
                     let record = records::read_version_record(aws, &runtime_name, &latest_version, &runtime_id).await?;
                     let deployed_key = artifact_key(latest.agent_runtime_artifact());
+                    let status = latest.status().clone();
                     if let Some((record_key, record)) = record
                         && record.zip_sha256 == sha256
                         && record.config == desired
-                        && *latest.status() == AgentRuntimeStatus::Ready
+                        && (status == AgentRuntimeStatus::Ready || aws::is_transitional(&status))
                         && deployed_key.as_deref() == Some(record.code_key.as_str())
                     {
-                        progress!("{}: {runtime_name} version {latest_version} is up to date", agent.name);
                         outcome.version = Some(latest_version.clone());
-                        outcome.status = latest.status().as_str().to_owned();
-                        outcome.action = "up_to_date".to_owned();
                         outcome.s3_key = Some(record.code_key.clone());
                         outcome.record_key = Some(record_key);
+                        if status == AgentRuntimeStatus::Ready {
+                            progress!("{}: {runtime_name} version {latest_version} is up to date", agent.name);
+                        } else if dry_run {
+                            outcome.action = "planned".to_owned();
+                            outcome.status = status.as_str().to_owned();
+                            outcome.plan = Some(format!(
+                                "wait until version {latest_version} of {runtime_name}, made from this code by an earlier deploy, is READY"
+                            ));
+                            return Ok(outcome);
+                        } else {
+                            // An earlier deploy of this very code was interrupted while it waited:
+                            // wait for its version instead of spending another one.
+                            progress!(
+                                "{}: {runtime_name} version {latest_version} has this code and is still {status}; waiting until READY",
+                                agent.name
+                            );
+                            aws::wait_runtime_ready(aws, &runtime_id, &runtime_name, &latest_version).await?;
+                        }
+                        outcome.status = "READY".to_owned();
+                        outcome.action = "up_to_date".to_owned();
                         outcome.default_endpoint = default_endpoint_arn(aws, &runtime_id).await?;
                         return Ok(outcome);
                     }

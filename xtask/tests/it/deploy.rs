@@ -1286,3 +1286,61 @@ async fn a_missing_bucket_and_access_denied_name_the_fix() {
     assert!(err.contains("AccessDenied") && err.contains("allow `s3:ListBucket`"), "{err}");
     env.stack.shutdown().await;
 }
+
+/// A deploy that stopped waiting (interrupted, or past its deadline) leaves a version in CREATING;
+/// deploying the same code again waits for that version instead of spending another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version() {
+    let mut env = Env::start(Duration::from_millis(1500)).await;
+    let zips = env.zips("interrupted");
+    env.aws.wait.timeout = Duration::from_millis(200);
+    let err = format!("{:#}", env.deploy_one(Target::Pr(14), &zips, false, false).await.unwrap_err());
+    assert!(err.contains("version 1 is still CREATING"), "{err}");
+    let planned = env.deploy_one(Target::Pr(14), &zips, false, true).await.unwrap();
+    assert_eq!(planned.action, "planned");
+    assert!(planned.plan.as_deref().unwrap().starts_with("wait until version 1 of dad_joke_bot_pr_14"), "{planned:?}");
+    env.aws.wait.timeout = Duration::from_secs(20);
+    let again = env.deploy_one(Target::Pr(14), &zips, false, false).await.unwrap();
+    assert_eq!(
+        (again.action.as_str(), again.version.as_deref(), again.status.as_str()),
+        ("up_to_date", Some("1"), "READY")
+    );
+    assert!(again.default_endpoint.is_some());
+    assert_eq!(env.versions(&env.name("dad_joke_bot", Target::Pr(14))).await, ["1"], "no version spent");
+    // Other code is not waited for: it makes a new version.
+    let other = env.zips("interrupted_other");
+    let updated = env.deploy_one(Target::Pr(14), &other, false, false).await.unwrap();
+    assert_eq!((updated.action.as_str(), updated.version.as_deref()), ("updated", Some("2")));
+    env.stack.shutdown().await;
+}
+
+/// A missing zip or a zero timeout is refused before any call, with the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_deploy_input_is_refused_before_any_call() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("partial");
+    std::fs::remove_file(zips.join("motivational_quotes_bot.zip")).unwrap();
+    let zips_arg = zips.to_str().unwrap().to_owned();
+    let mut command = cli(env.temp.path());
+    command.envs(env.stack.env_exports()).args(["deploy", "--all", "--pr", "15", "--package-dir", &zips_arg]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    assert!(!ok, "{stderr}");
+    let expected = format!(
+        "error: no zip for agent motivational_quotes_bot in {zips_arg}: build it with `cargo xtask package motivational_quotes_bot --out {zips_arg}`, or leave out --package-dir to package now\n"
+    );
+    assert_eq!(stderr, expected);
+    assert!(aws::list_runtimes(&env.aws).await.unwrap().is_empty(), "dad_joke_bot was not deployed either");
+    assert!(env.bucket_keys().await.is_empty());
+    for command_line in [
+        &["deploy", "dad_joke_bot", "--pr", "15", "--timeout", "0"][..],
+        &["promote", "dad_joke_bot", "--version", "1", "--timeout", "0"],
+        &["rollback", "dad_joke_bot", "--timeout", "0"],
+        &["cleanup", "--pr", "15", "--yes", "--timeout", "0"],
+    ] {
+        let output = cli(env.temp.path()).envs(env.stack.env_exports()).args(command_line).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command_line:?}: {stderr}");
+        assert!(stderr.contains("invalid value '0' for '--timeout <SECS>'"), "{stderr}");
+    }
+    env.stack.shutdown().await;
+}
