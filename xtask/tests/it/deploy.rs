@@ -894,9 +894,13 @@ async fn a_stuck_promotion_hits_the_deadline_and_records_nothing() {
     let name = env.name("dad_joke_bot", Target::Prod);
     let history = records::list_promotions(&env.aws, &name, "prod").await.unwrap();
     assert_eq!(history.len(), 1, "only the promotion that happened is recorded");
-    // While it is still moving, another promotion is refused rather than piled on.
-    let err = promote(&env.ctx, &env.aws, &request(2)).await.unwrap_err().to_string();
+    // While it is still moving, a promotion elsewhere is refused rather than piled on.
+    let err = rollback(&env.ctx, &env.aws, "dad_joke_bot", "prod", Some(1), false).await.unwrap_err().to_string();
     assert!(err.contains("is UPDATING (towards version 2); wait until it is READY"), "{err}");
+    // The same promotion again waits for it, and still records nothing while it never arrives.
+    let err = promote(&env.ctx, &env.aws, &request(2)).await.unwrap_err().to_string();
+    assert!(err.contains("is still UPDATING (live version 1, wanted 2)"), "{err}");
+    assert_eq!(records::list_promotions(&env.aws, &name, "prod").await.unwrap().len(), 1);
     env.stack.shutdown().await;
 }
 
@@ -1288,9 +1292,10 @@ async fn a_missing_bucket_and_access_denied_name_the_fix() {
 }
 
 /// A deploy that stopped waiting (interrupted, or past its deadline) leaves a version in CREATING;
-/// deploying the same code again waits for that version instead of spending another.
+/// deploying the same code again waits for that version instead of spending another. A promotion
+/// that stopped waiting is likewise waited for, and recorded, when run again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version() {
+async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoint_move() {
     let mut env = Env::start(Duration::from_millis(1500)).await;
     let zips = env.zips("interrupted");
     env.aws.wait.timeout = Duration::from_millis(200);
@@ -1311,6 +1316,41 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version() {
     let other = env.zips("interrupted_other");
     let updated = env.deploy_one(Target::Pr(14), &other, false, false).await.unwrap();
     assert_eq!((updated.action.as_str(), updated.version.as_deref()), ("updated", Some("2")));
+
+    // The same for a promotion: re-running it waits for the move and records it once.
+    env.deploy_one(Target::Prod, &zips, false, false).await.unwrap();
+    env.deploy_one(Target::Prod, &other, false, false).await.unwrap();
+    let request = |version: u32, dry_run: bool| PromoteRequest {
+        agent: "dad_joke_bot".into(),
+        version,
+        endpoint: "prod".into(),
+        expect_live: Some(1).filter(|_| version == 2),
+        require_newer: true,
+        dry_run,
+    };
+    promote(&env.ctx, &env.aws, &request(1, false)).await.unwrap();
+    env.aws.wait.timeout = Duration::from_millis(200);
+    let err = promote(&env.ctx, &env.aws, &request(2, false)).await.unwrap_err().to_string();
+    assert!(err.contains("is still UPDATING (live version 1, wanted 2)"), "{err}");
+    let planned = promote(&env.ctx, &env.aws, &request(2, true)).await.unwrap();
+    assert_eq!(
+        planned.plan.as_deref(),
+        Some("wait until endpoint prod of dad_joke_bot_prod, already moving from version 1 to 2, is live")
+    );
+    env.aws.wait.timeout = Duration::from_secs(20);
+    let resumed = promote(&env.ctx, &env.aws, &request(2, false)).await.unwrap();
+    assert_eq!(
+        (resumed.action.as_str(), resumed.previous_version.as_deref(), resumed.live_version.as_str()),
+        ("promoted", Some("1"), "2")
+    );
+    let name = env.name("dad_joke_bot", Target::Prod);
+    let moves: Vec<(Option<String>, String)> = records::list_promotions(&env.aws, &name, "prod")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| (record.from_version, record.to_version))
+        .collect();
+    assert_eq!(moves, [(None, "1".to_owned()), (Some("1".to_owned()), "2".to_owned())]);
     env.stack.shutdown().await;
 }
 
