@@ -243,7 +243,10 @@ pub async fn deploy_zip(
                     if let Some((record_key, record)) = record
                         && record.zip_sha256 == sha256
                         && record.config == desired
-                        && (status == AgentRuntimeStatus::Ready || aws::is_transitional(&status))
+                        && matches!(
+                            status,
+                            AgentRuntimeStatus::Ready | AgentRuntimeStatus::Creating | AgentRuntimeStatus::Updating
+                        )
                         && deployed_key.as_deref() == Some(record.code_key.as_str())
                     {
                         outcome.version = Some(latest_version.clone());
