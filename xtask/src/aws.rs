@@ -262,7 +262,9 @@ where
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("UnknownError").to_owned();
             let message = service.err().message().unwrap_or("no message").to_owned();
-            let fix = fix_for(&code, action);
+            // AWS names the action it refused when it was not the call's own (iam:PassRole on the
+            // runtime's role, kms:Decrypt on the bucket's key): name that one.
+            let fix = fix_for(&code, denied_action(&message).unwrap_or(action));
             let text = format!("{operation} on {resource} failed: {code}: {message}; {fix}");
             if is_throttling(&code) { anyhow::Error::new(Throttled(text)) } else { anyhow!(text) }
         }
@@ -320,6 +322,15 @@ fn unless_throttled<T>(result: Result<T>) -> Result<Option<T>> {
         Err(err) if err.is::<Throttled>() => Ok(None),
         Err(err) => Err(err),
     }
+}
+
+/// The action in AWS's "… is not authorized to perform: iam:PassRole on resource: …".
+fn denied_action(message: &str) -> Option<&str> {
+    let rest = message.split_once("perform: ")?.1;
+    let action = rest.split(|c: char| c.is_whitespace() || c == ',').next()?;
+    let (service, operation) = action.split_once(':')?;
+    let plain = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    (plain(service) && plain(operation)).then_some(action)
 }
 
 fn fix_for(code: &str, action: &str) -> String {
@@ -703,6 +714,10 @@ mod tests {
                 .contains("bedrock-agentcore:CreateAgentRuntime")
         );
         assert!(fix_for("NoSuchBucket", "s3:PutObject").contains("--bucket"));
+        let pass_role = "User: arn:aws:sts::123456789012:assumed-role/ci/gh is not authorized to perform: iam:PassRole on resource: arn:aws:iam::123456789012:role/AgentCoreRuntimeRole";
+        assert_eq!(denied_action(pass_role), Some("iam:PassRole"));
+        assert_eq!(denied_action("Access Denied"), None);
+        assert_eq!(denied_action("not authorized to perform this action"), None);
     }
 
     #[test]

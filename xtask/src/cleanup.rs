@@ -35,7 +35,7 @@ pub struct CleanupArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Give up waiting for a deletion after this many seconds
-    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 }
 

@@ -43,7 +43,7 @@ pub struct DeployArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Give up waiting for READY after this many seconds
-    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
     /// Deploy the zips `<DIR>/<agent>.zip` built earlier by `cargo xtask package --out DIR`
     #[arg(long, value_name = "DIR")]
@@ -61,10 +61,22 @@ impl DeployArgs {
         if agents.is_empty() {
             progress!("no agent selected: nothing to deploy");
         }
-        // Refuse every bad name before the first call.
+        // Refuse every bad name, setting and missing zip before the first call.
         for agent in &agents {
             ctx.settings.scheme().runtime_name(&agent.name, target)?;
             desired_config(ctx, agent)?;
+            if let Some(dir) = &self.package_dir {
+                let zip = dir.join(format!("{}.zip", agent.name));
+                if !zip.is_file() {
+                    bail!(
+                        "no zip for agent {} in {}: build it with `cargo xtask package {} --out {}`, or leave out --package-dir to package now",
+                        agent.name,
+                        dir.display(),
+                        agent.name,
+                        dir.display()
+                    );
+                }
+            }
         }
         let (mut aws, _stack) = aws::connect(ctx).await?;
         aws.wait.timeout = Duration::from_secs(self.timeout);
@@ -126,6 +138,13 @@ pub async fn deploy_agents_with(
     target: Target,
     options: &DeployOptions,
 ) -> Vec<Result<DeployOutcome>> {
+    // Before packaging, which may take minutes: a missing bucket fails every agent the same way.
+    if !agents.is_empty()
+        && let Err(err) = records::check_bucket(aws).await
+    {
+        let text = format!("{err:#}");
+        return agents.iter().map(|_| Err(anyhow!("{text}"))).collect();
+    }
     futures_util::stream::iter(agents.iter().cloned())
         .map(|agent| async move {
             let zip = match &options.package_dir {
@@ -220,18 +239,39 @@ pub async fn deploy_zip(
                 if !force {
                     let record = records::read_version_record(aws, &runtime_name, &latest_version, &runtime_id).await?;
                     let deployed_key = artifact_key(latest.agent_runtime_artifact());
+                    let status = latest.status().clone();
                     if let Some((record_key, record)) = record
                         && record.zip_sha256 == sha256
                         && record.config == desired
-                        && *latest.status() == AgentRuntimeStatus::Ready
+                        && matches!(
+                            status,
+                            AgentRuntimeStatus::Ready | AgentRuntimeStatus::Creating | AgentRuntimeStatus::Updating
+                        )
                         && deployed_key.as_deref() == Some(record.code_key.as_str())
                     {
-                        progress!("{}: {runtime_name} version {latest_version} is up to date", agent.name);
                         outcome.version = Some(latest_version.clone());
-                        outcome.status = latest.status().as_str().to_owned();
-                        outcome.action = "up_to_date".to_owned();
                         outcome.s3_key = Some(record.code_key.clone());
                         outcome.record_key = Some(record_key);
+                        if status == AgentRuntimeStatus::Ready {
+                            progress!("{}: {runtime_name} version {latest_version} is up to date", agent.name);
+                        } else if dry_run {
+                            outcome.action = "planned".to_owned();
+                            outcome.status = status.as_str().to_owned();
+                            outcome.plan = Some(format!(
+                                "wait until version {latest_version} of {runtime_name}, made from this code by an earlier deploy, is READY"
+                            ));
+                            return Ok(outcome);
+                        } else {
+                            // An earlier deploy of this very code was interrupted while it waited:
+                            // wait for its version instead of spending another one.
+                            progress!(
+                                "{}: {runtime_name} version {latest_version} has this code and is still {status}; waiting until READY",
+                                agent.name
+                            );
+                            aws::wait_runtime_ready(aws, &runtime_id, &runtime_name, &latest_version).await?;
+                        }
+                        outcome.status = "READY".to_owned();
+                        outcome.action = "up_to_date".to_owned();
                         outcome.default_endpoint = default_endpoint_arn(aws, &runtime_id).await?;
                         return Ok(outcome);
                     }
@@ -533,17 +573,26 @@ impl<T: Row + Serialize> Report<T> {
         self.results.iter().filter_map(|entry| entry.outcome.as_ref()).map(|outcome| outcome.cells()).collect()
     }
 
+    /// The step summary: the table, each plan of a dry run, each failure and the totals.
     pub fn markdown(&self) -> String {
         let mut text = format!("### cargo xtask {}\n\n", self.command);
-        let headers = T::headers();
-        text += &format!("| {} |\n|{}\n", headers.join(" | "), " --- |".repeat(headers.len()));
-        for row in self.rows() {
-            let cells: Vec<String> = row.iter().map(|cell| cell.replace('|', "\\|")).collect();
-            text += &format!("| {} |\n", cells.join(" | "));
+        let rows = self.rows();
+        if !rows.is_empty() {
+            text += &markdown_table(T::headers(), &rows);
+        }
+        let plans: Vec<String> = self
+            .results
+            .iter()
+            .filter_map(|entry| Some(format!("- plan for `{}`: {}\n", entry.name, entry.outcome.as_ref()?.plan()?)))
+            .collect();
+        if !plans.is_empty() {
+            text += &format!("\nDry run, nothing was changed:\n\n{}", plans.concat());
         }
         for entry in self.results.iter().filter(|entry| !entry.ok) {
             text += &format!("\n**{} failed:** {}\n", entry.name, entry.error.as_deref().unwrap_or_default());
         }
+        let done = self.results.len() - self.failed;
+        text += &format!("\n{done} succeeded, {} failed\n", self.failed);
         text
     }
 }
@@ -583,6 +632,17 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut text = line(headers.to_vec());
     for row in rows {
         text += &line(row.iter().map(String::as_str).collect());
+    }
+    text
+}
+
+/// A markdown table; `|` and line breaks inside cells are escaped so a cell stays one cell.
+pub fn markdown_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let escape = |cell: &str| cell.replace('|', "\\|").replace(['\r', '\n'], " ");
+    let mut text = format!("| {} |\n|{}\n", headers.join(" | "), " --- |".repeat(headers.len()));
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|cell| escape(cell)).collect();
+        text += &format!("| {} |\n", cells.join(" | "));
     }
     text
 }

@@ -35,7 +35,7 @@ pub struct PromoteArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Give up waiting for the endpoint after this many seconds
-    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 }
 
@@ -86,7 +86,7 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Give up waiting for the endpoint after this many seconds
-    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 }
 
@@ -276,10 +276,17 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
     }
 
     let current = aws::get_endpoint(aws, &runtime_id, endpoint).await?;
-    if let Some(current) = &current
-        && aws::is_transitional(&aws_sdk_bedrockagentcorecontrol::types::AgentRuntimeStatus::from(
+    let moving = current.as_ref().is_some_and(|current| {
+        aws::is_transitional(&aws_sdk_bedrockagentcorecontrol::types::AgentRuntimeStatus::from(
             current.status().as_str(),
         ))
+    });
+    // Already moving to this very version (an earlier run was interrupted while it waited): wait for
+    // it and record it, rather than refuse and lose the record.
+    let resume = moving && current.as_ref().and_then(|current| current.target_version()) == Some(version.as_str());
+    if moving
+        && !resume
+        && let Some(current) = &current
     {
         bail!(
             "endpoint {endpoint} of {runtime_name} is {} (towards version {}); wait until it is READY and re-run",
@@ -315,6 +322,8 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
         outcome.action = "already_live".to_owned();
         return Ok(outcome);
     }
+    // The record is written after the endpoint moved: make sure it can be, before moving it.
+    records::check_bucket(aws).await?;
     if request.require_newer
         && let Some(live) = &live
         && aws::version_number(live) > request.version
@@ -327,6 +336,10 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
         outcome.action = "planned".to_owned();
         outcome.live_version = live.clone().unwrap_or_else(|| "none".to_owned());
         outcome.plan = Some(match &current {
+            Some(_) if resume => format!(
+                "wait until endpoint {endpoint} of {runtime_name}, already moving from version {} to {version}, is live",
+                live.as_deref().unwrap_or("none")
+            ),
             None => format!("create endpoint {endpoint} of {runtime_name} at version {version}, wait until live"),
             Some(_) => format!(
                 "move endpoint {endpoint} of {runtime_name} from version {} to {version}, wait until live",
@@ -336,13 +349,15 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
         return Ok(outcome);
     }
 
-    progress!(
-        "{}: moving {endpoint} of {runtime_name} from version {} to {version}",
-        request.agent,
-        live.as_deref().unwrap_or("none")
-    );
     let resource = format!("endpoint {endpoint} of runtime {runtime_name}");
-    if current.is_none() {
+    if resume {
+        progress!(
+            "{}: {endpoint} of {runtime_name} is already moving from version {} to {version}; waiting until live",
+            request.agent,
+            live.as_deref().unwrap_or("none")
+        );
+    } else if current.is_none() {
+        progress!("{}: creating {endpoint} of {runtime_name} at version {version}", request.agent);
         let created = aws
             .control
             .create_agent_runtime_endpoint()
@@ -363,6 +378,11 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
             Err(err) => return Err(aws::explain(err, "bedrock-agentcore:CreateAgentRuntimeEndpoint", &resource)),
         }
     } else {
+        progress!(
+            "{}: moving {endpoint} of {runtime_name} from version {} to {version}",
+            request.agent,
+            live.as_deref().unwrap_or("none")
+        );
         update_endpoint(aws, &runtime_id, endpoint, &version, &resource).await?;
     }
     let state = aws::wait_endpoint_live(aws, &runtime_id, &runtime_name, endpoint, &version).await?;

@@ -132,6 +132,38 @@ async fn put_new_stream(
     }
 }
 
+/// Checks that the artifact bucket exists and is reachable, so a deploy or promotion fails before
+/// it changes anything rather than after (a promotion's record is written once the endpoint moved).
+pub async fn check_bucket(aws: &AwsClients) -> Result<()> {
+    let bucket = &aws.bucket;
+    let err = match aws.s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => return Ok(()),
+        Err(err) => err,
+    };
+    // A HEAD answer has no body: the status says what went wrong.
+    match http_status(&err) {
+        Some(404) => bail!(
+            "bucket {bucket} does not exist: create it (`aws s3 mb s3://{bucket}`), or point at another one with --bucket / AGENTCORE_BUCKET"
+        ),
+        Some(403) => bail!(
+            "HeadBucket on s3://{bucket} failed: 403 Forbidden; allow `s3:ListBucket` on the bucket for your IAM identity, or if it belongs to another account, point at yours with --bucket / AGENTCORE_BUCKET"
+        ),
+        Some(301) => {
+            let region = match &err {
+                aws_sdk_s3::error::SdkError::ServiceError(service) => {
+                    service.raw().headers().get("x-amz-bucket-region").map(str::to_owned)
+                }
+                _ => None,
+            };
+            bail!(
+                "bucket {bucket} is in region {}, not this one; pass --region (or AWS_REGION) to match it, or another bucket with --bucket",
+                region.as_deref().unwrap_or("another region")
+            )
+        }
+        _ => Err(explain(err, "s3:ListBucket", &format!("bucket {bucket}"))),
+    }
+}
+
 /// Whether `key` exists.
 pub async fn exists(aws: &AwsClients, key: &str) -> Result<bool> {
     match aws.s3.head_object().bucket(&aws.bucket).key(key).send().await {
@@ -151,7 +183,10 @@ pub async fn exists(aws: &AwsClients, key: &str) -> Result<bool> {
 pub async fn get_json<T: DeserializeOwned>(aws: &AwsClients, key: &str) -> Result<Option<T>> {
     let output = match aws.s3.get_object().bucket(&aws.bucket).key(key).send().await {
         Ok(output) => output,
-        Err(err) if http_status(&err) == Some(404) => return Ok(None),
+        // A missing bucket is a 404 too, and must not read as "no record yet".
+        Err(err) if http_status(&err) == Some(404) && error_code(&err).as_deref() != Some("NoSuchBucket") => {
+            return Ok(None);
+        }
         Err(err) => return Err(explain(err, "s3:GetObject", &format!("s3://{}/{key}", aws.bucket))),
     };
     let bytes = output

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::aws::{self, AwsClients};
 use crate::cli::Ctx;
-use crate::deploy::table;
+use crate::deploy::{markdown_table, table};
 use crate::select::Selection;
 
 /// AgentCore's default quotas (adjustable per account).
@@ -34,7 +34,7 @@ impl StatusArgs {
         let report = status(ctx, &aws, agents.as_deref()).await?;
         crate::output::emit(ctx, &report)?;
         crate::output::github_output("status", &serde_json::to_string(&report)?)?;
-        crate::output::step_summary(&format!("### cargo xtask status\n\n```\n{report}```\n"))?;
+        crate::output::step_summary(&report.markdown())?;
         Ok(())
     }
 }
@@ -146,14 +146,9 @@ pub async fn status(ctx: &Ctx, aws: &AwsClients, agents: Option<&[String]>) -> R
     })
 }
 
-impl fmt::Display for StatusReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "runtimes in the account: {} of {}", self.runtimes_used, self.runtimes_quota)?;
-        if self.runtimes.is_empty() {
-            return writeln!(f, "no runtime of this project");
-        }
-        let rows: Vec<Vec<String>> = self
-            .runtimes
+impl StatusReport {
+    fn runtime_rows(&self) -> Vec<Vec<String>> {
+        self.runtimes
             .iter()
             .map(|runtime| {
                 vec![
@@ -167,14 +162,11 @@ impl fmt::Display for StatusReport {
                     runtime.runtime_id.clone(),
                 ]
             })
-            .collect();
-        writeln!(f)?;
-        f.write_str(&table(
-            &["RUNTIME", "AGENT", "TARGET", "STATUS", "LATEST", "VERSIONS", "ENDPOINTS", "RUNTIME ID"],
-            &rows,
-        ))?;
-        let endpoint_rows: Vec<Vec<String>> = self
-            .runtimes
+            .collect()
+    }
+
+    fn endpoint_rows(&self) -> Vec<Vec<String>> {
+        self.runtimes
             .iter()
             .flat_map(|runtime| {
                 runtime.endpoints.iter().map(|endpoint| {
@@ -187,19 +179,54 @@ impl fmt::Display for StatusReport {
                     ]
                 })
             })
-            .collect();
-        writeln!(f)?;
-        f.write_str(&table(&["RUNTIME", "ENDPOINT", "STATUS", "LIVE", "TARGET"], &endpoint_rows))?;
-        let version_rows: Vec<Vec<String>> = self
-            .runtimes
+            .collect()
+    }
+
+    fn version_rows(&self) -> Vec<Vec<String>> {
+        self.runtimes
             .iter()
             .map(|runtime| {
                 let versions: Vec<String> =
                     runtime.versions.iter().map(|version| format!("v{} {}", version.version, version.status)).collect();
                 vec![runtime.runtime_name.clone(), versions.join(", ")]
             })
-            .collect();
+            .collect()
+    }
+
+    /// The step summary: the same three tables as the terminal, in markdown.
+    pub fn markdown(&self) -> String {
+        let mut text = format!(
+            "### cargo xtask status\n\nRuntimes in the account: {} of {}\n\n",
+            self.runtimes_used, self.runtimes_quota
+        );
+        if self.runtimes.is_empty() {
+            return text + "No runtime of this project.\n";
+        }
+        text += &markdown_table(RUNTIME_HEADERS, &self.runtime_rows());
+        text += "\n";
+        text += &markdown_table(ENDPOINT_HEADERS, &self.endpoint_rows());
+        text += "\n";
+        text += &markdown_table(VERSION_HEADERS, &self.version_rows());
+        text
+    }
+}
+
+const RUNTIME_HEADERS: &[&str] =
+    &["RUNTIME", "AGENT", "TARGET", "STATUS", "LATEST", "VERSIONS", "ENDPOINTS", "RUNTIME ID"];
+const ENDPOINT_HEADERS: &[&str] = &["RUNTIME", "ENDPOINT", "STATUS", "LIVE", "TARGET"];
+const VERSION_HEADERS: &[&str] = &["RUNTIME", "VERSIONS"];
+
+impl fmt::Display for StatusReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "runtimes in the account: {} of {}", self.runtimes_used, self.runtimes_quota)?;
+        if self.runtimes.is_empty() {
+            return writeln!(f, "no runtime of this project");
+        }
         writeln!(f)?;
-        f.write_str(&table(&["RUNTIME", "VERSIONS"], &version_rows))
+        f.write_str(&table(RUNTIME_HEADERS, &self.runtime_rows()))?;
+        writeln!(f)?;
+        f.write_str(&table(ENDPOINT_HEADERS, &self.endpoint_rows()))?;
+        writeln!(f)?;
+        f.write_str(&table(VERSION_HEADERS, &self.version_rows()))
     }
 }

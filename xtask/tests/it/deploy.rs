@@ -1,5 +1,8 @@
 //! Release commands (deploy, promote, rollback, cleanup, status) against the in-process local stack.
 
+mod deny;
+
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -891,9 +894,13 @@ async fn a_stuck_promotion_hits_the_deadline_and_records_nothing() {
     let name = env.name("dad_joke_bot", Target::Prod);
     let history = records::list_promotions(&env.aws, &name, "prod").await.unwrap();
     assert_eq!(history.len(), 1, "only the promotion that happened is recorded");
-    // While it is still moving, another promotion is refused rather than piled on.
-    let err = promote(&env.ctx, &env.aws, &request(2)).await.unwrap_err().to_string();
+    // While it is still moving, a promotion elsewhere is refused rather than piled on.
+    let err = rollback(&env.ctx, &env.aws, "dad_joke_bot", "prod", Some(1), false).await.unwrap_err().to_string();
     assert!(err.contains("is UPDATING (towards version 2); wait until it is READY"), "{err}");
+    // The same promotion again waits for it, and still records nothing while it never arrives.
+    let err = promote(&env.ctx, &env.aws, &request(2)).await.unwrap_err().to_string();
+    assert!(err.contains("is still UPDATING (live version 1, wanted 2)"), "{err}");
+    assert_eq!(records::list_promotions(&env.aws, &name, "prod").await.unwrap().len(), 1);
     env.stack.shutdown().await;
 }
 
@@ -961,5 +968,419 @@ async fn waits_outlast_throttling_that_outlasts_the_sdk_retries() {
     env.stack.faults().throttle("ListAgentRuntimes", 2).unwrap();
     let err = aws::list_runtimes(&impatient).await.unwrap_err().to_string();
     assert!(err.contains("ThrottlingException") && err.contains("lower --max-parallel"), "{err}");
+    env.stack.shutdown().await;
+}
+
+/// `$GITHUB_OUTPUT` as the tool writes it (`key<<DELIMITER`, value lines, `DELIMITER`): key → value.
+fn github_outputs(path: &Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut outputs = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (key, delimiter) = line.split_once("<<").unwrap_or_else(|| panic!("not a `key<<DELIMITER` line: {line}"));
+        let mut value = Vec::new();
+        for next in lines.by_ref() {
+            if next == delimiter {
+                break;
+            }
+            value.push(next);
+        }
+        assert!(outputs.insert(key.to_owned(), value.join("\n")).is_none(), "{key} written twice");
+    }
+    outputs
+}
+
+/// One command run as a GitHub Actions step against the stack.
+struct Step {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+    outputs: BTreeMap<String, String>,
+    summary: String,
+}
+
+impl Env {
+    async fn github_step(&self, number: usize, args: &[&str]) -> Step {
+        let dir = self.temp.path().join(format!("step-{number}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (output, summary) = (dir.join("output"), dir.join("summary"));
+        let mut command = cli(self.temp.path());
+        command
+            .envs(self.stack.env_exports())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &output)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .args(args);
+        let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+        let outputs = if output.exists() { github_outputs(&output) } else { BTreeMap::new() };
+        let summary = std::fs::read_to_string(&summary).unwrap_or_default();
+        Step { ok, stdout, stderr, outputs, summary }
+    }
+
+    /// Everything a command could change: runtimes, versions, endpoints, and the bucket's keys.
+    async fn state(&self) -> String {
+        let status = xtask::status::status(&self.ctx, &self.aws, None).await.unwrap();
+        json(&(status, self.bucket_keys().await))
+    }
+}
+
+/// Every release command as a GitHub Actions step: `$GITHUB_OUTPUT` holds the same JSON as stdout
+/// and the failure count, the step summary is markdown, and every mutating command's `--dry-run`
+/// leaves AgentCore and the bucket as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_reports_to_github_and_every_dry_run_changes_nothing() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("github");
+    let zips = zips.to_str().unwrap();
+    let deploy = ["deploy", "dad_joke_bot", "--prod", "--package-dir", zips, "--json"];
+    let steps: &[(&[&str], &str, bool)] = &[
+        (&[&deploy[..], &["--dry-run"]].concat(), "deploy", true),
+        (&deploy, "deploy", false),
+        (&["promote", "dad_joke_bot", "--version", "1", "--json", "--dry-run"], "promote", true),
+        (&["promote", "dad_joke_bot", "--version", "1", "--json"], "promote", false),
+        (&[&deploy[..], &["--force"]].concat(), "deploy", false),
+        (&["promote", "dad_joke_bot", "--version", "2", "--expect-live", "1", "--json"], "promote", false),
+        (&["rollback", "dad_joke_bot", "--json", "--dry-run"], "rollback", true),
+        (&["rollback", "dad_joke_bot", "--json"], "rollback", false),
+        (&["promote", "dad_joke_bot", "--version", "9", "--json"], "promote", false),
+        (&["status", "--json"], "status", false),
+        (&["cleanup", "dad_joke_bot_prod", "--force-prod", "--yes", "--json", "--dry-run"], "cleanup", true),
+        (&["cleanup", "dad_joke_bot_prod", "--force-prod", "--yes", "--json"], "cleanup", false),
+    ];
+    let mut summaries = String::new();
+    for (number, (args, key, dry_run)) in steps.iter().enumerate() {
+        let before = env.state().await;
+        let step = env.github_step(number, args).await;
+        let shown = args.join(" ").replace(zips, "ZIPS");
+        let expect_failure = args.contains(&"9");
+        assert_eq!(step.ok, !expect_failure, "{shown}: {}", step.stderr);
+        let stdout: serde_json::Value =
+            serde_json::from_str(&step.stdout).unwrap_or_else(|err| panic!("{shown}: {err}: {}", step.stdout));
+        let written: serde_json::Value = serde_json::from_str(&step.outputs[*key]).unwrap();
+        assert_eq!(written, stdout, "{shown}: $GITHUB_OUTPUT `{key}` is the result printed");
+        if *key != "status" {
+            let failed = if expect_failure { "1" } else { "0" };
+            assert_eq!(step.outputs["failed"], failed, "{shown}");
+            assert_eq!(step.outputs.len(), 2, "{shown}: {:?}", step.outputs.keys());
+        }
+        let after = env.state().await;
+        if *dry_run || expect_failure || *key == "status" {
+            assert_eq!(before, after, "{shown} changed something");
+        } else {
+            assert_ne!(before, after, "{shown} changed nothing");
+        }
+        if *dry_run {
+            let plan = &stdout["results"][0]["outcome"]["plan"];
+            assert!(plan.as_str().is_some_and(|plan| step.summary.contains(plan)), "{shown}: {}", step.summary);
+        }
+        summaries += &format!("<!-- cargo xtask {shown} -->\n{}\n", step.summary);
+    }
+    insta_settings().bind(|| insta::assert_snapshot!("github_step_summaries", summaries));
+    env.stack.shutdown().await;
+}
+
+/// README's main job with real packaging (dependencies from PyPI through the workspace's shared
+/// dependency cache): `deploy --all --pr 1 --local` makes version 1 of every agent's runtime from the
+/// zips `package` builds, and running it again is up to date. The only test here that packages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_all_packages_for_real_and_a_rerun_is_up_to_date() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = temp.path().join("state");
+    let root = xtask::settings::workspace_root();
+    let settings = xtask::settings::Settings::from_workspace(&root).unwrap();
+    let agents = xtask::agents::discover(&root, &settings).unwrap();
+    assert!(agents.len() >= 2, "the workspace has its two agents");
+    let deploy = || {
+        let mut command = cli(temp.path());
+        command
+            .args(["deploy", "--all", "--pr", "1", "--json", "--local", "--local-dir"])
+            .arg(&state)
+            .env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
+        command
+    };
+    // The stack's state, read once the command has exited (the CLI ran its own stack on `state`).
+    let inspect = async || {
+        let stack = LocalStack::start(LocalConfig {
+            dir: state.clone(),
+            s3_port: 0,
+            control_port: 0,
+            transition_delay: Duration::from_millis(50),
+            region: settings.region.clone(),
+        })
+        .await
+        .unwrap();
+        let aws =
+            aws::local_clients(&stack.s3_endpoint(), &stack.control_endpoint(), stack.region(), &settings.bucket).await;
+        (stack, aws)
+    };
+    let results = |stdout: &str| -> Vec<serde_json::Value> {
+        let report: serde_json::Value = serde_json::from_str(stdout).expect("stdout is the JSON result");
+        assert_eq!(report["failed"], 0, "{report:#}");
+        let results = report["results"].as_array().unwrap().clone();
+        let names: Vec<&str> = results.iter().map(|entry| entry["name"].as_str().unwrap()).collect();
+        let expected: Vec<&str> = agents.iter().map(|agent| agent.name.as_str()).collect();
+        assert_eq!(names, expected);
+        results.iter().map(|entry| entry["outcome"].clone()).collect()
+    };
+
+    let mut first = deploy();
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut first)).await.unwrap();
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("packaging"), "{stderr}");
+    let first = results(&stdout);
+    let (stack, aws) = inspect().await;
+    let mut package_hashes = Vec::new();
+    for (agent, outcome) in agents.iter().zip(&first) {
+        let name = settings.scheme().runtime_name(&agent.name, Target::Pr(1)).unwrap();
+        let package = xtask::package::default_out_dir(&root).join(format!("{}.zip", agent.name));
+        let sha256 = hex::encode(Sha256::digest(std::fs::read(&package).unwrap()));
+        assert_eq!(outcome["zip_sha256"], sha256.as_str(), "{} deployed the zip `package` built", agent.name);
+        assert_eq!((outcome["action"].as_str(), outcome["version"].as_str()), (Some("created"), Some("1")));
+        assert_eq!(outcome["status"], "READY");
+        let runtime = aws::find_runtime(&aws, &name).await.unwrap().unwrap_or_else(|| panic!("{name} missing"));
+        let id = runtime.agent_runtime_id();
+        assert_eq!(outcome["runtime_id"], id);
+        let versions = aws::list_versions(&aws, id).await.unwrap();
+        let versions: Vec<(&str, &str)> =
+            versions.iter().map(|v| (v.agent_runtime_version(), v.status().as_str())).collect();
+        assert_eq!(versions, [("1", "READY")], "{name}");
+        let latest = aws::get_runtime(&aws, id, Some("1")).await.unwrap().unwrap();
+        let Some(AgentRuntimeArtifact::CodeConfiguration(code)) = latest.agent_runtime_artifact() else {
+            panic!("{name} has no code artifact")
+        };
+        let key = code.code().unwrap().as_s3().unwrap().prefix().to_owned();
+        assert_eq!(key, records::code_key(&name, 1));
+        assert_eq!(outcome["s3_key"], key.as_str());
+        let object = aws.s3.get_object().bucket(&aws.bucket).key(&key).send().await.unwrap();
+        let code = object.body.collect().await.unwrap().into_bytes();
+        assert_eq!(hex::encode(Sha256::digest(&code)), sha256, "s3://{}/{key} holds the package", aws.bucket);
+        let (record_key, record) = records::read_version_record(&aws, &name, "1", id).await.unwrap().unwrap();
+        assert_eq!(record_key, records::record_key(&name, "1"));
+        assert_eq!(outcome["record_key"], record_key.as_str());
+        assert_eq!(
+            (record.agent.as_str(), record.zip_sha256.as_str(), record.code_key.as_str(), record.pr),
+            (agent.name.as_str(), sha256.as_str(), key.as_str(), Some(1))
+        );
+        assert_eq!(record.tool_version, env!("CARGO_PKG_VERSION"));
+        assert!(record.git_commit.is_some(), "the record names the commit");
+        package_hashes.push(sha256);
+    }
+    let keys = |aws: AwsClients| async move {
+        let listed = aws.s3.list_objects_v2().bucket(&aws.bucket).send().await.unwrap();
+        let mut keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
+        keys.sort();
+        keys
+    };
+    let keys_before = keys(aws.clone()).await;
+    assert_eq!(keys_before.len(), 2 * agents.len(), "a code zip and a record per runtime: {keys_before:?}");
+    stack.shutdown().await;
+
+    let mut second = deploy();
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut second)).await.unwrap();
+    assert!(ok, "{stderr}");
+    let second = results(&stdout);
+    for ((agent, outcome), sha256) in agents.iter().zip(&second).zip(&package_hashes) {
+        assert_eq!(
+            (outcome["action"].as_str(), outcome["version"].as_str()),
+            (Some("up_to_date"), Some("1")),
+            "{}",
+            agent.name
+        );
+        assert_eq!(outcome["zip_sha256"], sha256.as_str(), "packaging is deterministic");
+    }
+    let (stack, aws) = inspect().await;
+    for agent in &agents {
+        let name = settings.scheme().runtime_name(&agent.name, Target::Pr(1)).unwrap();
+        let id = aws::find_runtime(&aws, &name).await.unwrap().unwrap().agent_runtime_id().to_owned();
+        assert_eq!(aws::list_versions(&aws, &id).await.unwrap().len(), 1, "{name}: no new version");
+    }
+    assert_eq!(keys(aws.clone()).await, keys_before, "nothing new in the bucket");
+    stack.shutdown().await;
+}
+
+/// A missing bucket is refused before anything changes, with the fix; AccessDenied answers (from a
+/// server refusing as AWS does) name the IAM action to allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_bucket_and_access_denied_name_the_fix() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("bucket");
+    let zips_arg = zips.to_str().unwrap().to_owned();
+    let missing = "no-such-bucket";
+    let bucket_fix = format!(
+        "bucket {missing} does not exist: create it (`aws s3 mb s3://{missing}`), or point at another one with --bucket / AGENTCORE_BUCKET"
+    );
+
+    let step = env
+        .github_step(
+            0,
+            &["deploy", "dad_joke_bot", "--pr", "21", "--package-dir", zips_arg.as_str(), "--bucket", missing],
+        )
+        .await;
+    assert!(!step.ok, "{}", step.stderr);
+    assert!(step.stdout.contains(&format!("FAILED dad_joke_bot: {bucket_fix}")), "{}", step.stdout);
+    assert!(aws::list_runtimes(&env.aws).await.unwrap().is_empty(), "nothing was created");
+
+    // A promotion that could not be recorded is refused before the endpoint moves.
+    env.deploy_one(Target::Prod, &zips, false, false).await.unwrap();
+    let step = env.github_step(1, &["promote", "dad_joke_bot", "--version", "1", "--bucket", missing]).await;
+    assert!(!step.ok, "{}", step.stderr);
+    assert!(step.stdout.contains(&format!("FAILED dad_joke_bot: {bucket_fix}")), "{}", step.stdout);
+    assert_eq!(env.endpoint_live(&env.name("dad_joke_bot", Target::Prod), "prod").await, None);
+
+    // Reading from a missing bucket is an error, not "no record yet".
+    let no_bucket = deny::start(deny::Api::S3NoSuchBucket).await;
+    let nowhere = aws::local_clients(&no_bucket.url, &env.stack.control_endpoint(), env.stack.region(), missing).await;
+    let err = records::check_bucket(&nowhere).await.unwrap_err().to_string();
+    assert_eq!(err, bucket_fix);
+    let err = records::get_json::<VersionRecord>(&nowhere, "x/v1/record.json").await.unwrap_err().to_string();
+    assert!(
+        err.starts_with("GetObject on s3://no-such-bucket/x/v1/record.json failed: NoSuchBucket:")
+            && err.ends_with("; create the bucket, or point at another one with --bucket / AGENTCORE_BUCKET"),
+        "{err}"
+    );
+    let err = records::list_promotions(&nowhere, "x", "prod").await.unwrap_err().to_string();
+    assert!(err.contains("NoSuchBucket") && err.contains("--bucket"), "{err}");
+
+    // AccessDenied on the control plane names the action, from the CLI.
+    let denied_control = deny::start(deny::Api::Control).await;
+    let denied_s3 = deny::start(deny::Api::S3).await;
+    let mut command = cli(env.temp.path());
+    command
+        .envs(env.stack.env_exports())
+        .env("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL", &denied_control.url)
+        .args(["status"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("error: ListAgentRuntimes on the account's runtimes failed: AccessDeniedException: User: arn:aws:iam::123456789012:user/ci is not authorized to perform this action; allow `bedrock-agentcore:ListAgentRuntimes` for your IAM identity (or pick another one with --profile)"),
+        "{stderr}"
+    );
+    // And on S3: a deploy stops at the bucket check, before anything is created.
+    let mut command = cli(env.temp.path());
+    command.envs(env.stack.env_exports()).env("AWS_ENDPOINT_URL_S3", &denied_s3.url).args([
+        "deploy",
+        "dad_joke_bot",
+        "--pr",
+        "22",
+        "--package-dir",
+        zips_arg.as_str(),
+    ]);
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    assert!(!ok, "{stderr}");
+    assert!(
+        stdout.contains(
+            "HeadBucket on s3://agentcore-artifacts-123456789012 failed: 403 Forbidden; allow `s3:ListBucket`"
+        ),
+        "{stdout}"
+    );
+    assert!(aws::find_runtime(&env.aws, &env.name("dad_joke_bot", Target::Pr(22))).await.unwrap().is_none());
+    let refused =
+        aws::local_clients(&denied_s3.url, &env.stack.control_endpoint(), env.stack.region(), &env.aws.bucket).await;
+    let err = records::put_new(&refused, "k/v1/record.json", b"{}".to_vec(), "application/json", None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "PutObject on s3://agentcore-artifacts-123456789012/k/v1/record.json failed: AccessDenied: Access Denied; allow `s3:PutObject` for your IAM identity (or pick another one with --profile)"
+    );
+    let err = records::get_json::<VersionRecord>(&refused, "k/v1/record.json").await.unwrap_err().to_string();
+    assert!(err.contains("AccessDenied") && err.contains("allow `s3:GetObject`"), "{err}");
+    let err = records::list_promotions(&refused, "k", "prod").await.unwrap_err().to_string();
+    assert!(err.contains("AccessDenied") && err.contains("allow `s3:ListBucket`"), "{err}");
+    env.stack.shutdown().await;
+}
+
+/// A deploy that stopped waiting (interrupted, or past its deadline) leaves a version in CREATING;
+/// deploying the same code again waits for that version instead of spending another. A promotion
+/// that stopped waiting is likewise waited for, and recorded, when run again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoint_move() {
+    let mut env = Env::start(Duration::from_millis(1500)).await;
+    let zips = env.zips("interrupted");
+    env.aws.wait.timeout = Duration::from_millis(200);
+    let err = format!("{:#}", env.deploy_one(Target::Pr(14), &zips, false, false).await.unwrap_err());
+    assert!(err.contains("version 1 is still CREATING"), "{err}");
+    let planned = env.deploy_one(Target::Pr(14), &zips, false, true).await.unwrap();
+    assert_eq!(planned.action, "planned");
+    assert!(planned.plan.as_deref().unwrap().starts_with("wait until version 1 of dad_joke_bot_pr_14"), "{planned:?}");
+    env.aws.wait.timeout = Duration::from_secs(20);
+    let again = env.deploy_one(Target::Pr(14), &zips, false, false).await.unwrap();
+    assert_eq!(
+        (again.action.as_str(), again.version.as_deref(), again.status.as_str()),
+        ("up_to_date", Some("1"), "READY")
+    );
+    assert!(again.default_endpoint.is_some());
+    assert_eq!(env.versions(&env.name("dad_joke_bot", Target::Pr(14))).await, ["1"], "no version spent");
+    // Other code is not waited for: it makes a new version.
+    let other = env.zips("interrupted_other");
+    let updated = env.deploy_one(Target::Pr(14), &other, false, false).await.unwrap();
+    assert_eq!((updated.action.as_str(), updated.version.as_deref()), ("updated", Some("2")));
+
+    // The same for a promotion: re-running it waits for the move and records it once.
+    env.deploy_one(Target::Prod, &zips, false, false).await.unwrap();
+    env.deploy_one(Target::Prod, &other, false, false).await.unwrap();
+    let request = |version: u32, dry_run: bool| PromoteRequest {
+        agent: "dad_joke_bot".into(),
+        version,
+        endpoint: "prod".into(),
+        expect_live: Some(1).filter(|_| version == 2),
+        require_newer: true,
+        dry_run,
+    };
+    promote(&env.ctx, &env.aws, &request(1, false)).await.unwrap();
+    env.aws.wait.timeout = Duration::from_millis(200);
+    let err = promote(&env.ctx, &env.aws, &request(2, false)).await.unwrap_err().to_string();
+    assert!(err.contains("is still UPDATING (live version 1, wanted 2)"), "{err}");
+    let planned = promote(&env.ctx, &env.aws, &request(2, true)).await.unwrap();
+    assert_eq!(
+        planned.plan.as_deref(),
+        Some("wait until endpoint prod of dad_joke_bot_prod, already moving from version 1 to 2, is live")
+    );
+    env.aws.wait.timeout = Duration::from_secs(20);
+    let resumed = promote(&env.ctx, &env.aws, &request(2, false)).await.unwrap();
+    assert_eq!(
+        (resumed.action.as_str(), resumed.previous_version.as_deref(), resumed.live_version.as_str()),
+        ("promoted", Some("1"), "2")
+    );
+    let name = env.name("dad_joke_bot", Target::Prod);
+    let moves: Vec<(Option<String>, String)> = records::list_promotions(&env.aws, &name, "prod")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| (record.from_version, record.to_version))
+        .collect();
+    assert_eq!(moves, [(None, "1".to_owned()), (Some("1".to_owned()), "2".to_owned())]);
+    env.stack.shutdown().await;
+}
+
+/// A missing zip or a zero timeout is refused before any call, with the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_deploy_input_is_refused_before_any_call() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("partial");
+    std::fs::remove_file(zips.join("motivational_quotes_bot.zip")).unwrap();
+    let zips_arg = zips.to_str().unwrap().to_owned();
+    let mut command = cli(env.temp.path());
+    command.envs(env.stack.env_exports()).args(["deploy", "--all", "--pr", "15", "--package-dir", &zips_arg]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    assert!(!ok, "{stderr}");
+    let expected = format!(
+        "error: no zip for agent motivational_quotes_bot in {zips_arg}: build it with `cargo xtask package motivational_quotes_bot --out {zips_arg}`, or leave out --package-dir to package now\n"
+    );
+    assert_eq!(stderr, expected);
+    assert!(aws::list_runtimes(&env.aws).await.unwrap().is_empty(), "dad_joke_bot was not deployed either");
+    assert!(env.bucket_keys().await.is_empty());
+    for command_line in [
+        &["deploy", "dad_joke_bot", "--pr", "15", "--timeout", "0"][..],
+        &["promote", "dad_joke_bot", "--version", "1", "--timeout", "0"],
+        &["rollback", "dad_joke_bot", "--timeout", "0"],
+        &["cleanup", "--pr", "15", "--yes", "--timeout", "0"],
+    ] {
+        let output = cli(env.temp.path()).envs(env.stack.env_exports()).args(command_line).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command_line:?}: {stderr}");
+        assert!(stderr.contains("invalid value '0' for '--timeout <SECS>'"), "{stderr}");
+    }
     env.stack.shutdown().await;
 }
