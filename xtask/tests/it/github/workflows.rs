@@ -73,6 +73,13 @@ pub fn check_workflow(file: &str, text: &str) -> Vec<String> {
                 problems.push(format!("{job_name}: permission {scope:?} is {level:?}"));
             }
         }
+        // A matrix that fails fast cancels the other agents' deploys: a silently cancelled deploy.
+        if let Some(strategy) = get(job, "strategy")
+            && get(strategy, "matrix").is_some()
+            && get(strategy, "fail-fast") != Some(&Value::Bool(false))
+        {
+            problems.push(format!("{job_name}: a matrix must set `fail-fast: false`"));
+        }
         let steps = get(job, "steps").and_then(Value::as_sequence).cloned().unwrap_or_default();
         let mut uses_aws = false;
         for step in &steps {
@@ -205,11 +212,25 @@ fn the_checker_catches_each_broken_rule() {
             "pr-deploy.yml",
             "job without permissions",
             good.replacen(
-                "    permissions:\n      contents: read # check out the code\n      id-token: write # OIDC token for the AWS role\n      pull-requests: write # create or update the PR comment\n",
+                "    permissions:\n      contents: read # check out the code\n      pull-requests: write # create or update the PR comment\n",
                 "",
                 1,
             ),
             "explicit `permissions:`",
+        ),
+        ("pr-deploy.yml", "matrix fails fast", good.replace("fail-fast: false", "fail-fast: true"), "fail-fast"),
+        ("pr-deploy.yml", "matrix without fail-fast", good.replace("      fail-fast: false\n", ""), "fail-fast"),
+        (
+            "pr-deploy.yml",
+            "artifact action by tag",
+            good.replace("actions/upload-artifact@043fb46d1a93c77aae656e7c1c64a875d1fc6a0a", "actions/upload-artifact@v7"),
+            "not pinned",
+        ),
+        (
+            "pr-deploy.yml",
+            "matrix value in a script",
+            good.replace("--agent \"$AGENT\"", "--agent ${{ matrix.agent }}"),
+            "expression inside `run:`",
         ),
         ("pr-deploy.yml", "cancelled deploys", good.replace("cancel-in-progress: false", "cancel-in-progress: true"), "cancel-in-progress"),
         (
