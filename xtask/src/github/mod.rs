@@ -331,24 +331,29 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
     let results = if affected.is_empty() {
         Vec::new()
     } else {
-        let (aws, _stack) = clients(ctx, aws).await?;
-        progress!("PR #{pr}: deploying {}", names(&affected).join(", "));
-        let options =
-            crate::deploy::DeployOptions { force: args.force, dry_run: false, package_dir: args.package_dir.clone() };
-        let outcomes = crate::deploy::deploy_agents_with(ctx, &aws, &affected, Target::Pr(pr), &options).await;
-        if outcomes.len() != affected.len() {
-            bail!("deploy returned {} results for {} agents", outcomes.len(), affected.len());
+        // A failure before any agent's deploy (no credentials, no connection) is every agent's
+        // result, so the comment says why rather than "did not finish".
+        match deploy_pr_agents(ctx, args, aws, &affected, pr).await {
+            Ok(outcomes) => affected
+                .iter()
+                .zip(outcomes)
+                .map(|(agent, outcome)| render::AgentResult {
+                    agent: agent.name.clone(),
+                    pr,
+                    commit: commit.clone(),
+                    outcome: outcome.as_ref().map(render::Deployed::from).map_err(|err| format!("{err:#}")),
+                })
+                .collect(),
+            Err(err) => affected
+                .iter()
+                .map(|agent| render::AgentResult {
+                    agent: agent.name.clone(),
+                    pr,
+                    commit: commit.clone(),
+                    outcome: Err(format!("{err:#}")),
+                })
+                .collect(),
         }
-        affected
-            .iter()
-            .zip(&outcomes)
-            .map(|(agent, outcome)| render::AgentResult {
-                agent: agent.name.clone(),
-                pr,
-                commit: commit.clone(),
-                outcome: outcome.as_ref().map(render::Deployed::from).map_err(|err| format!("{err:#}")),
-            })
-            .collect()
     };
     if let Some(path) = &args.result {
         let json = serde_json::to_vec_pretty(&results)?;
@@ -369,6 +374,25 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
         deleted: vec![],
         markdown: Some(markdown),
     })
+}
+
+/// Deploys `affected` to the pull request's runtimes: one result per agent, in order.
+async fn deploy_pr_agents(
+    ctx: &Ctx,
+    args: &PrDeployArgs,
+    aws: Option<AwsClients>,
+    affected: &[Agent],
+    pr: u64,
+) -> Result<Vec<Result<crate::deploy::DeployOutcome>>> {
+    let (aws, _stack) = clients(ctx, aws).await?;
+    progress!("PR #{pr}: deploying {}", names(affected).join(", "));
+    let options =
+        crate::deploy::DeployOptions { force: args.force, dry_run: false, package_dir: args.package_dir.clone() };
+    let outcomes = crate::deploy::deploy_agents_with(ctx, &aws, affected, Target::Pr(pr), &options).await;
+    if outcomes.len() != affected.len() {
+        bail!("deploy returned {} results for {} agents", outcomes.len(), affected.len());
+    }
+    Ok(outcomes)
 }
 
 /// A result file larger than this was not written by `pr-deploy --result`.

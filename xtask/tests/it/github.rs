@@ -722,3 +722,33 @@ fn a_fork_is_never_deployed_one_agent_at_a_time() {
     assert!(err.contains("comes from a fork") && err.contains("no deploy"), "{err}");
     assert!(!dir.path().join("result.json").exists());
 }
+
+/// A matrix job whose deploy fails still writes its result, so the comment says why; the step fails.
+#[test]
+fn a_failed_matrix_job_still_writes_its_result() {
+    let dir = tempfile::tempdir().unwrap();
+    // The bundled stack, started and stopped by the step itself.
+    let ctx = ctx(Some(&dir.path().join("state")));
+    let result = dir.path().join("dad_joke_bot.json");
+    let args = gh::PrDeployArgs {
+        event: event_args("pr_opened.json", None),
+        changed_files: None,
+        agent: Some("dad_joke_bot".into()),
+        result: Some(result.clone()),
+        force: false,
+        // An empty folder: the zip is missing, so the deploy fails before it changes anything.
+        package_dir: Some(dir.path().join("zips")),
+    };
+    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
+    assert!(err.contains("deploy failed for dad_joke_bot"), "{err}");
+    let written: Vec<render::AgentResult> = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    assert_eq!((written.len(), written[0].agent.as_str(), written[0].pr), (1, "dad_joke_bot", 12));
+    let reason = written[0].outcome.as_ref().unwrap_err();
+    assert!(reason.contains("cannot read the zip"), "{reason}");
+    // An agent that does not exist is refused before anything is written.
+    let args = gh::PrDeployArgs { agent: Some("evil_bot".into()), ..args };
+    std::fs::remove_file(&result).unwrap();
+    let err = xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err().to_string();
+    assert!(err.contains("no agent named `evil_bot`"), "{err}");
+    assert!(!result.exists());
+}

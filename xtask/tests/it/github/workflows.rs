@@ -278,3 +278,79 @@ fn the_checker_catches_each_broken_rule() {
         );
     }
 }
+
+fn iam(name: &str) -> serde_json::Value {
+    let path = workspace_root().join(".github/iam").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+fn subjects(trust: &serde_json::Value) -> Vec<String> {
+    let statements = trust["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    let condition = &statements[0]["Condition"]["StringEquals"];
+    assert_eq!(condition["token.actions.githubusercontent.com:aud"], "sts.amazonaws.com");
+    assert_eq!(statements[0]["Action"], "sts:AssumeRoleWithWebIdentity");
+    condition["token.actions.githubusercontent.com:sub"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|subject| subject.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The example roles are scoped as the README says: the PR role is trusted from pull requests and
+/// the cleanup environment only and can change only `*_pr_*` runtimes and S3 prefixes; the prod
+/// role is trusted from the production environments only.
+#[test]
+fn iam_examples_scope_each_role() {
+    assert_eq!(
+        subjects(&iam("pr-deploy-trust.json")),
+        ["repo:OWNER/REPO:pull_request", "repo:OWNER/REPO:environment:pr-cleanup"]
+    );
+    assert_eq!(
+        subjects(&iam("prod-trust.json")),
+        ["repo:OWNER/REPO:environment:production", "repo:OWNER/REPO:environment:production-deploy"]
+    );
+    // Every workflow environment that assumes a role is one a trust policy names.
+    for (file, text) in workflow_files() {
+        for line in text.lines().filter(|line| line.trim_start().starts_with("environment:")) {
+            let environment = line.trim_start().trim_start_matches("environment:").trim();
+            assert!(["production", "production-deploy", "pr-cleanup"].contains(&environment), "{file}: {environment}");
+        }
+    }
+    let permissions = iam("pr-deploy-permissions.json");
+    for statement in permissions["Statement"].as_array().unwrap() {
+        let actions: Vec<&str> = match &statement["Action"] {
+            serde_json::Value::String(action) => vec![action.as_str()],
+            other => other.as_array().unwrap().iter().map(|action| action.as_str().unwrap()).collect(),
+        };
+        let resources: Vec<&str> = match &statement["Resource"] {
+            serde_json::Value::String(resource) => vec![resource.as_str()],
+            other => other.as_array().unwrap().iter().map(|resource| resource.as_str().unwrap()).collect(),
+        };
+        assert_eq!(statement["Effect"], "Allow");
+        for action in actions {
+            match action {
+                // Listing finds a pull request's runtimes; creating names the runtime in the request.
+                "bedrock-agentcore:ListAgentRuntimes" | "bedrock-agentcore:CreateAgentRuntime" => {}
+                "iam:PassRole" => assert_eq!(
+                    statement["Condition"]["StringEquals"]["iam:PassedToService"],
+                    "bedrock-agentcore.amazonaws.com"
+                ),
+                "s3:ListBucket" => {
+                    assert_eq!(statement["Condition"]["StringLike"]["s3:prefix"], serde_json::json!(["*_pr_*"]))
+                }
+                _ => {
+                    assert!(!action.contains('*'), "{action}: no wildcard actions");
+                    assert!(
+                        !action.contains("Endpoint") || !action.contains("Create") && !action.contains("Update"),
+                        "{action}: the PR role never moves an endpoint"
+                    );
+                    for resource in &resources {
+                        assert!(resource.contains("_pr_*"), "{action} on {resource}: only PR runtimes and prefixes");
+                    }
+                }
+            }
+        }
+    }
+}
