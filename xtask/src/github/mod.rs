@@ -823,7 +823,24 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
             let runtime = scheme.runtime_name(&agent.name, Target::Prod)?;
             let (aws, _stack) = clients(ctx, aws).await?;
             let runtimes = list_runtimes(&aws).await?;
-            if let Err(err) = check_version(&aws, &runtimes, &runtime, version, &endpoint, false).await {
+            let checked = match check_version(&aws, &runtimes, &runtime, version, &endpoint, false).await {
+                Ok(checked) => checked,
+                Err(err) => return refuse(err),
+            };
+            // Only a version deploy made for prod, still running the code it recorded, is a target.
+            let claim = release::Claim {
+                agent: &agent.name,
+                runtime_name: &runtime,
+                runtime_id: &checked.runtime_id,
+                version,
+                commit: "",
+                pr: None,
+                artifact_key: checked.artifact_key.as_deref(),
+            };
+            let recorded = release::version_record(&aws, &runtime, &checked.runtime_id, version)
+                .await
+                .and_then(|record| release::check_version_record(&claim, &record));
+            if let Err(err) = recorded {
                 return refuse(err);
             }
             // Compare and set against the live version read now, recorded as a rollback.

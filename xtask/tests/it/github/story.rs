@@ -287,6 +287,24 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     assert!(err.contains("serves version 2, newer than 1"), "{err}");
     assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("2"));
 
+    // A rollback target must be a version deploy recorded for prod: without its record, refused.
+    story
+        .aws
+        .s3
+        .delete_object()
+        .bucket(&story.aws.bucket)
+        .key("motivational_quotes_bot_prod/v1/record.json")
+        .send()
+        .await
+        .unwrap();
+    let event = story.event("workflow_dispatch_rollback.json", |payload| {
+        payload["inputs"] = json!({"agent": "motivational_quotes_bot", "version": "1"});
+    });
+    let args = gh::PromoteArgs { event, labeller_permission: "admin".into(), bot_login: gh::DEFAULT_BOT_LOGIN.into() };
+    let err = format!("{:#}", gh::promote(&story.ctx, &args, Some(story.aws.clone())).await.unwrap_err());
+    assert!(err.contains("has no deploy record"), "{err}");
+    assert!(story.last_out().contains("Promotion refused"));
+
     // Rollback is its own explicit act.
     let event = story.event("workflow_dispatch_rollback.json", |_| {});
     let args = gh::PromoteArgs { event, labeller_permission: "admin".into(), bot_login: gh::DEFAULT_BOT_LOGIN.into() };
