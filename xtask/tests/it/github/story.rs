@@ -360,5 +360,26 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let report = gh::gc(&story.ctx, &gc_args(event, false), Some(story.aws.clone())).await.unwrap();
     assert!(report.deleted.is_empty());
 
+    // A version that never became READY cannot be promoted, whatever a body says: its deploy opens
+    // no issue, and a body naming it is refused.
+    stack.faults().fail("UpdateAgentRuntime", 1, "the role cannot be assumed by bedrock-agentcore").unwrap();
+    let event = story.event("push_main_squash.json", |_| {});
+    let args = gh::ProdDeployArgs {
+        event,
+        pulls: None,
+        changed_files: None,
+        only_changed: false,
+        open_issues: None,
+        bot_login: gh::DEFAULT_BOT_LOGIN.into(),
+        title_out: None,
+        package_dir: Some(story.zips(&[("dad_joke_bot", "main-3")])),
+    };
+    let err = format!("{:#}", gh::prod_deploy(&story.ctx, &args, Some(story.aws.clone())).await.unwrap_err());
+    assert!(err.contains("no deployment issue opened"), "{err}");
+    let failed = issue_body.replace(r#""version":"2""#, r#""version":"3""#);
+    let err = format!("{:#}", story.approve(&failed, "admin").await.unwrap_err());
+    assert!(err.contains("version 3 of `dad_joke_bot_prod` is UPDATE_FAILED, not READY"), "{err}");
+    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"));
+
     stack.shutdown().await;
 }
