@@ -354,3 +354,54 @@ fn iam_examples_scope_each_role() {
         }
     }
 }
+
+/// pr-deploy is a matrix of one job per affected agent, and one job after all of them, even failed
+/// or cancelled ones, renders the one comment from every job's result.
+#[test]
+fn pr_deploy_is_a_matrix_gathered_into_one_comment() {
+    let text = std::fs::read_to_string(workspace_root().join(".github/workflows/pr-deploy.yml")).unwrap();
+    let workflow: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let jobs = get(&workflow, "jobs").unwrap();
+    let steps_of = |job: &Value| -> Vec<Value> { get(job, "steps").and_then(Value::as_sequence).cloned().unwrap() };
+    let step_using = |job: &Value, prefix: &str| {
+        steps_of(job)
+            .into_iter()
+            .find(|step| get(step, "uses").and_then(Value::as_str).is_some_and(|u| u.starts_with(prefix)))
+    };
+    let runs = |job: &Value, command: &str| {
+        steps_of(job)
+            .iter()
+            .any(|step| get(step, "run").and_then(Value::as_str).is_some_and(|run| run.contains(command)))
+    };
+
+    let plan = get(jobs, "plan").unwrap();
+    assert!(runs(plan, "cargo xtask github pr-plan"));
+    assert_eq!(
+        get(get(plan, "outputs").unwrap(), "agents").and_then(Value::as_str),
+        Some("${{ steps.plan.outputs.agents }}")
+    );
+
+    let deploy = get(jobs, "deploy").unwrap();
+    assert_eq!(get(deploy, "needs").and_then(Value::as_str), Some("plan"));
+    let strategy = get(deploy, "strategy").unwrap();
+    assert_eq!(get(strategy, "fail-fast"), Some(&Value::Bool(false)));
+    assert_eq!(
+        get(get(strategy, "matrix").unwrap(), "agent").and_then(Value::as_str),
+        Some("${{ fromJSON(needs.plan.outputs.agents) }}")
+    );
+    assert!(runs(deploy, "--agent \"$AGENT\"") && runs(deploy, "--result "));
+    let upload = step_using(deploy, "actions/upload-artifact@").expect("each job keeps its result");
+    assert_eq!(get(&upload, "if").and_then(Value::as_str), Some("always()"), "a failed deploy's result is kept too");
+
+    let comment = get(jobs, "comment").unwrap();
+    let needs: Vec<&str> =
+        get(comment, "needs").and_then(Value::as_sequence).unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(needs, ["plan", "deploy"]);
+    assert!(get(comment, "if").and_then(Value::as_str).unwrap().contains("always()"));
+    let download = step_using(comment, "actions/download-artifact@").expect("the comment job gathers the results");
+    assert_eq!(get(get(&download, "with").unwrap(), "pattern").and_then(Value::as_str), Some("pr-deploy-result-*"));
+    assert!(runs(comment, "cargo xtask github pr-comment") && runs(comment, "--results \"$RUNNER_TEMP/results\""));
+    // The comment job holds no AWS role; the deploy jobs cannot write to the pull request.
+    assert!(get(get(comment, "permissions").unwrap(), "id-token").is_none());
+    assert!(get(get(deploy, "permissions").unwrap(), "pull-requests").is_none());
+}
