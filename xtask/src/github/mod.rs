@@ -3,6 +3,7 @@
 
 pub mod event;
 pub mod metadata;
+pub mod release;
 pub mod render;
 
 use std::fmt;
@@ -27,8 +28,12 @@ pub const PROMOTED_LABEL: &str = "promoted";
 
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum GithubCommand {
+    /// List the agents a pull request affects (the deploy matrix), deploying nothing
+    PrPlan(PrPlanArgs),
     /// Deploy the PR runtimes of the agents a pull request affects; render the PR comment
     PrDeploy(PrDeployArgs),
+    /// Render the one PR comment from the results the deploy matrix wrote
+    PrComment(PrCommentArgs),
     /// Add prod versions for a push to main; render the deployment issue
     ProdDeploy(ProdDeployArgs),
     /// Promote the versions an approved deployment issue records; delete the PR's runtimes
@@ -50,18 +55,46 @@ pub struct EventArgs {
 }
 
 #[derive(clap::Args, Debug, Clone)]
-pub struct PrDeployArgs {
+pub struct PrPlanArgs {
     #[command(flatten)]
     pub event: EventArgs,
     /// Changed paths, one per line (default: `git diff` against the pull request's base commit)
     #[arg(long, value_name = "FILE")]
     pub changed_files: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct PrDeployArgs {
+    #[command(flatten)]
+    pub event: EventArgs,
+    /// Changed paths, one per line (default: `git diff` against the pull request's base commit)
+    #[arg(long, value_name = "FILE", conflicts_with = "agent")]
+    pub changed_files: Option<PathBuf>,
+    /// Deploy this agent only (one job of the deploy matrix), whatever changed
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+    /// Also write each agent's result as JSON to FILE, for `github pr-comment --results`
+    #[arg(long, value_name = "FILE")]
+    pub result: Option<PathBuf>,
     /// Make new versions even when nothing changed
     #[arg(long)]
     pub force: bool,
     /// Deploy the zips in DIR (`<agent>.zip`, from `cargo xtask package --out DIR`) instead of packaging
     #[arg(long, value_name = "DIR")]
     pub package_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct PrCommentArgs {
+    #[command(flatten)]
+    pub event: EventArgs,
+    /// The agents the matrix deployed, as `github pr-plan` listed them (a JSON array of names)
+    #[arg(long, value_name = "JSON")]
+    pub agents: String,
+    /// Folder of the JSON results the matrix jobs wrote with `pr-deploy --result`; an agent
+    /// without one is shown as not finished
+    #[arg(long, value_name = "DIR")]
+    pub results: PathBuf,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -141,7 +174,9 @@ pub struct GcArgs {
 impl GithubCommand {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         match self {
+            GithubCommand::PrPlan(args) => emit(ctx, &pr_plan(ctx, &args)?),
             GithubCommand::PrDeploy(args) => emit(ctx, &pr_deploy(ctx, &args, None).await?),
+            GithubCommand::PrComment(args) => emit(ctx, &pr_comment(ctx, &args)?),
             GithubCommand::ProdDeploy(args) => emit(ctx, &prod_deploy(ctx, &args, None).await?),
             GithubCommand::Promote(args) => emit(ctx, &promote(ctx, &args, None).await?),
             GithubCommand::PrClosed(args) => emit(ctx, &pr_closed(ctx, &args, None).await?),
@@ -203,26 +238,68 @@ fn names(agents: &[Agent]) -> Vec<String> {
     agents.iter().map(|agent| agent.name.clone()).collect()
 }
 
-/// `github pr-deploy`: deploy the affected agents to the pull request's runtimes (or, for a fork,
-/// package them) and render the one PR comment.
-pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) -> Result<StepReport> {
-    let event: event::PullRequestEvent = event::read(&args.event.event, "pull_request")?;
+/// The pull request event of a PR step, checked.
+fn pr_event(path: &Path) -> Result<event::PullRequestEvent> {
+    let event: event::PullRequestEvent = event::read(path, "pull_request")?;
     event.check()?;
     if !["opened", "synchronize", "reopened"].contains(&event.action.as_str()) {
-        bail!("pr-deploy runs on pull requests opened, synchronized or reopened, not `{}`", event.action);
+        bail!("the PR deploy steps run on pull requests opened, synchronized or reopened, not `{}`", event.action);
     }
-    let pr = event.number;
-    let commit = event.pull_request.head.sha.clone();
-    let all = agents::discover(&ctx.root, &ctx.settings)?;
-    let changed = match &args.changed_files {
+    Ok(event)
+}
+
+/// The agents a pull request affects: those whose files, prompts or tooling changed.
+fn pr_affected(
+    ctx: &Ctx,
+    event: &event::PullRequestEvent,
+    all: &[Agent],
+    changed_files: Option<&Path>,
+) -> Result<Vec<Agent>> {
+    let changed = match changed_files {
         Some(path) => read_changed(path)?,
         None => crate::select::changed_files(&ctx.root, &event.pull_request.base.sha)?,
     };
-    let affected = crate::select::affected(&ctx.root, &all, &changed);
+    Ok(crate::select::affected(&ctx.root, all, &changed))
+}
+
+/// `github pr-plan`: the agents a pull request affects, as the JSON list the deploy matrix runs
+/// over. Changes nothing.
+pub fn pr_plan(ctx: &Ctx, args: &PrPlanArgs) -> Result<StepReport> {
+    let event = pr_event(&args.event.event)?;
+    let all = agents::discover(&ctx.root, &ctx.settings)?;
+    let affected = pr_affected(ctx, &event, &all, args.changed_files.as_deref())?;
+    github_output("agents", &serde_json::to_string(&names(&affected))?)?;
+    github_output("fork", if event.is_fork() { "true" } else { "false" })?;
+    Ok(StepReport {
+        step: "pr-plan",
+        result: if affected.is_empty() { "nothing" } else { "planned" }.into(),
+        pr: Some(event.number),
+        agents: names(&affected),
+        deleted: vec![],
+        markdown: None,
+    })
+}
+
+/// `github pr-deploy`: deploy the affected agents (or the one `--agent`) to the pull request's
+/// runtimes (or, for a fork, package them) and render the PR comment.
+pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) -> Result<StepReport> {
+    let event = pr_event(&args.event.event)?;
+    let pr = event.number;
+    let commit = event.pull_request.head.sha.clone();
+    let all = agents::discover(&ctx.root, &ctx.settings)?;
+    let affected = match &args.agent {
+        Some(name) => agents::pick(&all, std::slice::from_ref(name))?,
+        None => pr_affected(ctx, &event, &all, args.changed_files.as_deref())?,
+    };
     github_output("agents", &serde_json::to_string(&names(&affected))?)?;
     github_output("fork", if event.is_fork() { "true" } else { "false" })?;
 
     if event.is_fork() {
+        if args.agent.is_some() || args.result.is_some() {
+            bail!(
+                "PR #{pr} comes from a fork: it gets no AWS credentials, so no deploy; run pr-deploy without --agent and --result to package it"
+            );
+        }
         progress!("PR #{pr} comes from a fork: packaging {} agent(s), deploying none", affected.len());
         let mut packages = Vec::new();
         for agent in &affected {
@@ -251,49 +328,165 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
         });
     }
 
-    if affected.is_empty() {
-        let markdown = render::pr_comment(pr, &commit, &ctx.settings.region, &[]);
-        write_out(args.event.out.as_deref(), &markdown, "comment")?;
-        return Ok(StepReport {
-            step: "pr-deploy",
-            result: "nothing".into(),
-            pr: Some(pr),
-            agents: vec![],
-            deleted: vec![],
-            markdown: Some(markdown),
-        });
+    let results = if affected.is_empty() {
+        Vec::new()
+    } else {
+        // A failure before any agent's deploy (no credentials, no connection) is every agent's
+        // result, so the comment says why rather than "did not finish".
+        match deploy_pr_agents(ctx, args, aws, &affected, pr).await {
+            Ok(outcomes) => affected
+                .iter()
+                .zip(outcomes)
+                .map(|(agent, outcome)| render::AgentResult {
+                    agent: agent.name.clone(),
+                    pr,
+                    commit: commit.clone(),
+                    outcome: outcome.as_ref().map(render::Deployed::from).map_err(|err| format!("{err:#}")),
+                })
+                .collect(),
+            Err(err) => affected
+                .iter()
+                .map(|agent| render::AgentResult {
+                    agent: agent.name.clone(),
+                    pr,
+                    commit: commit.clone(),
+                    outcome: Err(format!("{err:#}")),
+                })
+                .collect(),
+        }
+    };
+    if let Some(path) = &args.result {
+        let json = serde_json::to_vec_pretty(&results)?;
+        std::fs::write(path, json).with_context(|| format!("cannot write the result file {}", path.display()))?;
     }
-    let (aws, _stack) = clients(ctx, aws).await?;
-    progress!("PR #{pr}: deploying {}", names(&affected).join(", "));
-    let options =
-        crate::deploy::DeployOptions { force: args.force, dry_run: false, package_dir: args.package_dir.clone() };
-    let outcomes = crate::deploy::deploy_agents_with(ctx, &aws, &affected, Target::Pr(pr), &options).await;
-    if outcomes.len() != affected.len() {
-        bail!("deploy returned {} results for {} agents", outcomes.len(), affected.len());
-    }
-    let errors: Vec<String> =
-        outcomes.iter().map(|o| o.as_ref().err().map(|e| format!("{e:#}"))).map(Option::unwrap_or_default).collect();
-    let results: Vec<render::AgentResult<'_>> = affected
-        .iter()
-        .zip(&outcomes)
-        .zip(&errors)
-        .map(|((agent, outcome), error)| render::AgentResult {
-            agent: &agent.name,
-            outcome: outcome.as_ref().map_err(|_| error.clone()),
-        })
-        .collect();
     let markdown = render::pr_comment(pr, &commit, &ctx.settings.region, &results);
     write_out(args.event.out.as_deref(), &markdown, "comment")?;
     let failed: Vec<&str> =
-        affected.iter().zip(&outcomes).filter(|(_, o)| o.is_err()).map(|(a, _)| a.name.as_str()).collect();
+        results.iter().filter(|result| result.outcome.is_err()).map(|result| result.agent.as_str()).collect();
     if !failed.is_empty() {
         bail!("deploy failed for {} (the PR comment says why)", failed.join(", "));
     }
     Ok(StepReport {
         step: "pr-deploy",
-        result: "deployed".into(),
+        result: if results.is_empty() { "nothing" } else { "deployed" }.into(),
         pr: Some(pr),
         agents: names(&affected),
+        deleted: vec![],
+        markdown: Some(markdown),
+    })
+}
+
+/// Deploys `affected` to the pull request's runtimes: one result per agent, in order.
+async fn deploy_pr_agents(
+    ctx: &Ctx,
+    args: &PrDeployArgs,
+    aws: Option<AwsClients>,
+    affected: &[Agent],
+    pr: u64,
+) -> Result<Vec<Result<crate::deploy::DeployOutcome>>> {
+    let (aws, _stack) = clients(ctx, aws).await?;
+    progress!("PR #{pr}: deploying {}", names(affected).join(", "));
+    let options =
+        crate::deploy::DeployOptions { force: args.force, dry_run: false, package_dir: args.package_dir.clone() };
+    let outcomes = crate::deploy::deploy_agents_with(ctx, &aws, affected, Target::Pr(pr), &options).await;
+    if outcomes.len() != affected.len() {
+        bail!("deploy returned {} results for {} agents", outcomes.len(), affected.len());
+    }
+    Ok(outcomes)
+}
+
+/// A result file larger than this was not written by `pr-deploy --result`.
+const MAX_RESULT_BYTES: u64 = 1024 * 1024;
+
+/// Reads the matrix's result files: every `*.json` in `dir`, each a list of agent results of this
+/// pull request and commit, each agent once.
+pub fn read_results(dir: &Path, pr: u64, commit: &str, expected: &[Agent]) -> Result<Vec<render::AgentResult>> {
+    let mut results: Vec<render::AgentResult> = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        // No matrix job got as far as uploading: every agent shows as not finished.
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(results),
+        Err(err) => return Err(err).with_context(|| format!("cannot read the results folder {}", dir.display())),
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("cannot read the results folder {}", dir.display()))?;
+    files.retain(|path| path.extension().is_some_and(|ext| ext == "json"));
+    files.sort();
+    for file in files {
+        let size = std::fs::metadata(&file).with_context(|| format!("cannot read {}", file.display()))?.len();
+        if size > MAX_RESULT_BYTES {
+            bail!("the result file {} is {size} bytes; `pr-deploy --result` writes far less", file.display());
+        }
+        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let listed: Vec<render::AgentResult> = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a result file of `github pr-deploy --result`", file.display()))?;
+        for result in listed {
+            if !expected.iter().any(|agent| agent.name == result.agent) {
+                bail!("{} holds a result for `{}`, which the plan did not list", file.display(), result.agent);
+            }
+            if result.pr != pr || result.commit != commit {
+                bail!(
+                    "{} holds a result of PR #{} at {}, not of PR #{pr} at {commit}",
+                    file.display(),
+                    result.pr,
+                    result.commit
+                );
+            }
+            if results.iter().any(|seen| seen.agent == result.agent) {
+                bail!("{} holds a second result for `{}`", file.display(), result.agent);
+            }
+            results.push(result);
+        }
+    }
+    Ok(results)
+}
+
+/// `github pr-comment`: gathers the matrix's per-agent results into the one PR comment. An agent
+/// whose job wrote no result (cancelled, timed out, runner lost) is shown as failed, not left out.
+pub fn pr_comment(ctx: &Ctx, args: &PrCommentArgs) -> Result<StepReport> {
+    let event = pr_event(&args.event.event)?;
+    if event.is_fork() {
+        bail!("PR #{} comes from a fork: it is not deployed, so there are no deploy results to report", event.number);
+    }
+    let (pr, commit) = (event.number, event.pull_request.head.sha.as_str());
+    let names: Vec<String> = serde_json::from_str(&args.agents).with_context(|| {
+        format!(
+            "--agents must be a JSON array of agent names, as `github pr-plan` writes it, not `{}`",
+            args.agents.escape_default()
+        )
+    })?;
+    let all = agents::discover(&ctx.root, &ctx.settings)?;
+    let expected = agents::pick(&all, &names).context("--agents")?;
+    let mut found = read_results(&args.results, pr, commit, &expected)?;
+    let results: Vec<render::AgentResult> = expected
+        .iter()
+        .map(|agent| match found.iter().position(|result| result.agent == agent.name) {
+            Some(index) => found.swap_remove(index),
+            None => render::AgentResult {
+                agent: agent.name.clone(),
+                pr,
+                commit: commit.to_owned(),
+                outcome: Err("no result: this agent's deploy job did not finish (cancelled, timed out or its runner \
+                              was lost); its log is in the workflow run"
+                    .to_owned()),
+            },
+        })
+        .collect();
+    let markdown = render::pr_comment(pr, commit, &ctx.settings.region, &results);
+    write_out(args.event.out.as_deref(), &markdown, "comment")?;
+    let failed = results.iter().filter(|result| result.outcome.is_err()).count();
+    Ok(StepReport {
+        step: "pr-comment",
+        result: match (results.len(), failed) {
+            (0, _) => "nothing",
+            (_, 0) => "deployed",
+            _ => "failed",
+        }
+        .into(),
+        pr: Some(pr),
+        agents: names,
         deleted: vec![],
         markdown: Some(markdown),
     })
@@ -424,6 +617,27 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
     let markdown = render::issue_body(&metadata, &pending, endpoint);
     // The body must read back through the same strict parser the promotion uses.
     metadata::verify(&metadata::extract(&markdown)?, &all, &scheme)?;
+    // What the promotion will hold the issue against, written before the issue exists.
+    for outcome in &pending {
+        let (Some(runtime_id), Some(version)) = (&outcome.runtime_id, &outcome.version) else {
+            bail!("deploy of `{}` reported no runtime id or version", outcome.agent);
+        };
+        let deployed =
+            release::version_record(&aws, &outcome.runtime_name, runtime_id, metadata::parse_version(version)?).await?;
+        let record = release::ReleaseRecord {
+            agent: outcome.agent.clone(),
+            runtime_name: outcome.runtime_name.clone(),
+            runtime_id: runtime_id.clone(),
+            version: version.clone(),
+            commit: event.after.clone(),
+            pr,
+            version_commit: deployed.git_commit.clone(),
+            zip_sha256: deployed.zip_sha256.clone(),
+            code_key: deployed.code_key.clone(),
+        };
+        let key = release::write(&aws, &record).await?;
+        progress!("{}: version {version} recorded for promotion in s3://{}/{key}", outcome.agent, aws.bucket);
+    }
     write_out(args.event.out.as_deref(), &markdown, "body")?;
     if let Some(path) = &args.title_out {
         std::fs::write(path, &title).with_context(|| format!("cannot write {}", path.display()))?;
@@ -519,8 +733,27 @@ async fn live_version(aws: &AwsClients, runtime_id: &str, endpoint: &str) -> Res
     }
 }
 
+/// A version as AgentCore reports it.
+struct CheckedVersion {
+    runtime_id: String,
+    /// The S3 key its code comes from.
+    artifact_key: Option<String>,
+}
+
+/// The S3 key a runtime version runs from.
+fn artifact_key(artifact: Option<&aws_sdk_bedrockagentcorecontrol::types::AgentRuntimeArtifact>) -> Option<String> {
+    use aws_sdk_bedrockagentcorecontrol::types::{AgentRuntimeArtifact, Code};
+    match artifact? {
+        AgentRuntimeArtifact::CodeConfiguration(code) => match code.code()? {
+            Code::S3(location) => Some(location.prefix().to_owned()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Checks one version against AgentCore: the runtime and version exist and are READY, and (unless
-/// rolling back) the version is not older than the live one. Returns the live version.
+/// rolling back) the version is not older than the live one.
 async fn check_version(
     aws: &AwsClients,
     runtimes: &[(String, String)],
@@ -528,7 +761,7 @@ async fn check_version(
     version: u32,
     endpoint: &str,
     require_newer: bool,
-) -> Result<Option<u32>> {
+) -> Result<CheckedVersion> {
     let Some((_, id)) = runtimes.iter().find(|(name, _)| name == runtime) else {
         bail!("runtime `{runtime}` does not exist; deploy it with `cargo xtask deploy --prod` first");
     };
@@ -561,7 +794,7 @@ async fn check_version(
             "`{endpoint}` of `{runtime}` serves version {live}, newer than {version}; an old approval cannot roll production back (run the rollback workflow instead)"
         );
     }
-    Ok(live)
+    Ok(CheckedVersion { runtime_id: id.clone(), artifact_key: artifact_key(found.agent_runtime_artifact()) })
 }
 
 /// `github promote`: on `approved`, promote what the deployment issue records and delete the PR's
@@ -590,7 +823,24 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
             let runtime = scheme.runtime_name(&agent.name, Target::Prod)?;
             let (aws, _stack) = clients(ctx, aws).await?;
             let runtimes = list_runtimes(&aws).await?;
-            if let Err(err) = check_version(&aws, &runtimes, &runtime, version, &endpoint, false).await {
+            let checked = match check_version(&aws, &runtimes, &runtime, version, &endpoint, false).await {
+                Ok(checked) => checked,
+                Err(err) => return refuse(err),
+            };
+            // Only a version deploy made for prod, still running the code it recorded, is a target.
+            let claim = release::Claim {
+                agent: &agent.name,
+                runtime_name: &runtime,
+                runtime_id: &checked.runtime_id,
+                version,
+                commit: "",
+                pr: None,
+                artifact_key: checked.artifact_key.as_deref(),
+            };
+            let recorded = release::version_record(&aws, &runtime, &checked.runtime_id, version)
+                .await
+                .and_then(|record| release::check_version_record(&claim, &record));
+            if let Err(err) = recorded {
                 return refuse(err);
             }
             // Compare and set against the live version read now, recorded as a rollback.
@@ -617,9 +867,24 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
             github_output("pr", &verified.pr.map(|pr| pr.to_string()).unwrap_or_default())?;
             let (aws, _stack) = clients(ctx, aws).await?;
             let runtimes = list_runtimes(&aws).await?;
-            // Every version is checked before any endpoint moves: all or nothing.
+            // Every version is checked, in AgentCore and against the records in S3, before any
+            // endpoint moves: all or nothing.
             for entry in &verified.agents {
-                if let Err(err) = check_version(&aws, &runtimes, &entry.runtime, entry.version, &endpoint, true).await {
+                let checked = match check_version(&aws, &runtimes, &entry.runtime, entry.version, &endpoint, true).await
+                {
+                    Ok(checked) => checked,
+                    Err(err) => return refuse(err.context(format!("agent `{}`", entry.agent))),
+                };
+                let claim = release::Claim {
+                    agent: &entry.agent,
+                    runtime_name: &entry.runtime,
+                    runtime_id: &checked.runtime_id,
+                    version: entry.version,
+                    commit: &verified.commit,
+                    pr: verified.pr,
+                    artifact_key: checked.artifact_key.as_deref(),
+                };
+                if let Err(err) = release::check(&aws, &claim).await {
                     return refuse(err.context(format!("agent `{}`", entry.agent)));
                 }
             }

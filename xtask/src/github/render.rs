@@ -7,6 +7,8 @@
 
 use std::fmt::Write;
 
+use serde::{Deserialize, Serialize};
+
 use crate::deploy::DeployOutcome;
 use crate::github::metadata::{AgentVersion, FORMAT, Metadata, Verified};
 use crate::package::PackageReport;
@@ -19,10 +21,65 @@ pub const ISSUE_MARKER: &str = "<!-- agentcore:deployment-issue -->";
 /// Marks the promotion summary or refusal comment on a deployment issue.
 pub const PROMOTION_MARKER: &str = "<!-- agentcore:promotion -->";
 
-/// One agent's deploy as the comment shows it.
-pub struct AgentResult<'a> {
-    pub agent: &'a str,
-    pub outcome: Result<&'a DeployOutcome, String>,
+/// One agent's PR deploy as the comment shows it. A matrix job writes it as JSON (`pr-deploy
+/// --agent NAME --result FILE`); the comment job reads every one back (`pr-comment --results DIR`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentResult {
+    pub agent: String,
+    pub pr: u64,
+    /// The pull request's head commit that was deployed.
+    pub commit: String,
+    pub outcome: Result<Deployed, String>,
+}
+
+/// What the comment shows of a successful deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployed {
+    pub runtime_name: String,
+    pub runtime_arn: Option<String>,
+    pub version: Option<String>,
+    pub status: String,
+    /// `created`, `updated` or `up_to_date`.
+    pub action: String,
+    pub s3_key: Option<String>,
+}
+
+impl From<&DeployOutcome> for Deployed {
+    fn from(outcome: &DeployOutcome) -> Deployed {
+        Deployed {
+            runtime_name: outcome.runtime_name.clone(),
+            runtime_arn: outcome.runtime_arn.clone(),
+            version: outcome.version.clone(),
+            status: outcome.status.clone(),
+            action: outcome.action.clone(),
+            s3_key: outcome.s3_key.clone(),
+        }
+    }
+}
+
+/// A deploy action as the table shows it; anything unexpected shows as `-`.
+fn action(action: &str) -> &str {
+    match action {
+        "created" | "updated" | "up_to_date" => action,
+        _ => "-",
+    }
+}
+
+/// An ARN as the suggested command quotes it: only the characters ARNs are made of, so the text can
+/// neither close the quotes nor the code block.
+fn arn(value: Option<&str>) -> &str {
+    match value {
+        Some(arn)
+            if arn.starts_with("arn:")
+                && arn.len() <= 2048
+                && arn.bytes().all(|b| b.is_ascii_alphanumeric() || b":/_.-".contains(&b)) =>
+        {
+            arn
+        }
+        _ => "<runtime ARN>",
+    }
 }
 
 fn short(sha: &str) -> &str {
@@ -45,7 +102,7 @@ fn cell(value: Option<&str>) -> String {
 }
 
 /// The PR comment after a deploy: per agent the runtime, version, status, S3 key and how to call it.
-pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult<'_>]) -> String {
+pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult]) -> String {
     let mut out = String::new();
     writeln!(out, "{PR_COMMENT_MARKER}").unwrap();
     writeln!(out, "## AgentCore preview of PR #{pr}\n").unwrap();
@@ -63,37 +120,41 @@ pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult<'_
         results.len()
     )
     .unwrap();
-    writeln!(out, "| Agent | Runtime | Version | Status | Action | S3 key |").unwrap();
-    writeln!(out, "|---|---|---|---|---|---|").unwrap();
+    writeln!(out, "| Agent | Runtime | Version | Status | Action | Commit | S3 key |").unwrap();
+    writeln!(out, "|---|---|---|---|---|---|---|").unwrap();
     for result in results {
         match &result.outcome {
-            Ok(outcome) => writeln!(
+            Ok(deployed) => writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {} | {} |",
+                "| `{}` | {} | {} | {} | {} | `{}` | {} |",
                 result.agent,
-                cell(Some(&outcome.runtime_name)),
-                cell(outcome.version.as_deref()),
-                cell(Some(&outcome.status)),
-                outcome.action,
-                cell(outcome.s3_key.as_deref()),
+                cell(Some(&deployed.runtime_name)),
+                cell(deployed.version.as_deref()),
+                cell(Some(&deployed.status)),
+                action(&deployed.action),
+                short(&result.commit),
+                cell(deployed.s3_key.as_deref()),
             )
             .unwrap(),
-            Err(_) => writeln!(out, "| `{}` | - | - | failed | - | - |", result.agent).unwrap(),
+            Err(_) => {
+                writeln!(out, "| `{}` | - | - | failed | - | `{}` | - |", result.agent, short(&result.commit)).unwrap()
+            }
         }
     }
-    let invocable: Vec<&DeployOutcome> =
-        results.iter().filter_map(|result| result.outcome.as_ref().ok().copied()).collect();
+    let invocable: Vec<(&str, &Deployed)> = results
+        .iter()
+        .filter_map(|result| result.outcome.as_ref().ok().map(|deployed| (result.agent.as_str(), deployed)))
+        .collect();
     if !invocable.is_empty() {
         writeln!(out, "\n### Try it\n").unwrap();
         writeln!(out, "With credentials for the account (the `DEFAULT` endpoint serves the latest version):\n")
             .unwrap();
         writeln!(out, "```sh").unwrap();
-        for outcome in &invocable {
-            let arn = outcome.runtime_arn.as_deref().unwrap_or("<runtime ARN>");
+        for (agent, deployed) in &invocable {
             writeln!(
                 out,
-                "aws bedrock-agentcore invoke-agent-runtime --region {region} --agent-runtime-arn '{arn}' \\\n  --qualifier DEFAULT --cli-binary-format raw-in-base64-out --payload '{{\"prompt\": \"Hello\"}}' {}.json",
-                outcome.agent
+                "aws bedrock-agentcore invoke-agent-runtime --region {region} --agent-runtime-arn '{}' \\\n  --qualifier DEFAULT --cli-binary-format raw-in-base64-out --payload '{{\"prompt\": \"Hello\"}}' {agent}.json",
+                arn(deployed.runtime_arn.as_deref())
             )
             .unwrap();
         }

