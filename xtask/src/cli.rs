@@ -84,6 +84,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
+            report_failure_to_github(&format!("{err:#}"));
             ExitCode::FAILURE
         }
     }
@@ -147,6 +148,16 @@ pub fn no_aws_account_configured(
     };
     let files = [file("AWS_CONFIG_FILE", "config"), file("AWS_SHARED_CREDENTIALS_FILE", "credentials")];
     !files.iter().flatten().any(|path| exists(path))
+}
+
+/// Inside GitHub Actions a failed step still leaves an `error` output and a readable summary.
+fn report_failure_to_github(message: &str) {
+    let longest_run = message.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest_run.max(2) + 1);
+    let summary = format!("### cargo xtask failed\n\n{fence}text\n{message}\n{fence}\n");
+    // Best effort: the error itself is already on stderr.
+    let _ = crate::output::github_output("error", message);
+    let _ = crate::output::step_summary(&summary);
 }
 
 /// AWS commands are async; packaging and parsing stay synchronous.

@@ -36,7 +36,15 @@ impl Selection {
             return Ok(affected(&ctx.root, &all, &changed));
         }
         if self.agents.is_empty() {
-            bail!("name at least one agent, or pass --all or --changed-since REF");
+            let known: Vec<&str> = all.iter().map(|agent| agent.name.as_str()).collect();
+            bail!(
+                "name at least one agent ({}), or pass --all or --changed-since REF",
+                if known.is_empty() {
+                    "none exist under agents/ yet".to_owned()
+                } else {
+                    format!("known: {}", known.join(", "))
+                }
+            );
         }
         agents::pick(&all, &self.agents)
     }

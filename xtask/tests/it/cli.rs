@@ -28,3 +28,20 @@ fn usage_errors_exit_with_2() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
+
+#[test]
+fn a_failed_command_leaves_an_error_output_and_summary_in_github_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outputs, summary) = (dir.path().join("output"), dir.path().join("summary"));
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["package", "no_such_agent"])
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let outputs = std::fs::read_to_string(outputs).unwrap();
+    assert!(outputs.starts_with("error<<") && outputs.contains("no agent named `no_such_agent`"), "{outputs}");
+    let summary = std::fs::read_to_string(summary).unwrap();
+    assert!(summary.contains("### cargo xtask failed") && summary.contains("```text\n"), "{summary}");
+}
