@@ -357,3 +357,29 @@ async fn code_artifact_limits_and_entry_points() {
         assert!(text.contains(reason), "{name}: {text}");
     }
 }
+
+/// A version DEFAULT still serves (the latest failed) cannot be deleted on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_version_default_serves_cannot_be_deleted() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    upload(stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    let client = control_client(stack).await;
+    let id = create_runtime(&client, "fallback", "a.zip").await;
+    let failed = client
+        .update_agent_runtime()
+        .agent_runtime_id(&id)
+        .agent_runtime_artifact(code_artifact("missing.zip"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.agent_runtime_version(), "2");
+    assert_eq!(wait_runtime(&client, &id).await.status(), &AgentRuntimeStatus::UpdateFailed);
+    let err = client.delete_agent_runtime().agent_runtime_id(&id).agent_runtime_version("1").send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "version 1 of agent runtime");
+    assert_error(&err, 409, "ConflictException", "is used by endpoint(s) DEFAULT");
+    let default =
+        client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("DEFAULT").send().await.unwrap();
+    assert_eq!((default.live_version(), default.target_version()), (Some("1"), Some("2")));
+}
