@@ -11,8 +11,7 @@ use super::cli::{Running, export, spawn_up, wait_bounded, xtask};
 use super::{ROLE, assert_error, client_without_retries, code_artifact, control_client, start_in, wait_runtime};
 
 /// A state file as the first release wrote it: no `format` number, every field present.
-const FIRST_FORMAT: &str = r#"{"runtimes":{"legacy-AbCdE12345":{"id":"legacy-AbCdE12345","name":"legacy","arn":"arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/legacy-AbCdE12345","workload_identity_arn":"arn:aws:bedrock-agentcore:us-east-1:123456789012:workload-identity-directory/default/workload-identity/legacy-AbCdE12345","created_at":1767225600000,"tags":{},"next_version":2,"versions":{"1":{"number":1,"config":{"agentRuntimeArtifact":{"containerConfiguration":{"containerUri":"123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:1"}},"roleArn":"arn:aws:iam::123456789012:role/AgentCoreRuntimeRole"},"created_at":1767225600000,"transition":{"ready_at":1767225601000,"stuck":false},"failure":null,"deleting":null}},"endpoints":{"DEFAULT":{"name":"DEFAULT","id":"DEFAULT-AbCdE12345","arn":"arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/legacy-AbCdE12345/runtime-endpoint/DEFAULT","description":null,"created_at":1767225600000,"updated_at":1767225600000,"target":1,"previous_live":null,"updating":false,"transition":{"ready_at":1767225600000,"stuck":false},"failure":null,"deleting":null},"prod":{"name":"prod","id":"prod-AbCdE12345","arn":"arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/legacy-AbCdE12345/runtime-endpoint/prod","description":"live","created_at":1767225600000,"updated_at":1767225600000,"target":1,"previous_live":null,"updating":false,"transition":{"ready_at":1767225601000,"stuck":false},"failure":null,"deleting":null}},"deleting":null}},"tokens":{}}
-"#;
+const FIRST_FORMAT: &str = include_str!("fixtures/state-format-1.json");
 
 fn state_dir(temp: &tempfile::TempDir) -> std::path::PathBuf {
     let dir = temp.path().join("state");
