@@ -208,7 +208,7 @@ fn check_state(dir: &Path) -> Result<()> {
     store::with_lock(dir, || -> Result<()> {
         plane::load_state(&dir.join(store::STATE_FILE))
             .map_err(|err| anyhow::anyhow!("{err:#}; {}", plane::reset_hint(dir)))?;
-        store::read_json::<FaultsConfig>(&dir.join(store::FAULTS_FILE))
+        faults::read(&dir.join(store::FAULTS_FILE))
             .map_err(|err| anyhow::anyhow!("{err:#}; fix or delete that file (it only holds injected faults)"))?;
         Ok(())
     })?

@@ -78,6 +78,25 @@ async fn a_broken_faults_file_is_refused_at_startup() {
     let err = format!("{:#}", LocalStack::start(LocalConfig::new(&dir)).await.unwrap_err());
     assert!(err.contains(&format!("cannot parse {}", dir.join("faults.json").display())), "{err}");
     assert!(err.contains("unknown field `throttel`") && err.contains("fix or delete that file"), "{err}");
+
+    // An operation name with a typo would otherwise inject nothing, silently.
+    std::fs::write(dir.join("faults.json"), r#"{"operations": {"ListAgentRuntime": {"throttle": 1}}}"#).unwrap();
+    let err = format!("{:#}", LocalStack::start(LocalConfig::new(&dir)).await.unwrap_err());
+    assert!(
+        err.starts_with(&format!(
+            "{}: unknown operation `ListAgentRuntime` for fault injection; use one of CreateAgentRuntime,",
+            dir.join("faults.json").display()
+        )),
+        "{err}"
+    );
+
+    // Written while a stack runs: the next request reports it.
+    std::fs::remove_file(dir.join("faults.json")).unwrap();
+    let stack = LocalStack::start(LocalConfig::new(&dir)).await.unwrap();
+    std::fs::write(dir.join("faults.json"), r#"{"operations": {"ListAgentRuntime": {"throttle": 1}}}"#).unwrap();
+    let err = client_without_retries(&stack).await.list_agent_runtimes().send().await.unwrap_err();
+    assert_error(&err, 500, "InternalServerException", "unknown operation `ListAgentRuntime` for fault injection");
+    assert_error(&err, 500, "InternalServerException", "fix or delete faults.json");
 }
 
 /// A state file broken while the stack runs: every call is a 500 that names the file and the fix.
