@@ -288,6 +288,9 @@ impl LocalStack {
         let s3_listener = bind(config.s3_port, "S3", "--s3-port").await?;
         let control_listener = bind(config.control_port, "control plane", "--control-port").await?;
         store::prepare_dir(&dir)?;
+        if log && store::in_use(&dir) {
+            progress!("local: another local stack runs on {}; this one shares its state", dir.display());
+        }
         let in_use = store::mark_in_use(&dir)?;
         check_state(&dir)?;
         let s3 = s3::S3Server::new(&dir)?;

@@ -152,8 +152,19 @@ async fn local_up_twice_on_one_directory_shares_the_state() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("state");
     let args = [OsStr::new("--transition-delay"), OsStr::new("0"), OsStr::new("--dir"), dir.as_os_str()];
-    let (_first, first, _) = spawn_up(&args);
-    let (_second, second, _) = spawn_up(&args);
+    let (_first, first, first_log) = spawn_up(&args);
+    let (_second, second, second_log) = spawn_up(&args);
+    let note = format!("local: another local stack runs on {}; this one shares its state", dir.display());
+    let logged = |log: &std::sync::mpsc::Receiver<String>| {
+        // The startup lines end with "local: ready", printed right after the exports.
+        let lines: Vec<String> = std::iter::from_fn(|| log.recv_timeout(Duration::from_secs(60)).ok())
+            .take(20)
+            .take_while(|line| !line.starts_with("local: ready"))
+            .collect();
+        lines.contains(&note)
+    };
+    assert!(!logged(&first_log), "the first stack is alone");
+    assert!(logged(&second_log), "the second stack says it shares the directory");
     let client = |lines: &[String]| {
         let config = control::config::Builder::new()
             .behavior_version(control::config::BehaviorVersion::latest())
