@@ -77,7 +77,7 @@ impl Faults {
     }
 
     pub fn load(&self) -> Result<FaultsConfig> {
-        store::with_lock(&self.dir, || store::read_json(&self.path()))?
+        store::with_lock(&self.dir, || read(&self.path()))?
     }
 
     /// Replaces the whole configuration.
@@ -92,7 +92,7 @@ impl Faults {
     pub fn update(&self, operation: &str, change: impl FnOnce(&mut OperationFaults)) -> Result<()> {
         check_operation(operation)?;
         store::with_lock(&self.dir, || {
-            let mut config: FaultsConfig = store::read_json(&self.path())?;
+            let mut config = read(&self.path())?;
             change(config.operations.entry(operation.to_owned()).or_default());
             store::write_json(&self.path(), &config)
         })?
@@ -123,7 +123,7 @@ impl Faults {
 
     pub fn set_quotas(&self, quotas: Quotas) -> Result<()> {
         store::with_lock(&self.dir, || {
-            let mut config: FaultsConfig = store::read_json(&self.path())?;
+            let mut config = read(&self.path())?;
             config.quotas = quotas;
             store::write_json(&self.path(), &config)
         })?
@@ -133,6 +133,16 @@ impl Faults {
     pub fn clear(&self) -> Result<()> {
         self.set(&FaultsConfig::default())
     }
+}
+
+/// Reads `faults.json` (defaults when absent), refusing operations the stack does not serve, which
+/// would otherwise be ignored without a word.
+pub fn read(path: &Path) -> Result<FaultsConfig> {
+    let config: FaultsConfig = store::read_json(path)?;
+    for operation in config.operations.keys() {
+        check_operation(operation).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
+    }
+    Ok(config)
 }
 
 fn check_operation(operation: &str) -> Result<()> {
@@ -146,7 +156,7 @@ fn check_operation(operation: &str) -> Result<()> {
 /// counters. The caller holds the state lock.
 pub fn draw(dir: &Path, operation: &str) -> Result<(Drawn, Quotas)> {
     let path = dir.join(store::FAULTS_FILE);
-    let mut config: FaultsConfig = store::read_json(&path)?;
+    let mut config = read(&path)?;
     let mut drawn = Drawn::default();
     if let Some(faults) = config.operations.get_mut(operation) {
         drawn.latency = Duration::from_millis(faults.latency_ms);
@@ -174,7 +184,7 @@ pub struct ResourceFate {
 /// Consumes one `stuck` or `fail` for a resource `operation` is about to create. The caller holds the lock.
 pub fn draw_fate(dir: &Path, operation: &str) -> Result<ResourceFate> {
     let path = dir.join(store::FAULTS_FILE);
-    let mut config: FaultsConfig = store::read_json(&path)?;
+    let mut config = read(&path)?;
     let Some(faults) = config.operations.get_mut(operation) else { return Ok(ResourceFate::default()) };
     let mut fate = ResourceFate::default();
     if faults.stuck > 0 {

@@ -61,10 +61,14 @@ impl LocalCommand {
             LocalCommand::Up(args) => up(ctx, args).await,
             LocalCommand::Reset(args) => {
                 let dir = args.dir.unwrap_or_else(|| ctx.local_dir());
-                if reset(&dir)? {
+                let wiped = reset(&dir)?;
+                if wiped {
                     progress!("local: wiped {}", dir.display());
                 } else {
                     progress!("local: nothing to wipe at {}", dir.display());
+                }
+                if ctx.json {
+                    crate::output::emit(ctx, &Reset { dir, wiped })?;
                 }
                 Ok(())
             }
@@ -86,19 +90,57 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     let stop = StopSignals::listen()?;
     progress!("local: state in {}", stack.dir().display());
     progress!("local: S3 at {}, AgentCore control plane at {}", stack.s3_endpoint(), stack.control_endpoint());
-    {
-        use std::io::Write;
-        let mut stdout = std::io::stdout().lock();
-        for (name, value) in stack.env_exports() {
-            writeln!(stdout, "export {name}={value}")?;
-        }
-        stdout.flush()?;
-    }
+    let ready = Ready {
+        dir: stack.dir().to_owned(),
+        s3_endpoint: stack.s3_endpoint(),
+        control_endpoint: stack.control_endpoint(),
+        region: stack.region().to_owned(),
+        env: stack.env_exports(),
+    };
+    crate::output::emit(ctx, &ready)?;
     progress!("local: ready; press Ctrl-C to stop");
     stop.wait().await;
     progress!("local: stopping");
     stack.shutdown().await;
     Ok(())
+}
+
+/// What `local up` prints once it serves: `export` lines, or with `--json` an object whose `env`
+/// holds the same variables.
+#[derive(Debug, serde::Serialize)]
+struct Ready {
+    dir: PathBuf,
+    s3_endpoint: String,
+    control_endpoint: String,
+    region: String,
+    #[serde(serialize_with = "env_map")]
+    env: Vec<(String, String)>,
+}
+
+fn env_map<S: serde::Serializer>(env: &[(String, String)], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(env.iter().map(|(name, value)| (name, value)))
+}
+
+impl std::fmt::Display for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (name, value) in &self.env {
+            writeln!(f, "export {name}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The result of `local reset --json` (the human form prints only progress).
+#[derive(Debug, serde::Serialize)]
+struct Reset {
+    dir: PathBuf,
+    wiped: bool,
+}
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", if self.wiped { "wiped" } else { "nothing to wipe" })
+    }
 }
 
 /// Ctrl-C and SIGTERM, registered up front.
@@ -166,7 +208,7 @@ fn check_state(dir: &Path) -> Result<()> {
     store::with_lock(dir, || -> Result<()> {
         plane::load_state(&dir.join(store::STATE_FILE))
             .map_err(|err| anyhow::anyhow!("{err:#}; {}", plane::reset_hint(dir)))?;
-        store::read_json::<FaultsConfig>(&dir.join(store::FAULTS_FILE))
+        faults::read(&dir.join(store::FAULTS_FILE))
             .map_err(|err| anyhow::anyhow!("{err:#}; fix or delete that file (it only holds injected faults)"))?;
         Ok(())
     })?
@@ -246,6 +288,9 @@ impl LocalStack {
         let s3_listener = bind(config.s3_port, "S3", "--s3-port").await?;
         let control_listener = bind(config.control_port, "control plane", "--control-port").await?;
         store::prepare_dir(&dir)?;
+        if log && store::in_use(&dir) {
+            progress!("local: another local stack runs on {}; this one shares its state", dir.display());
+        }
         let in_use = store::mark_in_use(&dir)?;
         check_state(&dir)?;
         let s3 = s3::S3Server::new(&dir)?;

@@ -624,11 +624,13 @@ pub fn delete_runtime(state: &mut State, env: &Env, input: &Map<String, Value>) 
                 "version {number} is the latest version of agent runtime {id} and the DEFAULT endpoint serves it; delete the whole runtime instead"
             )));
         }
+        // DEFAULT counts too when it still serves an older version because the latest one failed.
         let users: Vec<String> = runtime
             .endpoints
             .values()
-            .filter(|e| e.name != DEFAULT_ENDPOINT)
-            .filter(|e| e.target == number || runtime.endpoint_live(e, now) == Some(number))
+            .filter(|e| {
+                (e.name != DEFAULT_ENDPOINT && e.target == number) || runtime.endpoint_live(e, now) == Some(number)
+            })
             .map(|e| e.name.clone())
             .collect();
         if !users.is_empty() {

@@ -83,6 +83,11 @@ pub fn mark_in_use(dir: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// Whether a stack (of any process) runs on `dir` right now.
+pub fn in_use(dir: &Path) -> bool {
+    claim_unused(dir).is_err()
+}
+
 /// Takes the in-use file exclusively, refusing when a stack (of any process) runs on `dir`.
 pub fn claim_unused(dir: &Path) -> Result<Option<File>> {
     let path = dir.join(IN_USE_FILE);

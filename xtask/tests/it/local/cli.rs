@@ -250,3 +250,77 @@ fn local_up_stops_cleanly_on_sigterm() {
     stderr.read_to_string(&mut log).unwrap();
     assert!(log.contains("local: stopping"), "{log}");
 }
+
+/// With `--json`, `local up` prints one object (endpoints, region, state directory and the same
+/// variables under `env`), and `local reset` reports what it did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_up_and_reset_with_json() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("state");
+    let mut child = xtask()
+        .args(["--json", "--region", "eu-west-1", "local", "up", "--dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut running = Running(child);
+    let (lines_tx, lines_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut text = String::new();
+    for _ in 0..100 {
+        let line = lines_rx.recv_timeout(Duration::from_secs(120)).expect("`local up --json` printed its object");
+        let done = line == "}";
+        text.push_str(&line);
+        text.push('\n');
+        if done {
+            break;
+        }
+    }
+    let ready: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{err}: {text}"));
+    assert_eq!(ready["env"]["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL"], ready["control_endpoint"]);
+    let shown = text.replace(&dir.display().to_string(), "[DIR]");
+    insta::with_settings!({ filters => filters() }, {
+        insta::assert_snapshot!(shown, @r#"
+        {
+          "dir": "[DIR]",
+          "s3_endpoint": "http://127.0.0.1:[PORT]",
+          "control_endpoint": "http://127.0.0.1:[PORT]",
+          "region": "eu-west-1",
+          "env": {
+            "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:[PORT]",
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL": "http://127.0.0.1:[PORT]",
+            "AWS_REGION": "eu-west-1",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "AKIALOCALAGENTCORE01",
+            "AWS_SECRET_ACCESS_KEY": "local-agentcore-secret-key"
+          }
+        }
+        "#);
+    });
+    let client = control::Client::from_conf(
+        control::config::Builder::new()
+            .behavior_version(control::config::BehaviorVersion::latest())
+            .region(control::config::Region::new(ready["region"].as_str().unwrap().to_owned()))
+            .credentials_provider(xtask::local::credentials())
+            .endpoint_url(ready["control_endpoint"].as_str().unwrap())
+            .build(),
+    );
+    assert!(client.list_agent_runtimes().send().await.unwrap().agent_runtimes().is_empty());
+
+    running.0.kill().unwrap();
+    wait_bounded(&mut running, Duration::from_secs(60));
+    for wiped in [true, false] {
+        let output = xtask().args(["--json", "local", "reset", "--dir"]).arg(&dir).output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report, serde_json::json!({"dir": dir, "wiped": wiped}));
+    }
+}

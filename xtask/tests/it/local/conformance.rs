@@ -1,5 +1,6 @@
 //! Conformance with the botocore model: every runtime/endpoint operation is served at the model's
-//! method, URI and status, and every required member, pattern, length, range and enum is enforced, at any depth.
+//! method, URI and status, and every required member, pattern, length, range and enum is enforced,
+//! at any depth.
 
 use std::collections::BTreeMap;
 
@@ -199,7 +200,8 @@ impl Model {
                     self.targets(Self::target_of(member), &member_steps, &member_field, &chain, &mut found);
                     // Likewise an empty URI label.
                     if member["location"].as_str() == Some("uri") {
-                        found.retain(|target| !matches!(&target.breach, Breach::Value(Value::String(text), _) if text.is_empty()));
+                        let empty = |target: &Target| matches!(&target.breach, Breach::Value(Value::String(text), _) if text.is_empty());
+                        found.retain(|target| !empty(target));
                     }
                     out.extend(found);
                 }

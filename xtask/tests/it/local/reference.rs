@@ -357,3 +357,69 @@ async fn code_artifact_limits_and_entry_points() {
         assert!(text.contains(reason), "{name}: {text}");
     }
 }
+
+/// A version DEFAULT still serves (the latest failed) cannot be deleted on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_version_default_serves_cannot_be_deleted() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    upload(stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    let client = control_client(stack).await;
+    let id = create_runtime(&client, "fallback", "a.zip").await;
+    let failed = client
+        .update_agent_runtime()
+        .agent_runtime_id(&id)
+        .agent_runtime_artifact(code_artifact("missing.zip"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.agent_runtime_version(), "2");
+    assert_eq!(wait_runtime(&client, &id).await.status(), &AgentRuntimeStatus::UpdateFailed);
+    let err = client.delete_agent_runtime().agent_runtime_id(&id).agent_runtime_version("1").send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "version 1 of agent runtime");
+    assert_error(&err, 409, "ConflictException", "is used by endpoint(s) DEFAULT");
+    let default =
+        client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("DEFAULT").send().await.unwrap();
+    assert_eq!((default.live_version(), default.target_version()), (Some("1"), Some("2")));
+}
+
+/// Members newer than the Rust crate (hooksConfiguration, resourceConfigurations) are optional and
+/// kept; Update's metadataConfiguration is kept on the new version. Get returns them as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_newer_than_the_rust_crate_are_kept() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    let container =
+        json!({"containerConfiguration": {"containerUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:1"}});
+    let hooks = json!({"build": {"warmup": {"action": {"httpPost": {"path": "/warmup"}}}}});
+    let resources = json!([{"minimumMemoryInMiB": 2048}]);
+    let body = json!({
+        "agentRuntimeName": "newer",
+        "agentRuntimeArtifact": container,
+        "roleArn": ROLE,
+        "hooksConfiguration": hooks,
+        "resourceConfigurations": resources,
+    });
+    let response = signed(stack, "bedrock-agentcore", "PUT", "/runtimes/", "", body.to_string().as_bytes()).await;
+    assert_eq!(response.status, 202, "{response:?}");
+    let id = response.json()["agentRuntimeId"].as_str().unwrap().to_owned();
+    let got = signed(stack, "bedrock-agentcore", "GET", &format!("/runtimes/{id}/"), "", b"").await.json();
+    assert_eq!((&got["hooksConfiguration"], &got["resourceConfigurations"]), (&hooks, &resources), "{got}");
+
+    let update = json!({
+        "agentRuntimeArtifact": container,
+        "roleArn": ROLE,
+        "metadataConfiguration": {"requireMMDSV2": true},
+    });
+    let response =
+        signed(stack, "bedrock-agentcore", "PUT", &format!("/runtimes/{id}/"), "", update.to_string().as_bytes()).await;
+    assert_eq!(response.status, 202, "{response:?}");
+    let got = signed(stack, "bedrock-agentcore", "GET", &format!("/runtimes/{id}/"), "", b"").await.json();
+    assert_eq!(got["metadataConfiguration"], json!({"requireMMDSV2": true}), "{got}");
+    assert!(got.get("hooksConfiguration").is_none(), "an update replaces the whole configuration: {got}");
+    // The Rust SDK reads such a version without trouble (it ignores the members it does not know).
+    let client = control_client(stack).await;
+    let runtime = client.get_agent_runtime().agent_runtime_id(&id).agent_runtime_version("1").send().await.unwrap();
+    assert_eq!(runtime.agent_runtime_version(), "1");
+}

@@ -11,8 +11,7 @@ use super::cli::{Running, export, spawn_up, wait_bounded, xtask};
 use super::{ROLE, assert_error, client_without_retries, code_artifact, control_client, start_in, wait_runtime};
 
 /// A state file as the first release wrote it: no `format` number, every field present.
-const FIRST_FORMAT: &str = r#"{"runtimes":{"legacy-AbCdE12345":{"id":"legacy-AbCdE12345","name":"legacy","arn":"arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/legacy-AbCdE12345","workload_identity_arn":"arn:aws:bedrock-agentcore:us-east-1:123456789012:workload-identity-directory/default/workload-identity/legacy-AbCdE12345","created_at":1767225600000,"tags":{},"next_version":2,"versions":{"1":{"number":1,"config":{"agentRuntimeArtifact":{"containerConfiguration":{"containerUri":"123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:1"}},"roleArn":"arn:aws:iam::123456789012:role/AgentCoreRuntimeRole"},"created_at":1767225600000,"transition":{"ready_at":1767225601000,"stuck":false},"failure":null,"deleting":null}},"endpoints":{"DEFAULT":{"name":"DEFAULT","id":"DEFAULT-AbCdE12345","arn":"arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/legacy-AbCdE12345/runtime-endpoint/DEFAULT","description":null,"created_at":1767225600000,"updated_at":1767225600000,"target":1,"previous_live":null,"updating":false,"transition":{"ready_at":1767225600000,"stuck":false},"failure":null,"deleting":null},"prod":{"name":"prod","id":"prod-AbCdE12345","arn":"arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/legacy-AbCdE12345/runtime-endpoint/prod","description":"live","created_at":1767225600000,"updated_at":1767225600000,"target":1,"previous_live":null,"updating":false,"transition":{"ready_at":1767225601000,"stuck":false},"failure":null,"deleting":null}},"deleting":null}},"tokens":{}}
-"#;
+const FIRST_FORMAT: &str = include_str!("fixtures/state-format-1.json");
 
 fn state_dir(temp: &tempfile::TempDir) -> std::path::PathBuf {
     let dir = temp.path().join("state");
@@ -79,6 +78,25 @@ async fn a_broken_faults_file_is_refused_at_startup() {
     let err = format!("{:#}", LocalStack::start(LocalConfig::new(&dir)).await.unwrap_err());
     assert!(err.contains(&format!("cannot parse {}", dir.join("faults.json").display())), "{err}");
     assert!(err.contains("unknown field `throttel`") && err.contains("fix or delete that file"), "{err}");
+
+    // An operation name with a typo would otherwise inject nothing, silently.
+    std::fs::write(dir.join("faults.json"), r#"{"operations": {"ListAgentRuntime": {"throttle": 1}}}"#).unwrap();
+    let err = format!("{:#}", LocalStack::start(LocalConfig::new(&dir)).await.unwrap_err());
+    assert!(
+        err.starts_with(&format!(
+            "{}: unknown operation `ListAgentRuntime` for fault injection; use one of CreateAgentRuntime,",
+            dir.join("faults.json").display()
+        )),
+        "{err}"
+    );
+
+    // Written while a stack runs: the next request reports it.
+    std::fs::remove_file(dir.join("faults.json")).unwrap();
+    let stack = LocalStack::start(LocalConfig::new(&dir)).await.unwrap();
+    std::fs::write(dir.join("faults.json"), r#"{"operations": {"ListAgentRuntime": {"throttle": 1}}}"#).unwrap();
+    let err = client_without_retries(&stack).await.list_agent_runtimes().send().await.unwrap_err();
+    assert_error(&err, 500, "InternalServerException", "unknown operation `ListAgentRuntime` for fault injection");
+    assert_error(&err, 500, "InternalServerException", "fix or delete faults.json");
 }
 
 /// A state file broken while the stack runs: every call is a 500 that names the file and the fix.
@@ -134,8 +152,19 @@ async fn local_up_twice_on_one_directory_shares_the_state() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("state");
     let args = [OsStr::new("--transition-delay"), OsStr::new("0"), OsStr::new("--dir"), dir.as_os_str()];
-    let (_first, first, _) = spawn_up(&args);
-    let (_second, second, _) = spawn_up(&args);
+    let (_first, first, first_log) = spawn_up(&args);
+    let (_second, second, second_log) = spawn_up(&args);
+    let note = format!("local: another local stack runs on {}; this one shares its state", dir.display());
+    let logged = |log: &std::sync::mpsc::Receiver<String>| {
+        // The startup lines end with "local: ready", printed right after the exports.
+        let lines: Vec<String> = std::iter::from_fn(|| log.recv_timeout(Duration::from_secs(60)).ok())
+            .take(20)
+            .take_while(|line| !line.starts_with("local: ready"))
+            .collect();
+        lines.contains(&note)
+    };
+    assert!(!logged(&first_log), "the first stack is alone");
+    assert!(logged(&second_log), "the second stack says it shares the directory");
     let client = |lines: &[String]| {
         let config = control::config::Builder::new()
             .behavior_version(control::config::BehaviorVersion::latest())
