@@ -176,6 +176,53 @@ fn prompt_override_and_prompt_clash() {
     assert!(err.contains("system_prompt.txt is written by packaging"), "{err}");
 }
 
+/// A run killed while uv installs leaves its staging directory; the next run removes it and converges.
+#[cfg(unix)]
+#[test]
+fn a_run_killed_during_the_install_is_cleaned_up_by_the_next() {
+    use std::os::unix::fs::PermissionsExt;
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    // A uv of the pinned version that records its pid, then hangs as a slow download would.
+    let fake = tempfile::tempdir().unwrap();
+    let marker = fake.path().join("uv.pid");
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'uv 0.13.8'; exit 0; fi\necho $$ > {}.tmp && mv {0}.tmp {0}\nexec sleep 60\n",
+        marker.display()
+    );
+    std::fs::write(fake.path().join("uv"), script).unwrap();
+    std::fs::set_permissions(fake.path().join("uv"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", fake.path().display(), std::env::var("PATH").unwrap_or_default());
+
+    let mut run = workspace.command(&wheels, &["package", "fixture_bot"]).env("PATH", &path).spawn().unwrap();
+    let mut waited = 0;
+    while !marker.exists() && waited < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let uv_pid = std::fs::read_to_string(&marker).expect("the fake uv started within 30 s");
+    std::process::Command::new("kill").arg(uv_pid.trim()).status().unwrap();
+
+    let deps = workspace.root().join("target/agentcore/deps");
+    let staging = || -> Vec<String> {
+        std::fs::read_dir(&deps)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with(".tmp-"))
+            .collect()
+    };
+    assert_eq!(staging().len(), 1, "the killed run left its staging directory");
+
+    let again = workspace.cli(&wheels, &["package", "fixture_bot"]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(stderr.contains("removed 1 unfinished install(s) left by an interrupted run in "), "{stderr}");
+    assert!(staging().is_empty());
+    assert!(workspace.root().join("target/agentcore/packages/fixture_bot.zip").exists());
+}
+
 #[cfg(unix)]
 #[test]
 fn links_are_followed_inside_the_repository_only() {
