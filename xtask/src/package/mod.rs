@@ -387,6 +387,9 @@ pub fn package_agent_with(
         );
     }
     let mut warnings = layer_warnings;
+    if std::fs::metadata(&prompt)?.len() == 0 {
+        warnings.push(format!("agent `{name}`: the system prompt {} is empty", prompt.display()));
+    }
     for warning in &warnings {
         crate::progress!("warning: {warning}");
     }

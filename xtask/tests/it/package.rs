@@ -166,6 +166,11 @@ fn prompt_override_and_prompt_clash() {
     let options = PackageOptions { prompt_override: Some(other.clone()), ..workspace.options() };
     let report = package_agent_with(&ctx, &agent, &options, &wheels.tuning()).unwrap();
     assert_eq!(read_entry(&report.path, "system_prompt.txt"), b"Another prompt.");
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+
+    std::fs::write(&other, "").unwrap();
+    let report = package_agent_with(&ctx, &agent, &options, &wheels.tuning()).unwrap();
+    assert_eq!(report.warnings, [format!("agent `fixture_bot`: the system prompt {} is empty", other.display())]);
 
     let options = PackageOptions { prompt_override: Some(workspace.root().join("missing.txt")), ..workspace.options() };
     let err = format!("{:#}", package_agent_with(&ctx, &agent, &options, &wheels.tuning()).unwrap_err());
