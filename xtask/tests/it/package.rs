@@ -408,6 +408,17 @@ fn cli_prints_a_table_or_json() {
 }
 
 #[test]
+fn cli_help() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask")).args(["package", "--help"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    // The command's own part; the global flags from `--json` on belong to the whole tool.
+    let own = stdout.split("      --json").next().unwrap().to_owned();
+    assert!(own.len() < stdout.len(), "{stdout}");
+    snapshots().bind(|| insta::assert_snapshot!("help_package", own));
+}
+
+#[test]
 fn cli_refuses_unclear_requests_before_doing_anything() {
     let wheels = Wheels::build();
     let workspace = Workspace::fixture();
