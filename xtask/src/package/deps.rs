@@ -210,7 +210,37 @@ pub fn ensure(agent: &str, inputs: &Inputs, cache_dir: &Path, uv: impl FnOnce() 
             return Err(err).with_context(|| format!("cannot move the dependency layer into {}", dir.display()));
         }
     }
+    // Each change of the requirements adds a layer: the ones nobody used for a while go.
+    let pruned = prune(cache_dir, &key, std::time::Duration::from_secs(UNUSED_DAYS * 24 * 3600));
+    if pruned > 0 {
+        crate::progress!(
+            "removed {pruned} dependency layer(s) unused for {UNUSED_DAYS} days from {}",
+            cache_dir.display()
+        );
+    }
     Ok(layer)
+}
+
+/// Days after which an unused layer is removed (a hit marks its layer used).
+pub const UNUSED_DAYS: u64 = 30;
+
+/// Removes the layers of `cache_dir` other than `keep` that were last used longer than `unused` ago.
+pub fn prune(cache_dir: &Path, keep: &str, unused: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(cache_dir) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Staging directories are `temp`'s business; only complete layers are judged by age.
+        if name.starts_with('.') || name == keep {
+            continue;
+        }
+        let last_used = std::fs::metadata(entry.path().join(LAYER_META)).and_then(|meta| meta.modified());
+        let stale = last_used.ok().and_then(|time| time.elapsed().ok()).is_some_and(|age| age > unused);
+        if stale && std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 fn read_layer(dir: &Path) -> Result<Option<Layer>> {
@@ -224,6 +254,11 @@ fn read_layer(dir: &Path) -> Result<Option<Layer>> {
         .with_context(|| format!("{} is corrupt; delete {} and run again", meta.display(), dir.display()))?;
     layer.zip = zip;
     layer.cache_hit = true;
+    // Marks the layer used, for `prune`; a read-only cache still works.
+    let _ = std::fs::File::options()
+        .write(true)
+        .open(&meta)
+        .and_then(|file| file.set_modified(std::time::SystemTime::now()));
     Ok(Some(layer))
 }
 

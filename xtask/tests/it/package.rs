@@ -483,6 +483,43 @@ fn leftovers_of_an_interrupted_run_are_removed_on_the_next_run() {
     assert!(staging.is_empty(), "{staging:?}");
 }
 
+#[test]
+fn layers_unused_for_a_month_are_pruned_and_hits_count_as_use() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    let deps = workspace.root().join("target/agentcore/deps");
+    let layers = || -> Vec<std::path::PathBuf> {
+        let mut dirs: Vec<_> = std::fs::read_dir(&deps).unwrap().map(|entry| entry.unwrap().path()).collect();
+        dirs.sort();
+        dirs
+    };
+    let age = |dir: &Path, days: u64| {
+        let when = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 24 * 3600);
+        std::fs::File::options().write(true).open(dir.join("layer.json")).unwrap().set_modified(when).unwrap();
+    };
+    package(&workspace, &wheels.tuning()).unwrap();
+    let first = layers();
+    assert_eq!(first.len(), 1);
+
+    // Used 40 days ago, then hit again today: kept.
+    age(&first[0], 40);
+    std::fs::remove_dir_all(workspace.options().out_dir).unwrap();
+    assert_eq!(package(&workspace, &wheels.tuning()).unwrap().dependencies, "cached");
+    workspace.set_requirements("fixture_bot", "tinydep==1.0.0\nnewglibc==1.0.0\n");
+    package(&workspace, &wheels.tuning()).unwrap();
+    assert_eq!(layers().len(), 2, "a layer hit today stays");
+
+    // Unused for 40 days: the next install removes it, and only it.
+    age(&first[0], 40);
+    let second: Vec<_> = layers().into_iter().filter(|dir| *dir != first[0]).collect();
+    age(&second[0], 29);
+    workspace.set_requirements("fixture_bot", "tinydep==1.0.0\nhostlib==1.0.0\n");
+    package(&workspace, &wheels.tuning()).unwrap();
+    let now = layers();
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(!now.contains(&first[0]) && now.contains(&second[0]));
+}
+
 /// Packages a real agent from PyPI: every native library must be an aarch64 ELF.
 #[test]
 fn real_agent_ships_only_aarch64_native_code() {
