@@ -72,7 +72,8 @@ pub fn check_pinned(agent: &str, requirements: &Path) -> Result<()> {
     let fix = "pin every dependency, transitive ones included, to one version with `==` (regenerate it with `uv pip compile`, see README.md, Adding an agent)";
     let mut logical = String::new();
     let mut first_line = 0;
-    for (index, line) in text.lines().enumerate() {
+    // Editors on some systems start the file with a byte-order mark; pip ignores it too.
+    for (index, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
         if logical.is_empty() {
             first_line = index + 1;
         }
@@ -384,7 +385,7 @@ mod tests {
 
     #[test]
     fn requirements_must_pin_every_dependency() {
-        check("# pinned\n\nanyio==4.16.0\nPyYAML == 6.0.2 # a comment\nuvicorn[standard]==0.30.0 ; python_version >= \"3.10\"\nattrs==26.1.0 \\\n    --hash=sha256:abc\n--index-url https://pypi.org/simple\n").unwrap();
+        check("\u{feff}# pinned\r\n\r\nanyio==4.16.0\nPyYAML == 6.0.2 # a comment\nuvicorn[standard]==0.30.0 ; python_version >= \"3.10\"\nattrs==26.1.0 \\\n    --hash=sha256:abc\n--index-url https://pypi.org/simple\n").unwrap();
         let cases = [
             ("anyio>=4\n", "line 1: `anyio>=4` is not pinned to one version; pin every dependency"),
             ("anyio==4.*\n", "`anyio==4.*` is not pinned"),
