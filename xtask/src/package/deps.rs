@@ -72,7 +72,8 @@ pub fn check_pinned(agent: &str, requirements: &Path) -> Result<()> {
     let fix = "pin every dependency, transitive ones included, to one version with `==` (regenerate it with `uv pip compile`, see README.md, Adding an agent)";
     let mut logical = String::new();
     let mut first_line = 0;
-    for (index, line) in text.lines().enumerate() {
+    // Editors on some systems start the file with a byte-order mark; pip ignores it too.
+    for (index, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
         if logical.is_empty() {
             first_line = index + 1;
         }
@@ -210,7 +211,37 @@ pub fn ensure(agent: &str, inputs: &Inputs, cache_dir: &Path, uv: impl FnOnce() 
             return Err(err).with_context(|| format!("cannot move the dependency layer into {}", dir.display()));
         }
     }
+    // Each change of the requirements adds a layer: the ones nobody used for a while go.
+    let pruned = prune(cache_dir, &key, std::time::Duration::from_secs(UNUSED_DAYS * 24 * 3600));
+    if pruned > 0 {
+        crate::progress!(
+            "removed {pruned} dependency layer(s) unused for {UNUSED_DAYS} days from {}",
+            cache_dir.display()
+        );
+    }
     Ok(layer)
+}
+
+/// Days after which an unused layer is removed (a hit marks its layer used).
+pub const UNUSED_DAYS: u64 = 30;
+
+/// Removes the layers of `cache_dir` other than `keep` that were last used longer than `unused` ago.
+pub fn prune(cache_dir: &Path, keep: &str, unused: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(cache_dir) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Staging directories are `temp`'s business; only complete layers are judged by age.
+        if name.starts_with('.') || name == keep {
+            continue;
+        }
+        let last_used = std::fs::metadata(entry.path().join(LAYER_META)).and_then(|meta| meta.modified());
+        let stale = last_used.ok().and_then(|time| time.elapsed().ok()).is_some_and(|age| age > unused);
+        if stale && std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 fn read_layer(dir: &Path) -> Result<Option<Layer>> {
@@ -224,6 +255,11 @@ fn read_layer(dir: &Path) -> Result<Option<Layer>> {
         .with_context(|| format!("{} is corrupt; delete {} and run again", meta.display(), dir.display()))?;
     layer.zip = zip;
     layer.cache_hit = true;
+    // Marks the layer used, for `prune`; a read-only cache still works.
+    let _ = std::fs::File::options()
+        .write(true)
+        .open(&meta)
+        .and_then(|file| file.set_modified(std::time::SystemTime::now()));
     Ok(Some(layer))
 }
 
@@ -349,7 +385,7 @@ mod tests {
 
     #[test]
     fn requirements_must_pin_every_dependency() {
-        check("# pinned\n\nanyio==4.16.0\nPyYAML == 6.0.2 # a comment\nuvicorn[standard]==0.30.0 ; python_version >= \"3.10\"\nattrs==26.1.0 \\\n    --hash=sha256:abc\n--index-url https://pypi.org/simple\n").unwrap();
+        check("\u{feff}# pinned\r\n\r\nanyio==4.16.0\nPyYAML == 6.0.2 # a comment\nuvicorn[standard]==0.30.0 ; python_version >= \"3.10\"\nattrs==26.1.0 \\\n    --hash=sha256:abc\n--index-url https://pypi.org/simple\n").unwrap();
         let cases = [
             ("anyio>=4\n", "line 1: `anyio>=4` is not pinned to one version; pin every dependency"),
             ("anyio==4.*\n", "`anyio==4.*` is not pinned"),

@@ -104,7 +104,10 @@ impl PackageArgs {
                 Ok(report) => reports.push(report),
                 Err(err) => {
                     crate::progress!("{}: failed", agent.name);
-                    failures.push(format!("{err:#}"));
+                    // Every error names its agent, so a list of several stays readable.
+                    let message = format!("{err:#}");
+                    let named = message.starts_with(&format!("agent `{}`", agent.name));
+                    failures.push(if named { message } else { format!("agent `{}`: {message}", agent.name) });
                 }
             }
         }
@@ -384,6 +387,9 @@ pub fn package_agent_with(
         );
     }
     let mut warnings = layer_warnings;
+    if std::fs::metadata(&prompt)?.len() == 0 {
+        warnings.push(format!("agent `{name}`: the system prompt {} is empty", prompt.display()));
+    }
     for warning in &warnings {
         crate::progress!("warning: {warning}");
     }

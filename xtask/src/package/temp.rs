@@ -22,7 +22,7 @@ pub fn file(dir: &Path, prefix: &str) -> Result<NamedTempFile> {
             .prefix(prefix)
             .tempfile_in(dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-        if lock(temp.as_file())? {
+        if lock(temp.as_file()) {
             return Ok(temp);
         }
     }
@@ -32,7 +32,7 @@ pub fn file(dir: &Path, prefix: &str) -> Result<NamedTempFile> {
 /// A temporary directory and the open handle that holds its lock.
 pub struct LockedDir {
     pub dir: TempDir,
-    _lock: File,
+    lock: File,
 }
 
 impl LockedDir {
@@ -43,7 +43,7 @@ impl LockedDir {
     /// Keeps the directory on drop (it is about to be renamed) and returns its path with the lock,
     /// which the caller holds until the rename is done.
     pub fn keep(self) -> (PathBuf, File) {
-        (self.dir.keep(), self._lock)
+        (self.dir.keep(), self.lock)
     }
 }
 
@@ -55,22 +55,18 @@ pub fn dir(parent: &Path, prefix: &str) -> Result<LockedDir> {
             .tempdir_in(parent)
             .with_context(|| format!("cannot create a temporary directory in {}", parent.display()))?;
         let handle = File::open(dir.path()).with_context(|| format!("cannot open {}", dir.path().display()))?;
-        if lock(&handle)? {
-            return Ok(LockedDir { dir, _lock: handle });
+        if lock(&handle) {
+            return Ok(LockedDir { dir, lock: handle });
         }
     }
     anyhow::bail!("cannot lock a temporary directory in {}; is another tool removing files there?", parent.display())
 }
 
-/// Takes the exclusive lock: `false` when someone else holds it. Where locks are unsupported the
-/// file counts as locked by us, and [`remove_abandoned`] leaves everything alone.
-fn lock(file: &File) -> Result<bool> {
-    match file.try_lock() {
-        Ok(()) => Ok(true),
-        Err(TryLockError::WouldBlock) => Ok(false),
-        Err(TryLockError::Error(err)) if err.kind() == std::io::ErrorKind::Unsupported => Ok(true),
-        Err(TryLockError::Error(err)) => Err(err).context("cannot lock a temporary file"),
-    }
+/// Takes the exclusive lock: `false` when someone else holds it. Where locking fails (a file
+/// system without `flock`), the file is used unlocked: [`remove_abandoned`] cannot lock it either,
+/// so it leaves it alone.
+fn lock(file: &File) -> bool {
+    !matches!(file.try_lock(), Err(TryLockError::WouldBlock))
 }
 
 /// Removes the entries of `dir` named `<prefix>…` that nobody holds locked: what killed runs left.

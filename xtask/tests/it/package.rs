@@ -166,6 +166,11 @@ fn prompt_override_and_prompt_clash() {
     let options = PackageOptions { prompt_override: Some(other.clone()), ..workspace.options() };
     let report = package_agent_with(&ctx, &agent, &options, &wheels.tuning()).unwrap();
     assert_eq!(read_entry(&report.path, "system_prompt.txt"), b"Another prompt.");
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+
+    std::fs::write(&other, "").unwrap();
+    let report = package_agent_with(&ctx, &agent, &options, &wheels.tuning()).unwrap();
+    assert_eq!(report.warnings, [format!("agent `fixture_bot`: the system prompt {} is empty", other.display())]);
 
     let options = PackageOptions { prompt_override: Some(workspace.root().join("missing.txt")), ..workspace.options() };
     let err = format!("{:#}", package_agent_with(&ctx, &agent, &options, &wheels.tuning()).unwrap_err());
@@ -174,6 +179,53 @@ fn prompt_override_and_prompt_clash() {
     std::fs::write(workspace.agent_dir("fixture_bot").join("system_prompt.txt"), "stale").unwrap();
     let err = format!("{:#}", package(&workspace, &wheels.tuning()).unwrap_err());
     assert!(err.contains("system_prompt.txt is written by packaging"), "{err}");
+}
+
+/// A run killed while uv installs leaves its staging directory; the next run removes it and converges.
+#[cfg(unix)]
+#[test]
+fn a_run_killed_during_the_install_is_cleaned_up_by_the_next() {
+    use std::os::unix::fs::PermissionsExt;
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    // A uv of the pinned version that records its pid, then hangs as a slow download would.
+    let fake = tempfile::tempdir().unwrap();
+    let marker = fake.path().join("uv.pid");
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'uv 0.13.8'; exit 0; fi\necho $$ > {}.tmp && mv {0}.tmp {0}\nexec sleep 60\n",
+        marker.display()
+    );
+    std::fs::write(fake.path().join("uv"), script).unwrap();
+    std::fs::set_permissions(fake.path().join("uv"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", fake.path().display(), std::env::var("PATH").unwrap_or_default());
+
+    let mut run = workspace.command(&wheels, &["package", "fixture_bot"]).env("PATH", &path).spawn().unwrap();
+    let mut waited = 0;
+    while !marker.exists() && waited < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let uv_pid = std::fs::read_to_string(&marker).expect("the fake uv started within 30 s");
+    std::process::Command::new("kill").arg(uv_pid.trim()).status().unwrap();
+
+    let deps = workspace.root().join("target/agentcore/deps");
+    let staging = || -> Vec<String> {
+        std::fs::read_dir(&deps)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with(".tmp-"))
+            .collect()
+    };
+    assert_eq!(staging().len(), 1, "the killed run left its staging directory");
+
+    let again = workspace.cli(&wheels, &["package", "fixture_bot"]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(stderr.contains("removed 1 unfinished install(s) left by an interrupted run in "), "{stderr}");
+    assert!(staging().is_empty());
+    assert!(workspace.root().join("target/agentcore/packages/fixture_bot.zip").exists());
 }
 
 #[cfg(unix)]
@@ -356,6 +408,17 @@ fn cli_prints_a_table_or_json() {
 }
 
 #[test]
+fn cli_help() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask")).args(["package", "--help"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    // The command's own part; the global flags from `--json` on belong to the whole tool.
+    let own = stdout.split("      --json").next().unwrap().to_owned();
+    assert!(own.len() < stdout.len(), "{stdout}");
+    snapshots().bind(|| insta::assert_snapshot!("help_package", own));
+}
+
+#[test]
 fn cli_refuses_unclear_requests_before_doing_anything() {
     let wheels = Wheels::build();
     let workspace = Workspace::fixture();
@@ -418,6 +481,43 @@ fn leftovers_of_an_interrupted_run_are_removed_on_the_next_run() {
         .filter(|name| name.starts_with('.'))
         .collect();
     assert!(staging.is_empty(), "{staging:?}");
+}
+
+#[test]
+fn layers_unused_for_a_month_are_pruned_and_hits_count_as_use() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    let deps = workspace.root().join("target/agentcore/deps");
+    let layers = || -> Vec<std::path::PathBuf> {
+        let mut dirs: Vec<_> = std::fs::read_dir(&deps).unwrap().map(|entry| entry.unwrap().path()).collect();
+        dirs.sort();
+        dirs
+    };
+    let age = |dir: &Path, days: u64| {
+        let when = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 24 * 3600);
+        std::fs::File::options().write(true).open(dir.join("layer.json")).unwrap().set_modified(when).unwrap();
+    };
+    package(&workspace, &wheels.tuning()).unwrap();
+    let first = layers();
+    assert_eq!(first.len(), 1);
+
+    // Used 40 days ago, then hit again today: kept.
+    age(&first[0], 40);
+    std::fs::remove_dir_all(workspace.options().out_dir).unwrap();
+    assert_eq!(package(&workspace, &wheels.tuning()).unwrap().dependencies, "cached");
+    workspace.set_requirements("fixture_bot", "tinydep==1.0.0\nnewglibc==1.0.0\n");
+    package(&workspace, &wheels.tuning()).unwrap();
+    assert_eq!(layers().len(), 2, "a layer hit today stays");
+
+    // Unused for 40 days: the next install removes it, and only it.
+    age(&first[0], 40);
+    let second: Vec<_> = layers().into_iter().filter(|dir| *dir != first[0]).collect();
+    age(&second[0], 29);
+    workspace.set_requirements("fixture_bot", "tinydep==1.0.0\nhostlib==1.0.0\n");
+    package(&workspace, &wheels.tuning()).unwrap();
+    let now = layers();
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(!now.contains(&first[0]) && now.contains(&second[0]));
 }
 
 /// Packages a real agent from PyPI: every native library must be an aarch64 ELF.

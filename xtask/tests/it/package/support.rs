@@ -95,16 +95,21 @@ impl Workspace {
     /// Runs the real binary against this workspace, wheels served offline.
     pub fn cli(&self, wheels: &Wheels, args: &[&str]) -> Output {
         uv();
-        std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        self.command(wheels, args).output().unwrap()
+    }
+
+    /// The command `cli` runs, to be changed or spawned.
+    pub fn command(&self, wheels: &Wheels, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+        command
             .args(args)
             .arg("--find-links")
             .arg(wheels.dir.path())
             .arg("--no-index")
             .env("AGENTCORE_WORKSPACE", self.root())
             .env("AGENTCORE_TOOLS_DIR", tools_dir())
-            .current_dir(self.root())
-            .output()
-            .unwrap()
+            .current_dir(self.root());
+        command
     }
 }
 
