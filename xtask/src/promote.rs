@@ -29,7 +29,7 @@ pub struct PromoteArgs {
     #[arg(long, value_name = "NAME")]
     pub endpoint: Option<String>,
     /// Refuse unless the endpoint currently serves this version (compare and set)
-    #[arg(long, value_name = "M")]
+    #[arg(long, value_name = "M", value_parser = clap::value_parser!(u32).range(1..))]
     pub expect_live: Option<u32>,
     /// Print the plan and change nothing
     #[arg(long)]

@@ -1376,11 +1376,16 @@ async fn bad_deploy_input_is_refused_before_any_call() {
         &["promote", "dad_joke_bot", "--version", "1", "--timeout", "0"],
         &["rollback", "dad_joke_bot", "--timeout", "0"],
         &["cleanup", "--pr", "15", "--yes", "--timeout", "0"],
+        &["promote", "dad_joke_bot", "--version", "1", "--expect-live", "0"],
     ] {
         let output = cli(env.temp.path()).envs(env.stack.env_exports()).args(command_line).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{command_line:?}: {stderr}");
-        assert!(stderr.contains("invalid value '0' for '--timeout <SECS>'"), "{stderr}");
+        assert!(stderr.contains("invalid value '0' for '--"), "{stderr}");
     }
+    let mut command = cli(env.temp.path());
+    command.envs(env.stack.env_exports()).args(["cleanup", "dad_joke_bot_pr_15", "dad_joke_bot_pr_15", "--yes"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    assert!(!ok && stderr.contains("runtime `dad_joke_bot_pr_15` is listed twice"), "{stderr}");
     env.stack.shutdown().await;
 }
