@@ -1232,6 +1232,13 @@ async fn a_missing_bucket_and_access_denied_name_the_fix() {
     let nowhere = aws::local_clients(&no_bucket.url, &env.stack.control_endpoint(), env.stack.region(), missing).await;
     let err = records::check_bucket(&nowhere).await.unwrap_err().to_string();
     assert_eq!(err, bucket_fix);
+    let elsewhere = deny::start(deny::Api::S3WrongRegion).await;
+    let abroad = aws::local_clients(&elsewhere.url, &env.stack.control_endpoint(), env.stack.region(), "b").await;
+    let err = records::check_bucket(&abroad).await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "bucket b is in region eu-west-1, not this one; pass --region (or AWS_REGION) to match it, or another bucket with --bucket"
+    );
     let err = records::get_json::<VersionRecord>(&nowhere, "x/v1/record.json").await.unwrap_err().to_string();
     assert!(
         err.starts_with("GetObject on s3://no-such-bucket/x/v1/record.json failed: NoSuchBucket:")
