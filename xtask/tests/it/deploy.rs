@@ -1358,6 +1358,18 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoin
         .map(|record| (record.from_version, record.to_version))
         .collect();
     assert_eq!(moves, [(None, "1".to_owned()), (Some("1".to_owned()), "2".to_owned())]);
+
+    // A record lost after the endpoint moved is written when the promotion is run again.
+    let lost = resumed.record_key.unwrap();
+    env.aws.s3.delete_object().bucket(&env.aws.bucket).key(&lost).send().await.unwrap();
+    let again = promote(&env.ctx, &env.aws, &request(2, false)).await.unwrap();
+    assert_eq!(again.action, "already_live");
+    assert!(again.record_key.as_deref().is_some_and(|key| key != lost), "{again:?}");
+    let history = records::list_promotions(&env.aws, &name, "prod").await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!((history.len(), last.from_version.as_deref(), last.to_version.as_str()), (2, Some("1"), "2"));
+    let repeat = promote(&env.ctx, &env.aws, &request(2, false)).await.unwrap();
+    assert_eq!((repeat.action.as_str(), repeat.record_key), ("already_live", None), "recorded once");
     env.stack.shutdown().await;
 }
 
