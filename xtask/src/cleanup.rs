@@ -49,8 +49,11 @@ impl CleanupArgs {
             bail!("pull request numbers start at 1");
         }
         // Only names the scheme made can be deleted: the agent and target are known for each.
-        for name in &self.runtimes {
+        for (index, name) in self.runtimes.iter().enumerate() {
             check_deletable(&scheme, name, self.force_prod)?;
+            if self.runtimes[..index].contains(name) {
+                bail!("runtime `{name}` is listed twice; list each runtime once");
+            }
         }
         let interactive = std::io::stdin().is_terminal();
         if !self.yes && !self.dry_run && !interactive {

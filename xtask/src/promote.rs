@@ -29,7 +29,7 @@ pub struct PromoteArgs {
     #[arg(long, value_name = "NAME")]
     pub endpoint: Option<String>,
     /// Refuse unless the endpoint currently serves this version (compare and set)
-    #[arg(long, value_name = "M")]
+    #[arg(long, value_name = "M", value_parser = clap::value_parser!(u32).range(1..))]
     pub expect_live: Option<u32>,
     /// Print the plan and change nothing
     #[arg(long)]
@@ -295,15 +295,6 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
         );
     }
     let live = current.as_ref().and_then(|current| current.live_version().map(str::to_owned));
-    if let Some(expected) = request.expect_live
-        && live.as_deref() != Some(expected.to_string().as_str())
-    {
-        bail!(
-            "endpoint {endpoint} of {runtime_name} serves version {}, not {expected} (--expect-live): it moved meanwhile; check `cargo xtask status {}` and re-run",
-            live.as_deref().unwrap_or("none"),
-            request.agent
-        );
-    }
     let mut outcome = PromoteOutcome {
         agent: request.agent.clone(),
         runtime_name: runtime_name.clone(),
@@ -320,7 +311,38 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
     if live.as_deref() == Some(version.as_str()) && ready {
         progress!("{}: {endpoint} of {runtime_name} already serves version {version}", request.agent);
         outcome.action = "already_live".to_owned();
+        // A move whose record was lost (its write failed after the endpoint moved) is recorded
+        // now, so that rollback still knows what was served before.
+        let newest =
+            records::last_promotion(aws, &runtime_name, endpoint, |record| record.runtime_id == runtime_id).await?;
+        if !request.dry_run && newest.as_ref().map(|record| record.to_version.as_str()) != Some(version.as_str()) {
+            progress!("{}: no promotion record says so; recording it", request.agent);
+            let record = PromotionRecord {
+                agent: request.agent.clone(),
+                runtime_name: runtime_name.clone(),
+                runtime_id: runtime_id.clone(),
+                endpoint: endpoint.to_owned(),
+                from_version: newest.map(|record| record.to_version),
+                to_version: version.clone(),
+                kind: kind.to_owned(),
+                actor: records::actor(),
+                git_commit: records::git_commit(&ctx.root),
+                at: records::now_rfc3339(),
+            };
+            outcome.record_key = Some(records::write_promotion(aws, &record).await?);
+        }
         return Ok(outcome);
+    }
+    // After the no-op above: re-running a promotion that already happened succeeds even with the
+    // --expect-live it was first run with.
+    if let Some(expected) = request.expect_live
+        && live.as_deref() != Some(expected.to_string().as_str())
+    {
+        bail!(
+            "endpoint {endpoint} of {runtime_name} serves version {}, not {expected} (--expect-live): it moved meanwhile; check `cargo xtask status {}` and re-run",
+            live.as_deref().unwrap_or("none"),
+            request.agent
+        );
     }
     // The record is written after the endpoint moved: make sure it can be, before moving it.
     records::check_bucket(aws).await?;

@@ -1232,6 +1232,13 @@ async fn a_missing_bucket_and_access_denied_name_the_fix() {
     let nowhere = aws::local_clients(&no_bucket.url, &env.stack.control_endpoint(), env.stack.region(), missing).await;
     let err = records::check_bucket(&nowhere).await.unwrap_err().to_string();
     assert_eq!(err, bucket_fix);
+    let elsewhere = deny::start(deny::Api::S3WrongRegion).await;
+    let abroad = aws::local_clients(&elsewhere.url, &env.stack.control_endpoint(), env.stack.region(), "b").await;
+    let err = records::check_bucket(&abroad).await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "bucket b is in region eu-west-1, not this one; pass --region (or AWS_REGION) to match it, or another bucket with --bucket"
+    );
     let err = records::get_json::<VersionRecord>(&nowhere, "x/v1/record.json").await.unwrap_err().to_string();
     assert!(
         err.starts_with("GetObject on s3://no-such-bucket/x/v1/record.json failed: NoSuchBucket:")
@@ -1351,6 +1358,18 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoin
         .map(|record| (record.from_version, record.to_version))
         .collect();
     assert_eq!(moves, [(None, "1".to_owned()), (Some("1".to_owned()), "2".to_owned())]);
+
+    // A record lost after the endpoint moved is written when the promotion is run again.
+    let lost = resumed.record_key.unwrap();
+    env.aws.s3.delete_object().bucket(&env.aws.bucket).key(&lost).send().await.unwrap();
+    let again = promote(&env.ctx, &env.aws, &request(2, false)).await.unwrap();
+    assert_eq!(again.action, "already_live");
+    assert!(again.record_key.as_deref().is_some_and(|key| key != lost), "{again:?}");
+    let history = records::list_promotions(&env.aws, &name, "prod").await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!((history.len(), last.from_version.as_deref(), last.to_version.as_str()), (2, Some("1"), "2"));
+    let repeat = promote(&env.ctx, &env.aws, &request(2, false)).await.unwrap();
+    assert_eq!((repeat.action.as_str(), repeat.record_key), ("already_live", None), "recorded once");
     env.stack.shutdown().await;
 }
 
@@ -1376,11 +1395,16 @@ async fn bad_deploy_input_is_refused_before_any_call() {
         &["promote", "dad_joke_bot", "--version", "1", "--timeout", "0"],
         &["rollback", "dad_joke_bot", "--timeout", "0"],
         &["cleanup", "--pr", "15", "--yes", "--timeout", "0"],
+        &["promote", "dad_joke_bot", "--version", "1", "--expect-live", "0"],
     ] {
         let output = cli(env.temp.path()).envs(env.stack.env_exports()).args(command_line).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{command_line:?}: {stderr}");
-        assert!(stderr.contains("invalid value '0' for '--timeout <SECS>'"), "{stderr}");
+        assert!(stderr.contains("invalid value '0' for '--"), "{stderr}");
     }
+    let mut command = cli(env.temp.path());
+    command.envs(env.stack.env_exports()).args(["cleanup", "dad_joke_bot_pr_15", "dad_joke_bot_pr_15", "--yes"]);
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    assert!(!ok && stderr.contains("runtime `dad_joke_bot_pr_15` is listed twice"), "{stderr}");
     env.stack.shutdown().await;
 }

@@ -16,6 +16,8 @@ pub enum Api {
     Control,
     S3,
     S3NoSuchBucket,
+    /// The bucket lives in eu-west-1: S3 redirects with the region in a header.
+    S3WrongRegion,
 }
 
 /// The server; stops when dropped.
@@ -59,6 +61,9 @@ fn refuse(api: Api, request: Request<hyper::body::Incoming>) -> Response<Full<By
             .unwrap(),
         // A HEAD answer carries no body, as on S3.
         Api::S3 if request.method() == hyper::Method::HEAD => builder.body(Full::new(Bytes::new())).unwrap(),
+        Api::S3WrongRegion => {
+            builder.status(301).header("x-amz-bucket-region", "eu-west-1").body(Full::new(Bytes::new())).unwrap()
+        }
         Api::S3NoSuchBucket => {
             let builder = builder.status(404);
             if request.method() == hyper::Method::HEAD {
