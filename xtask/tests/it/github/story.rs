@@ -367,7 +367,8 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let args = gh::ProdDeployArgs {
         event,
         pulls: None,
-        changed_files: None,
+        // Only this agent: the fault must hit its update, not another agent's.
+        changed_files: Some(story.changed(&["prompts/dad_joke_bot.txt"])),
         only_changed: false,
         open_issues: None,
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
@@ -375,7 +376,7 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
         package_dir: Some(story.zips(&[("dad_joke_bot", "main-3")])),
     };
     let err = format!("{:#}", gh::prod_deploy(&story.ctx, &args, Some(story.aws.clone())).await.unwrap_err());
-    assert!(err.contains("no deployment issue opened"), "{err}");
+    assert!(err.contains("no deployment issue opened") && err.contains("the role cannot be assumed"), "{err}");
     let failed = issue_body.replace(r#""version":"2""#, r#""version":"3""#);
     let err = format!("{:#}", story.approve(&failed, "admin").await.unwrap_err());
     assert!(err.contains("version 3 of `dad_joke_bot_prod` is UPDATE_FAILED, not READY"), "{err}");
