@@ -940,7 +940,17 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                 }
             }
             let deleted = match verified.pr {
-                Some(pr) => delete_pr_runtimes(ctx, &aws, &runtimes, &[pr], false).await?,
+                Some(pr) => match delete_pr_runtimes(ctx, &aws, &runtimes, &[pr], false).await {
+                    Ok(deleted) => deleted,
+                    Err(err) => {
+                        // The versions are live: say so, and that approving again finishes the job.
+                        let reason =
+                            format!("the versions are live, but deleting the runtimes of PR #{pr} failed: {err:#}");
+                        write_out(out, &render::failure(&reason), "comment")?;
+                        github_output("result", "failed")?;
+                        bail!("{reason}");
+                    }
+                },
                 None => vec![],
             };
             let markdown = render::promotion_summary(&verified, &outcomes, &deleted);
