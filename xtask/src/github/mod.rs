@@ -398,9 +398,36 @@ async fn deploy_pr_agents(
 /// A result file larger than this was not written by `pr-deploy --result`.
 const MAX_RESULT_BYTES: u64 = 1024 * 1024;
 
+/// A successful result names the agent's own PR runtime and values of the shapes AgentCore gives.
+fn check_deployed(scheme: &crate::naming::Scheme, agent: &str, pr: u64, deployed: &render::Deployed) -> Result<()> {
+    let runtime = scheme.runtime_name(agent, Target::Pr(pr))?;
+    if deployed.runtime_name != runtime {
+        bail!("agent `{agent}` of PR #{pr} deploys to `{runtime}`, not `{}`", deployed.runtime_name.escape_default());
+    }
+    if let Some(version) = &deployed.version {
+        metadata::parse_version(version)?;
+    }
+    if deployed.status.is_empty() || !deployed.status.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+        bail!("status `{}` is not an AgentCore status", deployed.status.escape_default());
+    }
+    if let Some(key) = &deployed.s3_key
+        && (!key.starts_with(&format!("{runtime}/"))
+            || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b"_/.-".contains(&b)))
+    {
+        bail!("S3 key `{}` is not under `{runtime}/`", key.escape_default());
+    }
+    Ok(())
+}
+
 /// Reads the matrix's result files: every `*.json` in `dir`, each a list of agent results of this
 /// pull request and commit, each agent once.
-pub fn read_results(dir: &Path, pr: u64, commit: &str, expected: &[Agent]) -> Result<Vec<render::AgentResult>> {
+pub fn read_results(
+    scheme: &crate::naming::Scheme,
+    dir: &Path,
+    pr: u64,
+    commit: &str,
+    expected: &[Agent],
+) -> Result<Vec<render::AgentResult>> {
     let mut results: Vec<render::AgentResult> = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -437,6 +464,10 @@ pub fn read_results(dir: &Path, pr: u64, commit: &str, expected: &[Agent]) -> Re
             if results.iter().any(|seen| seen.agent == result.agent) {
                 bail!("{} holds a second result for `{}`", file.display(), result.agent);
             }
+            if let Ok(deployed) = &result.outcome {
+                check_deployed(scheme, &result.agent, pr, deployed)
+                    .with_context(|| format!("{} is not a result `github pr-deploy` writes", file.display()))?;
+            }
             results.push(result);
         }
     }
@@ -459,7 +490,7 @@ pub fn pr_comment(ctx: &Ctx, args: &PrCommentArgs) -> Result<StepReport> {
     })?;
     let all = agents::discover(&ctx.root, &ctx.settings)?;
     let expected = agents::pick(&all, &names).context("--agents")?;
-    let mut found = read_results(&args.results, pr, commit, &expected)?;
+    let mut found = read_results(&ctx.settings.scheme(), &args.results, pr, commit, &expected)?;
     let results: Vec<render::AgentResult> = expected
         .iter()
         .map(|agent| match found.iter().position(|result| result.agent == agent.name) {
@@ -909,7 +940,17 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                 }
             }
             let deleted = match verified.pr {
-                Some(pr) => delete_pr_runtimes(ctx, &aws, &runtimes, &[pr], false).await?,
+                Some(pr) => match delete_pr_runtimes(ctx, &aws, &runtimes, &[pr], false).await {
+                    Ok(deleted) => deleted,
+                    Err(err) => {
+                        // The versions are live: say so, and that approving again finishes the job.
+                        let reason =
+                            format!("the versions are live, but deleting the runtimes of PR #{pr} failed: {err:#}");
+                        write_out(out, &render::failure(&reason), "comment")?;
+                        github_output("result", "failed")?;
+                        bail!("{reason}");
+                    }
+                },
                 None => vec![],
             };
             let markdown = render::promotion_summary(&verified, &outcomes, &deleted);

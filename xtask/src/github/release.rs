@@ -87,6 +87,7 @@ pub struct Claim<'a> {
     pub runtime_name: &'a str,
     pub runtime_id: &'a str,
     pub version: u32,
+    /// The commit and pull request; only the release record is held against them.
     pub commit: &'a str,
     pub pr: Option<u64>,
     /// The S3 key the version runs from, as `GetAgentRuntime` reports it.

@@ -94,9 +94,14 @@ fn fenced(text: &str) -> String {
     format!("{fence}text\n{}\n{fence}\n", clean.trim_end())
 }
 
+/// A value as a table cell in a code span: no backtick can end the span, no pipe can end the cell
+/// and no line break can end the row.
 fn cell(value: Option<&str>) -> String {
     match value {
-        Some(value) if !value.is_empty() => format!("`{}`", value.replace('`', "")),
+        Some(value) if !value.is_empty() => {
+            let clean: String = value.chars().filter(|c| !matches!(c, '`' | '|') && !c.is_control()).collect();
+            format!("`{clean}`")
+        }
         _ => "-".to_owned(),
     }
 }

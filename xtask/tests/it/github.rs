@@ -126,6 +126,11 @@ fn pr_comment_prints_only_well_formed_values() {
     assert!(!markdown.contains("curl") && !markdown.contains("pwned"), "{markdown}");
     assert!(markdown.contains("--agent-runtime-arn '<runtime ARN>'"), "{markdown}");
     assert!(markdown.contains("| `READY<script>` | - |"), "{markdown}");
+    // A pipe or a line break cannot end the cell or the row.
+    let mut hostile = deployed("dad_joke_bot_pr_12", "3", "updated");
+    hostile.status = "READY | [x](https://evil)\n| row |".into();
+    let markdown = render::pr_comment(12, COMMIT, "us-east-1", &[agent_result("dad_joke_bot", Ok(hostile))]);
+    assert!(markdown.contains("| `READY  [x](https://evil) row ` | updated |"), "{markdown}");
 }
 
 #[test]
@@ -340,8 +345,11 @@ fn event_args(name: &str, out: Option<PathBuf>) -> EventArgs {
     EventArgs { event: events_dir().join(name), out }
 }
 
+/// The commits API names the pull request a pushed commit came from whether it was merged with a
+/// merge commit, squashed or rebased (for a rebase, every rebased commit names it), so one answer's
+/// shape serves the three; no commit message is parsed.
 #[test]
-fn merged_pull_is_found_for_each_merge_style() {
+fn merged_pull_comes_from_the_commits_api() {
     let pulls: Vec<event::AssociatedPull> =
         event::read_listing(&events_dir().join("commit_pulls_squash.json"), "pull requests").unwrap();
     assert_eq!(gh::merged_pull(&pulls, "main").unwrap(), Some(12));
@@ -674,6 +682,44 @@ fn pr_comment_refuses_results_that_do_not_belong() {
             "second result",
         ),
         ("not JSON", vec![("d.json", "{".into())], r#"["dad_joke_bot"]"#, "not a result file"),
+        (
+            "another runtime",
+            vec![(
+                "d.json",
+                matrix_result("dad_joke_bot", 12, PR_HEAD, Ok(deployed("dad_joke_bot_prod", "3", "updated"))),
+            )],
+            r#"["dad_joke_bot"]"#,
+            "deploys to `dad_joke_bot_pr_12`, not `dad_joke_bot_prod`",
+        ),
+        (
+            "a table-breaking status",
+            vec![("d.json", {
+                let mut hostile = deployed("dad_joke_bot_pr_12", "3", "updated");
+                hostile.status = "READY | [x](https://evil)".into();
+                matrix_result("dad_joke_bot", 12, PR_HEAD, Ok(hostile))
+            })],
+            r#"["dad_joke_bot"]"#,
+            "not an AgentCore status",
+        ),
+        (
+            "a version that is not one",
+            vec![(
+                "d.json",
+                matrix_result("dad_joke_bot", 12, PR_HEAD, Ok(deployed("dad_joke_bot_pr_12", "v3", "updated"))),
+            )],
+            r#"["dad_joke_bot"]"#,
+            "version `v3`",
+        ),
+        (
+            "an S3 key elsewhere",
+            vec![("d.json", {
+                let mut hostile = deployed("dad_joke_bot_pr_12", "3", "updated");
+                hostile.s3_key = Some("dad_joke_bot_prod/v1/code.zip".into());
+                matrix_result("dad_joke_bot", 12, PR_HEAD, Ok(hostile))
+            })],
+            r#"["dad_joke_bot"]"#,
+            "not under `dad_joke_bot_pr_12/`",
+        ),
         (
             "an unknown field",
             vec![(

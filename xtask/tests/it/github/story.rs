@@ -367,7 +367,8 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let args = gh::ProdDeployArgs {
         event,
         pulls: None,
-        changed_files: None,
+        // Only this agent: the fault must hit its update, not another agent's.
+        changed_files: Some(story.changed(&["prompts/dad_joke_bot.txt"])),
         only_changed: false,
         open_issues: None,
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
@@ -375,11 +376,38 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
         package_dir: Some(story.zips(&[("dad_joke_bot", "main-3")])),
     };
     let err = format!("{:#}", gh::prod_deploy(&story.ctx, &args, Some(story.aws.clone())).await.unwrap_err());
-    assert!(err.contains("no deployment issue opened"), "{err}");
+    assert!(err.contains("no deployment issue opened") && err.contains("the role cannot be assumed"), "{err}");
     let failed = issue_body.replace(r#""version":"2""#, r#""version":"3""#);
     let err = format!("{:#}", story.approve(&failed, "admin").await.unwrap_err());
     assert!(err.contains("version 3 of `dad_joke_bot_prod` is UPDATE_FAILED, not READY"), "{err}");
     assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"));
 
+    // The versions go live but deleting the PR's runtimes fails (it never finishes): the issue gets
+    // a comment saying so, and the step's result is `failed`, so it is not labelled promoted.
+    let pulls = story.path("pulls-15.json");
+    let listed = std::fs::read_to_string(events_dir().join("commit_pulls_squash.json")).unwrap();
+    std::fs::write(&pulls, listed.replace("\"number\": 12", "\"number\": 15")).unwrap();
+    let event = story.event("push_main_squash.json", |_| {});
+    let args = gh::ProdDeployArgs {
+        event,
+        pulls: Some(pulls),
+        changed_files: Some(story.changed(&["prompts/motivational_quotes_bot.txt"])),
+        only_changed: false,
+        open_issues: None,
+        bot_login: gh::DEFAULT_BOT_LOGIN.into(),
+        title_out: None,
+        package_dir: Some(story.zips(&[("motivational_quotes_bot", "main-4")])),
+    };
+    let report = gh::prod_deploy(&story.ctx, &args, Some(story.aws.clone())).await.unwrap();
+    assert_eq!((report.result.as_str(), report.pr), ("issue", Some(15)));
+    let body = report.markdown.unwrap();
+    stack.faults().stuck("DeleteAgentRuntime", 1).unwrap();
+    let patient = story.aws.wait.timeout;
+    story.aws.wait.timeout = Duration::from_millis(300);
+    let err = format!("{:#}", story.approve(&body, "write").await.unwrap_err());
+    assert!(err.contains("the versions are live, but deleting the runtimes of PR #15 failed"), "{err}");
+    assert!(story.last_out().contains("## Promotion failed"), "{}", story.last_out());
+    assert_eq!(story.live("motivational_quotes_bot").await.as_deref(), Some("2"));
+    story.aws.wait.timeout = patient;
     stack.shutdown().await;
 }

@@ -401,6 +401,12 @@ fn pr_deploy_is_a_matrix_gathered_into_one_comment() {
     let download = step_using(comment, "actions/download-artifact@").expect("the comment job gathers the results");
     assert_eq!(get(get(&download, "with").unwrap(), "pattern").and_then(Value::as_str), Some("pr-deploy-result-*"));
     assert!(runs(comment, "cargo xtask github pr-comment") && runs(comment, "--results \"$RUNNER_TEMP/results\""));
+    // The comment edited is the bot's own, found by its marker; nobody else's comment is touched.
+    assert!(runs(
+        comment,
+        r#"select(.user.login == "github-actions[bot]" and (.body | startswith("<!-- agentcore:pr-comment -->")))"#
+    ));
+    assert!(text.contains(xtask::github::render::PR_COMMENT_MARKER));
     // The comment job holds no AWS role; the deploy jobs cannot write to the pull request.
     assert!(get(get(comment, "permissions").unwrap(), "id-token").is_none());
     assert!(get(get(deploy, "permissions").unwrap(), "pull-requests").is_none());
