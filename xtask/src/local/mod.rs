@@ -32,19 +32,28 @@ pub enum LocalCommand {
     Reset(ResetArgs),
 }
 
+/// One hour: longer transitions would only stall whoever waits on them.
+const MAX_TRANSITION_MS: u64 = 3_600_000;
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct UpArgs {
     /// State directory (default: target/agentcore-local)
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// S3 port (default: a free one)
-    #[arg(long, value_name = "P", default_value_t = 0)]
+    #[arg(long, value_name = "P", default_value_t = 0, allow_negative_numbers = true)]
     pub s3_port: u16,
     /// Control-plane port (default: a free one)
-    #[arg(long, value_name = "P", default_value_t = 0)]
+    #[arg(long, value_name = "P", default_value_t = 0, allow_negative_numbers = true)]
     pub control_port: u16,
     /// Time resources spend in CREATING/UPDATING/DELETING, in milliseconds
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1000,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u64).range(..=MAX_TRANSITION_MS)
+    )]
     pub transition_delay: u64,
 }
 

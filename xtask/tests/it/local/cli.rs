@@ -211,6 +211,27 @@ fn local_reset_wipes_only_state_directories() {
 }
 
 #[test]
+fn local_up_refuses_bad_flags_before_starting() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("state");
+    for (flag, value) in [
+        ("--transition-delay", "3600001"),
+        ("--transition-delay", "-1"),
+        ("--s3-port", "70000"),
+        ("--control-port", "-2"),
+    ] {
+        let output = xtask().args(["local", "up", flag, value, "--dir"]).arg(&dir).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(flag), "{stderr}");
+        assert!(!dir.exists(), "nothing is created for bad flags");
+    }
+    let output = xtask().args(["local", "up", "--transition-delay", "3600001"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    insta::assert_snapshot!(stderr.lines().next().unwrap_or_default(), @"error: invalid value '3600001' for '--transition-delay <MS>': 3600001 is not in 0..=3600000");
+}
+
+#[test]
 fn local_up_help() {
     let output = xtask().args(["local", "up", "--help"]).output().unwrap();
     assert!(output.status.success());
