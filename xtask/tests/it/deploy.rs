@@ -1061,7 +1061,11 @@ async fn every_command_reports_to_github_and_every_dry_run_changes_nothing() {
         if *key != "status" {
             let failed = if expect_failure { "1" } else { "0" };
             assert_eq!(step.outputs["failed"], failed, "{shown}");
-            assert_eq!(step.outputs.len(), 2, "{shown}: {:?}", step.outputs.keys());
+            // A failed step adds `error`, the message `main` prints on stderr.
+            assert_eq!(step.outputs.len(), 2 + usize::from(expect_failure), "{shown}: {:?}", step.outputs.keys());
+            if expect_failure {
+                assert!(step.outputs["error"].contains("failed"), "{shown}: {}", step.outputs["error"]);
+            }
         }
         let after = env.state().await;
         if *dry_run || expect_failure || *key == "status" {
