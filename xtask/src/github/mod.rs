@@ -836,9 +836,10 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
     let scheme = ctx.settings.scheme();
     let endpoint = ctx.settings.prod_endpoint.clone();
     let out = args.event.out.as_deref();
+    let by_label = matches!(event, event::PromoteEvent::Issues(_));
     let refuse = |reason: anyhow::Error| -> Result<StepReport> {
         let reason = format!("{reason:#}");
-        write_out(out, &render::refusal(&reason), "comment")?;
+        write_out(out, &render::refusal(&reason, by_label), "comment")?;
         github_output("result", "refused")?;
         bail!("promotion refused: {reason}")
     };

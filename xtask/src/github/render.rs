@@ -333,18 +333,22 @@ pub fn rollback_summary(outcome: &PromoteOutcome) -> String {
     out
 }
 
-/// Why a promotion was refused; nothing was changed.
-pub fn refusal(reason: &str) -> String {
+/// Why a promotion (`by_label`) or a manual rollback was refused; nothing was changed.
+pub fn refusal(reason: &str, by_label: bool) -> String {
     let mut out = String::new();
     writeln!(out, "{PROMOTION_MARKER}").unwrap();
-    writeln!(out, "## Promotion refused\n").unwrap();
+    writeln!(out, "## {} refused\n", if by_label { "Promotion" } else { "Rollback" }).unwrap();
     writeln!(out, "Nothing was changed. The reason:\n").unwrap();
     out.push_str(&fenced(reason));
-    writeln!(
-        out,
-        "\nFix the cause, then remove and add the `approved` label again. A deployment issue that is wrong for good can be closed: the next merge opens a new one."
-    )
-    .unwrap();
+    if by_label {
+        writeln!(
+            out,
+            "\nThe workflow took the `approved` label off: fix the cause, then add it again. A deployment issue that is wrong for good can be closed: the next merge opens a new one."
+        )
+        .unwrap();
+    } else {
+        writeln!(out, "\nFix the cause, then run the promote workflow again.").unwrap();
+    }
     out
 }
 
@@ -354,7 +358,7 @@ pub fn failure(reason: &str) -> String {
     writeln!(out, "{PROMOTION_MARKER}").unwrap();
     writeln!(out, "## Promotion failed\n").unwrap();
     out.push_str(&fenced(reason));
-    writeln!(out, "\nRemove and add the `approved` label to retry: versions already live are left as they are.")
+    writeln!(out, "\nThe workflow took the `approved` label off: add it again to retry; versions already live are left as they are.")
         .unwrap();
     out
 }

@@ -167,7 +167,8 @@ fn promotion_and_refusal_snapshots() {
     }];
     let deleted = vec!["dad_joke_bot_pr_12".to_owned()];
     snapshot("promotion_summary", &render::promotion_summary(&verified, &outcomes, &deleted));
-    snapshot("refusal", &render::refusal("the metadata block lists agent `dad_joke_bot` twice"));
+    snapshot("refusal", &render::refusal("the metadata block lists agent `dad_joke_bot` twice", true));
+    snapshot("rollback_refusal", &render::refusal("runtime `dad_joke_bot_prod` has no version 9", false));
 }
 
 // ---------------------------------------------------------------- the metadata parser
@@ -587,7 +588,7 @@ fn rollbacks_that_are_refused() {
         };
         let err = format!("{:#}", xtask::cli::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
         assert!(err.contains("promotion refused") && err.contains(expected), "{expected}: {err}");
-        assert!(std::fs::read_to_string(&out).unwrap().contains("Promotion refused"));
+        assert!(std::fs::read_to_string(&out).unwrap().contains("Rollback refused"));
     }
 }
 

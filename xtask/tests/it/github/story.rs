@@ -303,7 +303,7 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let args = gh::PromoteArgs { event, labeller_permission: "admin".into(), bot_login: gh::DEFAULT_BOT_LOGIN.into() };
     let err = format!("{:#}", gh::promote(&story.ctx, &args, Some(story.aws.clone())).await.unwrap_err());
     assert!(err.contains("has no deploy record"), "{err}");
-    assert!(story.last_out().contains("Promotion refused"));
+    assert!(story.last_out().contains("Rollback refused"));
 
     // Rollback is its own explicit act.
     let event = story.event("workflow_dispatch_rollback.json", |_| {});

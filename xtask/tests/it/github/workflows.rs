@@ -180,6 +180,16 @@ fn the_promotion_runs_in_production_for_approved_only() {
         &serde_yaml_ng::from_str::<Value>("[labeled]").unwrap()
     );
     assert!(text.contains("collaborators/$SENDER/permission"));
+    // Promoted issues are labelled and closed; any other outcome takes the approval back.
+    let steps = get(job, "steps").and_then(Value::as_sequence).unwrap();
+    let step = |name: &str| steps.iter().find(|step| get(step, "name").and_then(Value::as_str) == Some(name)).unwrap();
+    let take_back = step("Take the approval back");
+    assert!(
+        get(take_back, "if").and_then(Value::as_str).unwrap().contains("steps.promote.outputs.result != 'promoted'")
+    );
+    assert!(get(take_back, "run").and_then(Value::as_str).unwrap().contains("--remove-label approved"));
+    let close = step("Label promoted and close");
+    assert!(get(close, "if").and_then(Value::as_str).unwrap().contains("steps.promote.outputs.result == 'promoted'"));
 }
 
 #[test]
