@@ -229,10 +229,12 @@ async fn local_up_twice_on_one_directory_shares_the_state() {
 #[test]
 fn aws_cli_runs_against_the_exports() {
     let probe = std::process::Command::new("aws").arg("--version").output();
-    if !probe.as_ref().is_ok_and(|output| output.status.success()) {
-        eprintln!("skipped: no `aws` command on PATH ({probe:?}); `python3 -m pip install awscli` enables this test");
-        return;
-    }
+    assert!(
+        probe.as_ref().is_ok_and(|output| output.status.success()),
+        "no `aws` command on PATH ({probe:?}): install the AWS CLI as .ci/run does \
+         (`python3 -m venv target/awscli-venv && target/awscli-venv/bin/pip install awscli==1.46.2`, then put \
+         target/awscli-venv/bin on PATH)"
+    );
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("state");
     let args = [OsStr::new("--transition-delay"), OsStr::new("0"), OsStr::new("--dir"), dir.as_os_str()];
@@ -246,6 +248,7 @@ aws s3api create-bucket --bucket cli-bucket >/dev/null
 aws s3 cp "$ZIP" s3://cli-bucket/agents/cli.zip >/dev/null
 aws bedrock-agentcore-control create-agent-runtime --agent-runtime-name from_cli \
   --agent-runtime-artifact '{"codeConfiguration":{"code":{"s3":{"bucket":"cli-bucket","prefix":"agents/cli.zip"}},"runtime":"PYTHON_3_13","entryPoint":["main.py"]}}' \
+  --network-configuration '{"networkMode":"PUBLIC"}' \
   --role-arn arn:aws:iam::123456789012:role/AgentCoreRuntimeRole --query agentRuntimeId --output text > "$OUT"
 aws bedrock-agentcore-control get-agent-runtime --agent-runtime-id "$(cat "$OUT")" --query status --output text
 aws bedrock-agentcore-control list-agent-runtime-endpoints --agent-runtime-id "$(cat "$OUT")" --query 'runtimeEndpoints[].name' --output text
