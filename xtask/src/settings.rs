@@ -170,6 +170,33 @@ impl Settings {
     }
 }
 
+/// AgentCore's published lifecycle of each Python runtime: (runtime, deprecated from, updates
+/// blocked from), as ISO dates.
+const RUNTIME_LIFECYCLE: &[(&str, &str, &str)] = &[
+    ("PYTHON_3_10", "2026-06-30", "2026-08-31"),
+    ("PYTHON_3_11", "2026-06-30", "2026-08-31"),
+    ("PYTHON_3_12", "2028-10-31", "2029-01-10"),
+    ("PYTHON_3_13", "2029-06-30", "2029-08-31"),
+];
+
+/// A warning when `runtime` is deprecated on `today` (an ISO date), or `None`.
+pub fn python_runtime_warning(runtime: &str, today: &str) -> Option<String> {
+    let (_, deprecated, blocked) = RUNTIME_LIFECYCLE.iter().find(|(name, _, _)| *name == runtime)?;
+    if today < *deprecated {
+        return None;
+    }
+    let updates = if today >= *blocked { "has blocked updates" } else { "blocks updates" };
+    Some(format!(
+        "{runtime} is deprecated on AgentCore since {deprecated} and {updates} from {blocked}; move to PYTHON_3_12 or newer (python_runtime in agent.toml or the workspace setting)"
+    ))
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`.
+pub fn today() -> String {
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+    now.fmt(aws_smithy_types::date_time::Format::DateTime).map(|text| text[..10].to_owned()).unwrap_or_default()
+}
+
 pub fn check_python_runtime(value: &str, what: &str) -> Result<()> {
     if !PYTHON_RUNTIMES.contains(&value) {
         bail!("{what}: `{value}` is not a supported Python runtime; use one of {}", PYTHON_RUNTIMES.join(", "));
@@ -230,6 +257,20 @@ mod tests {
         assert!(err.unwrap_err().to_string().contains("--bucket"));
         let err = settings.with_overrides(&SettingsArgs { role_arn: Some("role".into()), ..Default::default() });
         assert!(err.unwrap_err().to_string().contains("--role-arn"));
+    }
+
+    #[test]
+    fn deprecated_runtimes_warn() {
+        assert_eq!(python_runtime_warning("PYTHON_3_11", "2026-06-29"), None);
+        let warning = python_runtime_warning("PYTHON_3_11", "2026-07-01").unwrap();
+        assert!(
+            warning.contains("deprecated on AgentCore since 2026-06-30 and blocks updates from 2026-08-31"),
+            "{warning}"
+        );
+        let warning = python_runtime_warning("PYTHON_3_10", "2026-11-25").unwrap();
+        assert!(warning.contains("has blocked updates from 2026-08-31"), "{warning}");
+        assert_eq!(python_runtime_warning("PYTHON_3_12", "2026-11-25"), None);
+        assert_eq!(today().len(), 10);
     }
 
     #[test]

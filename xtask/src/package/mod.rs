@@ -387,6 +387,9 @@ pub fn package_agent_with(
         );
     }
     let mut warnings = layer_warnings;
+    if let Some(warning) = crate::settings::python_runtime_warning(&agent.python_runtime, &crate::settings::today()) {
+        warnings.push(format!("agent `{name}`: {warning}"));
+    }
     if std::fs::metadata(&prompt)?.len() == 0 {
         warnings.push(format!("agent `{name}`: the system prompt {} is empty", prompt.display()));
     }
