@@ -596,41 +596,40 @@ pub async fn wait_endpoint_live(
 
 /// Waits until the endpoint is gone (404).
 pub async fn wait_endpoint_gone(aws: &AwsClients, runtime_id: &str, runtime_name: &str, endpoint: &str) -> Result<()> {
-    let mut poll = Poll::new(aws.wait);
-    loop {
-        let Some(polled) = unless_throttled(get_endpoint(aws, runtime_id, endpoint).await)? else {
-            poll.wait(|| format!("endpoint {endpoint} of runtime {runtime_name}: still throttled")).await?;
-            continue;
-        };
-        let Some(state) = polled else { return Ok(()) };
-        let status = state.status().clone();
-        if status.as_str() == "DELETE_FAILED" {
-            bail!(
-                "deleting endpoint {endpoint} of runtime {runtime_name} failed: {}",
-                state.failure_reason().unwrap_or("AgentCore gave no failureReason")
-            );
-        }
-        poll.wait(|| format!("endpoint {endpoint} of runtime {runtime_name} is still {status}")).await?;
-    }
+    wait_gone(aws, &format!("endpoint {endpoint} of runtime {runtime_name}"), async || {
+        let state = get_endpoint(aws, runtime_id, endpoint).await?;
+        Ok(state.map(|state| (state.status().as_str().to_owned(), state.failure_reason().map(str::to_owned))))
+    })
+    .await
 }
 
 /// Waits until the runtime is gone (404).
 pub async fn wait_runtime_gone(aws: &AwsClients, runtime_id: &str, name: &str) -> Result<()> {
+    wait_gone(aws, &format!("runtime {name} ({runtime_id})"), async || {
+        let state = get_runtime(aws, runtime_id, None).await?;
+        Ok(state.map(|state| (state.status().as_str().to_owned(), state.failure_reason().map(str::to_owned))))
+    })
+    .await
+}
+
+/// Polls `probe` (status and failureReason, or `None` once 404) until `what` is gone; DELETE_FAILED
+/// ends the wait with AWS's reason.
+async fn wait_gone(
+    aws: &AwsClients,
+    what: &str,
+    mut probe: impl AsyncFnMut() -> Result<Option<(String, Option<String>)>>,
+) -> Result<()> {
     let mut poll = Poll::new(aws.wait);
     loop {
-        let Some(polled) = unless_throttled(get_runtime(aws, runtime_id, None).await)? else {
-            poll.wait(|| format!("runtime {name} ({runtime_id}): still throttled")).await?;
+        let Some(polled) = unless_throttled(probe().await)? else {
+            poll.wait(|| format!("{what}: still throttled")).await?;
             continue;
         };
-        let Some(state) = polled else { return Ok(()) };
-        let status = state.status().clone();
-        if status == AgentRuntimeStatus::DeleteFailed {
-            bail!(
-                "deleting runtime {name} ({runtime_id}) failed: {}",
-                state.failure_reason().unwrap_or("AgentCore gave no failureReason")
-            );
+        let Some((status, failure)) = polled else { return Ok(()) };
+        if status == "DELETE_FAILED" {
+            bail!("deleting {what} failed: {}", failure.as_deref().unwrap_or("AgentCore gave no failureReason"));
         }
-        poll.wait(|| format!("runtime {name} ({runtime_id}) is still {status}")).await?;
+        poll.wait(|| format!("{what} is still {status}")).await?;
     }
 }
 
