@@ -103,7 +103,7 @@ pub fn run(cli: Cli) -> Result<()> {
         );
         aws.local = true;
     }
-    let ctx = Ctx::load(crate::settings::workspace_root(), &cli.settings, aws, cli.json)?;
+    let ctx = Ctx::load(crate::settings::find_workspace()?, &cli.settings, aws, cli.json)?;
     match cli.command {
         Command::Package(args) => args.run(&ctx),
         Command::Deploy(args) => block_on(args.run(&ctx)),

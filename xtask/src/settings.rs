@@ -204,7 +204,80 @@ pub fn check_python_runtime(value: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// The workspace root: the directory of the top-level `Cargo.toml` above this crate.
+/// The workspace a command works on, found when it runs (never fixed at compile time: a binary
+/// restored from a cache, or built in another checkout sharing the target directory, must not work
+/// on the checkout it was compiled in).
+///
+/// In order: `AGENTCORE_WORKSPACE`; the parent of `CARGO_MANIFEST_DIR` that `cargo run` (and so
+/// `cargo xtask`) sets for the process; the nearest directory above the current one whose
+/// `Cargo.toml` holds `[workspace.metadata.agentcore]`. Under cargo, a binary compiled from another
+/// checkout is refused: its code may not be this checkout's.
+pub fn find_workspace() -> Result<PathBuf> {
+    let current = std::env::current_dir().context("cannot read the current directory")?;
+    find_workspace_from(
+        std::env::var_os("AGENTCORE_WORKSPACE").map(PathBuf::from),
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &current,
+    )
+}
+
+/// [`find_workspace`] with its inputs given: the variables, the directory this binary was compiled
+/// from and the current directory.
+pub fn find_workspace_from(
+    explicit: Option<PathBuf>,
+    cargo_manifest_dir: Option<PathBuf>,
+    compiled_in: &Path,
+    current: &Path,
+) -> Result<PathBuf> {
+    if let Some(root) = explicit.filter(|root| !root.as_os_str().is_empty()) {
+        if !root.join("Cargo.toml").is_file() {
+            bail!(
+                "AGENTCORE_WORKSPACE is {} but it holds no Cargo.toml; point it at the monorepo's root or unset it",
+                root.display()
+            );
+        }
+        return Ok(root);
+    }
+    if let Some(manifest_dir) = cargo_manifest_dir.filter(|dir| !dir.as_os_str().is_empty()) {
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        };
+        if !same(&manifest_dir, compiled_in) {
+            bail!(
+                "this xtask binary was compiled from {} but cargo ran it for {}: the two checkouts share a target \
+                 directory and cargo reused the other checkout's binary; rebuild it here (`touch xtask/src/main.rs`, then \
+                 run the command again) or give each checkout its own target directory (unset CARGO_TARGET_DIR)",
+                compiled_in.display(),
+                manifest_dir.display()
+            );
+        }
+        if let Some(root) = manifest_dir.parent().filter(|root| root.join("Cargo.toml").is_file()) {
+            return Ok(root.to_path_buf());
+        }
+    }
+    for dir in current.ancestors() {
+        let manifest = dir.join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
+        let Ok(table) = text.parse::<toml::Table>() else { continue };
+        let has_settings = table
+            .get("workspace")
+            .and_then(|workspace| workspace.get("metadata"))
+            .and_then(|metadata| metadata.get("agentcore"))
+            .is_some();
+        if has_settings {
+            return Ok(dir.to_path_buf());
+        }
+    }
+    bail!(
+        "no monorepo found: neither {} nor a directory above it has a Cargo.toml with [workspace.metadata.agentcore]; \
+         run the command inside the monorepo's checkout, or set AGENTCORE_WORKSPACE to its root",
+        current.display()
+    )
+}
+
+/// The checkout this crate was compiled from: what the tests and repository checks look at.
 pub fn workspace_root() -> PathBuf {
     if let Ok(root) = std::env::var("AGENTCORE_WORKSPACE") {
         return PathBuf::from(root);
@@ -271,6 +344,50 @@ mod tests {
         assert!(warning.contains("has blocked updates from 2026-08-31"), "{warning}");
         assert_eq!(python_runtime_warning("PYTHON_3_12", "2026-11-25"), None);
         assert_eq!(today().len(), 10);
+    }
+
+    /// Two checkouts side by side: each run works on the checkout it is started in, and a binary
+    /// that cargo reused from the other checkout is refused.
+    #[test]
+    fn finds_the_workspace_when_the_command_runs() {
+        let temp = tempfile::tempdir().unwrap();
+        let checkout = |name: &str| {
+            let root = temp.path().join(name);
+            std::fs::create_dir_all(root.join("xtask/src")).unwrap();
+            std::fs::create_dir_all(root.join("agents/bot")).unwrap();
+            std::fs::write(
+                root.join("Cargo.toml"),
+                "[workspace]\nmembers = [\"xtask\"]\n[workspace.metadata.agentcore]\nregion = \"x\"\n",
+            )
+            .unwrap();
+            std::fs::write(root.join("agents/bot/Cargo.toml"), "[package]\nname = \"not-the-root\"\n").unwrap();
+            root
+        };
+        let (a, b) = (checkout("a"), checkout("b"));
+        // Started inside a checkout, even deep in an agent directory holding a Cargo.toml of its own.
+        let found = find_workspace_from(None, None, &a.join("xtask"), &b.join("agents/bot")).unwrap();
+        assert_eq!(found, b);
+        // Through cargo, from the checkout it was compiled in.
+        let found = find_workspace_from(None, Some(b.join("xtask")), &b.join("xtask"), &b.join("agents")).unwrap();
+        assert_eq!(found, b);
+        // Through cargo, with a binary compiled in the other checkout.
+        let err = find_workspace_from(None, Some(b.join("xtask")), &a.join("xtask"), &b).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "this xtask binary was compiled from {}/xtask but cargo ran it for {}/xtask",
+                a.display(),
+                b.display()
+            )),
+            "{err}"
+        );
+        assert!(err.contains("unset CARGO_TARGET_DIR"), "{err}");
+        // AGENTCORE_WORKSPACE wins, and must hold a manifest.
+        assert_eq!(find_workspace_from(Some(a.clone()), Some(b.join("xtask")), &b.join("xtask"), &b).unwrap(), a);
+        let err = find_workspace_from(Some(temp.path().join("nowhere")), None, &a, &a).unwrap_err().to_string();
+        assert!(err.contains("AGENTCORE_WORKSPACE is") && err.contains("holds no Cargo.toml"), "{err}");
+        // Outside any monorepo.
+        let err = find_workspace_from(None, None, &a.join("xtask"), temp.path()).unwrap_err().to_string();
+        assert!(err.starts_with("no monorepo found") && err.contains("[workspace.metadata.agentcore]"), "{err}");
     }
 
     #[test]
