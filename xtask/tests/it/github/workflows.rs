@@ -1,6 +1,11 @@
-//! Invariants of every file in .github/workflows: least privilege, pinning, concurrency, no
-//! expression in a script, credentials only where the roles' trust policies expect them.
+//! Invariants of every file in .github/workflows and .github/actions: least privilege, pinning,
+//! concurrency, no expression in a script, credentials only where the roles' trust policies expect
+//! them, xtask compiled by one job per run, caches written only by main.
 
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde_yaml_ng::{Mapping, Value};
 use xtask::settings::workspace_root;
 
@@ -8,7 +13,28 @@ fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     value.as_mapping().and_then(|map| map.get(key))
 }
 
+/// The action that restores or builds xtask (the one step of a run that may compile it), and the one
+/// later jobs of the run download the binary with.
+const BUILD_ACTION: &str = ".github/actions/xtask";
+const DOWNLOAD_ACTION: &str = ".github/actions/xtask-download";
+/// Caches are written only on main, and never by a pull request event (`pull_request_target` runs
+/// with `github.ref` set to main).
+const MAIN_REF_GUARD: &str = "github.ref == 'refs/heads/main'";
+const NOT_PR_GUARD: &str = "!startsWith(github.event_name, 'pull_request')";
+
+/// The repository's composite actions by their path (`.github/actions/NAME`), as YAML text.
+pub type Actions = BTreeMap<String, String>;
+
+/// The repository path of a `$/…` (this repository at the run's commit) or `./…` (the workspace) action.
+fn local_action(uses: &str) -> Option<&str> {
+    uses.strip_prefix("$/").or_else(|| uses.strip_prefix("./"))
+}
+
 fn is_sha_pinned(uses: &str) -> bool {
+    // The self-repository syntax resolves to the run's own commit.
+    if uses.starts_with("$/") {
+        return true;
+    }
     let Some((action, reference)) = uses.split_once('@') else { return false };
     action.split('/').count() >= 2
         && !action.starts_with("./")
@@ -16,8 +42,9 @@ fn is_sha_pinned(uses: &str) -> bool {
         && reference.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Every problem found in one workflow file; empty when it keeps every rule.
-pub fn check_workflow(file: &str, text: &str) -> Vec<String> {
+/// Every problem found in one workflow file, the steps of the local actions it uses included; empty
+/// when it keeps every rule.
+pub fn check_workflow(file: &str, text: &str, actions: &Actions) -> Vec<String> {
     let mut problems = Vec::new();
     let workflow: Value = match serde_yaml_ng::from_str(text) {
         Ok(value) => value,
@@ -83,14 +110,8 @@ pub fn check_workflow(file: &str, text: &str) -> Vec<String> {
         let steps = get(job, "steps").and_then(Value::as_sequence).cloned().unwrap_or_default();
         let mut uses_aws = false;
         for step in &steps {
+            check_step(&job_name, step, text, &mut problems);
             if let Some(uses) = get(step, "uses").and_then(Value::as_str) {
-                if !is_sha_pinned(uses) {
-                    problems.push(format!("{job_name}: `{uses}` is not pinned to a full commit SHA"));
-                }
-                let commented = text.lines().any(|line| line.contains(uses) && line.contains("# v"));
-                if !commented {
-                    problems.push(format!("{job_name}: `{uses}` lacks a `# vX` comment"));
-                }
                 if uses.starts_with("actions/checkout@")
                     && get(step, "with").and_then(|with| get(with, "persist-credentials")) != Some(&Value::Bool(false))
                 {
@@ -112,13 +133,11 @@ pub fn check_workflow(file: &str, text: &str) -> Vec<String> {
                     }
                 }
             }
-            if let Some(script) = get(step, "run").and_then(Value::as_str) {
-                if script.contains("${{") {
-                    problems.push(format!("{job_name}: an expression inside `run:`; pass it through `env:`"));
-                }
-                if script.contains("cargo xtask github") && !script.contains("--event \"$GITHUB_EVENT_PATH\"") {
-                    problems.push(format!("{job_name}: the xtask step must read `--event \"$GITHUB_EVENT_PATH\"`"));
-                }
+            if let Some(script) = get(step, "run").and_then(Value::as_str)
+                && script.contains("xtask github")
+                && !script.contains("--event \"$GITHUB_EVENT_PATH\"")
+            {
+                problems.push(format!("{job_name}: the xtask step must read `--event \"$GITHUB_EVENT_PATH\"`"));
             }
         }
         let runs_fork_code =
@@ -142,7 +161,248 @@ pub fn check_workflow(file: &str, text: &str) -> Vec<String> {
             }
         }
     }
+    let pull_request = trigger_names.iter().any(|name| name.starts_with("pull_request"));
+    check_xtask_and_caches(file, jobs, pull_request, actions, &mut problems);
     problems
+}
+
+/// Pinning, version comments and no expression in a script: for the steps of workflows and of
+/// composite actions alike. `text` is the file the step is written in.
+fn check_step(context: &str, step: &Value, text: &str, problems: &mut Vec<String>) {
+    if let Some(uses) = get(step, "uses").and_then(Value::as_str) {
+        if !is_sha_pinned(uses) {
+            problems.push(format!("{context}: `{uses}` is not pinned to a full commit SHA"));
+        }
+        if uses.starts_with("./") {
+            problems.push(format!(
+                "{context}: `{uses}` runs whatever the workspace holds at that moment; use `$/…`, the run's own commit"
+            ));
+        }
+        let commented = text.lines().any(|line| line.contains(uses) && line.contains("# v"));
+        if local_action(uses).is_none() && !commented {
+            problems.push(format!("{context}: `{uses}` lacks a `# vX` comment"));
+        }
+        if uses.starts_with("actions/cache@") {
+            problems.push(format!(
+                "{context}: the combined `actions/cache` saves whatever the job leaves behind; use \
+                 `actions/cache/restore`, and `actions/cache/save` on main only"
+            ));
+        }
+    }
+    if let Some(script) = get(step, "run").and_then(Value::as_str)
+        && script.contains("${{")
+    {
+        problems.push(format!("{context}: an expression inside `run:`; pass it through `env:`"));
+    }
+}
+
+/// Every problem found in one composite action (`.github/actions/NAME/action.yml`).
+pub fn check_action(file: &str, text: &str) -> Vec<String> {
+    let action: Value = match serde_yaml_ng::from_str(text) {
+        Ok(value) => value,
+        Err(err) => return vec![format!("{file}: not YAML: {err}")],
+    };
+    let runs = get(&action, "runs");
+    if runs.and_then(|runs| get(runs, "using")).and_then(Value::as_str) != Some("composite") {
+        return vec![format!("{file}: only composite actions are expected here")];
+    }
+    let mut problems = Vec::new();
+    let steps = runs.and_then(|runs| get(runs, "steps")).and_then(Value::as_sequence).cloned().unwrap_or_default();
+    for (index, step) in steps.iter().enumerate() {
+        let name = get(step, "name").and_then(Value::as_str).map_or_else(|| format!("step {index}"), str::to_owned);
+        check_step(&format!("{file}: `{name}`"), step, text, &mut problems);
+    }
+    problems
+}
+
+/// One step as it runs: a workflow's own step, or a step of a composite action it uses.
+struct RunStep {
+    /// The index of the workflow step it belongs to.
+    index: usize,
+    step: Value,
+    /// The local action it is a step of, when it is one.
+    inside: Option<String>,
+    /// Its own `if:` and that of the workflow step using its action: all must hold for it to run.
+    conditions: Vec<String>,
+}
+
+fn run_steps(steps: &[Value], actions: &Actions, problems: &mut Vec<String>, job_name: &str) -> Vec<RunStep> {
+    let mut expanded = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        let condition = get(step, "if").and_then(Value::as_str).map(str::to_owned);
+        expanded.push(RunStep {
+            index,
+            step: step.clone(),
+            inside: None,
+            conditions: condition.clone().into_iter().collect(),
+        });
+        let Some(path) = get(step, "uses").and_then(Value::as_str).and_then(local_action) else { continue };
+        let Some(text) = actions.get(path) else {
+            problems.push(format!("{job_name}: uses `{path}`, which is not one of .github/actions/*/action.yml"));
+            continue;
+        };
+        let Ok(action) = serde_yaml_ng::from_str::<Value>(text) else { continue };
+        let inner = get(&action, "runs").and_then(|runs| get(runs, "steps")).and_then(Value::as_sequence);
+        for inner_step in inner.into_iter().flatten() {
+            let mut conditions: Vec<String> = condition.clone().into_iter().collect();
+            conditions.extend(get(inner_step, "if").and_then(Value::as_str).map(str::to_owned));
+            expanded.push(RunStep { index, step: inner_step.clone(), inside: Some(path.to_owned()), conditions });
+        }
+    }
+    expanded
+}
+
+static RUNS_CARGO: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(^|[\s;&|(`])cargo\s").unwrap());
+static COMPILES: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(^|[\s;&|(`])cargo\s+(\+\S+\s+)?(xtask|build|run)\b").unwrap());
+static RUNS_XTASK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(^|[\s;&|(`])xtask\s").unwrap());
+
+fn script(step: &Value) -> &str {
+    get(step, "run").and_then(Value::as_str).unwrap_or("")
+}
+
+fn uses_local(step: &Value, path: &str) -> bool {
+    get(step, "uses").and_then(Value::as_str).and_then(local_action) == Some(path)
+}
+
+/// A cache write runs only on main, for an event other than a pull request's: one of its conditions
+/// requires both, and none is an alternative that could hold without them.
+fn is_main_only(conditions: &[String]) -> bool {
+    conditions.iter().any(|condition| {
+        condition.contains(MAIN_REF_GUARD) && condition.contains(NOT_PR_GUARD) && !condition.contains("||")
+    })
+}
+
+fn needs_of(job: &Value) -> Vec<String> {
+    match get(job, "needs") {
+        Some(Value::String(need)) => vec![need.clone()],
+        Some(Value::Sequence(needs)) => needs.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect(),
+        _ => vec![],
+    }
+}
+
+fn needs_transitively(jobs: &Mapping, job: &str, target: &str) -> bool {
+    let mut pending = vec![job.to_owned()];
+    let mut seen = Vec::new();
+    while let Some(name) = pending.pop() {
+        let Some(value) = jobs.get(name.as_str()) else { continue };
+        for need in needs_of(value) {
+            if need == target {
+                return true;
+            }
+            if !seen.contains(&need) {
+                seen.push(need.clone());
+                pending.push(need);
+            }
+        }
+    }
+    false
+}
+
+/// One job per run may compile xtask; every other job that runs it downloads the binary, after the
+/// build job (`needs`) and before its first xtask step; only the build job runs cargo; caches are
+/// written on main only and never by a pull request workflow.
+fn check_xtask_and_caches(
+    file: &str,
+    jobs: &Mapping,
+    pull_request: bool,
+    actions: &Actions,
+    problems: &mut Vec<String>,
+) {
+    let mut compiling = Vec::new();
+    let mut running_xtask = Vec::new();
+    let mut expanded_jobs = Vec::new();
+    for (name, job) in jobs {
+        let name = name.as_str().unwrap_or("?").to_owned();
+        let job_name = format!("{file}: job `{name}`");
+        let steps = get(job, "steps").and_then(Value::as_sequence).cloned().unwrap_or_default();
+        let expanded = run_steps(&steps, actions, problems, &job_name);
+        let compiles =
+            expanded.iter().any(|run| COMPILES.is_match(script(&run.step)) || uses_local(&run.step, BUILD_ACTION));
+        if compiles {
+            compiling.push(name.clone());
+        }
+        if expanded.iter().any(|run| RUNS_XTASK.is_match(script(&run.step))) {
+            running_xtask.push(name.clone());
+        }
+        expanded_jobs.push((name, job_name, steps, expanded, compiles));
+    }
+    match compiling.as_slice() {
+        [] if !running_xtask.is_empty() => problems.push(format!("{file}: runs xtask, but no job builds it")),
+        [] | [_] => {}
+        several => problems.push(format!(
+            "{file}: jobs `{}` may each compile xtask; one job builds it, later jobs download it",
+            several.join("`, `")
+        )),
+    }
+    let build_job = compiling.first().cloned();
+    let uploads = build_job.as_ref().is_some_and(|build| {
+        let steps = jobs.get(build.as_str()).and_then(|job| get(job, "steps")).and_then(Value::as_sequence);
+        steps.into_iter().flatten().any(|step| {
+            uses_local(step, BUILD_ACTION)
+                && get(step, "with").and_then(|with| get(with, "upload")).and_then(Value::as_str) == Some("true")
+        })
+    });
+    for (name, job_name, steps, expanded, compiles) in &expanded_jobs {
+        if !compiles && expanded.iter().any(|run| RUNS_CARGO.is_match(script(&run.step))) {
+            problems.push(format!("{job_name}: runs cargo; only the job that builds xtask may"));
+        }
+        // The step that provides xtask: the build or download action, or a `cargo xtask` that compiles it.
+        let provides = |run: &RunStep| {
+            uses_local(&run.step, BUILD_ACTION)
+                || uses_local(&run.step, DOWNLOAD_ACTION)
+                || COMPILES.is_match(script(&run.step))
+        };
+        let provided_at = expanded.iter().find(|run| provides(run)).map(|run| run.index);
+        let first_xtask = expanded
+            .iter()
+            .filter(|run| !matches!(run.inside.as_deref(), Some(BUILD_ACTION | DOWNLOAD_ACTION)))
+            .find(|run| RUNS_XTASK.is_match(script(&run.step)))
+            .map(|run| run.index);
+        if let Some(first_xtask) = first_xtask
+            && provided_at.is_none_or(|provided_at| provided_at > first_xtask)
+        {
+            problems.push(format!("{job_name}: runs xtask before restoring, building or downloading it"));
+        }
+        if let Some(provided_at) = provided_at {
+            let checked_out = steps.iter().take(provided_at).any(|step| {
+                get(step, "uses").and_then(Value::as_str).is_some_and(|uses| uses.starts_with("actions/checkout@"))
+            });
+            if !checked_out {
+                problems.push(format!("{job_name}: check out the repository before xtask: it reads the workspace"));
+            }
+        }
+        if steps.iter().any(|step| uses_local(step, DOWNLOAD_ACTION)) {
+            match &build_job {
+                Some(build) if needs_transitively(jobs, name, build) => {
+                    if !uploads {
+                        problems.push(format!(
+                            "{job_name}: downloads xtask, but job `{build}` does not upload it (`upload: \"true\"`)"
+                        ));
+                    }
+                }
+                Some(build) => problems
+                    .push(format!("{job_name}: downloads xtask but does not need job `{build}`, which builds it")),
+                None => problems.push(format!("{job_name}: downloads xtask, but no job builds it")),
+            }
+        }
+        for run in expanded {
+            let Some(uses) = get(&run.step, "uses").and_then(Value::as_str) else { continue };
+            if !uses.starts_with("actions/cache/save@") {
+                continue;
+            }
+            if !is_main_only(&run.conditions) {
+                problems.push(format!(
+                    "{job_name}: `actions/cache/save` without the main-only guard `{MAIN_REF_GUARD} && {NOT_PR_GUARD}`"
+                ));
+            }
+            // The shared action's guarded save never runs for a pull request; nothing else may be there.
+            let guarded_shared_save = run.inside.is_some() && run.conditions.iter().any(|c| c.contains(NOT_PR_GUARD));
+            if pull_request && !guarded_shared_save {
+                problems.push(format!("{job_name}: a pull request workflow saves a cache"));
+            }
+        }
+    }
 }
 
 fn workflow_files() -> Vec<(String, String)> {
@@ -157,13 +417,63 @@ fn workflow_files() -> Vec<(String, String)> {
     files
 }
 
+/// `.github/actions/NAME/action.yml` by the path a `uses:` names (`.github/actions/NAME`).
+fn local_actions() -> Actions {
+    let dir = workspace_root().join(".github").join("actions");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path().join("action.yml"))
+        .filter(|path| path.is_file())
+        .map(|path| {
+            let name = path.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+            (format!(".github/actions/{name}"), std::fs::read_to_string(&path).unwrap())
+        })
+        .collect()
+}
+
 #[test]
 fn every_workflow_keeps_the_rules() {
     let files = workflow_files();
     let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["gc.yml", "pr-closed.yml", "pr-deploy.yml", "prod-deploy.yml", "prod-promote.yml"]);
-    let problems: Vec<String> = files.iter().flat_map(|(name, text)| check_workflow(name, text)).collect();
+    let actions = local_actions();
+    assert_eq!(actions.keys().collect::<Vec<_>>(), [BUILD_ACTION, DOWNLOAD_ACTION]);
+    let mut problems: Vec<String> =
+        files.iter().flat_map(|(name, text)| check_workflow(name, text, &actions)).collect();
+    problems.extend(actions.iter().flat_map(|(path, text)| check_action(path, text)));
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The binary's cache key covers what decides it, the dependencies' key leaves the crate out (so a
+/// change to xtask/ alone compiles one crate), and the build leaves out the local emulator.
+#[test]
+fn the_xtask_cache_keys_cover_what_decides_the_binary() {
+    let action: Value = serde_yaml_ng::from_str(&local_actions()[BUILD_ACTION]).unwrap();
+    let steps = get(get(&action, "runs").unwrap(), "steps").and_then(Value::as_sequence).unwrap();
+    let step = |name: &str| steps.iter().find(|step| get(step, "name").and_then(Value::as_str) == Some(name)).unwrap();
+    let keys = get(step("Cache keys"), "env").unwrap();
+    let binary = get(keys, "BINARY_HASH").and_then(Value::as_str).unwrap();
+    let dependencies = get(keys, "DEPENDENCIES_HASH").and_then(Value::as_str).unwrap();
+    for file in ["'Cargo.lock'", "'Cargo.toml'", "'.cargo/config.toml'"] {
+        assert!(binary.contains(file) && dependencies.contains(file), "{file}");
+    }
+    assert!(binary.contains("'xtask/**'") && binary.contains("'.github/actions/xtask/action.yml'"));
+    assert!(!dependencies.contains("xtask/"));
+    let script = get(step("Cache keys"), "run").and_then(Value::as_str).unwrap();
+    assert!(script.contains("-rust-$TOOLCHAIN"), "the toolchain is part of both keys");
+    let restore = get(step("Restore the compiled dependencies"), "with").unwrap();
+    assert_eq!(
+        get(restore, "restore-keys").and_then(Value::as_str),
+        Some("${{ steps.keys.outputs.dependencies-prefix }}")
+    );
+    let build = get(step("Build xtask"), "run").and_then(Value::as_str).unwrap();
+    assert_eq!(build, "cargo build --package xtask --locked --no-default-features");
+    // A hit installs no toolchain and compiles nothing.
+    for name in ["Rust toolchain", "Restore the compiled dependencies", "Build xtask"] {
+        assert!(
+            get(step(name), "if").and_then(Value::as_str).unwrap().contains("steps.binary.outputs.cache-hit != 'true'")
+        );
+    }
 }
 
 #[test]
@@ -211,8 +521,8 @@ fn the_checker_catches_each_broken_rule() {
             "pr-deploy.yml",
             "title in a script",
             good.replace(
-                "run: cargo xtask github pr-deploy",
-                "run: echo \"${{ github.event.pull_request.title }}\" && cargo xtask github pr-deploy",
+                "run: xtask github pr-deploy",
+                "run: echo \"${{ github.event.pull_request.title }}\" && xtask github pr-deploy",
             ),
             "expression inside `run:`",
         ),
@@ -278,10 +588,138 @@ fn the_checker_catches_each_broken_rule() {
             prod.replace("      id-token: write # OIDC token for the AWS role\n", ""),
             "id-token",
         ),
+        (
+            "pr-deploy.yml",
+            "compiles twice",
+            good.replacen("uses: $/.github/actions/xtask-download", "uses: $/.github/actions/xtask", 1),
+            "may each compile xtask",
+        ),
+        (
+            "pr-deploy.yml",
+            "cargo xtask in a later job",
+            good.replace("run: xtask github pr-plan", "run: cargo xtask github pr-plan"),
+            "may each compile xtask",
+        ),
+        (
+            "pr-deploy.yml",
+            "a later job runs xtask without downloading it",
+            good.replace(
+                "      - name: Download xtask\n        uses: $/.github/actions/xtask-download\n      - name: Gather",
+                "      - name: Gather",
+            ),
+            "runs xtask before restoring, building or downloading it",
+        ),
+        (
+            "pr-deploy.yml",
+            "downloaded after the xtask step",
+            good.replace(
+                "      - name: Download xtask\n        uses: $/.github/actions/xtask-download\n      - name: List the agents this pull request affects\n        id: plan\n        run: xtask github pr-plan --event \"$GITHUB_EVENT_PATH\"\n",
+                "      - name: List the agents this pull request affects\n        id: plan\n        run: xtask github pr-plan --event \"$GITHUB_EVENT_PATH\"\n      - name: Download xtask\n        uses: $/.github/actions/xtask-download\n",
+            ),
+            "runs xtask before restoring, building or downloading it",
+        ),
+        (
+            "pr-deploy.yml",
+            "downloads without waiting for the build",
+            good.replace(
+                "    needs: build\n    if: github.event.pull_request.head.repo.full_name != github.repository",
+                "    if: github.event.pull_request.head.repo.full_name != github.repository",
+            ),
+            "does not need job `build`",
+        ),
+        ("pr-deploy.yml", "the build job keeps no binary", good.replace("        with:\n          upload: \"true\"\n", ""), "does not upload it"),
+        (
+            "pr-deploy.yml",
+            "cargo in a later job",
+            good.replace("run: xtask github pr-plan", "run: cargo metadata --no-deps > /dev/null && xtask github pr-plan"),
+            "runs cargo; only the job that builds xtask may",
+        ),
+        (
+            "pr-deploy.yml",
+            "a pull request workflow saves a cache",
+            good.replace(
+                "          upload: \"true\"\n",
+                "          upload: \"true\"\n      - name: Save\n        if: github.ref == 'refs/heads/main' && !startsWith(github.event_name, 'pull_request')\n        uses: actions/cache/save@27d5ce7f107fe9357f9df03efb73ab90386fccae # v5.0.5\n        with:\n          path: target\n          key: poisoned\n",
+            ),
+            "a pull request workflow saves a cache",
+        ),
+        (
+            "pr-deploy.yml",
+            "workspace-relative action",
+            good.replacen("uses: $/.github/actions/xtask", "uses: ./.github/actions/xtask", 1),
+            "use `$/…`",
+        ),
+        (
+            "prod-promote.yml",
+            "xtask without a checkout",
+            prod.replace(
+                "      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0\n        with:\n          persist-credentials: false\n",
+                "",
+            ),
+            "check out the repository before xtask",
+        ),
     ];
+    let actions = local_actions();
     for (file, name, text, expected) in cases {
         assert_ne!(&text, if file == "pr-deploy.yml" { &good } else { &prod }, "{name}: the mutation did not apply");
-        let problems = check_workflow(file, &text);
+        let problems = check_workflow(file, &text, &actions);
+        assert!(
+            problems.iter().any(|problem| problem.contains(expected)),
+            "{name}: expected `{expected}` in {problems:#?}"
+        );
+    }
+
+    // The build action broken, as seen through a workflow that uses it.
+    let build = &actions[BUILD_ACTION];
+    let guard = "github.ref == 'refs/heads/main' && !startsWith(github.event_name, 'pull_request')";
+    let action_cases: Vec<(&str, &str, String, &str)> = vec![
+        ("prod-promote.yml", "save without the main guard", build.replacen(guard, "always()", 1), "main-only guard"),
+        (
+            "prod-promote.yml",
+            "save on main for a pull request event too",
+            build.replacen(" && !startsWith(github.event_name, 'pull_request')", "", 1),
+            "main-only guard",
+        ),
+        (
+            "pr-deploy.yml",
+            "pull_request_target could save on main",
+            build.replacen(" && !startsWith(github.event_name, 'pull_request')", "", 1),
+            "a pull request workflow saves a cache",
+        ),
+        (
+            "prod-promote.yml",
+            "a guard with an alternative",
+            build.replacen(guard, &format!("{guard} || github.event_name == 'issues'"), 1),
+            "main-only guard",
+        ),
+        (
+            "prod-promote.yml",
+            "the combined cache action",
+            build.replacen("actions/cache/restore@", "actions/cache@", 1),
+            "combined",
+        ),
+        (
+            "prod-promote.yml",
+            "action step by tag",
+            build.replace(
+                "actions/upload-artifact@043fb46d1a93c77aae656e7c1c64a875d1fc6a0a",
+                "actions/upload-artifact@v7",
+            ),
+            "not pinned",
+        ),
+        (
+            "prod-promote.yml",
+            "input in an action's script",
+            build.replace("--locked --no-default-features", "--locked ${{ inputs.features }}"),
+            "expression inside `run:`",
+        ),
+    ];
+    for (file, name, mutated, expected) in action_cases {
+        assert_ne!(&mutated, build, "{name}: the mutation did not apply");
+        let mut mutated_actions = actions.clone();
+        mutated_actions.insert(BUILD_ACTION.to_owned(), mutated);
+        let mut problems = check_workflow(file, if file == "pr-deploy.yml" { &good } else { &prod }, &mutated_actions);
+        problems.extend(check_action(BUILD_ACTION, &mutated_actions[BUILD_ACTION]));
         assert!(
             problems.iter().any(|problem| problem.contains(expected)),
             "{name}: expected `{expected}` in {problems:#?}"
@@ -384,8 +822,28 @@ fn pr_deploy_is_a_matrix_gathered_into_one_comment() {
             .any(|step| get(step, "run").and_then(Value::as_str).is_some_and(|run| run.contains(command)))
     };
 
+    // One job restores or builds xtask and keeps it; the others download it.
+    let build = get(jobs, "build").unwrap();
+    let build_step = steps_of(build)
+        .into_iter()
+        .find(|step| get(step, "uses").and_then(Value::as_str) == Some("$/.github/actions/xtask"))
+        .expect("the build job restores or builds xtask");
+    assert_eq!(get(get(&build_step, "with").unwrap(), "upload").and_then(Value::as_str), Some("true"));
+    for name in ["plan", "deploy", "comment", "fork"] {
+        let job = get(jobs, name).unwrap();
+        assert!(
+            steps_of(job)
+                .iter()
+                .any(|step| get(step, "uses").and_then(Value::as_str) == Some("$/.github/actions/xtask-download")),
+            "{name}"
+        );
+    }
+    for name in ["plan", "fork"] {
+        assert_eq!(get(get(jobs, name).unwrap(), "needs").and_then(Value::as_str), Some("build"), "{name}");
+    }
+
     let plan = get(jobs, "plan").unwrap();
-    assert!(runs(plan, "cargo xtask github pr-plan"));
+    assert!(runs(plan, "xtask github pr-plan"));
     assert_eq!(
         get(get(plan, "outputs").unwrap(), "agents").and_then(Value::as_str),
         Some("${{ steps.plan.outputs.agents }}")
@@ -410,7 +868,7 @@ fn pr_deploy_is_a_matrix_gathered_into_one_comment() {
     assert!(get(comment, "if").and_then(Value::as_str).unwrap().contains("always()"));
     let download = step_using(comment, "actions/download-artifact@").expect("the comment job gathers the results");
     assert_eq!(get(get(&download, "with").unwrap(), "pattern").and_then(Value::as_str), Some("pr-deploy-result-*"));
-    assert!(runs(comment, "cargo xtask github pr-comment") && runs(comment, "--results \"$RUNNER_TEMP/results\""));
+    assert!(runs(comment, "xtask github pr-comment") && runs(comment, "--results \"$RUNNER_TEMP/results\""));
     // The comment edited is the bot's own, found by its marker; nobody else's comment is touched.
     assert!(runs(
         comment,
