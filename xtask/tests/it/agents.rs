@@ -30,11 +30,11 @@ fn venv_for(root: &Path, uv: &Path, requirements: &Path) -> std::path::PathBuf {
 fn every_agent_serves_ping_and_invocations_with_its_prompt() {
     let root = workspace_root();
     let settings = Settings::from_workspace(&root).unwrap();
-    let uv = xtask::package::uv::ensure(&settings.uv_version, &root.join("target/tools"), None, "python3").unwrap();
+    let uv = crate::tools::uv();
     let all = agents::discover(&root, &settings).unwrap();
     assert!(all.len() >= 2, "the monorepo ships at least two agents");
     for agent in &all {
-        let python = venv_for(&root, &uv.path, &agent.requirements);
+        let python = venv_for(&root, &uv, &agent.requirements);
         let output = Command::new(&python)
             .arg(root.join("tests/agents/check_agent.py"))
             .arg(&agent.dir)

@@ -937,19 +937,14 @@ async fn state_persists_across_restarts_and_faults_file_is_read_per_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boto3_scenario() {
-    let probe = std::process::Command::new("python3").args(["-c", "import boto3"]).output();
-    let installed = probe.as_ref().is_ok_and(|output| output.status.success());
-    assert!(
-        installed,
-        "boto3 is missing for the python3 on PATH ({probe:?}); install it with `python3 -m pip install --user boto3==1.44.5` (inside a venv, without --user; .ci/run installs it into target/ci-venv)"
-    );
+    let python = crate::tools::boto3_python();
     let harness = start(20).await;
     let stack = &harness.stack;
     // One runtime fits: the scenario's second create must hit the quota.
     stack.faults().set_quotas(xtask::local::Quotas { runtimes: 1, ..Default::default() }).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/boto3/scenario.py");
     let empty = harness._temp.path().join("no-aws-config");
-    let mut command = tokio::process::Command::new("python3");
+    let mut command = tokio::process::Command::new(&python);
     command
         .arg(&script)
         .envs(stack.env_exports())
@@ -958,15 +953,30 @@ async fn boto3_scenario() {
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("PYTHONPATH")
         .kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(300), command.output()).await.unwrap().unwrap();
-    assert!(
-        output.status.success(),
-        "scenario.py failed\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(String::from_utf8_lossy(&output.stderr).contains("boto3 scenario: ok"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        // The step it stopped at and the exception first; the tails of its output below.
+        let last_step = stderr.lines().rev().find_map(|line| line.strip_prefix("boto3 scenario: ")).unwrap_or("start");
+        // Python's exception: the unindented lines after its last traceback, else the last line.
+        let exception = match stderr.rsplit_once("Traceback (most recent call last):") {
+            Some((_, traceback)) => {
+                let unindented = traceback.lines().filter(|line| !line.is_empty() && !line.starts_with(' '));
+                unindented.collect::<Vec<_>>().join(" ")
+            }
+            None => stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("no output").to_owned(),
+        };
+        panic!(
+            "tests/boto3/scenario.py ({}, {}) failed after step `{last_step}`: {exception}\nstdout:\n{}\nstderr:\n{}",
+            python.display(),
+            output.status,
+            xtask::package::uv::tail(&String::from_utf8_lossy(&output.stdout), 20),
+            xtask::package::uv::tail(&stderr, 40)
+        );
+    }
+    assert!(stderr.contains("boto3 scenario: ok"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,3 +6,4 @@ mod deploy;
 mod github;
 mod local;
 mod package;
+mod tools;

@@ -228,13 +228,7 @@ async fn local_up_twice_on_one_directory_shares_the_state() {
 /// The AWS CLI (v1, botocore) pointed at `local up` by nothing but its exports, through `eval`.
 #[test]
 fn aws_cli_runs_against_the_exports() {
-    let probe = std::process::Command::new("aws").arg("--version").output();
-    assert!(
-        probe.as_ref().is_ok_and(|output| output.status.success()),
-        "no `aws` command on PATH ({probe:?}): install the AWS CLI as .ci/run does \
-         (`python3 -m venv target/awscli-venv && target/awscli-venv/bin/pip install awscli==1.46.2`, then put \
-         target/awscli-venv/bin on PATH)"
-    );
+    let aws = crate::tools::aws_cli();
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("state");
     let args = [OsStr::new("--transition-delay"), OsStr::new("0"), OsStr::new("--dir"), dir.as_os_str()];
@@ -243,6 +237,7 @@ fn aws_cli_runs_against_the_exports() {
     std::fs::write(&zip, super::zip_with(&[("main.py", "")])).unwrap();
     let script = r#"
 set -eu
+aws() { "$AWS_CLI" "$@"; }
 eval "$EXPORTS"
 aws s3api create-bucket --bucket cli-bucket >/dev/null
 aws s3 cp "$ZIP" s3://cli-bucket/agents/cli.zip >/dev/null
@@ -257,6 +252,7 @@ aws bedrock-agentcore-control delete-agent-runtime-endpoint --agent-runtime-id "
     let empty = temp.path().join("no-aws-config");
     let child = std::process::Command::new("bash")
         .args(["-c", script])
+        .env("AWS_CLI", &aws)
         .env("EXPORTS", exports.join("\n"))
         .env("ZIP", &zip)
         .env("OUT", temp.path().join("id"))
@@ -265,6 +261,7 @@ aws bedrock-agentcore-control delete-agent-runtime-endpoint --agent-runtime-id "
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("PYTHONPATH")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 use xtask::agents::Agent;
@@ -16,20 +15,12 @@ pub fn repo_root() -> PathBuf {
     xtask::settings::workspace_root()
 }
 
-/// Where the tests keep the pinned uv: the repository's `target/tools`, shared by every test.
+/// Where the tests keep the pinned uv (see `tools.rs`), shared by every test.
 pub fn tools_dir() -> PathBuf {
-    repo_root().join("target").join("tools")
+    crate::tools::dir()
 }
 
-/// The pinned uv (from PATH, or installed once into the repository's `target/tools`).
-pub fn uv() -> PathBuf {
-    static UV: OnceLock<PathBuf> = OnceLock::new();
-    UV.get_or_init(|| {
-        let settings = Settings::from_workspace(&repo_root()).unwrap();
-        xtask::package::uv::ensure(&settings.uv_version, &tools_dir(), None, "python3").unwrap().path
-    })
-    .clone()
-}
+pub use crate::tools::uv;
 
 /// A copy of `tests/fixtures/package/workspace` in a temporary directory, with the files git
 /// cannot hold (bytecode, hidden files) added.
