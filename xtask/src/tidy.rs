@@ -40,3 +40,22 @@ fn ci_runs_the_readme_test_command() {
     let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
     assert!(ci.lines().any(|line| line.trim() == command), ".ci/run must run `{command}` as README.md says");
 }
+
+/// CI has no tool a newcomer lacks: besides zizmor it installs nothing and leaves PATH alone, so the
+/// tests pass on the tools they install themselves (`xtask/tests/it/tools.rs`).
+#[test]
+fn ci_installs_nothing_the_tests_need() {
+    let ci = std::fs::read_to_string(workspace_root().join(".ci/run")).unwrap();
+    for line in ci.lines().map(str::trim).filter(|line| !line.starts_with('#')) {
+        assert!(!line.contains("PATH="), ".ci/run must not change PATH: {line}");
+        if let Some((_, packages)) = line.split_once(" install ") {
+            let named = packages.split_whitespace().filter(|word| !word.starts_with('-'));
+            for package in named {
+                assert!(
+                    package.starts_with("zizmor=="),
+                    ".ci/run installs only zizmor; the tests install {package} themselves: {line}"
+                );
+            }
+        }
+    }
+}
