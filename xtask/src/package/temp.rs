@@ -22,7 +22,7 @@ pub fn file(dir: &Path, prefix: &str) -> Result<NamedTempFile> {
             .prefix(prefix)
             .tempfile_in(dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-        if lock(temp.as_file()) {
+        if lock(temp.as_file()) && still_there(temp.path(), temp.as_file()) {
             return Ok(temp);
         }
     }
@@ -55,7 +55,7 @@ pub fn dir(parent: &Path, prefix: &str) -> Result<LockedDir> {
             .tempdir_in(parent)
             .with_context(|| format!("cannot create a temporary directory in {}", parent.display()))?;
         let handle = File::open(dir.path()).with_context(|| format!("cannot open {}", dir.path().display()))?;
-        if lock(&handle) {
+        if lock(&handle) && still_there(dir.path(), &handle) {
             return Ok(LockedDir { dir, lock: handle });
         }
     }
@@ -67,6 +67,26 @@ pub fn dir(parent: &Path, prefix: &str) -> Result<LockedDir> {
 /// so it leaves it alone.
 fn lock(file: &File) -> bool {
     !matches!(file.try_lock(), Err(TryLockError::WouldBlock))
+}
+
+/// Whether `path` still names what `handle` has open. A cleaner may take the lock and remove a
+/// temporary between its creation and its owner's lock (another agent of the same deploy cleans the
+/// same folder), and release it before the owner tries: the owner then holds the lock of a file no
+/// longer there, and must start again. Once the owner holds the lock, no cleaner can remove it.
+fn still_there(path: &Path, handle: &File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::symlink_metadata(path), handle.metadata()) {
+            (Ok(named), Ok(open)) => named.dev() == open.dev() && named.ino() == open.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = handle;
+        path.exists()
+    }
 }
 
 /// Removes the entries of `dir` named `<prefix>…` that nobody holds locked: what killed runs left.
@@ -126,5 +146,16 @@ mod tests {
         let _still_there = live_file.into_temp_path().keep().unwrap();
         assert_eq!(remove_abandoned(dir.path(), ".tmp-zip-"), 2);
         assert!(!kept.exists() && !live_path.exists());
+    }
+
+    #[test]
+    fn a_temporary_removed_before_its_owner_locked_it_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = tempfile::Builder::new().prefix(".tmp-zip-").tempfile_in(dir.path()).unwrap();
+        assert!(still_there(temp.path(), temp.as_file()));
+        // A cleaner's lock came first: it removed the file and let go before the owner locked.
+        assert_eq!(remove_abandoned(dir.path(), ".tmp-zip-"), 1);
+        assert!(lock(temp.as_file()), "the lock of a removed file is free");
+        assert!(!still_there(temp.path(), temp.as_file()), "but the file is gone: start again");
     }
 }
