@@ -1,8 +1,9 @@
 //! The control-plane HTTP server: restJson1 routing per the model, SigV4 checks, faults, idempotency.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,6 +27,43 @@ pub struct Control {
     pub delay: Duration,
     /// Log each request on stderr (`local up` does; an in-process stack stays quiet).
     pub log: bool,
+    /// Every request served, by operation; the stack hands out copies.
+    pub requests: Arc<Mutex<RequestCounts>>,
+}
+
+/// Requests a control plane received, by operation (`Unknown` for paths it serves none at), retries
+/// and refused requests included: what an account's request rate limits would see.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RequestCounts(BTreeMap<String, u64>);
+
+impl RequestCounts {
+    pub fn get(&self, operation: &str) -> u64 {
+        self.0.get(operation).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    /// The requests received since `earlier`, an earlier copy from the same stack.
+    pub fn since(&self, earlier: &RequestCounts) -> RequestCounts {
+        RequestCounts(
+            self.0
+                .iter()
+                .map(|(operation, count)| (operation.clone(), count - earlier.get(operation)))
+                .filter(|(_, count)| *count > 0)
+                .collect(),
+        )
+    }
+
+    /// Operations and their counts, by operation name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.0.iter().map(|(operation, count)| (operation.as_str(), *count))
+    }
+
+    fn add(&mut self, operation: &str) {
+        *self.0.entry(operation.to_owned()).or_default() += 1;
+    }
 }
 
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -134,6 +172,8 @@ impl Control {
     pub async fn serve(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         let request_id = request_id();
         let (parts, body) = request.into_parts();
+        let operation = route(parts.method.as_str(), parts.uri.path()).map_or("Unknown", |(operation, _)| operation);
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner).add(operation);
         // Control-plane requests are small JSON documents; a bound keeps a bad client from exhausting memory.
         let body = match http_body_util::Limited::new(body, MAX_BODY_BYTES).collect().await {
             Ok(collected) => collected.to_bytes(),

@@ -11,7 +11,7 @@ pub mod store;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -22,6 +22,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::cli::Ctx;
 use crate::progress;
+pub use control::RequestCounts;
 pub use faults::{FaultsConfig, OperationFaults, Quotas};
 
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -258,6 +259,8 @@ pub struct LocalStack {
     control_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
+    /// The control plane's request counts.
+    requests: Arc<Mutex<RequestCounts>>,
     /// A shared lock on the directory's in-use file for as long as the stack runs: `local reset`
     /// takes it exclusively, so it cannot delete the state from under a running stack.
     _in_use: std::fs::File,
@@ -303,11 +306,13 @@ impl LocalStack {
         let in_use = store::mark_in_use(&dir)?;
         check_state(&dir)?;
         let s3 = s3::S3Server::new(&dir)?;
+        let requests = Arc::new(Mutex::new(RequestCounts::default()));
         let control = Arc::new(control::Control {
             dir: dir.clone(),
             region: config.region.clone(),
             delay: config.transition_delay,
             log,
+            requests: Arc::clone(&requests),
         });
         let s3_addr = s3_listener.local_addr()?;
         let control_addr = control_listener.local_addr()?;
@@ -327,6 +332,7 @@ impl LocalStack {
             control_addr,
             shutdown,
             servers: vec![s3_server, control_server],
+            requests,
             _in_use: in_use,
         })
     }
@@ -359,6 +365,30 @@ impl LocalStack {
             ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY_ID.to_owned()),
             ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_ACCESS_KEY.to_owned()),
         ]
+    }
+
+    /// The requests this stack's control plane received since it started, by operation. Take a copy
+    /// before and after a command; [`RequestCounts::since`] gives the command's own.
+    pub fn control_requests(&self) -> RequestCounts {
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Adds READY runtimes called `names` straight into the state, without a request: an account
+    /// that already holds them (another team's, say). Taken names and the runtime quota
+    /// ([`faults::Faults::set_quotas`]) are refused as CreateAgentRuntime refuses them.
+    pub async fn preload_runtimes(&self, names: Vec<String>) -> Result<()> {
+        let (dir, region) = (self.dir.clone(), self.region.clone());
+        tokio::task::spawn_blocking(move || {
+            plane::transact(&dir, true, |state| {
+                let quotas = faults::read(&dir.join(store::FAULTS_FILE))
+                    .map_err(|err| plane::ApiError::internal(format!("{err:#}")))?
+                    .quotas;
+                let env = plane::Env { dir: &dir, region: &region, delay_ms: 0, now: store::now_ms(), quotas };
+                plane::preload_runtimes(state, &env, &names)
+            })
+            .map_err(|err| anyhow::anyhow!("cannot preload the runtimes: {}: {}", err.code, err.message))
+        })
+        .await?
     }
 
     /// Fault injection for this stack's operations (also editable as `<dir>/faults.json`).

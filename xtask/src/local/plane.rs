@@ -528,6 +528,28 @@ pub fn create_runtime(
     Ok((202, response))
 }
 
+/// Adds READY runtimes called `names`, as if made long ago: an account that already holds them. Each
+/// goes through `create_runtime`, so taken names and the runtime quota are refused as usual.
+pub fn preload_runtimes(state: &mut State, env: &Env, names: &[String]) -> Result<(), ApiError> {
+    let ready = Env { delay_ms: 0, ..*env };
+    for name in names {
+        let input = json!({
+            "agentRuntimeName": name,
+            "agentRuntimeArtifact": { "codeConfiguration": {
+                "code": { "s3": { "bucket": "preloaded", "prefix": format!("{name}/code.zip") } },
+                "runtime": "PYTHON_3_12",
+                "entryPoint": ["main.py"],
+            } },
+            "roleArn": format!("arn:aws:iam::{ACCOUNT_ID}:role/PreloadedRuntimeRole"),
+            "networkConfiguration": { "networkMode": "PUBLIC" },
+            "description": "preloaded",
+        });
+        let Value::Object(input) = input else { unreachable!("a JSON object literal") };
+        create_runtime(state, &ready, &input, None)?;
+    }
+    Ok(())
+}
+
 pub fn update_runtime(
     state: &mut State,
     env: &Env,
@@ -907,13 +929,80 @@ pub fn transact<T>(dir: &Path, write: bool, f: impl FnOnce(&mut State) -> Result
     let internal = |err: anyhow::Error| ApiError::internal(format!("local state: {err:#}; {}", reset_hint(dir)));
     store::with_lock(dir, || {
         let path = dir.join(store::STATE_FILE);
-        let mut state = load_state(&path).map_err(internal)?;
+        let mut state = parsed::load(&path).map_err(internal)?;
         let purged = state.purge(store::now_ms());
         let result = f(&mut state);
         if purged || (write && result.is_ok()) {
             store::write_json(&path, &state).map_err(internal)?;
+            parsed::keep(&path, state);
         }
         result
     })
     .map_err(internal)?
+}
+
+/// The states this process last read or wrote, so a request that finds the state file as it was
+/// left skips parsing it: an account of 1,000 runtimes is a megabyte of JSON, read on every request.
+/// "As it was left" is the file's identity: every write renames a new file into place (a new inode),
+/// and an edit by hand changes the size or the modification time.
+mod parsed {
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, PoisonError};
+
+    use super::{State, load_state};
+
+    /// States kept, most recent last: a few stacks per process at most, except in tests.
+    const KEPT: usize = 8;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct Stamp {
+        device: u64,
+        inode: u64,
+        size: u64,
+        modified: Option<std::time::SystemTime>,
+    }
+
+    static KEPT_STATES: Mutex<Vec<(PathBuf, Stamp, State)>> = Mutex::new(Vec::new());
+
+    fn stamp(path: &Path) -> Option<Stamp> {
+        let metadata = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let (device, inode) = {
+            use std::os::unix::fs::MetadataExt;
+            (metadata.dev(), metadata.ino())
+        };
+        #[cfg(not(unix))]
+        let (device, inode) = (0, 0);
+        Some(Stamp { device, inode, size: metadata.len(), modified: metadata.modified().ok() })
+    }
+
+    /// The state in `path`: a copy of the one kept when the file is unchanged, else parsed (and kept).
+    pub fn load(path: &Path) -> anyhow::Result<State> {
+        let Some(now) = stamp(path) else { return load_state(path) };
+        {
+            let kept = KEPT_STATES.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, _, state)) = kept.iter().find(|(kept, stamp, _)| kept == path && *stamp == now) {
+                return Ok(state.clone());
+            }
+        }
+        let state = load_state(path)?;
+        remember(path, now, state.clone());
+        Ok(state)
+    }
+
+    /// Keeps `state`, just written to `path`.
+    pub fn keep(path: &Path, state: State) {
+        if let Some(now) = stamp(path) {
+            remember(path, now, state);
+        }
+    }
+
+    fn remember(path: &Path, stamp: Stamp, state: State) {
+        let mut kept = KEPT_STATES.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.retain(|(kept, _, _)| kept != path);
+        if kept.len() >= KEPT {
+            kept.remove(0);
+        }
+        kept.push((path.to_owned(), stamp, state));
+    }
 }
