@@ -17,6 +17,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::cli::Ctx;
 
+pub mod index;
+
 /// Flags of every command that talks to AWS. Global, so they may follow any subcommand.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct AwsArgs {
@@ -64,6 +66,15 @@ pub struct AwsClients {
     pub bucket: String,
     /// Deadline and poll pacing of every wait.
     pub wait: WaitPolicy,
+    /// This command run's listing of the account's runtimes, shared by the clones.
+    pub runtimes: std::sync::Arc<index::RuntimeIndex>,
+}
+
+impl AwsClients {
+    /// The same clients for another command run: its runtimes are listed afresh.
+    pub fn new_run(&self) -> AwsClients {
+        AwsClients { runtimes: Default::default(), ..self.clone() }
+    }
 }
 
 /// Variables that send an SDK somewhere else than AWS; with any of them set, S3 uses path-style
@@ -101,6 +112,7 @@ pub fn clients_from_config(config: &aws_config::SdkConfig, bucket: &str, path_st
         control: aws_sdk_bedrockagentcorecontrol::Client::new(config),
         bucket: bucket.to_owned(),
         wait: WaitPolicy::default(),
+        runtimes: Default::default(),
     }
 }
 
@@ -375,7 +387,8 @@ pub async fn list_runtimes(aws: &AwsClients) -> Result<Vec<AgentRuntime>> {
         .map_err(|err| explain(err, "bedrock-agentcore:ListAgentRuntimes", "the account's runtimes"))
 }
 
-/// The runtime called `name`, found through the paginated list.
+/// The runtime called `name`, found through a paginated listing of its own. Commands look runtimes
+/// up through [`index`] instead, which lists once per run.
 pub async fn find_runtime(aws: &AwsClients, name: &str) -> Result<Option<AgentRuntime>> {
     Ok(list_runtimes(aws).await?.into_iter().find(|runtime| runtime.agent_runtime_name() == name))
 }
@@ -656,12 +669,12 @@ pub async fn prod_endpoint_state(
 ) -> Result<Option<EndpointState>> {
     let runtime_name = ctx.settings.scheme().runtime_name(agent, crate::naming::Target::Prod)?;
     let endpoint = endpoint.unwrap_or(&ctx.settings.prod_endpoint);
-    let Some(runtime) = find_runtime(aws, &runtime_name).await? else { return Ok(None) };
-    let latest = get_runtime(aws, runtime.agent_runtime_id(), None).await?;
-    let Some(state) = get_endpoint(aws, runtime.agent_runtime_id(), endpoint).await? else { return Ok(None) };
+    let Some(runtime) = index::runtime(aws, &runtime_name).await? else { return Ok(None) };
+    let latest = get_runtime(aws, &runtime.id, None).await?;
+    let Some(state) = get_endpoint(aws, &runtime.id, endpoint).await? else { return Ok(None) };
     Ok(Some(EndpointState {
         runtime_name,
-        runtime_id: runtime.agent_runtime_id().to_owned(),
+        runtime_id: runtime.id,
         endpoint: endpoint.to_owned(),
         status: state.status().as_str().to_owned(),
         live_version: state.live_version().map(str::to_owned),

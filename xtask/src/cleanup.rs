@@ -64,8 +64,7 @@ impl CleanupArgs {
         let names = if !self.runtimes.is_empty() {
             self.runtimes.clone()
         } else {
-            let all: Vec<String> =
-                aws::list_runtimes(&aws).await?.iter().map(|runtime| runtime.agent_runtime_name().to_owned()).collect();
+            let all: Vec<String> = aws::index::runtimes(&aws).await?.into_iter().map(|runtime| runtime.name).collect();
             match (self.pr, &self.open_prs) {
                 (Some(number), _) => aws::pr_runtimes(&scheme, &all, number),
                 (None, Some(open)) => aws::stale_runtimes(&scheme, &all, &open.0),
@@ -175,12 +174,12 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
         runtime_id: None,
         plan: None,
     };
-    let Some(runtime) = aws::find_runtime(aws, name).await? else {
+    let Some(runtime) = aws::index::runtime(aws, name).await? else {
         progress!("{name}: already gone");
         outcome.action = "already_gone".to_owned();
         return Ok(outcome);
     };
-    let runtime_id = runtime.agent_runtime_id().to_owned();
+    let runtime_id = runtime.id.clone();
     outcome.runtime_id = Some(runtime_id.clone());
     let listed = aws::list_endpoints(aws, &runtime_id).await?;
     // Deletions started by an earlier, interrupted run are only waited for.
@@ -245,7 +244,7 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
         outcome.endpoints_deleted.push(endpoint.clone());
     }
     progress!("{name}: deleting runtime {runtime_id}");
-    let deleted = if runtime.status().as_str() == "DELETING" {
+    let deleted = if runtime.status == "DELETING" {
         Ok(())
     } else {
         aws.control.delete_agent_runtime().agent_runtime_id(&runtime_id).send().await.map(|_| ())
@@ -262,6 +261,8 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
     aws::wait_runtime_gone(aws, &runtime_id, name)
         .await
         .map_err(|err| err.context(left(&outcome.endpoints_deleted, &endpoints)))?;
+    // Later steps of this run must not find it again.
+    aws::index::deleted(aws, name);
     progress!("{name}: deleted");
     outcome.action = "deleted".to_owned();
     Ok(outcome)

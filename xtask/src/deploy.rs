@@ -1,8 +1,9 @@
 //! `cargo xtask deploy`: package, upload and create or update each agent's runtime.
 //!
-//! Per agent: find the runtime by name, skip when the zip and settings equal the latest version's
-//! record, upload the zip under the predicted version with a conditional put, create or update the
-//! runtime, record what AgentCore actually made, and wait until that version is READY.
+//! Per agent: find the runtime by name (in the run's one listing of the account's runtimes), skip
+//! when the zip and settings equal the latest version's record, upload the zip under the predicted
+//! version with a conditional put, create or update the runtime, record what AgentCore actually
+//! made, and wait until that version is READY.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -224,13 +225,16 @@ pub async fn deploy_zip(
         record_key: None,
     };
 
-    let mut existing = aws::find_runtime(aws, &runtime_name).await?;
+    let mut existing = aws::index::runtime(aws, &runtime_name).await?;
     let mut predicted = 1;
     if let Some(summary) = existing.clone() {
-        let runtime_id = summary.agent_runtime_id().to_owned();
+        let runtime_id = summary.id.clone();
         match aws::get_runtime(aws, &runtime_id, None).await? {
             // Deleted between the list and now: create it again.
-            None => existing = None,
+            None => {
+                aws::index::deleted(aws, &runtime_name);
+                existing = None;
+            }
             Some(latest) => {
                 let latest_version = latest.agent_runtime_version().to_owned();
                 predicted = aws::version_number(&latest_version) + 1;
@@ -269,6 +273,8 @@ pub async fn deploy_zip(
                                 agent.name
                             );
                             aws::wait_runtime_ready(aws, &runtime_id, &runtime_name, &latest_version).await?;
+                            let ready = aws::index::RuntimeSummary { status: "READY".to_owned(), ..summary.clone() };
+                            aws::index::record(aws, ready);
                         }
                         outcome.status = "READY".to_owned();
                         outcome.action = "up_to_date".to_owned();
@@ -303,7 +309,7 @@ pub async fn deploy_zip(
     let request = RuntimeRequest { agent, runtime_name: &runtime_name, desired: &desired, code_key: &code_key };
     let made = match &existing {
         None => create_or_update(aws, &request).await?,
-        Some(summary) => update(aws, &request, summary.agent_runtime_id()).await?,
+        Some(summary) => update(aws, &request, &summary.id).await?,
     };
     progress!(
         "{}: {} {runtime_name} version {} ({}), waiting until READY",
@@ -339,6 +345,15 @@ pub async fn deploy_zip(
     outcome.record_key = Some(record_key);
     let ready = aws::wait_runtime_ready(aws, &made.runtime_id, &runtime_name, &made.version).await?;
     progress!("{}: {runtime_name} version {} is READY", agent.name, made.version);
+    aws::index::record(
+        aws,
+        aws::index::RuntimeSummary {
+            name: runtime_name.clone(),
+            id: made.runtime_id.clone(),
+            arn: made.runtime_arn.clone(),
+            status: ready.status().as_str().to_owned(),
+        },
+    );
     outcome.status = ready.status().as_str().to_owned();
     outcome.default_endpoint = default_endpoint_arn(aws, &made.runtime_id).await?;
     Ok(outcome)
@@ -436,22 +451,35 @@ async fn create_or_update(aws: &AwsClients, request: &RuntimeRequest<'_>) -> Res
         .send()
         .await;
     match sent {
-        Ok(output) => Ok(Made {
-            runtime_id: output.agent_runtime_id().to_owned(),
-            runtime_arn: output.agent_runtime_arn().to_owned(),
-            version: output.agent_runtime_version().to_owned(),
-            action: "created",
-        }),
+        Ok(output) => {
+            // Later lookups of this run find it without listing again.
+            aws::index::record(
+                aws,
+                aws::index::RuntimeSummary {
+                    name: request.runtime_name.to_owned(),
+                    id: output.agent_runtime_id().to_owned(),
+                    arn: output.agent_runtime_arn().to_owned(),
+                    status: output.status().as_str().to_owned(),
+                },
+            );
+            Ok(Made {
+                runtime_id: output.agent_runtime_id().to_owned(),
+                runtime_arn: output.agent_runtime_arn().to_owned(),
+                version: output.agent_runtime_version().to_owned(),
+                action: "created",
+            })
+        }
         Err(err) if aws::error_code(&err).as_deref() == Some("ConflictException") => {
             progress!(
                 "{}: {} was created meanwhile by someone else; updating it",
                 request.agent.name,
                 request.runtime_name
             );
-            // The other create may not be listed yet: look a few times.
+            // This run's listing predates the other create, so look again for real; the other create
+            // may not be listed yet either: look a few times.
             for _ in 0..10 {
-                if let Some(summary) = aws::find_runtime(aws, request.runtime_name).await? {
-                    return update(aws, request, summary.agent_runtime_id()).await;
+                if let Some(summary) = aws::index::look_again(aws, request.runtime_name).await? {
+                    return update(aws, request, &summary.id).await;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }

@@ -197,7 +197,7 @@ pub async fn rollback(
     check_endpoint(endpoint)?;
     let runtime_name = ctx.settings.scheme().runtime_name(agent, Target::Prod)?;
     let runtime = prod_runtime(aws, &runtime_name, agent).await?;
-    let Some(current) = aws::get_endpoint(aws, runtime.agent_runtime_id(), endpoint).await? else {
+    let Some(current) = aws::get_endpoint(aws, &runtime.id, endpoint).await? else {
         bail!("runtime {runtime_name} has no endpoint {endpoint}: nothing to roll back; promote a version first")
     };
     let Some(live) = current.live_version().map(str::to_owned) else {
@@ -206,7 +206,7 @@ pub async fn rollback(
     let version = match to {
         Some(version) => version,
         None => {
-            let runtime_id = runtime.agent_runtime_id();
+            let runtime_id = runtime.id.as_str();
             let last = records::last_promotion(aws, &runtime_name, endpoint, |record| {
                 record.to_version == live && record.runtime_id == runtime_id
             })
@@ -233,12 +233,8 @@ pub async fn rollback(
     move_endpoint(ctx, aws, &request, "rollback").await
 }
 
-async fn prod_runtime(
-    aws: &AwsClients,
-    runtime_name: &str,
-    agent: &str,
-) -> Result<aws_sdk_bedrockagentcorecontrol::types::AgentRuntime> {
-    match aws::find_runtime(aws, runtime_name).await? {
+async fn prod_runtime(aws: &AwsClients, runtime_name: &str, agent: &str) -> Result<aws::index::RuntimeSummary> {
+    match aws::index::runtime(aws, runtime_name).await? {
         Some(runtime) => Ok(runtime),
         None => {
             bail!("runtime {runtime_name} does not exist; deploy it first with `cargo xtask deploy {agent} --prod`")
@@ -254,8 +250,7 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
     }
     let version = request.version.to_string();
     let runtime_name = ctx.settings.scheme().runtime_name(&request.agent, Target::Prod)?;
-    let runtime = prod_runtime(aws, &runtime_name, &request.agent).await?;
-    let runtime_id = runtime.agent_runtime_id().to_owned();
+    let runtime_id = prod_runtime(aws, &runtime_name, &request.agent).await?.id;
 
     match aws::get_runtime(aws, &runtime_id, Some(&version)).await? {
         None => {

@@ -82,11 +82,11 @@ pub struct EndpointStatus {
 /// The project's runtimes (those the naming scheme made), limited to `agents` when given.
 pub async fn status(ctx: &Ctx, aws: &AwsClients, agents: Option<&[String]>) -> Result<StatusReport> {
     let scheme = ctx.settings.scheme();
-    let all = aws::list_runtimes(aws).await?;
-    let mut ours: Vec<(String, String, aws_sdk_bedrockagentcorecontrol::types::AgentRuntime)> = all
+    let all = aws::index::runtimes(aws).await?;
+    let mut ours: Vec<(String, String, aws::index::RuntimeSummary)> = all
         .iter()
         .filter_map(|runtime| {
-            let (agent, target) = scheme.parse(runtime.agent_runtime_name())?;
+            let (agent, target) = scheme.parse(&runtime.name)?;
             if agents.is_some_and(|agents| !agents.contains(&agent)) {
                 return None;
             }
@@ -97,10 +97,10 @@ pub async fn status(ctx: &Ctx, aws: &AwsClients, agents: Option<&[String]>) -> R
             Some((agent, target, runtime.clone()))
         })
         .collect();
-    ours.sort_by(|a, b| a.2.agent_runtime_name().cmp(b.2.agent_runtime_name()));
+    ours.sort_by(|a, b| a.2.name.cmp(&b.2.name));
     let runtimes: Vec<Result<RuntimeStatus>> = futures_util::stream::iter(ours)
         .map(|(agent, target, runtime)| async move {
-            let id = runtime.agent_runtime_id();
+            let id = runtime.id.as_str();
             let versions = aws::list_versions(aws, id).await?;
             let endpoints = aws::list_endpoints(aws, id).await?;
             let latest = versions.last().map(|version| version.agent_runtime_version().to_owned()).unwrap_or_default();
@@ -115,12 +115,12 @@ pub async fn status(ctx: &Ctx, aws: &AwsClients, agents: Option<&[String]>) -> R
                 .collect();
             endpoints.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(RuntimeStatus {
-                runtime_name: runtime.agent_runtime_name().to_owned(),
+                runtime_name: runtime.name.clone(),
                 agent,
                 target,
                 runtime_id: id.to_owned(),
-                runtime_arn: runtime.agent_runtime_arn().to_owned(),
-                status: runtime.status().as_str().to_owned(),
+                runtime_arn: runtime.arn.clone(),
+                status: runtime.status.clone(),
                 latest_version: latest,
                 versions_used: versions.len(),
                 versions_quota: VERSIONS_QUOTA,

@@ -134,8 +134,8 @@ async fn timed(
 /// number does not depend on the stack's own timestamps.
 async fn notice_lateness(ctx: &Ctx, aws: &AwsClients, agent: &Agent, samples: usize) -> Result<Vec<Duration>> {
     let name = ctx.settings.scheme().runtime_name(&agent.name, Target::Pr(1))?;
-    let runtime = aws::find_runtime(aws, &name).await?.context("the bench runtime is gone")?;
-    let id = runtime.agent_runtime_id();
+    let runtime = aws::index::runtime(aws, &name).await?.context("the bench runtime is gone")?;
+    let id = runtime.id.as_str();
     let current = aws::get_runtime(aws, id, None).await?.context("the bench runtime is gone")?;
     let mut lateness = Vec::new();
     for _ in 0..samples {

@@ -227,9 +227,10 @@ fn read_changed(path: &Path) -> Result<Vec<String>> {
 }
 
 /// Clients given by the caller (tests), else connected now: only once every check has passed.
+/// Either way the step is one run, with its own listing of the runtimes.
 async fn clients(ctx: &Ctx, given: Option<AwsClients>) -> Result<(AwsClients, Option<crate::local::LocalStack>)> {
     match given {
-        Some(aws) => Ok((aws, None)),
+        Some(aws) => Ok((aws.new_run(), None)),
         None => crate::aws::connect(ctx).await,
     }
 }
@@ -742,19 +743,6 @@ fn check_permission(permission: &str, who: &str) -> Result<()> {
     Ok(())
 }
 
-/// A runtime's id by name, from `ListAgentRuntimes`.
-pub async fn list_runtimes(aws: &AwsClients) -> Result<Vec<(String, String)>> {
-    let mut runtimes = Vec::new();
-    let mut pages = aws.control.list_agent_runtimes().max_results(100).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.context("cannot list the agent runtimes")?;
-        for runtime in page.agent_runtimes() {
-            runtimes.push((runtime.agent_runtime_name().to_owned(), runtime.agent_runtime_id().to_owned()));
-        }
-    }
-    Ok(runtimes)
-}
-
 /// The version an endpoint serves, or `None` if the endpoint does not exist yet.
 async fn live_version(aws: &AwsClients, runtime_id: &str, endpoint: &str) -> Result<Option<u32>> {
     match aws.control.get_agent_runtime_endpoint().agent_runtime_id(runtime_id).endpoint_name(endpoint).send().await {
@@ -787,15 +775,15 @@ fn artifact_key(artifact: Option<&aws_sdk_bedrockagentcorecontrol::types::AgentR
 /// rolling back) the version is not older than the live one.
 async fn check_version(
     aws: &AwsClients,
-    runtimes: &[(String, String)],
     runtime: &str,
     version: u32,
     endpoint: &str,
     require_newer: bool,
 ) -> Result<CheckedVersion> {
-    let Some((_, id)) = runtimes.iter().find(|(name, _)| name == runtime) else {
+    let Some(listed) = crate::aws::index::runtime(aws, runtime).await? else {
         bail!("runtime `{runtime}` does not exist; deploy it with `cargo xtask deploy --prod` first");
     };
+    let id = listed.id.as_str();
     let found = aws
         .control
         .get_agent_runtime()
@@ -825,7 +813,7 @@ async fn check_version(
             "`{endpoint}` of `{runtime}` serves version {live}, newer than {version}; an old approval cannot roll production back (run the rollback workflow instead)"
         );
     }
-    Ok(CheckedVersion { runtime_id: id.clone(), artifact_key: artifact_key(found.agent_runtime_artifact()) })
+    Ok(CheckedVersion { runtime_id: id.to_owned(), artifact_key: artifact_key(found.agent_runtime_artifact()) })
 }
 
 /// `github promote`: on `approved`, promote what the deployment issue records and delete the PR's
@@ -854,8 +842,7 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
             };
             let runtime = scheme.runtime_name(&agent.name, Target::Prod)?;
             let (aws, _stack) = clients(ctx, aws).await?;
-            let runtimes = list_runtimes(&aws).await?;
-            let checked = match check_version(&aws, &runtimes, &runtime, version, &endpoint, false).await {
+            let checked = match check_version(&aws, &runtime, version, &endpoint, false).await {
                 Ok(checked) => checked,
                 Err(err) => return refuse(err),
             };
@@ -898,12 +885,10 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
             };
             github_output("pr", &verified.pr.map(|pr| pr.to_string()).unwrap_or_default())?;
             let (aws, _stack) = clients(ctx, aws).await?;
-            let runtimes = list_runtimes(&aws).await?;
             // Every version is checked, in AgentCore and against the records in S3, before any
             // endpoint moves: all or nothing.
             for entry in &verified.agents {
-                let checked = match check_version(&aws, &runtimes, &entry.runtime, entry.version, &endpoint, true).await
-                {
+                let checked = match check_version(&aws, &entry.runtime, entry.version, &endpoint, true).await {
                     Ok(checked) => checked,
                     Err(err) => return refuse(err.context(format!("agent `{}`", entry.agent))),
                 };
@@ -941,7 +926,7 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                 }
             }
             let deleted = match verified.pr {
-                Some(pr) => match delete_pr_runtimes(ctx, &aws, &runtimes, &[pr], false).await {
+                Some(pr) => match delete_pr_runtimes(ctx, &aws, &[pr], false).await {
                     Ok(deleted) => deleted,
                     Err(err) => {
                         // The versions are live: say so, and that approving again finishes the job.
@@ -971,18 +956,13 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
 
 /// Deletes every runtime the naming scheme assigns to one of `prs`; names come from the scheme,
 /// never from text. Returns the deleted names.
-async fn delete_pr_runtimes(
-    ctx: &Ctx,
-    aws: &AwsClients,
-    runtimes: &[(String, String)],
-    prs: &[u64],
-    dry_run: bool,
-) -> Result<Vec<String>> {
+async fn delete_pr_runtimes(ctx: &Ctx, aws: &AwsClients, prs: &[u64], dry_run: bool) -> Result<Vec<String>> {
     let scheme = ctx.settings.scheme();
-    let doomed: Vec<String> = runtimes
-        .iter()
-        .filter(|(name, _)| matches!(scheme.parse(name), Some((_, Target::Pr(pr))) if prs.contains(&pr)))
-        .map(|(name, _)| name.clone())
+    let doomed: Vec<String> = crate::aws::index::runtimes(aws)
+        .await?
+        .into_iter()
+        .map(|runtime| runtime.name)
+        .filter(|name| matches!(scheme.parse(name), Some((_, Target::Pr(pr))) if prs.contains(&pr)))
         .collect();
     if doomed.is_empty() {
         return Ok(doomed);
@@ -1025,8 +1005,7 @@ pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs, aws: Option<AwsClients>) 
         });
     }
     let (aws, _stack) = clients(ctx, aws).await?;
-    let runtimes = list_runtimes(&aws).await?;
-    let deleted = delete_pr_runtimes(ctx, &aws, &runtimes, &[pr], args.dry_run).await?;
+    let deleted = delete_pr_runtimes(ctx, &aws, &[pr], args.dry_run).await?;
     github_output("deleted", &serde_json::to_string(&deleted)?)?;
     Ok(StepReport {
         step: "pr-closed",
@@ -1075,11 +1054,11 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
     let issues: Vec<event::ListedIssue> = event::read_listing(&args.open_issues, "open deployment issues")?;
     let protected = protected_prs(&issues, &args.bot_login);
     let (aws, _stack) = clients(ctx, aws).await?;
-    let runtimes = list_runtimes(&aws).await?;
     let scheme = ctx.settings.scheme();
-    let mut stale: Vec<u64> = runtimes
+    let mut stale: Vec<u64> = crate::aws::index::runtimes(&aws)
+        .await?
         .iter()
-        .filter_map(|(name, _)| match scheme.parse(name) {
+        .filter_map(|runtime| match scheme.parse(&runtime.name) {
             Some((_, Target::Pr(pr)))
                 if !open.contains(&pr)
                     && !protected.contains(&pr)
@@ -1092,7 +1071,8 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
         .collect();
     stale.sort_unstable();
     stale.dedup();
-    let deleted = delete_pr_runtimes(ctx, &aws, &runtimes, &stale, args.dry_run).await?;
+    // The same listing again, from the index: one listing for the whole sweep.
+    let deleted = delete_pr_runtimes(ctx, &aws, &stale, args.dry_run).await?;
     github_output("deleted", &serde_json::to_string(&deleted)?)?;
     Ok(StepReport {
         step: "gc",

@@ -1019,7 +1019,8 @@ impl Env {
 
     /// Everything a command could change: runtimes, versions, endpoints, and the bucket's keys.
     async fn state(&self) -> String {
-        let status = xtask::status::status(&self.ctx, &self.aws, None).await.unwrap();
+        // A look of its own: the commands ran in other processes.
+        let status = xtask::status::status(&self.ctx, &self.aws.new_run(), None).await.unwrap();
         json(&(status, self.bucket_keys().await))
     }
 }

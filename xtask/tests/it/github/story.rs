@@ -68,7 +68,7 @@ impl Story {
 
     async fn runtime_names(&self) -> Vec<String> {
         let mut names: Vec<String> =
-            gh::list_runtimes(&self.aws).await.unwrap().into_iter().map(|(name, _)| name).collect();
+            aws::list_runtimes(&self.aws).await.unwrap().iter().map(|r| r.agent_runtime_name().to_owned()).collect();
         names.sort();
         names
     }
