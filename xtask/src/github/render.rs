@@ -106,7 +106,43 @@ fn cell(value: Option<&str>) -> String {
     }
 }
 
+/// GitHub refuses a comment or an issue body longer than this many characters.
+pub const GITHUB_BODY_LIMIT: usize = 65_536;
+/// What the PR comment stays under, in bytes (never fewer than characters), with room to spare.
+pub const PR_COMMENT_BUDGET: usize = 60_000;
+/// The most of one agent's error the comment quotes: its beginning and its end, where the cause is.
+const MAX_ERROR_CHARS: usize = 4_000;
+
+/// An error of at most `MAX_ERROR_CHARS` characters: a longer one loses its middle, and says so.
+fn shortened(error: &str) -> String {
+    let count = error.chars().count();
+    if count <= MAX_ERROR_CHARS {
+        return error.to_owned();
+    }
+    let (head, tail) = (MAX_ERROR_CHARS / 2, MAX_ERROR_CHARS / 2 - 100);
+    let start: String = error.chars().take(head).collect();
+    let end: String = error.chars().skip(count - tail).collect();
+    format!("{start}\n[… {} characters cut; the job's log has the whole message …]\n{end}", count - head - tail)
+}
+
+/// Takes the pieces in order while they fit in `budget` (which shrinks); the rest are counted.
+fn fitting(pieces: Vec<String>, budget: &mut usize) -> (Vec<String>, usize) {
+    let mut taken = Vec::new();
+    let mut pieces = pieces.into_iter();
+    for piece in pieces.by_ref() {
+        if piece.len() > *budget {
+            return (taken, 1 + pieces.count());
+        }
+        *budget -= piece.len();
+        taken.push(piece);
+    }
+    (taken, 0)
+}
+
 /// The PR comment after a deploy: per agent the runtime, version, status, S3 key and how to call it.
+/// However many agents and however long their errors, it stays under GitHub's limit: errors lose
+/// their middle, and what does not fit (invocations first, then failure details, then table rows)
+/// is left out with a note saying so.
 pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult]) -> String {
     let mut out = String::new();
     writeln!(out, "{PR_COMMENT_MARKER}").unwrap();
@@ -127,11 +163,11 @@ pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult]) 
     .unwrap();
     writeln!(out, "| Agent | Runtime | Version | Status | Action | Commit | S3 key |").unwrap();
     writeln!(out, "|---|---|---|---|---|---|---|").unwrap();
-    for result in results {
-        match &result.outcome {
-            Ok(deployed) => writeln!(
-                out,
-                "| `{}` | {} | {} | {} | {} | `{}` | {} |",
+    let rows: Vec<String> = results
+        .iter()
+        .map(|result| match &result.outcome {
+            Ok(deployed) => format!(
+                "| `{}` | {} | {} | {} | {} | `{}` | {} |\n",
                 result.agent,
                 cell(Some(&deployed.runtime_name)),
                 cell(deployed.version.as_deref()),
@@ -139,40 +175,51 @@ pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult]) 
                 action(&deployed.action),
                 short(&result.commit),
                 cell(deployed.s3_key.as_deref()),
-            )
-            .unwrap(),
-            Err(_) => {
-                writeln!(out, "| `{}` | - | - | failed | - | `{}` | - |", result.agent, short(&result.commit)).unwrap()
-            }
-        }
-    }
-    let invocable: Vec<(&str, &Deployed)> = results
+            ),
+            Err(_) => format!("| `{}` | - | - | failed | - | `{}` | - |\n", result.agent, short(&result.commit)),
+        })
+        .collect();
+    let invocations: Vec<String> = results
         .iter()
         .filter_map(|result| result.outcome.as_ref().ok().map(|deployed| (result.agent.as_str(), deployed)))
-        .collect();
-    if !invocable.is_empty() {
-        writeln!(out, "\n### Try it\n").unwrap();
-        writeln!(out, "With credentials for the account (the `DEFAULT` endpoint serves the latest version):\n")
-            .unwrap();
-        writeln!(out, "```sh").unwrap();
-        for (agent, deployed) in &invocable {
-            writeln!(
-                out,
-                "aws bedrock-agentcore invoke-agent-runtime --region {region} --agent-runtime-arn '{}' \\\n  --qualifier DEFAULT --cli-binary-format raw-in-base64-out --payload '{{\"prompt\": \"Hello\"}}' {agent}.json",
+        .map(|(agent, deployed)| {
+            format!(
+                "aws bedrock-agentcore invoke-agent-runtime --region {region} --agent-runtime-arn '{}' \\\n  --qualifier DEFAULT --cli-binary-format raw-in-base64-out --payload '{{\"prompt\": \"Hello\"}}' {agent}.json\n",
                 arn(deployed.runtime_arn.as_deref())
             )
-            .unwrap();
-        }
+        })
+        .collect();
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|result| {
+            let error = result.outcome.as_ref().err()?;
+            Some(format!("\n### `{}` failed\n\n{}", result.agent, fenced(&shortened(error))))
+        })
+        .collect();
+    let try_it = "\n### Try it\n\nWith credentials for the account (the `DEFAULT` endpoint serves the latest version):\n\n```sh\n";
+    let footer = "\nThese runtimes are deleted when the pull request is closed, or after its merge is promoted.\n";
+    // Room for the fixed text and up to three notes of a few hundred bytes each.
+    let mut budget = PR_COMMENT_BUDGET.saturating_sub(out.len() + try_it.len() + "```\n".len() + footer.len() + 900);
+    let (rows, rows_left) = fitting(rows, &mut budget);
+    let (failures, failures_left) = fitting(failures, &mut budget);
+    let (invocations, invocations_left) = fitting(invocations, &mut budget);
+    out.extend(rows);
+    if rows_left > 0 {
+        writeln!(out, "\n{rows_left} more agents are left out to keep this comment under GitHub's {GITHUB_BODY_LIMIT}-character limit; each agent's deploy job shows its result.").unwrap();
+    }
+    if !invocations.is_empty() {
+        out.push_str(try_it);
+        out.extend(invocations);
         writeln!(out, "```").unwrap();
     }
-    for result in results {
-        if let Err(error) = &result.outcome {
-            writeln!(out, "\n### `{}` failed\n", result.agent).unwrap();
-            out.push_str(&fenced(error));
-        }
+    if invocations_left > 0 {
+        writeln!(out, "\nThe commands for {invocations_left} more agents are left out to keep this comment under GitHub's {GITHUB_BODY_LIMIT}-character limit; `cargo xtask status` shows their ARNs.").unwrap();
     }
-    writeln!(out, "\nThese runtimes are deleted when the pull request is closed, or after its merge is promoted.")
-        .unwrap();
+    out.extend(failures);
+    if failures_left > 0 {
+        writeln!(out, "\nWhy {failures_left} more agents failed is left out to keep this comment under GitHub's {GITHUB_BODY_LIMIT}-character limit; their deploy jobs' logs say.").unwrap();
+    }
+    out.push_str(footer);
     out
 }
 
@@ -361,4 +408,53 @@ pub fn failure(reason: &str) -> String {
     writeln!(out, "\nThe workflow took the `approved` label off: add it again to retry; versions already live are left as they are.")
         .unwrap();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(index: usize, outcome: Result<Deployed, String>) -> AgentResult {
+        AgentResult { agent: format!("agent_{index:03}"), pr: 7, commit: "ab".repeat(20), outcome }
+    }
+
+    fn deployed(index: usize) -> Deployed {
+        let runtime = format!("agent_{index:03}_pr_7");
+        Deployed {
+            runtime_arn: Some(format!("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/{runtime}-AbCdE12345")),
+            s3_key: Some(format!("{runtime}/v1/code.zip")),
+            runtime_name: runtime,
+            version: Some("1".into()),
+            status: "READY".into(),
+            action: "created".into(),
+        }
+    }
+
+    #[test]
+    fn a_long_error_keeps_its_beginning_and_its_cause() {
+        let error = format!("agent x: deploy failed{}: caused by AccessDenied", " and then".repeat(5_000));
+        let short = shortened(&error);
+        assert!(short.chars().count() < MAX_ERROR_CHARS + 100, "{}", short.len());
+        assert!(short.starts_with("agent x: deploy failed") && short.ends_with("caused by AccessDenied"));
+        assert!(short.contains("characters cut; the job's log has the whole message"));
+        assert_eq!(shortened("short"), "short");
+    }
+
+    /// The matrix holds at most 256 jobs: even then, with every other agent failing with an error as
+    /// large as a result file may hold, the comment fits and says what it left out.
+    #[test]
+    fn the_largest_matrix_with_huge_errors_stays_under_the_limit() {
+        let huge = "é".repeat(200_000);
+        let results: Vec<AgentResult> = (0..256)
+            .map(|index| result(index, if index % 2 == 0 { Ok(deployed(index)) } else { Err(huge.clone()) }))
+            .collect();
+        let markdown = pr_comment(7, &"ab".repeat(20), "us-east-1", &results);
+        assert!(markdown.len() <= PR_COMMENT_BUDGET && markdown.chars().count() < GITHUB_BODY_LIMIT);
+        assert!(markdown.contains("| `agent_000` |") && markdown.contains("| `agent_255` |"), "every row is there");
+        assert!(
+            markdown
+                .contains("more agents failed is left out to keep this comment under GitHub's 65536-character limit")
+        );
+        assert!(markdown.ends_with("after its merge is promoted.\n"));
+    }
 }
