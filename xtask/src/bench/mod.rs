@@ -6,6 +6,7 @@ use crate::cli::Ctx;
 
 pub mod deploy;
 pub mod package;
+pub mod scale;
 
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum BenchCommand {
@@ -13,6 +14,9 @@ pub enum BenchCommand {
     Package(package::BenchPackageArgs),
     /// Deploy many agents in parallel against the local stack, against one after another
     Deploy(deploy::BenchDeployArgs),
+    /// Many agents in an account of many runtimes: control-plane requests per command, against
+    /// one listing per runtime lookup
+    Scale(scale::BenchScaleArgs),
 }
 
 impl BenchCommand {
@@ -20,6 +24,7 @@ impl BenchCommand {
         match self {
             BenchCommand::Package(args) => args.run(ctx),
             BenchCommand::Deploy(args) => crate::cli::block_on(args.run(ctx)),
+            BenchCommand::Scale(args) => crate::cli::block_on(args.run(ctx)),
         }
     }
 }
