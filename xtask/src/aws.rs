@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -81,14 +81,31 @@ impl AwsClients {
 /// addressing because `bucket.127.0.0.1` does not resolve.
 const ENDPOINT_VARIABLES: &[&str] = &["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"];
 
+/// What keeps an in-process local stack alive while a command runs.
+#[cfg(feature = "local")]
+pub type LocalGuard = crate::local::LocalStack;
+/// Built without the `local` feature, no local stack is ever started.
+#[cfg(not(feature = "local"))]
+#[derive(Debug)]
+pub enum LocalGuard {}
+
 /// Builds the clients for `ctx`: real AWS, or with `--local` the bundled stack started in-process.
 /// The returned guard keeps an in-process local stack alive; drop it when the command is done.
-pub async fn connect(ctx: &Ctx) -> Result<(AwsClients, Option<crate::local::LocalStack>)> {
+pub async fn connect(ctx: &Ctx) -> Result<(AwsClients, Option<LocalGuard>)> {
     if ctx.aws.local {
-        let (clients, stack) = connect_local(ctx).await?;
-        return Ok((clients, Some(stack)));
+        #[cfg(feature = "local")]
+        {
+            let (clients, stack) = connect_local(ctx).await?;
+            return Ok((clients, Some(stack)));
+        }
+        #[cfg(not(feature = "local"))]
+        bail!(
+            "this xtask was built without the bundled local stack (--no-default-features, as the workflows build it); \
+             run `cargo xtask` from the checkout, which builds it with the stack"
+        );
     }
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
         .region(aws_config::Region::new(ctx.settings.region.clone()))
         .retry_config(retry_config())
         .timeout_config(timeout_config());
@@ -103,6 +120,15 @@ pub async fn connect(ctx: &Ctx) -> Result<(AwsClients, Option<crate::local::Loca
     let path_style =
         ctx.aws.endpoint_url.is_some() || ENDPOINT_VARIABLES.iter().any(|name| std::env::var_os(name).is_some());
     Ok((clients_from_config(&config, &ctx.settings.bucket, path_style), None))
+}
+
+/// The HTTPS client of every SDK client: rustls with the *ring* provider, which compiles in a
+/// fraction of the time of the SDK's default aws-lc (see README.md, "Build time").
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https()
 }
 
 /// Clients from an already built configuration (tests and the local stack use this too).
@@ -183,7 +209,9 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 /// Starts the bundled stack in-process on free ports, with static credentials and both endpoints.
+#[cfg(feature = "local")]
 async fn connect_local(ctx: &Ctx) -> Result<(AwsClients, crate::local::LocalStack)> {
+    use anyhow::Context;
     let transition = std::env::var("AGENTCORE_LOCAL_TRANSITION_MS")
         .ok()
         .map(|value| value.parse::<u64>())
@@ -207,6 +235,7 @@ async fn connect_local(ctx: &Ctx) -> Result<(AwsClients, crate::local::LocalStac
 }
 
 /// Clients for a local stack at the given endpoints, with its static credentials.
+#[cfg(feature = "local")]
 pub async fn local_clients(s3_endpoint: &str, control_endpoint: &str, region: &str, bucket: &str) -> AwsClients {
     let credentials = aws_credential_types::Credentials::new(
         crate::local::ACCESS_KEY_ID,
@@ -218,6 +247,7 @@ pub async fn local_clients(s3_endpoint: &str, control_endpoint: &str, region: &s
     // `empty_test_environment` keeps a developer's own AWS_* variables and profiles out of it.
     let config = aws_config::defaults(BehaviorVersion::latest())
         .empty_test_environment()
+        .http_client(http_client())
         .region(aws_config::Region::new(region.to_owned()))
         .credentials_provider(credentials)
         .retry_config(retry_config())

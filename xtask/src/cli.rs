@@ -7,8 +7,10 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::aws::AwsArgs;
+#[cfg(feature = "local")]
+use crate::local;
 use crate::settings::{Settings, SettingsArgs};
-use crate::{bench, cleanup, deploy, github, local, package, promote, status};
+use crate::{bench, cleanup, deploy, github, package, promote, status};
 
 /// Package, deploy, promote and roll back the monorepo's Bedrock AgentCore agents.
 #[derive(Parser, Debug)]
@@ -40,6 +42,7 @@ pub enum Command {
     /// Runtimes, versions, endpoints and quota use
     Status(status::StatusArgs),
     /// The bundled local AgentCore stack (control plane and S3)
+    #[cfg(feature = "local")]
     #[command(subcommand)]
     Local(local::LocalCommand),
     /// Steps of the GitHub workflows, driven by the event payload
@@ -92,8 +95,15 @@ pub fn main() -> ExitCode {
 
 pub fn run(cli: Cli) -> Result<()> {
     let mut aws = cli.aws;
-    let talks_to_aws = !matches!(cli.command, Command::Package(_) | Command::Local(_) | Command::Bench(_));
-    if talks_to_aws
+    let talks_to_aws = match cli.command {
+        Command::Package(_) | Command::Bench(_) => false,
+        #[cfg(feature = "local")]
+        Command::Local(_) => false,
+        _ => true,
+    };
+    // Without the bundled stack (workflow builds) there is nothing to fall back to: AWS it is.
+    if cfg!(feature = "local")
+        && talks_to_aws
         && !aws.local
         && no_aws_account_configured(&aws, |name| std::env::var_os(name), |path| path.exists())
     {
@@ -111,6 +121,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rollback(args) => block_on(args.run(&ctx)),
         Command::Cleanup(args) => block_on(args.run(&ctx)),
         Command::Status(args) => block_on(args.run(&ctx)),
+        #[cfg(feature = "local")]
         Command::Local(command) => block_on(command.run(&ctx)),
         Command::Github(command) => block_on(command.run(&ctx)),
         Command::Bench(command) => command.run(&ctx),

@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod cli;
 pub mod deploy;
 pub mod github;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod naming;
 pub mod output;

@@ -228,7 +228,7 @@ fn read_changed(path: &Path) -> Result<Vec<String>> {
 
 /// Clients given by the caller (tests), else connected now: only once every check has passed.
 /// Either way the step is one run, with its own listing of the runtimes.
-async fn clients(ctx: &Ctx, given: Option<AwsClients>) -> Result<(AwsClients, Option<crate::local::LocalStack>)> {
+async fn clients(ctx: &Ctx, given: Option<AwsClients>) -> Result<(AwsClients, Option<crate::aws::LocalGuard>)> {
     match given {
         Some(aws) => Ok((aws.new_run(), None)),
         None => crate::aws::connect(ctx).await,

@@ -400,6 +400,7 @@ impl LocalStack {
     pub fn s3_client(&self) -> aws_sdk_s3::Client {
         let config = aws_sdk_s3::Config::builder()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .http_client(crate::aws::http_client())
             .region(aws_sdk_s3::config::Region::new(self.region.clone()))
             .credentials_provider(credentials())
             .endpoint_url(self.s3_endpoint())
@@ -413,6 +414,7 @@ impl LocalStack {
         use aws_sdk_bedrockagentcorecontrol::config;
         let config = config::Builder::new()
             .behavior_version(config::BehaviorVersion::latest())
+            .http_client(crate::aws::http_client())
             .region(config::Region::new(self.region.clone()))
             .credentials_provider(credentials())
             .endpoint_url(self.control_endpoint())

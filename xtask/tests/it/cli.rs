@@ -45,3 +45,65 @@ fn a_failed_command_leaves_an_error_output_and_summary_in_github_actions() {
     let summary = std::fs::read_to_string(summary).unwrap();
     assert!(summary.contains("### cargo xtask failed") && summary.contains("```text\n"), "{summary}");
 }
+
+/// Two checkouts of the monorepo, the second with one more agent, and one binary: each run works on
+/// the checkout it is started in, found when it runs; a binary that cargo reused from another
+/// checkout (what a shared target directory leads to) is refused before anything is read.
+#[test]
+fn each_checkout_is_found_when_the_command_runs() {
+    let temp = tempfile::tempdir().unwrap();
+    let source = xtask::settings::workspace_root().join("tests/fixtures/package/workspace");
+    let checkout = |name: &str| {
+        let root = temp.path().join(name);
+        for entry in walkdir::WalkDir::new(&source).into_iter().map(Result::unwrap) {
+            let target = root.join(entry.path().strip_prefix(&source).unwrap());
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&target).unwrap();
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+        root
+    };
+    let (first, second) = (checkout("first"), checkout("second"));
+    let extra = second.join("agents/extra_bot");
+    std::fs::create_dir_all(&extra).unwrap();
+    for file in std::fs::read_dir(second.join("agents/plain_bot")).unwrap().map(Result::unwrap) {
+        std::fs::copy(file.path(), extra.join(file.file_name())).unwrap();
+    }
+    // The selection error lists the agents of the workspace the run found.
+    let known_agents = |dir: &std::path::Path, cargo_manifest_dir: Option<&std::path::Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        command.args(["package", "no_such_agent"]).current_dir(dir).env_remove("AGENTCORE_WORKSPACE");
+        match cargo_manifest_dir {
+            Some(manifest_dir) => command.env("CARGO_MANIFEST_DIR", manifest_dir),
+            None => command.env_remove("CARGO_MANIFEST_DIR"),
+        };
+        let output = command.env_remove("GITHUB_OUTPUT").env_remove("GITHUB_STEP_SUMMARY").output().unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let stderr = known_agents(&second.join("agents/plain_bot"), None);
+    assert!(stderr.contains("extra_bot") && stderr.contains("fixture_bot"), "{stderr}");
+    let stderr = known_agents(&first, None);
+    assert!(stderr.contains("fixture_bot") && !stderr.contains("extra_bot"), "{stderr}");
+
+    // `cargo run` in the second checkout of a binary compiled from this repository's xtask/.
+    let stderr = known_agents(&second, Some(&second.join("xtask")));
+    let compiled_in = xtask::settings::workspace_root().join("xtask");
+    assert!(
+        stderr.contains(&format!(
+            "this xtask binary was compiled from {} but cargo ran it for {}",
+            compiled_in.display(),
+            second.join("xtask").display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("fixture_bot"), "refused before reading the workspace: {stderr}");
+
+    // Outside any checkout.
+    let outside = temp.path().join("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    let stderr = known_agents(&outside, None);
+    assert!(stderr.contains("no monorepo found"), "{stderr}");
+}

@@ -940,6 +940,7 @@ async fn waits_outlast_throttling_that_outlasts_the_sdk_retries() {
     use aws_sdk_bedrockagentcorecontrol::config;
     let control = config::Builder::new()
         .behavior_version(config::BehaviorVersion::latest())
+        .http_client(xtask::aws::http_client())
         .region(config::Region::new(env.stack.region().to_owned()))
         .credentials_provider(aws_credential_types::Credentials::new(
             xtask::local::ACCESS_KEY_ID,

@@ -42,6 +42,7 @@ async fn start_in(dir: &Path, delay_ms: u64) -> LocalStack {
 /// operation timeout so a stuck server fails the test instead of hanging it.
 async fn sdk_config(stack: &LocalStack) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(xtask::aws::http_client())
         .region(aws_config::Region::new(stack.region().to_owned()))
         .credentials_provider(xtask::local::credentials())
         .timeout_config(

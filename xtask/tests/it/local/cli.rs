@@ -133,6 +133,7 @@ async fn local_up_prints_exports_and_serves_until_killed() {
 
     // Clients configured only from what was printed.
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(xtask::aws::http_client())
         .region(aws_config::Region::new(value("AWS_REGION")))
         .credentials_provider(aws_credential_types::Credentials::new(
             value("AWS_ACCESS_KEY_ID"),
@@ -329,6 +330,7 @@ async fn local_up_and_reset_with_json() {
     let client = control::Client::from_conf(
         control::config::Builder::new()
             .behavior_version(control::config::BehaviorVersion::latest())
+            .http_client(xtask::aws::http_client())
             .region(control::config::Region::new(ready["region"].as_str().unwrap().to_owned()))
             .credentials_provider(xtask::local::credentials())
             .endpoint_url(ready["control_endpoint"].as_str().unwrap())

@@ -168,6 +168,7 @@ async fn local_up_twice_on_one_directory_shares_the_state() {
     let client = |lines: &[String]| {
         let config = control::config::Builder::new()
             .behavior_version(control::config::BehaviorVersion::latest())
+            .http_client(xtask::aws::http_client())
             .region(control::config::Region::new(export(lines, "AWS_REGION")))
             .credentials_provider(xtask::local::credentials())
             .endpoint_url(export(lines, "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL"))
