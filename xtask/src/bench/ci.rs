@@ -93,10 +93,14 @@ pub struct BuildFigures {
     pub revision: String,
     /// `cargo build -p xtask --locked --no-default-features`, as the workflows build it.
     pub cold_workflow_build: f64,
+    /// CPU seconds (user + system, all processes) of that build: on a busy machine the wall time
+    /// grows, this much less; an idle 2-core machine needs at least half of it.
+    pub cold_workflow_cpu: f64,
     /// The same after a one-line change under `xtask/`, dependencies already built.
     pub xtask_changed_build: f64,
     /// `cargo build -p xtask` cold, default features (the local stack): a newcomer's first command.
     pub cold_default_build: Option<f64>,
+    pub cold_default_cpu: Option<f64>,
     /// `xtask --version` from a copied binary, median of 5.
     pub restored_start: f64,
     pub binary_bytes: u64,
@@ -157,7 +161,8 @@ fn measure(root: &Path, rev: &str, dir: &Path, default_build: bool) -> Result<Bu
     // The package cache (downloaded crates) stays shared: runners restore it too.
     let target = dir.join("target");
     crate::progress!("bench ci {revision}: cold workflow build (cargo build -p xtask --locked --no-default-features)");
-    let cold_workflow_build = cargo_build(&clone, &target, &["--no-default-features", "--timings"])?;
+    let (cold_workflow_build, cold_workflow_cpu) =
+        cargo_build(&clone, &target, &["--no-default-features", "--timings"])?;
     let slowest_units = slowest_units(&target.join("cargo-timings/cargo-timing.html")).unwrap_or_default();
 
     crate::progress!("bench ci {revision}: a change to xtask/ alone, dependencies built");
@@ -165,7 +170,7 @@ fn measure(root: &Path, rev: &str, dir: &Path, default_build: bool) -> Result<Bu
     let mut text = std::fs::read_to_string(&main_rs)?;
     text.push_str("\n// bench ci: a change under xtask/ alone\n");
     std::fs::write(&main_rs, text)?;
-    let xtask_changed_build = cargo_build(&clone, &target, &["--no-default-features"])?;
+    let (xtask_changed_build, _) = cargo_build(&clone, &target, &["--no-default-features"])?;
 
     let binary = target.join("debug/xtask");
     let restored = dir.join("restored/xtask");
@@ -180,25 +185,30 @@ fn measure(root: &Path, rev: &str, dir: &Path, default_build: bool) -> Result<Bu
     }
     starts.sort_by(f64::total_cmp);
 
-    let cold_default_build = if default_build {
+    let (cold_default_build, cold_default_cpu) = if default_build {
         crate::progress!("bench ci {revision}: cold default build (cargo build -p xtask --locked)");
-        Some(cargo_build(&clone, &dir.join("target-default"), &[])?)
+        let (wall, cpu) = cargo_build(&clone, &dir.join("target-default"), &[])?;
+        (Some(wall), Some(cpu))
     } else {
-        None
+        (None, None)
     };
     Ok(BuildFigures {
         revision,
         cold_workflow_build,
+        cold_workflow_cpu,
         xtask_changed_build,
         cold_default_build,
+        cold_default_cpu,
         restored_start: starts[starts.len() / 2],
         binary_bytes,
         slowest_units,
     })
 }
 
-/// Seconds of one `cargo build -p xtask --locked` in `clone` with its own target directory.
-fn cargo_build(clone: &Path, target: &Path, extra: &[&str]) -> Result<f64> {
+/// Wall and CPU seconds of one `cargo build -p xtask --locked` in `clone` with its own target
+/// directory.
+fn cargo_build(clone: &Path, target: &Path, extra: &[&str]) -> Result<(f64, f64)> {
+    let cpu_before = children_cpu_seconds();
     let started = Instant::now();
     let status = Command::new("cargo")
         .args(["build", "--quiet", "--package", "xtask", "--locked"])
@@ -212,7 +222,19 @@ fn cargo_build(clone: &Path, target: &Path, extra: &[&str]) -> Result<f64> {
     if !status.success() {
         bail!("`cargo build` failed in {} ({status})", clone.display());
     }
-    Ok(started.elapsed().as_secs_f64())
+    Ok((started.elapsed().as_secs_f64(), children_cpu_seconds() - cpu_before))
+}
+
+/// CPU seconds of every finished child process of this one and their own children (Linux's
+/// `cutime` + `cstime`, in clock ticks of 1/100 s), or 0 where /proc is missing.
+fn children_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    // cutime and cstime are fields 16 and 17 of the whole line, 14 and 15 after the name.
+    let ticks = |index: usize| fields.get(index).and_then(|field| field.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(13) + ticks(14)) / 100.0
 }
 
 fn run(command: &mut Command) -> Result<()> {
@@ -413,20 +435,24 @@ impl fmt::Display for BenchCiReport {
         writeln!(f, "revision {} (baseline {})", current.revision, base.map_or("skipped", |b| b.revision.as_str()))?;
         writeln!(
             f,
-            "{:<58} {:>7}  {}",
+            "{:<58} {:>7}  {}  (CPU {:.0} s, {})",
             "cold workflow build (--no-default-features)",
             minutes(current.cold_workflow_build),
-            ratio(current.cold_workflow_build, base.map(|b| b.cold_workflow_build))
+            ratio(current.cold_workflow_build, base.map(|b| b.cold_workflow_build)),
+            current.cold_workflow_cpu,
+            ratio(current.cold_workflow_cpu, base.map(|b| b.cold_workflow_cpu))
         )?;
-        if let Some(cold) = current.cold_default_build {
+        if let (Some(cold), Some(cpu)) = (current.cold_default_build, current.cold_default_cpu) {
             writeln!(
                 f,
-                "{:<58} {:>7}  {}  target <= {}: {}",
+                "{:<58} {:>7}  {}  target <= {}: {}  (CPU {:.0} s, {})",
                 "cold `cargo build -p xtask` (default features)",
                 minutes(cold),
                 ratio(cold, base.map(|b| b.cold_workflow_build)),
                 minutes(COLD_BUILD_TARGET),
-                verdict(cold <= COLD_BUILD_TARGET)
+                verdict(cold <= COLD_BUILD_TARGET),
+                cpu,
+                ratio(cpu, base.map(|b| b.cold_workflow_cpu))
             )?;
         }
         writeln!(
@@ -509,8 +535,10 @@ mod tests {
         BuildFigures {
             revision: "abc".into(),
             cold_workflow_build: 200.0,
+            cold_workflow_cpu: 380.0,
             xtask_changed_build: 20.0,
             cold_default_build: None,
+            cold_default_cpu: None,
             restored_start: 0.01,
             binary_bytes: 1,
             slowest_units: Vec::new(),
