@@ -19,7 +19,7 @@ fn venv_for(root: &Path, uv: &Path, requirements: &Path) -> std::path::PathBuf {
             let output = command.output().unwrap();
             assert!(output.status.success(), "{command:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
         };
-        run(Command::new(uv).args(["venv", "-q", "--python", "python3"]).arg(&venv));
+        run(Command::new(uv).args(["venv", "-q", "--python"]).arg(crate::tools::base_python()).arg(&venv));
         run(Command::new(uv).args(["pip", "install", "-q", "--python"]).arg(&python).arg("-r").arg(requirements));
         std::fs::write(venv.join("complete"), "").unwrap();
     }

@@ -92,6 +92,32 @@ pub fn aws_cli() -> PathBuf {
     unwrap_or_panic(AWS.get_or_init(|| provide(&AWS_CLI)))
 }
 
+/// The Python 3 on PATH the tests make their virtualenvs from, as the path of the interpreter it
+/// runs: uv takes that even when `python3` is a virtualenv's (by name, `uv venv` looks for system
+/// interpreters only, and would download one) or a pyenv shim.
+pub fn base_python() -> PathBuf {
+    static BASE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    unwrap_or_panic(
+        BASE.get_or_init(|| executable_of("python3").map_err(|reason| format!("missing test tool: {reason}"))),
+    )
+}
+
+fn executable_of(python: &str) -> Result<PathBuf, String> {
+    let output =
+        Command::new(python).args(["-c", "import sys; print(sys.executable)"]).env_remove("PYTHONPATH").output();
+    let path = match &output {
+        Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        _ => String::new(),
+    };
+    if path.is_empty() {
+        let why = output.map_or_else(|err| err.to_string(), |output| summary(&String::from_utf8_lossy(&output.stderr)));
+        return Err(format!(
+            "`{python}` does not run ({why}): the tests make their virtualenvs from Python 3; install it, with venv and pip"
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
+
 /// A failed install is kept as its message: every test that needs the tool fails with that one line.
 fn unwrap_or_panic(result: &Result<PathBuf, String>) -> PathBuf {
     match result {
@@ -150,8 +176,8 @@ pub struct Installer {
     pub uv_version: String,
     /// A uv to use as it is; `None` finds or installs the pinned one (see `xtask::package::uv::ensure`).
     pub uv: Option<PathBuf>,
-    /// The interpreter whose pip installs uv when it is missing.
-    pub pip_python: String,
+    /// The Python 3 the virtualenvs are made from, whose pip installs uv when it is missing.
+    pub python: String,
     /// Added to the environment of the uv processes.
     pub env: Vec<(String, String)>,
 }
@@ -159,17 +185,11 @@ pub struct Installer {
 impl Installer {
     pub fn for_tests() -> Installer {
         let settings = Settings::from_workspace(&workspace_root()).expect("the workspace settings load");
-        Installer {
-            dir: dir(),
-            uv_version: settings.uv_version,
-            uv: None,
-            pip_python: "python3".into(),
-            env: Vec::new(),
-        }
+        Installer { dir: dir(), uv_version: settings.uv_version, uv: None, python: "python3".into(), env: Vec::new() }
     }
 
     fn pinned_uv(&self) -> Result<PathBuf, String> {
-        xtask::package::uv::ensure(&self.uv_version, &self.dir, self.uv.as_deref(), &self.pip_python)
+        xtask::package::uv::ensure(&self.uv_version, &self.dir, self.uv.as_deref(), &self.python)
             .map(|uv| uv.path)
             .map_err(|err| {
                 eprintln!("{err:#}");
@@ -235,12 +255,13 @@ impl Installer {
                 _ => {}
             }
         }
+        let base = executable_of(&self.python)?;
         let uv = self.pinned_uv().map_err(|_| format!("pip cannot install uv {}: see above", self.uv_version))?;
         eprintln!("installing {} {} into {} (uv)", tool.what, tool.version, home.display());
         let python = staging.join("bin").join("python");
         // Relocatable: the scripts in bin/ still run after the rename.
         let installed = self
-            .run(Command::new(&uv).args(["venv", "--quiet", "--relocatable", "--python", "python3"]).arg(&staging))
+            .run(Command::new(&uv).args(["venv", "--quiet", "--relocatable", "--python"]).arg(&base).arg(&staging))
             .and_then(|()| {
                 self.run(
                     Command::new(&uv)
@@ -306,14 +327,14 @@ fn an_offline_install_fails_with_one_line_naming_the_tool_and_the_fixes() {
         ..Installer::for_tests()
     };
     // Without uv, pip cannot fetch it either (or a uv of the pinned version on PATH is offline).
-    let pip_python = scratch.path().join("offline-python3");
+    let python = scratch.path().join("offline-python3");
     write_script(
-        &pip_python,
+        &python,
         "#!/bin/sh\nexport PIP_NO_INDEX=1 PIP_FIND_LINKS= PIP_CONFIG_FILE=/dev/null PIP_NO_CACHE_DIR=1\nexec python3 \"$@\"\n",
     );
     let without_uv = Installer {
         dir: scratch.path().join("without-uv"),
-        pip_python: pip_python.to_str().unwrap().to_owned(),
+        python: python.to_str().unwrap().to_owned(),
         env: offline_env,
         ..Installer::for_tests()
     };
