@@ -12,12 +12,13 @@ use aws_sdk_bedrockagentcorecontrol::types::AgentRuntimeArtifact;
 use sha2::{Digest, Sha256};
 use xtask::agents::Agent;
 use xtask::aws::{self, AwsClients, WaitPolicy};
-use xtask::cli::Ctx;
 use xtask::deploy::{DeployOptions, DeployOutcome, Report, deploy_agents_with};
 use xtask::local::{LocalConfig, LocalStack};
 use xtask::naming::Target;
 use xtask::promote::{PromoteRequest, promote, rollback};
 use xtask::records::{self, PromotionRecord, VersionRecord};
+
+use crate::support::{Ctx, clean_env, ctx, release_snapshot_settings, repo_root, run, run_async, xtask_command};
 
 /// A local stack in a temp dir, a context on the real workspace, and clients for the stack.
 struct Env {
@@ -31,8 +32,8 @@ struct Env {
 impl Env {
     async fn start(transition: Duration) -> Env {
         let temp = tempfile::tempdir().unwrap();
-        let root = xtask::settings::workspace_root();
-        let settings = xtask::settings::Settings::from_workspace(&root).unwrap();
+        let ctx = ctx(&repo_root(), Default::default());
+        let settings = &ctx.settings;
         let stack = LocalStack::start(LocalConfig {
             dir: temp.path().join("stack"),
             s3_port: 0,
@@ -47,8 +48,7 @@ impl Env {
             aws::local_clients(&stack.s3_endpoint(), &stack.control_endpoint(), stack.region(), &settings.bucket).await;
         // Short deadlines: every wait in these tests is over in well under a second.
         aws.wait = WaitPolicy { timeout: Duration::from_secs(20), ..WaitPolicy::default() };
-        let agents = xtask::agents::discover(&root, &settings).unwrap();
-        let ctx = Ctx { root, settings, aws: Default::default(), json: false };
+        let agents = xtask::agents::discover(&ctx.root, settings).unwrap();
         Env { stack, ctx, aws, agents, temp }
     }
 
@@ -141,21 +141,6 @@ fn fixture_zip(path: &Path, text: &str) {
     writer.finish().unwrap();
 }
 
-/// Redactions for ids, ARNs' accounts, hashes, commits and times.
-fn insta_settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    // Same-length replacements keep the human tables aligned.
-    settings.add_filter(r"\b([a-zA-Z][a-zA-Z0-9_]*)-[a-zA-Z0-9]{10}\b", "$1-XXXXXXXXXX");
-    settings.add_filter(r"\b[0-9a-f]{64}\b", "[SHA256]");
-    settings.add_filter(r"\b[0-9a-f]{40}\b", "[COMMIT]");
-    settings.add_filter(r"\d{8}T\d{9}Z", "[TIME]");
-    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]");
-    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_snapshot_path("deploy/snapshots");
-    settings
-}
-
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap()
 }
@@ -179,7 +164,7 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
         assert_eq!(outcome.status, "READY");
         assert!(outcome.default_endpoint.as_deref().unwrap().ends_with("/runtime-endpoint/DEFAULT"));
     }
-    insta_settings().bind(|| {
+    release_snapshot_settings().bind(|| {
         insta::assert_snapshot!("deploy_pr_created_human", report.to_string());
         insta::assert_snapshot!("deploy_pr_created_json", json(&report));
     });
@@ -191,7 +176,7 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
     let again = env.deploy(pr, &first, false).await;
     assert_eq!(again.failed, 0, "{again}");
     assert!(again.results.iter().all(|entry| entry.outcome.as_ref().unwrap().action == "up_to_date"), "{again}");
-    insta_settings().bind(|| insta::assert_snapshot!("deploy_pr_up_to_date_human", again.to_string()));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("deploy_pr_up_to_date_human", again.to_string()));
     assert_eq!(env.versions(&dad_pr).await, ["1"]);
 
     // A push to the PR: version 2, DEFAULT follows it.
@@ -243,7 +228,7 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
     assert!(stale.contains("serves version 1, not 2 (--expect-live)"), "{stale}");
     let promoted = promote(&env.ctx, &env.aws, &request(&dad, 2, Some(1))).await.unwrap();
     assert_eq!((promoted.previous_version.as_deref(), promoted.live_version.as_str()), (Some("1"), "2"));
-    insta_settings().bind(|| insta::assert_snapshot!("promote_v2_json", json(&promoted)));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("promote_v2_json", json(&promoted)));
     assert_eq!(env.endpoint_live(&dad_prod, "prod").await.as_deref(), Some("2"));
     // require_newer: an old approval replayed cannot move prod back.
     let replay = promote(&env.ctx, &env.aws, &request(&dad, 1, None)).await.unwrap_err().to_string();
@@ -283,7 +268,7 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
     let prod_endpoint = prod_row.endpoints.iter().find(|endpoint| endpoint.name == "prod").unwrap();
     assert_eq!(prod_endpoint.live_version.as_deref(), Some("1"));
     assert_eq!(status.runtimes_used, 4);
-    insta_settings().bind(|| insta::assert_snapshot!("status_human", status.to_string()));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("status_human", status.to_string()));
 
     // PR closed: its runtimes go, prod stays, S3 keeps every zip and record.
     let all: Vec<String> =
@@ -293,7 +278,7 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
     let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, &doomed, false).await;
     let report = Report::new("cleanup", doomed.iter().cloned(), results);
     assert_eq!(report.failed, 0, "{report}");
-    insta_settings().bind(|| insta::assert_snapshot!("cleanup_pr_human", report.to_string()));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("cleanup_pr_human", report.to_string()));
     let left: Vec<String> =
         aws::list_runtimes(&env.aws).await.unwrap().iter().map(|r| r.agent_runtime_name().to_owned()).collect();
     assert_eq!(left.len(), 2);
@@ -415,7 +400,7 @@ async fn update_failed_shows_the_failure_reason_and_a_redeploy_recovers() {
     // One agent failing does not hide the other's result.
     assert_eq!(report.failed, 1, "{report}");
     assert_eq!(outcome(&report, 1).action, "created");
-    insta_settings().bind(|| insta::assert_snapshot!("deploy_update_failed_human", report.to_string()));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("deploy_update_failed_human", report.to_string()));
     // The failed version is not "up to date": deploying again makes a working one.
     let again = env.deploy_one(Target::Pr(7), &zips, false, false).await.unwrap();
     assert_eq!(
@@ -524,7 +509,7 @@ async fn dry_runs_print_the_plan_and_change_nothing() {
     let planned = env.deploy_one(Target::Pr(4), &zips, false, true).await.unwrap();
     assert_eq!(planned.action, "planned");
     let report = Report::new("deploy", ["dad_joke_bot".to_owned()], vec![Ok(planned.clone())]);
-    insta_settings().bind(|| insta::assert_snapshot!("deploy_dry_run_human", report.to_string()));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("deploy_dry_run_human", report.to_string()));
     assert!(aws::list_runtimes(&env.aws).await.unwrap().is_empty());
     assert!(env.bucket_keys().await.is_empty());
     env.deploy_one(Target::Pr(4), &zips, false, false).await.unwrap();
@@ -537,39 +522,13 @@ async fn dry_runs_print_the_plan_and_change_nothing() {
     env.stack.shutdown().await;
 }
 
-/// The `xtask` binary with a clean AWS environment: no profile, no shared files, no IMDS, and no
-/// GitHub or project variables leaking in from the machine running the tests.
-fn cli(temp: &Path) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
-    clean_env(&mut command, temp);
-    command.stdin(std::process::Stdio::null());
-    command
-}
-
-fn clean_env(command: &mut std::process::Command, temp: &Path) {
-    for (name, _) in std::env::vars() {
-        if name.starts_with("AWS_") || name.starts_with("GITHUB_") || name.starts_with("AGENTCORE_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .env("AWS_CONFIG_FILE", temp.join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", temp.join("no-aws-credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-}
-
-fn run(command: &mut std::process::Command) -> (bool, String, String) {
-    let output = command.output().unwrap();
-    (output.status.success(), String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_deploys_reports_to_github_and_cleans_up_with_confirmation() {
     let env = Env::start(Duration::from_millis(50)).await;
     let zips = env.zips("cli");
     let temp = env.temp.path();
     let with_stack = |args: &[&str]| {
-        let mut command = cli(temp);
+        let mut command = xtask_command(&env.ctx.root);
         command.envs(env.stack.env_exports()).args(args);
         command
     };
@@ -578,7 +537,7 @@ async fn cli_deploys_reports_to_github_and_cleans_up_with_confirmation() {
     let mut deploy = with_stack(&["deploy", "dad_joke_bot", "--pr", "3", "--package-dir", zips_arg, "--json"]);
     deploy.env("GITHUB_OUTPUT", &github_output).env("GITHUB_STEP_SUMMARY", &summary);
     // A blocking child process inside an async test: run it off the runtime's threads.
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut deploy)).await.unwrap();
+    let (ok, stdout, stderr) = run_async(deploy).await;
     assert!(ok, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is only the JSON result");
     assert_eq!(report["results"][0]["outcome"]["action"], "created");
@@ -596,32 +555,32 @@ async fn cli_deploys_reports_to_github_and_cleans_up_with_confirmation() {
         "{summary}"
     );
 
-    let mut status = with_stack(&["status", "--json"]);
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut status)).await.unwrap();
+    let status = with_stack(&["status", "--json"]);
+    let (ok, stdout, stderr) = run_async(status).await;
     assert!(ok, "{stderr}");
     let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(status["runtimes"][0]["runtime_name"], "dad_joke_bot_pr_3");
     assert_eq!(status["runtimes"][0]["endpoints"][0]["name"], "DEFAULT");
 
-    let mut unconfirmed = with_stack(&["cleanup", "--pr", "3"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut unconfirmed)).await.unwrap();
+    let unconfirmed = with_stack(&["cleanup", "--pr", "3"]);
+    let (ok, _, stderr) = run_async(unconfirmed).await;
     assert!(!ok && stderr.contains("no terminal to ask on, so pass --yes"), "{stderr}");
-    let mut prod = with_stack(&["cleanup", "dad_joke_bot_prod", "--yes"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut prod)).await.unwrap();
+    let prod = with_stack(&["cleanup", "dad_joke_bot_prod", "--yes"]);
+    let (ok, _, stderr) = run_async(prod).await;
     assert!(!ok && stderr.contains("pass --force-prod"), "{stderr}");
-    let mut foreign = with_stack(&["cleanup", "someone_elses_runtime", "--yes"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut foreign)).await.unwrap();
+    let foreign = with_stack(&["cleanup", "someone_elses_runtime", "--yes"]);
+    let (ok, _, stderr) = run_async(foreign).await;
     assert!(!ok && stderr.contains("not a runtime name this project makes"), "{stderr}");
     assert!(aws::find_runtime(&env.aws, "dad_joke_bot_pr_3").await.unwrap().is_some(), "nothing was deleted yet");
 
-    let mut cleanup = with_stack(&["cleanup", "--pr", "3", "--yes"]);
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut cleanup)).await.unwrap();
+    let cleanup = with_stack(&["cleanup", "--pr", "3", "--yes"]);
+    let (ok, stdout, stderr) = run_async(cleanup).await;
     assert!(ok, "{stderr}");
-    insta_settings().bind(|| insta::assert_snapshot!("cli_cleanup_human", stdout));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("cli_cleanup_human", stdout));
     assert!(aws::find_runtime(&env.aws, "dad_joke_bot_pr_3").await.unwrap().is_none());
 
-    let mut unknown = with_stack(&["deploy", "no_such_agent", "--pr", "3"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut unknown)).await.unwrap();
+    let unknown = with_stack(&["deploy", "no_such_agent", "--pr", "3"]);
+    let (ok, _, stderr) = run_async(unknown).await;
     assert!(!ok && stderr.contains("no agent named `no_such_agent`"), "{stderr}");
     env.stack.shutdown().await;
 }
@@ -629,17 +588,25 @@ async fn cli_deploys_reports_to_github_and_cleans_up_with_confirmation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_without_credentials_names_the_fix() {
     let env = Env::start(Duration::from_millis(50)).await;
-    let mut command = cli(env.temp.path());
+    let mut command = xtask_command(&env.ctx.root);
     for (name, value) in env.stack.env_exports() {
         if !name.starts_with("AWS_ACCESS_KEY_ID") && !name.starts_with("AWS_SECRET_ACCESS_KEY") {
             command.env(name, value);
         }
     }
     command.args(["status"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    let (ok, _, stderr) = run_async(command).await;
     assert!(!ok, "{stderr}");
     assert!(stderr.contains("aws configure") && stderr.contains("--profile") && stderr.contains("--local"), "{stderr}");
     env.stack.shutdown().await;
+}
+
+/// The binary on the workspace with `--local`: each command starts the bundled stack itself,
+/// on the state in `state`, with short transitions.
+fn run_local(state: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut command = xtask_command(&repo_root());
+    command.args(args).arg("--local").arg("--local-dir").arg(state).env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
+    run(&mut command)
 }
 
 #[test]
@@ -649,14 +616,7 @@ fn cli_local_flag_runs_the_stack_in_process_and_keeps_its_state() {
     std::fs::create_dir_all(&zips).unwrap();
     fixture_zip(&zips.join("dad_joke_bot.zip"), "local flag");
     let state = temp.path().join("state");
-    let local = |args: &[&str]| {
-        let mut command = cli(temp.path());
-        command
-            .args(args)
-            .args(["--local", "--local-dir", state.to_str().unwrap()])
-            .env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
-        run(&mut command)
-    };
+    let local = |args: &[&str]| run_local(&state, args);
     let (ok, stdout, stderr) = local(&["deploy", "dad_joke_bot", "--pr", "2", "--package-dir", zips.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("dad_joke_bot_pr_2") && stdout.contains("created"), "{stdout}");
@@ -719,9 +679,9 @@ async fn aws_errors_name_the_resource_the_code_and_the_fix() {
     assert!(error.starts_with(&expected), "{error}");
     assert!(error.contains("cargo xtask cleanup --stale"), "{error}");
 
-    let mut command = cli(env.temp.path());
+    let mut command = xtask_command(&env.ctx.root);
     command.envs(env.stack.env_exports()).env("AWS_SECRET_ACCESS_KEY", "not-the-secret").args(["status"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    let (ok, _, stderr) = run_async(command).await;
     assert!(!ok, "{stderr}");
     assert!(
         stderr.contains("ListAgentRuntimes on the account's runtimes failed: InvalidSignatureException"),
@@ -733,14 +693,13 @@ async fn aws_errors_name_the_resource_the_code_and_the_fix() {
 
 #[test]
 fn release_commands_help() {
-    let temp = tempfile::tempdir().unwrap();
     for command in ["deploy", "promote", "rollback", "cleanup", "status"] {
-        let (ok, stdout, stderr) = run(cli(temp.path()).args([command, "--help"]));
+        let (ok, stdout, stderr) = run(xtask_command(&repo_root()).args([command, "--help"]));
         assert!(ok, "{stderr}");
         // The command's own part; the global flags after `--json` belong to the whole tool.
         let own = stdout.split("      --json").next().unwrap().to_owned();
         assert!(own.len() < stdout.len(), "{stdout}");
-        insta_settings().bind(|| insta::assert_snapshot!(format!("help_{command}"), own));
+        release_snapshot_settings().bind(|| insta::assert_snapshot!(format!("help_{command}"), own));
     }
 }
 
@@ -751,14 +710,7 @@ fn cli_promotes_and_rolls_back() {
     std::fs::create_dir_all(&zips).unwrap();
     fixture_zip(&zips.join("dad_joke_bot.zip"), "promote");
     let state = temp.path().join("state");
-    let local = |args: &[&str]| {
-        let mut command = cli(temp.path());
-        command
-            .args(args)
-            .args(["--local", "--local-dir", state.to_str().unwrap()])
-            .env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
-        run(&mut command)
-    };
+    let local = |args: &[&str]| run_local(&state, args);
     let zips = zips.to_str().unwrap();
     let (ok, _, stderr) = local(&["deploy", "dad_joke_bot", "--prod", "--package-dir", zips]);
     assert!(ok, "{stderr}");
@@ -776,7 +728,7 @@ fn cli_promotes_and_rolls_back() {
     assert!(ok, "{stderr}");
     let (ok, stdout, stderr) = local(&["promote", "dad_joke_bot", "--version", "2", "--expect-live", "1"]);
     assert!(ok, "{stderr}");
-    insta_settings().bind(|| insta::assert_snapshot!("cli_promote_human", stdout));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("cli_promote_human", stdout));
     let (ok, stdout, stderr) = local(&["rollback", "dad_joke_bot", "--dry-run", "--json"]);
     assert!(ok, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -829,30 +781,20 @@ fn cleanup_on_a_terminal_asks_for_the_runtime_name() {
         eprintln!("skipped: `script` (util-linux) is not installed");
         return;
     }
+    let root = repo_root();
     let temp = tempfile::tempdir().unwrap();
     let zips = temp.path().join("zips");
     std::fs::create_dir_all(&zips).unwrap();
     fixture_zip(&zips.join("dad_joke_bot.zip"), "tty");
     let state = temp.path().join("state");
     let local_args = format!("--local --local-dir {}", state.display());
-    let (ok, _, stderr) = run(cli(temp.path())
-        .args([
-            "deploy",
-            "dad_joke_bot",
-            "--pr",
-            "4",
-            "--package-dir",
-            zips.to_str().unwrap(),
-            "--local",
-            "--local-dir",
-        ])
-        .arg(&state)
-        .env("AGENTCORE_LOCAL_TRANSITION_MS", "50"));
+    let (ok, _, stderr) =
+        run_local(&state, &["deploy", "dad_joke_bot", "--pr", "4", "--package-dir", zips.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     let on_terminal = |answer: &str| {
         let line = format!("{} cleanup --pr 4 {local_args}", env!("CARGO_BIN_EXE_xtask"));
         let mut script = std::process::Command::new("script");
-        clean_env(&mut script, temp.path());
+        clean_env(&mut script, &root);
         script.args(["-qec", &line, "/dev/null"]).env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
         let mut child =
             script.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
@@ -862,11 +804,11 @@ fn cleanup_on_a_terminal_asks_for_the_runtime_name() {
     };
     let declined = on_terminal("dad_joke_bot_pr_5");
     assert!(declined.contains("type its name to confirm") && declined.contains("not confirmed, skipped"), "{declined}");
-    let (_, stdout, _) = run(cli(temp.path()).args(["status", "--local", "--local-dir"]).arg(&state));
+    let (_, stdout, _) = run_local(&state, &["status"]);
     assert!(stdout.contains("dad_joke_bot_pr_4"), "{stdout}");
     let confirmed = on_terminal("dad_joke_bot_pr_4");
     assert!(confirmed.contains("deleted"), "{confirmed}");
-    let (_, stdout, _) = run(cli(temp.path()).args(["status", "--local", "--local-dir"]).arg(&state));
+    let (_, stdout, _) = run_local(&state, &["status"]);
     assert!(stdout.contains("no runtime of this project"), "{stdout}");
 }
 
@@ -909,7 +851,7 @@ async fn a_stuck_promotion_hits_the_deadline_and_records_nothing() {
 async fn an_invalid_runtime_name_is_refused_before_any_call() {
     let env = Env::start(Duration::from_millis(50)).await;
     let zips = env.zips("long_names");
-    let mut command = cli(env.temp.path());
+    let mut command = xtask_command(&env.ctx.root);
     command.envs(env.stack.env_exports()).args([
         "deploy",
         "--all",
@@ -920,7 +862,7 @@ async fn an_invalid_runtime_name_is_refused_before_any_call() {
         "--package-dir",
         zips.to_str().unwrap(),
     ]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    let (ok, _, stderr) = run_async(command).await;
     assert!(!ok, "{stderr}");
     assert!(
         stderr.contains(
@@ -1006,14 +948,14 @@ impl Env {
         let dir = self.temp.path().join(format!("step-{number}"));
         std::fs::create_dir_all(&dir).unwrap();
         let (output, summary) = (dir.join("output"), dir.join("summary"));
-        let mut command = cli(self.temp.path());
+        let mut command = xtask_command(&self.ctx.root);
         command
             .envs(self.stack.env_exports())
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_OUTPUT", &output)
             .env("GITHUB_STEP_SUMMARY", &summary)
             .args(args);
-        let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+        let (ok, stdout, stderr) = run_async(command).await;
         let outputs = if output.exists() { github_outputs(&output) } else { BTreeMap::new() };
         let summary = std::fs::read_to_string(&summary).unwrap_or_default();
         Step { ok, stdout, stderr, outputs, summary }
@@ -1082,7 +1024,7 @@ async fn every_command_reports_to_github_and_every_dry_run_changes_nothing() {
         }
         summaries += &format!("<!-- cargo xtask {shown} -->\n{}\n", step.summary);
     }
-    insta_settings().bind(|| insta::assert_snapshot!("github_step_summaries", summaries));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("github_step_summaries", summaries));
     env.stack.shutdown().await;
 }
 
@@ -1093,12 +1035,13 @@ async fn every_command_reports_to_github_and_every_dry_run_changes_nothing() {
 async fn deploy_all_packages_for_real_and_a_rerun_is_up_to_date() {
     let temp = tempfile::tempdir().unwrap();
     let state = temp.path().join("state");
-    let root = xtask::settings::workspace_root();
-    let settings = xtask::settings::Settings::from_workspace(&root).unwrap();
-    let agents = xtask::agents::discover(&root, &settings).unwrap();
+    let root = repo_root();
+    let ctx = ctx(&root, Default::default());
+    let settings = &ctx.settings;
+    let agents = xtask::agents::discover(&root, settings).unwrap();
     assert!(agents.len() >= 2, "the workspace has its two agents");
     let deploy = || {
-        let mut command = cli(temp.path());
+        let mut command = xtask_command(&root);
         command
             .args(["deploy", "--all", "--pr", "1", "--json", "--local", "--local-dir"])
             .arg(&state)
@@ -1130,8 +1073,8 @@ async fn deploy_all_packages_for_real_and_a_rerun_is_up_to_date() {
         results.iter().map(|entry| entry["outcome"].clone()).collect()
     };
 
-    let mut first = deploy();
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut first)).await.unwrap();
+    let first = deploy();
+    let (ok, stdout, stderr) = run_async(first).await;
     assert!(ok, "{stderr}");
     assert!(stderr.contains("packaging"), "{stderr}");
     let first = results(&stdout);
@@ -1182,8 +1125,8 @@ async fn deploy_all_packages_for_real_and_a_rerun_is_up_to_date() {
     assert_eq!(keys_before.len(), 2 * agents.len(), "a code zip and a record per runtime: {keys_before:?}");
     stack.shutdown().await;
 
-    let mut second = deploy();
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut second)).await.unwrap();
+    let second = deploy();
+    let (ok, stdout, stderr) = run_async(second).await;
     assert!(ok, "{stderr}");
     let second = results(&stdout);
     for ((agent, outcome), sha256) in agents.iter().zip(&second).zip(&package_hashes) {
@@ -1258,19 +1201,19 @@ async fn a_missing_bucket_and_access_denied_name_the_fix() {
     // AccessDenied on the control plane names the action, from the CLI.
     let denied_control = deny::start(deny::Api::Control).await;
     let denied_s3 = deny::start(deny::Api::S3).await;
-    let mut command = cli(env.temp.path());
+    let mut command = xtask_command(&env.ctx.root);
     command
         .envs(env.stack.env_exports())
         .env("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL", &denied_control.url)
         .args(["status"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    let (ok, _, stderr) = run_async(command).await;
     assert!(!ok, "{stderr}");
     assert!(
         stderr.contains("error: ListAgentRuntimes on the account's runtimes failed: AccessDeniedException: User: arn:aws:iam::123456789012:user/ci is not authorized to perform this action; allow `bedrock-agentcore:ListAgentRuntimes` for your IAM identity (or pick another one with --profile)"),
         "{stderr}"
     );
     // And on S3: a deploy stops at the bucket check, before anything is created.
-    let mut command = cli(env.temp.path());
+    let mut command = xtask_command(&env.ctx.root);
     command.envs(env.stack.env_exports()).env("AWS_ENDPOINT_URL_S3", &denied_s3.url).args([
         "deploy",
         "dad_joke_bot",
@@ -1279,7 +1222,7 @@ async fn a_missing_bucket_and_access_denied_name_the_fix() {
         "--package-dir",
         zips_arg.as_str(),
     ]);
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    let (ok, stdout, stderr) = run_async(command).await;
     assert!(!ok, "{stderr}");
     assert!(
         stdout.contains(
@@ -1387,9 +1330,9 @@ async fn bad_deploy_input_is_refused_before_any_call() {
     let zips = env.zips("partial");
     std::fs::remove_file(zips.join("motivational_quotes_bot.zip")).unwrap();
     let zips_arg = zips.to_str().unwrap().to_owned();
-    let mut command = cli(env.temp.path());
+    let mut command = xtask_command(&env.ctx.root);
     command.envs(env.stack.env_exports()).args(["deploy", "--all", "--pr", "15", "--package-dir", &zips_arg]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    let (ok, _, stderr) = run_async(command).await;
     assert!(!ok, "{stderr}");
     let expected = format!(
         "error: no zip for agent motivational_quotes_bot in {zips_arg}: build it with `cargo xtask package motivational_quotes_bot --out {zips_arg}`, or leave out --package-dir to package now\n"
@@ -1404,14 +1347,14 @@ async fn bad_deploy_input_is_refused_before_any_call() {
         &["cleanup", "--pr", "15", "--yes", "--timeout", "0"],
         &["promote", "dad_joke_bot", "--version", "1", "--expect-live", "0"],
     ] {
-        let output = cli(env.temp.path()).envs(env.stack.env_exports()).args(command_line).output().unwrap();
+        let output = xtask_command(&env.ctx.root).envs(env.stack.env_exports()).args(command_line).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{command_line:?}: {stderr}");
         assert!(stderr.contains("invalid value '0' for '--"), "{stderr}");
     }
-    let mut command = cli(env.temp.path());
+    let mut command = xtask_command(&env.ctx.root);
     command.envs(env.stack.env_exports()).args(["cleanup", "dad_joke_bot_pr_15", "dad_joke_bot_pr_15", "--yes"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    let (ok, _, stderr) = run_async(command).await;
     assert!(!ok && stderr.contains("runtime `dad_joke_bot_pr_15` is listed twice"), "{stderr}");
     env.stack.shutdown().await;
 }

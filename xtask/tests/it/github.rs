@@ -8,24 +8,23 @@ use std::path::{Path, PathBuf};
 
 use xtask::agents::{self, Agent};
 use xtask::aws::AwsArgs;
-use xtask::cli::Ctx;
 use xtask::deploy::DeployOutcome;
 use xtask::github::event::{self, IssuesEvent};
 use xtask::github::metadata::{self, AgentVersion, FORMAT, Metadata};
 use xtask::github::{self as gh, EventArgs, render};
-use xtask::settings::{Settings, workspace_root};
+
+use crate::support::{Ctx, repo_root, snapshot_settings, xtask_command};
 
 const COMMIT: &str = "3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d";
 
 pub fn events_dir() -> PathBuf {
-    workspace_root().join("tests").join("events")
+    repo_root().join("tests").join("events")
 }
 
+/// A context on the workspace, with the bundled stack (state in `local_dir`).
 pub fn ctx(local_dir: Option<&Path>) -> Ctx {
-    let root = workspace_root();
-    let settings = Settings::from_workspace(&root).unwrap();
     let aws = AwsArgs { local: true, local_dir: local_dir.map(Path::to_path_buf), ..Default::default() };
-    Ctx { root, settings, aws, json: false }
+    crate::support::ctx(&repo_root(), aws)
 }
 
 fn workspace_agents() -> Vec<Agent> {
@@ -38,9 +37,7 @@ fn scheme() -> xtask::naming::Scheme {
 }
 
 fn snapshot(name: &str, markdown: &str) {
-    insta::with_settings!({ snapshot_path => "github/snapshots", prepend_module_to_snapshot => false }, {
-        insta::assert_snapshot!(name, markdown);
-    });
+    snapshot_settings().bind(|| insta::assert_snapshot!(name, markdown));
 }
 
 fn outcome(agent: &str, runtime: &str, version: &str, action: &str) -> DeployOutcome {
@@ -460,14 +457,13 @@ fn refused_promotion_through_the_binary() {
     std::fs::write(&event, payload.to_string()).unwrap();
     let output_file = dir.path().join("github_output");
     let out = dir.path().join("promotion.md");
-    let result = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let result = xtask_command(&repo_root())
         .args(["github", "promote", "--labeller-permission", "write", "--out"])
         .arg(&out)
         .env("GITHUB_EVENT_PATH", &event)
         .env("GITHUB_OUTPUT", &output_file)
         // An endpoint nobody listens on: any AWS call would fail differently.
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AGENTCORE_WORKSPACE", workspace_root())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&result.stderr);

@@ -1,4 +1,4 @@
-//! Integration tests, compiled into one binary: a module per command.
+//! Integration tests, compiled into one binary: a module per command, and `support` for what they share.
 
 mod agents;
 mod cli;
@@ -6,4 +6,5 @@ mod deploy;
 mod github;
 mod local;
 mod package;
+mod support;
 mod tools;

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use xtask::aws::{self, AwsClients};
-use xtask::cli::Ctx;
 use xtask::github::{self as gh, EventArgs, render};
 use xtask::local::{LocalConfig, LocalStack};
 
 use super::{ctx, events_dir};
+use crate::support::Ctx;
 
 const AGENTS: [&str; 2] = ["dad_joke_bot", "motivational_quotes_bot"];
 
