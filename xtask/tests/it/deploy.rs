@@ -777,10 +777,13 @@ async fn a_runtime_made_again_keeps_the_old_records_and_adds_its_own() {
 /// Runs under util-linux `script`, which gives the command a pseudo-terminal.
 #[test]
 fn cleanup_on_a_terminal_asks_for_the_runtime_name() {
-    if std::process::Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: `script` (util-linux) is not installed");
-        return;
-    }
+    let script_runs = std::process::Command::new("script").arg("--version").output();
+    assert!(
+        script_runs.as_ref().is_ok_and(|output| output.status.success()),
+        "this test needs `script` from util-linux, to give cleanup a terminal, and it does not run ({}): \
+         install util-linux (`apt-get install util-linux`), or put its `script` on PATH",
+        script_runs.map_or_else(|err| err.to_string(), |output| output.status.to_string())
+    );
     let root = repo_root();
     let temp = tempfile::tempdir().unwrap();
     let zips = temp.path().join("zips");
