@@ -13,6 +13,13 @@ pub fn repo_root() -> PathBuf {
     xtask::settings::workspace_root()
 }
 
+/// The release-flow fixture (`tests/fixtures/release`): two tiny agents the deploy and GitHub tests
+/// ship from zips they write, so those tests hold whatever `agents/` holds. Tests use it in place and
+/// write nothing into it; one that packages works on a copy ([`copy_workspace`]).
+pub fn release_fixture() -> PathBuf {
+    repo_root().join("tests/fixtures/release")
+}
+
 /// The context of the workspace at `root`, its settings read from its `Cargo.toml` as the binary
 /// reads them.
 pub fn ctx(root: &Path, aws: AwsArgs) -> Ctx {
