@@ -5,6 +5,7 @@ mod cli;
 mod deploy;
 mod github;
 mod local;
+mod new_agent;
 mod package;
 mod support;
 mod tools;
