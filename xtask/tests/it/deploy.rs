@@ -1041,7 +1041,7 @@ async fn deploy_all_packages_for_real_and_a_rerun_is_up_to_date() {
     let ctx = ctx(&root, Default::default());
     let settings = &ctx.settings;
     let agents = xtask::agents::discover(&root, settings).unwrap();
-    assert!(agents.len() >= 2, "the workspace has its two agents");
+    assert!(!agents.is_empty(), "no agent under {}/agents to deploy", root.display());
     let deploy = || {
         let mut command = xtask_command(&root);
         command
