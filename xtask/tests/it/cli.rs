@@ -1,24 +1,19 @@
 //! The top-level command line: what `cargo xtask --help` shows users.
 
-use std::process::Command;
+use std::path::Path;
+
+use crate::support::{copy_workspace, repo_root, snapshot_settings, xtask_command};
 
 /// Runs the binary with no AWS, AgentCore or GitHub variables, so help shows no local values.
 fn xtask(args: &[&str]) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("AWS_") || name.starts_with("AGENTCORE_") || name.starts_with("GITHUB_") {
-            command.env_remove(&*name);
-        }
-    }
-    command.args(args).env("COLUMNS", "100").output().unwrap()
+    xtask_command(&repo_root()).args(args).output().unwrap()
 }
 
 #[test]
 fn top_level_help() {
     let output = xtask(&["--help"]);
     assert!(output.status.success());
-    insta::assert_snapshot!(String::from_utf8(output.stdout).unwrap());
+    snapshot_settings().bind(|| insta::assert_snapshot!(String::from_utf8(output.stdout).unwrap()));
 }
 
 #[test]
@@ -33,7 +28,7 @@ fn usage_errors_exit_with_2() {
 fn a_failed_command_leaves_an_error_output_and_summary_in_github_actions() {
     let dir = tempfile::tempdir().unwrap();
     let (outputs, summary) = (dir.path().join("output"), dir.path().join("summary"));
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let output = xtask_command(&repo_root())
         .args(["package", "no_such_agent"])
         .env("GITHUB_OUTPUT", &outputs)
         .env("GITHUB_STEP_SUMMARY", &summary)
@@ -52,17 +47,10 @@ fn a_failed_command_leaves_an_error_output_and_summary_in_github_actions() {
 #[test]
 fn each_checkout_is_found_when_the_command_runs() {
     let temp = tempfile::tempdir().unwrap();
-    let source = xtask::settings::workspace_root().join("tests/fixtures/package/workspace");
+    let source = repo_root().join("tests/fixtures/package/workspace");
     let checkout = |name: &str| {
         let root = temp.path().join(name);
-        for entry in walkdir::WalkDir::new(&source).into_iter().map(Result::unwrap) {
-            let target = root.join(entry.path().strip_prefix(&source).unwrap());
-            if entry.file_type().is_dir() {
-                std::fs::create_dir_all(&target).unwrap();
-            } else {
-                std::fs::copy(entry.path(), &target).unwrap();
-            }
-        }
+        copy_workspace(&source, &root);
         root
     };
     let (first, second) = (checkout("first"), checkout("second"));
@@ -72,14 +60,14 @@ fn each_checkout_is_found_when_the_command_runs() {
         std::fs::copy(file.path(), extra.join(file.file_name())).unwrap();
     }
     // The selection error lists the agents of the workspace the run found.
-    let known_agents = |dir: &std::path::Path, cargo_manifest_dir: Option<&std::path::Path>| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
-        command.args(["package", "no_such_agent"]).current_dir(dir).env_remove("AGENTCORE_WORKSPACE");
-        match cargo_manifest_dir {
-            Some(manifest_dir) => command.env("CARGO_MANIFEST_DIR", manifest_dir),
-            None => command.env_remove("CARGO_MANIFEST_DIR"),
-        };
-        let output = command.env_remove("GITHUB_OUTPUT").env_remove("GITHUB_STEP_SUMMARY").output().unwrap();
+    // Found by the binary itself: no AGENTCORE_WORKSPACE, and CARGO_MANIFEST_DIR only where cargo sets it.
+    let known_agents = |dir: &Path, cargo_manifest_dir: Option<&Path>| {
+        let mut command = xtask_command(dir);
+        command.args(["package", "no_such_agent"]).env_remove("AGENTCORE_WORKSPACE");
+        if let Some(manifest_dir) = cargo_manifest_dir {
+            command.env("CARGO_MANIFEST_DIR", manifest_dir);
+        }
+        let output = command.output().unwrap();
         assert_eq!(output.status.code(), Some(1));
         String::from_utf8(output.stderr).unwrap()
     };
@@ -90,7 +78,7 @@ fn each_checkout_is_found_when_the_command_runs() {
 
     // `cargo run` in the second checkout of a binary compiled from this repository's xtask/.
     let stderr = known_agents(&second, Some(&second.join("xtask")));
-    let compiled_in = xtask::settings::workspace_root().join("xtask");
+    let compiled_in = repo_root().join("xtask");
     assert!(
         stderr.contains(&format!(
             "this xtask binary was compiled from {} but cargo ran it for {}",

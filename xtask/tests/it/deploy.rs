@@ -12,14 +12,17 @@ use aws_sdk_bedrockagentcorecontrol::types::AgentRuntimeArtifact;
 use sha2::{Digest, Sha256};
 use xtask::agents::Agent;
 use xtask::aws::{self, AwsClients, WaitPolicy};
-use xtask::cli::Ctx;
 use xtask::deploy::{DeployOptions, DeployOutcome, Report, deploy_agents_with};
 use xtask::local::{LocalConfig, LocalStack};
 use xtask::naming::Target;
 use xtask::promote::{PromoteRequest, promote, rollback};
 use xtask::records::{self, PromotionRecord, VersionRecord};
 
-/// A local stack in a temp dir, a context on the real workspace, and clients for the stack.
+use crate::support::{
+    Ctx, clean_env, ctx, release_fixture, release_snapshot_settings, repo_root, run, run_async, xtask_command,
+};
+
+/// A local stack in a temp dir, a context on the release fixture's two agents, and clients for the stack.
 struct Env {
     stack: LocalStack,
     ctx: Ctx,
@@ -31,8 +34,8 @@ struct Env {
 impl Env {
     async fn start(transition: Duration) -> Env {
         let temp = tempfile::tempdir().unwrap();
-        let root = xtask::settings::workspace_root();
-        let settings = xtask::settings::Settings::from_workspace(&root).unwrap();
+        let ctx = ctx(&release_fixture(), Default::default());
+        let settings = &ctx.settings;
         let stack = LocalStack::start(LocalConfig {
             dir: temp.path().join("stack"),
             s3_port: 0,
@@ -47,8 +50,7 @@ impl Env {
             aws::local_clients(&stack.s3_endpoint(), &stack.control_endpoint(), stack.region(), &settings.bucket).await;
         // Short deadlines: every wait in these tests is over in well under a second.
         aws.wait = WaitPolicy { timeout: Duration::from_secs(20), ..WaitPolicy::default() };
-        let agents = xtask::agents::discover(&root, &settings).unwrap();
-        let ctx = Ctx { root, settings, aws: Default::default(), json: false };
+        let agents = xtask::agents::discover(&ctx.root, settings).unwrap();
         Env { stack, ctx, aws, agents, temp }
     }
 
@@ -141,21 +143,6 @@ fn fixture_zip(path: &Path, text: &str) {
     writer.finish().unwrap();
 }
 
-/// Redactions for ids, ARNs' accounts, hashes, commits and times.
-fn insta_settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    // Same-length replacements keep the human tables aligned.
-    settings.add_filter(r"\b([a-zA-Z][a-zA-Z0-9_]*)-[a-zA-Z0-9]{10}\b", "$1-XXXXXXXXXX");
-    settings.add_filter(r"\b[0-9a-f]{64}\b", "[SHA256]");
-    settings.add_filter(r"\b[0-9a-f]{40}\b", "[COMMIT]");
-    settings.add_filter(r"\d{8}T\d{9}Z", "[TIME]");
-    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]");
-    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_snapshot_path("deploy/snapshots");
-    settings
-}
-
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap()
 }
@@ -164,11 +151,11 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn walkthrough_pr_merge_promote_rollback_cleanup() {
     let env = Env::start(Duration::from_millis(80)).await;
-    let [dad, quotes] = [env.agents[0].name.clone(), env.agents[1].name.clone()];
-    assert_eq!((dad.as_str(), quotes.as_str()), ("dad_joke_bot", "motivational_quotes_bot"));
+    let [echo, weather] = [env.agents[0].name.clone(), env.agents[1].name.clone()];
+    assert_eq!((echo.as_str(), weather.as_str()), ("echo_bot", "weather_report_bot"));
     let pr = Target::Pr(1);
-    let (dad_pr, quotes_pr) = (env.name(&dad, pr), env.name(&quotes, pr));
-    let (dad_prod, quotes_prod) = (env.name(&dad, Target::Prod), env.name(&quotes, Target::Prod));
+    let (echo_pr, weather_pr) = (env.name(&echo, pr), env.name(&weather, pr));
+    let (echo_prod, weather_prod) = (env.name(&echo, Target::Prod), env.name(&weather, Target::Prod));
 
     // PR 1 opened: both agents get a runtime at version 1.
     let first = env.zips("first");
@@ -179,37 +166,37 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
         assert_eq!(outcome.status, "READY");
         assert!(outcome.default_endpoint.as_deref().unwrap().ends_with("/runtime-endpoint/DEFAULT"));
     }
-    insta_settings().bind(|| {
+    release_snapshot_settings().bind(|| {
         insta::assert_snapshot!("deploy_pr_created_human", report.to_string());
         insta::assert_snapshot!("deploy_pr_created_json", json(&report));
     });
-    env.assert_version(&dad_pr, "1", &first, &dad).await;
-    env.assert_version(&quotes_pr, "1", &first, &quotes).await;
-    assert_eq!(env.record(&dad_pr, "1").await.pr, Some(1));
+    env.assert_version(&echo_pr, "1", &first, &echo).await;
+    env.assert_version(&weather_pr, "1", &first, &weather).await;
+    assert_eq!(env.record(&echo_pr, "1").await.pr, Some(1));
 
     // The same code again makes no version: versions are a quota.
     let again = env.deploy(pr, &first, false).await;
     assert_eq!(again.failed, 0, "{again}");
     assert!(again.results.iter().all(|entry| entry.outcome.as_ref().unwrap().action == "up_to_date"), "{again}");
-    insta_settings().bind(|| insta::assert_snapshot!("deploy_pr_up_to_date_human", again.to_string()));
-    assert_eq!(env.versions(&dad_pr).await, ["1"]);
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("deploy_pr_up_to_date_human", again.to_string()));
+    assert_eq!(env.versions(&echo_pr).await, ["1"]);
 
     // A push to the PR: version 2, DEFAULT follows it.
     let second = env.zips("second");
     let report = env.deploy(pr, &second, false).await;
     assert_eq!(report.failed, 0, "{report}");
     assert!(report.results.iter().all(|entry| entry.outcome.as_ref().unwrap().action == "updated"));
-    env.assert_version(&dad_pr, "2", &second, &dad).await;
-    env.assert_version(&quotes_pr, "2", &second, &quotes).await;
-    assert_eq!(env.versions(&quotes_pr).await, ["1", "2"]);
-    assert_eq!(env.endpoint_live(&dad_pr, "DEFAULT").await.as_deref(), Some("2"));
-    assert!(env.object("dad_joke_bot_pr_1/v1/code.zip").await.is_some(), "v1's zip is never overwritten");
+    env.assert_version(&echo_pr, "2", &second, &echo).await;
+    env.assert_version(&weather_pr, "2", &second, &weather).await;
+    assert_eq!(env.versions(&weather_pr).await, ["1", "2"]);
+    assert_eq!(env.endpoint_live(&echo_pr, "DEFAULT").await.as_deref(), Some("2"));
+    assert!(env.object("echo_bot_pr_1/v1/code.zip").await.is_some(), "v1's zip is never overwritten");
 
     // Merge: prod gets version 1, not live until promoted.
     let report = env.deploy(Target::Prod, &second, false).await;
     assert_eq!(report.failed, 0, "{report}");
-    env.assert_version(&dad_prod, "1", &second, &dad).await;
-    assert_eq!(env.endpoint_live(&dad_prod, "prod").await, None);
+    env.assert_version(&echo_prod, "1", &second, &echo).await;
+    assert_eq!(env.endpoint_live(&echo_prod, "prod").await, None);
 
     let request = |agent: &str, version: u32, expect_live: Option<u32>| PromoteRequest {
         agent: agent.to_owned(),
@@ -219,44 +206,44 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
         require_newer: true,
         dry_run: false,
     };
-    for agent in [&dad, &quotes] {
+    for agent in [&echo, &weather] {
         let outcome = promote(&env.ctx, &env.aws, &request(agent, 1, None)).await.unwrap();
         assert_eq!((outcome.action.as_str(), outcome.live_version.as_str()), ("promoted", "1"));
         assert_eq!(outcome.previous_version, None);
     }
-    assert_eq!(env.endpoint_live(&dad_prod, "prod").await.as_deref(), Some("1"));
-    assert_eq!(env.endpoint_live(&quotes_prod, "prod").await.as_deref(), Some("1"));
+    assert_eq!(env.endpoint_live(&echo_prod, "prod").await.as_deref(), Some("1"));
+    assert_eq!(env.endpoint_live(&weather_prod, "prod").await.as_deref(), Some("1"));
     // Promoting again is a no-op that succeeds.
-    let repeat = promote(&env.ctx, &env.aws, &request(&dad, 1, Some(1))).await.unwrap();
+    let repeat = promote(&env.ctx, &env.aws, &request(&echo, 1, Some(1))).await.unwrap();
     assert_eq!(repeat.action, "already_live");
 
     // A second merge: prod version 2; the prod endpoint stays on 1 until promoted.
     let third = env.zips("third");
     let report = env.deploy(Target::Prod, &third, false).await;
     assert_eq!(report.failed, 0, "{report}");
-    env.assert_version(&dad_prod, "2", &third, &dad).await;
-    assert_eq!(env.endpoint_live(&dad_prod, "prod").await.as_deref(), Some("1"));
-    assert_eq!(env.endpoint_live(&dad_prod, "DEFAULT").await.as_deref(), Some("2"));
+    env.assert_version(&echo_prod, "2", &third, &echo).await;
+    assert_eq!(env.endpoint_live(&echo_prod, "prod").await.as_deref(), Some("1"));
+    assert_eq!(env.endpoint_live(&echo_prod, "DEFAULT").await.as_deref(), Some("2"));
 
     // Compare and set: a stale expectation is refused and changes nothing.
-    let stale = promote(&env.ctx, &env.aws, &request(&dad, 2, Some(2))).await.unwrap_err().to_string();
+    let stale = promote(&env.ctx, &env.aws, &request(&echo, 2, Some(2))).await.unwrap_err().to_string();
     assert!(stale.contains("serves version 1, not 2 (--expect-live)"), "{stale}");
-    let promoted = promote(&env.ctx, &env.aws, &request(&dad, 2, Some(1))).await.unwrap();
+    let promoted = promote(&env.ctx, &env.aws, &request(&echo, 2, Some(1))).await.unwrap();
     assert_eq!((promoted.previous_version.as_deref(), promoted.live_version.as_str()), (Some("1"), "2"));
-    insta_settings().bind(|| insta::assert_snapshot!("promote_v2_json", json(&promoted)));
-    assert_eq!(env.endpoint_live(&dad_prod, "prod").await.as_deref(), Some("2"));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("promote_v2_json", json(&promoted)));
+    assert_eq!(env.endpoint_live(&echo_prod, "prod").await.as_deref(), Some("2"));
     // require_newer: an old approval replayed cannot move prod back.
-    let replay = promote(&env.ctx, &env.aws, &request(&dad, 1, None)).await.unwrap_err().to_string();
+    let replay = promote(&env.ctx, &env.aws, &request(&echo, 1, None)).await.unwrap_err().to_string();
     assert!(replay.contains("refusing to move it back"), "{replay}");
 
     // Roll back: to the version served before, from the promotion records.
-    let back = rollback(&env.ctx, &env.aws, &dad, "prod", None, false).await.unwrap();
+    let back = rollback(&env.ctx, &env.aws, &echo, "prod", None, false).await.unwrap();
     assert_eq!(
         (back.action.as_str(), back.previous_version.as_deref(), back.live_version.as_str()),
         ("rolled_back", Some("2"), "1")
     );
-    assert_eq!(env.endpoint_live(&dad_prod, "prod").await.as_deref(), Some("1"));
-    let history = records::list_promotions(&env.aws, &dad_prod, "prod").await.unwrap();
+    assert_eq!(env.endpoint_live(&echo_prod, "prod").await.as_deref(), Some("1"));
+    let history = records::list_promotions(&env.aws, &echo_prod, "prod").await.unwrap();
     let moves: Vec<(Option<&str>, &str, &str)> = history
         .iter()
         .map(|r: &PromotionRecord| (r.from_version.as_deref(), r.to_version.as_str(), r.kind.as_str()))
@@ -264,7 +251,7 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
     assert_eq!(moves, [(None, "1", "promote"), (Some("1"), "2", "promote"), (Some("2"), "1", "rollback")]);
 
     // What the workflows read before promoting.
-    let state = aws::prod_endpoint_state(&env.ctx, &env.aws, &dad, None).await.unwrap().unwrap();
+    let state = aws::prod_endpoint_state(&env.ctx, &env.aws, &echo, None).await.unwrap().unwrap();
     assert_eq!(
         (
             state.runtime_name.as_str(),
@@ -272,34 +259,34 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
             state.live_version.as_deref(),
             state.latest_version.as_str()
         ),
-        (dad_prod.as_str(), "READY", Some("1"), "2")
+        (echo_prod.as_str(), "READY", Some("1"), "2")
     );
-    assert_eq!(aws::prod_endpoint_state(&env.ctx, &env.aws, &dad, Some("canary")).await.unwrap(), None);
+    assert_eq!(aws::prod_endpoint_state(&env.ctx, &env.aws, &echo, Some("canary")).await.unwrap(), None);
 
     // Status shows what each endpoint points at.
     let status = xtask::status::status(&env.ctx, &env.aws, None).await.unwrap();
-    let prod_row = status.runtimes.iter().find(|runtime| runtime.runtime_name == dad_prod).unwrap();
+    let prod_row = status.runtimes.iter().find(|runtime| runtime.runtime_name == echo_prod).unwrap();
     assert_eq!(prod_row.versions_used, 2);
     let prod_endpoint = prod_row.endpoints.iter().find(|endpoint| endpoint.name == "prod").unwrap();
     assert_eq!(prod_endpoint.live_version.as_deref(), Some("1"));
     assert_eq!(status.runtimes_used, 4);
-    insta_settings().bind(|| insta::assert_snapshot!("status_human", status.to_string()));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("status_human", status.to_string()));
 
     // PR closed: its runtimes go, prod stays, S3 keeps every zip and record.
     let all: Vec<String> =
         aws::list_runtimes(&env.aws).await.unwrap().iter().map(|r| r.agent_runtime_name().to_owned()).collect();
     let doomed = aws::pr_runtimes(&env.ctx.settings.scheme(), &all, 1);
-    assert_eq!(doomed, [dad_pr.clone(), quotes_pr.clone()]);
+    assert_eq!(doomed, [echo_pr.clone(), weather_pr.clone()]);
     let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, &doomed, false).await;
     let report = Report::new("cleanup", doomed.iter().cloned(), results);
     assert_eq!(report.failed, 0, "{report}");
-    insta_settings().bind(|| insta::assert_snapshot!("cleanup_pr_human", report.to_string()));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("cleanup_pr_human", report.to_string()));
     let left: Vec<String> =
         aws::list_runtimes(&env.aws).await.unwrap().iter().map(|r| r.agent_runtime_name().to_owned()).collect();
     assert_eq!(left.len(), 2);
-    assert!(left.contains(&dad_prod) && left.contains(&quotes_prod));
-    assert!(env.object(&records::record_key(&dad_pr, "2")).await.is_some());
-    assert!(env.object(&records::code_key(&dad_pr, 2)).await.is_some());
+    assert!(left.contains(&echo_prod) && left.contains(&weather_prod));
+    assert!(env.object(&records::record_key(&echo_pr, "2")).await.is_some());
+    assert!(env.object(&records::code_key(&echo_pr, 2)).await.is_some());
     // Cleaning again converges: already gone.
     let again = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, &doomed, false).await;
     assert!(again.iter().all(|result| result.as_ref().unwrap().action == "already_gone"));
@@ -311,7 +298,7 @@ fn outcome(report: &Report<DeployOutcome>, index: usize) -> &DeployOutcome {
 }
 
 impl Env {
-    /// Deploys only the first agent (dad_joke_bot).
+    /// Deploys only the first agent (echo_bot).
     async fn deploy_one(
         &self,
         target: Target,
@@ -353,7 +340,7 @@ async fn throttling_and_server_errors_on_every_operation_are_retried() {
     assert_eq!((updated.action.as_str(), updated.version.as_deref()), ("updated", Some("2")));
     for version in [1, 2] {
         let request = PromoteRequest {
-            agent: "dad_joke_bot".into(),
+            agent: "echo_bot".into(),
             version,
             endpoint: "prod".into(),
             expect_live: None,
@@ -364,7 +351,7 @@ async fn throttling_and_server_errors_on_every_operation_are_retried() {
     }
     let status = xtask::status::status(&env.ctx, &env.aws, None).await.unwrap();
     assert_eq!(status.runtimes[0].versions_used, 2);
-    let name = env.name("dad_joke_bot", Target::Prod);
+    let name = env.name("echo_bot", Target::Prod);
     let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, std::slice::from_ref(&name), false).await;
     let cleaned = results.into_iter().next().unwrap().unwrap();
     assert_eq!(
@@ -388,7 +375,7 @@ async fn a_version_stuck_updating_hits_the_deadline_and_nothing_is_deleted() {
     env.stack.faults().stuck("UpdateAgentRuntime", 1).unwrap();
     env.aws.wait.timeout = Duration::from_secs(1);
     let err = format!("{:#}", env.deploy_one(Target::Pr(6), &zips, true, false).await.unwrap_err());
-    let name = env.name("dad_joke_bot", Target::Pr(6));
+    let name = env.name("echo_bot", Target::Pr(6));
     assert!(err.contains(&format!("runtime {name}")) && err.contains("version 2 is still UPDATING"), "{err}");
     assert!(err.contains("nothing was deleted") && err.contains("--timeout"), "{err}");
     assert_eq!(env.versions(&name).await, ["1", "2"]);
@@ -415,7 +402,7 @@ async fn update_failed_shows_the_failure_reason_and_a_redeploy_recovers() {
     // One agent failing does not hide the other's result.
     assert_eq!(report.failed, 1, "{report}");
     assert_eq!(outcome(&report, 1).action, "created");
-    insta_settings().bind(|| insta::assert_snapshot!("deploy_update_failed_human", report.to_string()));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("deploy_update_failed_human", report.to_string()));
     // The failed version is not "up to date": deploying again makes a working one.
     let again = env.deploy_one(Target::Pr(7), &zips, false, false).await.unwrap();
     assert_eq!(
@@ -431,7 +418,7 @@ async fn promote_refuses_a_missing_version_default_and_a_moved_endpoint() {
     let zips = env.zips("promote");
     env.deploy_one(Target::Prod, &zips, false, false).await.unwrap();
     let request = |version: u32, endpoint: &str, expect_live: Option<u32>| PromoteRequest {
-        agent: "dad_joke_bot".into(),
+        agent: "echo_bot".into(),
         version,
         endpoint: endpoint.into(),
         expect_live,
@@ -439,22 +426,22 @@ async fn promote_refuses_a_missing_version_default_and_a_moved_endpoint() {
         dry_run: false,
     };
     let err = promote(&env.ctx, &env.aws, &request(9, "prod", None)).await.unwrap_err().to_string();
-    assert!(err.contains("version 9 of runtime dad_joke_bot_prod does not exist (latest is 1)"), "{err}");
+    assert!(err.contains("version 9 of runtime echo_bot_prod does not exist (latest is 1)"), "{err}");
     let err = promote(&env.ctx, &env.aws, &request(1, "DEFAULT", None)).await.unwrap_err().to_string();
     assert!(err.contains("refusing to move the DEFAULT endpoint"), "{err}");
     let err = promote(&env.ctx, &env.aws, &request(1, "prod", Some(3))).await.unwrap_err().to_string();
     assert!(err.contains("serves version none, not 3"), "{err}");
-    let name = env.name("dad_joke_bot", Target::Prod);
+    let name = env.name("echo_bot", Target::Prod);
     assert_eq!(env.endpoint_live(&name, "prod").await, None, "nothing was created");
     let planned =
         promote(&env.ctx, &env.aws, &PromoteRequest { dry_run: true, ..request(1, "prod", None) }).await.unwrap();
     assert_eq!(planned.action, "planned");
     assert_eq!(env.endpoint_live(&name, "prod").await, None, "a dry run creates nothing");
-    let err = rollback(&env.ctx, &env.aws, "dad_joke_bot", "prod", None, false).await.unwrap_err().to_string();
+    let err = rollback(&env.ctx, &env.aws, "echo_bot", "prod", None, false).await.unwrap_err().to_string();
     assert!(err.contains("has no endpoint prod"), "{err}");
     // Without history, rollback needs --to.
     promote(&env.ctx, &env.aws, &request(1, "prod", None)).await.unwrap();
-    let err = rollback(&env.ctx, &env.aws, "dad_joke_bot", "prod", None, false).await.unwrap_err().to_string();
+    let err = rollback(&env.ctx, &env.aws, "echo_bot", "prod", None, false).await.unwrap_err().to_string();
     assert!(err.contains("pass --to N"), "{err}");
     env.stack.shutdown().await;
 }
@@ -479,7 +466,7 @@ async fn an_interrupted_cleanup_says_what_is_left_and_a_rerun_converges() {
     // The stack's own clients retry 3 times: 3 server errors make the runtime's delete fail.
     let fragile = AwsClients { s3: env.stack.s3_client(), control: env.stack.control_client(), ..env.aws.clone() };
     env.stack.faults().internal_error("DeleteAgentRuntime", 3).unwrap();
-    let name = env.name("dad_joke_bot", Target::Pr(8));
+    let name = env.name("echo_bot", Target::Pr(8));
     let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &fragile, std::slice::from_ref(&name), false).await;
     let err = format!("{:#}", results.into_iter().next().unwrap().unwrap_err());
     assert!(err.contains(&format!("left: runtime {name} ({runtime_id}); re-run the cleanup")), "{err}");
@@ -505,7 +492,7 @@ async fn racing_deploys_of_a_new_runtime_converge_and_records_match_their_code()
     let mut actions = [first.action.as_str(), second.action.as_str()];
     actions.sort();
     assert_eq!(actions, ["created", "updated"]);
-    let name = env.name("dad_joke_bot", Target::Pr(9));
+    let name = env.name("echo_bot", Target::Pr(9));
     assert_eq!(env.versions(&name).await, ["1", "2"]);
     for outcome in [&first, &second] {
         let version = outcome.version.as_deref().unwrap();
@@ -523,44 +510,18 @@ async fn dry_runs_print_the_plan_and_change_nothing() {
     let zips = env.zips("dry");
     let planned = env.deploy_one(Target::Pr(4), &zips, false, true).await.unwrap();
     assert_eq!(planned.action, "planned");
-    let report = Report::new("deploy", ["dad_joke_bot".to_owned()], vec![Ok(planned.clone())]);
-    insta_settings().bind(|| insta::assert_snapshot!("deploy_dry_run_human", report.to_string()));
+    let report = Report::new("deploy", ["echo_bot".to_owned()], vec![Ok(planned.clone())]);
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("deploy_dry_run_human", report.to_string()));
     assert!(aws::list_runtimes(&env.aws).await.unwrap().is_empty());
     assert!(env.bucket_keys().await.is_empty());
     env.deploy_one(Target::Pr(4), &zips, false, false).await.unwrap();
     let keys = env.bucket_keys().await;
-    let name = env.name("dad_joke_bot", Target::Pr(4));
+    let name = env.name("echo_bot", Target::Pr(4));
     let cleanup = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, std::slice::from_ref(&name), true).await;
     assert_eq!(cleanup.into_iter().next().unwrap().unwrap().action, "planned");
     assert!(aws::find_runtime(&env.aws, &name).await.unwrap().is_some());
     assert_eq!(env.bucket_keys().await, keys);
     env.stack.shutdown().await;
-}
-
-/// The `xtask` binary with a clean AWS environment: no profile, no shared files, no IMDS, and no
-/// GitHub or project variables leaking in from the machine running the tests.
-fn cli(temp: &Path) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
-    clean_env(&mut command, temp);
-    command.stdin(std::process::Stdio::null());
-    command
-}
-
-fn clean_env(command: &mut std::process::Command, temp: &Path) {
-    for (name, _) in std::env::vars() {
-        if name.starts_with("AWS_") || name.starts_with("GITHUB_") || name.starts_with("AGENTCORE_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .env("AWS_CONFIG_FILE", temp.join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", temp.join("no-aws-credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-}
-
-fn run(command: &mut std::process::Command) -> (bool, String, String) {
-    let output = command.output().unwrap();
-    (output.status.success(), String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -569,16 +530,16 @@ async fn cli_deploys_reports_to_github_and_cleans_up_with_confirmation() {
     let zips = env.zips("cli");
     let temp = env.temp.path();
     let with_stack = |args: &[&str]| {
-        let mut command = cli(temp);
+        let mut command = xtask_command(&env.ctx.root);
         command.envs(env.stack.env_exports()).args(args);
         command
     };
     let (github_output, summary) = (temp.join("github_output"), temp.join("step_summary"));
     let zips_arg = zips.to_str().unwrap();
-    let mut deploy = with_stack(&["deploy", "dad_joke_bot", "--pr", "3", "--package-dir", zips_arg, "--json"]);
+    let mut deploy = with_stack(&["deploy", "echo_bot", "--pr", "3", "--package-dir", zips_arg, "--json"]);
     deploy.env("GITHUB_OUTPUT", &github_output).env("GITHUB_STEP_SUMMARY", &summary);
     // A blocking child process inside an async test: run it off the runtime's threads.
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut deploy)).await.unwrap();
+    let (ok, stdout, stderr) = run_async(deploy).await;
     assert!(ok, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is only the JSON result");
     assert_eq!(report["results"][0]["outcome"]["action"], "created");
@@ -586,42 +547,42 @@ async fn cli_deploys_reports_to_github_and_cleans_up_with_confirmation() {
     assert!(stderr.contains("waiting until READY"), "progress goes to stderr: {stderr}");
     let outputs = std::fs::read_to_string(&github_output).unwrap();
     assert!(
-        outputs.contains("deploy<<AGENTCORE_EOF_") && outputs.contains("\"runtime_name\":\"dad_joke_bot_pr_3\""),
+        outputs.contains("deploy<<AGENTCORE_EOF_") && outputs.contains("\"runtime_name\":\"echo_bot_pr_3\""),
         "{outputs}"
     );
     assert!(outputs.contains("failed<<AGENTCORE_EOF_"), "{outputs}");
     let summary = std::fs::read_to_string(&summary).unwrap();
     assert!(
-        summary.contains("| AGENT | RUNTIME |") && summary.contains("| dad_joke_bot | dad_joke_bot_pr_3 | created |"),
+        summary.contains("| AGENT | RUNTIME |") && summary.contains("| echo_bot | echo_bot_pr_3 | created |"),
         "{summary}"
     );
 
-    let mut status = with_stack(&["status", "--json"]);
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut status)).await.unwrap();
+    let status = with_stack(&["status", "--json"]);
+    let (ok, stdout, stderr) = run_async(status).await;
     assert!(ok, "{stderr}");
     let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(status["runtimes"][0]["runtime_name"], "dad_joke_bot_pr_3");
+    assert_eq!(status["runtimes"][0]["runtime_name"], "echo_bot_pr_3");
     assert_eq!(status["runtimes"][0]["endpoints"][0]["name"], "DEFAULT");
 
-    let mut unconfirmed = with_stack(&["cleanup", "--pr", "3"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut unconfirmed)).await.unwrap();
+    let unconfirmed = with_stack(&["cleanup", "--pr", "3"]);
+    let (ok, _, stderr) = run_async(unconfirmed).await;
     assert!(!ok && stderr.contains("no terminal to ask on, so pass --yes"), "{stderr}");
-    let mut prod = with_stack(&["cleanup", "dad_joke_bot_prod", "--yes"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut prod)).await.unwrap();
+    let prod = with_stack(&["cleanup", "echo_bot_prod", "--yes"]);
+    let (ok, _, stderr) = run_async(prod).await;
     assert!(!ok && stderr.contains("pass --force-prod"), "{stderr}");
-    let mut foreign = with_stack(&["cleanup", "someone_elses_runtime", "--yes"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut foreign)).await.unwrap();
+    let foreign = with_stack(&["cleanup", "someone_elses_runtime", "--yes"]);
+    let (ok, _, stderr) = run_async(foreign).await;
     assert!(!ok && stderr.contains("not a runtime name this project makes"), "{stderr}");
-    assert!(aws::find_runtime(&env.aws, "dad_joke_bot_pr_3").await.unwrap().is_some(), "nothing was deleted yet");
+    assert!(aws::find_runtime(&env.aws, "echo_bot_pr_3").await.unwrap().is_some(), "nothing was deleted yet");
 
-    let mut cleanup = with_stack(&["cleanup", "--pr", "3", "--yes"]);
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut cleanup)).await.unwrap();
+    let cleanup = with_stack(&["cleanup", "--pr", "3", "--yes"]);
+    let (ok, stdout, stderr) = run_async(cleanup).await;
     assert!(ok, "{stderr}");
-    insta_settings().bind(|| insta::assert_snapshot!("cli_cleanup_human", stdout));
-    assert!(aws::find_runtime(&env.aws, "dad_joke_bot_pr_3").await.unwrap().is_none());
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("cli_cleanup_human", stdout));
+    assert!(aws::find_runtime(&env.aws, "echo_bot_pr_3").await.unwrap().is_none());
 
-    let mut unknown = with_stack(&["deploy", "no_such_agent", "--pr", "3"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut unknown)).await.unwrap();
+    let unknown = with_stack(&["deploy", "no_such_agent", "--pr", "3"]);
+    let (ok, _, stderr) = run_async(unknown).await;
     assert!(!ok && stderr.contains("no agent named `no_such_agent`"), "{stderr}");
     env.stack.shutdown().await;
 }
@@ -629,17 +590,25 @@ async fn cli_deploys_reports_to_github_and_cleans_up_with_confirmation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_without_credentials_names_the_fix() {
     let env = Env::start(Duration::from_millis(50)).await;
-    let mut command = cli(env.temp.path());
+    let mut command = xtask_command(&env.ctx.root);
     for (name, value) in env.stack.env_exports() {
         if !name.starts_with("AWS_ACCESS_KEY_ID") && !name.starts_with("AWS_SECRET_ACCESS_KEY") {
             command.env(name, value);
         }
     }
     command.args(["status"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    let (ok, _, stderr) = run_async(command).await;
     assert!(!ok, "{stderr}");
     assert!(stderr.contains("aws configure") && stderr.contains("--profile") && stderr.contains("--local"), "{stderr}");
     env.stack.shutdown().await;
+}
+
+/// The binary on the release fixture with `--local`: each command starts the bundled stack itself,
+/// on the state in `state`, with short transitions.
+fn run_local(state: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut command = xtask_command(&release_fixture());
+    command.args(args).arg("--local").arg("--local-dir").arg(state).env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
+    run(&mut command)
 }
 
 #[test]
@@ -647,38 +616,31 @@ fn cli_local_flag_runs_the_stack_in_process_and_keeps_its_state() {
     let temp = tempfile::tempdir().unwrap();
     let zips = temp.path().join("zips");
     std::fs::create_dir_all(&zips).unwrap();
-    fixture_zip(&zips.join("dad_joke_bot.zip"), "local flag");
+    fixture_zip(&zips.join("echo_bot.zip"), "local flag");
     let state = temp.path().join("state");
-    let local = |args: &[&str]| {
-        let mut command = cli(temp.path());
-        command
-            .args(args)
-            .args(["--local", "--local-dir", state.to_str().unwrap()])
-            .env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
-        run(&mut command)
-    };
-    let (ok, stdout, stderr) = local(&["deploy", "dad_joke_bot", "--pr", "2", "--package-dir", zips.to_str().unwrap()]);
+    let local = |args: &[&str]| run_local(&state, args);
+    let (ok, stdout, stderr) = local(&["deploy", "echo_bot", "--pr", "2", "--package-dir", zips.to_str().unwrap()]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("dad_joke_bot_pr_2") && stdout.contains("created"), "{stdout}");
+    assert!(stdout.contains("echo_bot_pr_2") && stdout.contains("created"), "{stdout}");
     // A second command starts a new stack on the same state.
     let (ok, stdout, stderr) = local(&["status", "--json"]);
     assert!(ok, "{stderr}");
     let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(status["runtimes"][0]["runtime_name"], "dad_joke_bot_pr_2");
+    assert_eq!(status["runtimes"][0]["runtime_name"], "echo_bot_pr_2");
     let (ok, stdout, stderr) =
-        local(&["deploy", "dad_joke_bot", "--pr", "2", "--package-dir", zips.to_str().unwrap(), "--dry-run"]);
+        local(&["deploy", "echo_bot", "--pr", "2", "--package-dir", zips.to_str().unwrap(), "--dry-run"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("up_to_date"), "{stdout}");
-    let (ok, _, stderr) = local(&["deploy", "dad_joke_bot", "--pr", "5", "--package-dir", zips.to_str().unwrap()]);
+    let (ok, _, stderr) = local(&["deploy", "echo_bot", "--pr", "5", "--package-dir", zips.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     // PR 2 closed, PR 5 open: only PR 2's runtime is stale.
     let (ok, stdout, stderr) = local(&["cleanup", "--stale", "--open-prs", "5", "--yes"]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("dad_joke_bot_pr_2") && !stdout.contains("dad_joke_bot_pr_5"), "{stdout}");
+    assert!(stdout.contains("echo_bot_pr_2") && !stdout.contains("echo_bot_pr_5"), "{stdout}");
     let (ok, stdout, _) = local(&["status", "--json"]);
     let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert!(ok && status["runtimes"].as_array().unwrap().len() == 1, "{stdout}");
-    assert_eq!(status["runtimes"][0]["runtime_name"], "dad_joke_bot_pr_5");
+    assert_eq!(status["runtimes"][0]["runtime_name"], "echo_bot_pr_5");
     let (ok, _, stderr) = local(&["cleanup", "--stale", "--open-prs", "", "--yes"]);
     assert!(ok, "{stderr}");
     let (ok, stdout, _) = local(&["status"]);
@@ -719,9 +681,9 @@ async fn aws_errors_name_the_resource_the_code_and_the_fix() {
     assert!(error.starts_with(&expected), "{error}");
     assert!(error.contains("cargo xtask cleanup --stale"), "{error}");
 
-    let mut command = cli(env.temp.path());
+    let mut command = xtask_command(&env.ctx.root);
     command.envs(env.stack.env_exports()).env("AWS_SECRET_ACCESS_KEY", "not-the-secret").args(["status"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    let (ok, _, stderr) = run_async(command).await;
     assert!(!ok, "{stderr}");
     assert!(
         stderr.contains("ListAgentRuntimes on the account's runtimes failed: InvalidSignatureException"),
@@ -733,14 +695,13 @@ async fn aws_errors_name_the_resource_the_code_and_the_fix() {
 
 #[test]
 fn release_commands_help() {
-    let temp = tempfile::tempdir().unwrap();
     for command in ["deploy", "promote", "rollback", "cleanup", "status"] {
-        let (ok, stdout, stderr) = run(cli(temp.path()).args([command, "--help"]));
+        let (ok, stdout, stderr) = run(xtask_command(&release_fixture()).args([command, "--help"]));
         assert!(ok, "{stderr}");
         // The command's own part; the global flags after `--json` belong to the whole tool.
         let own = stdout.split("      --json").next().unwrap().to_owned();
         assert!(own.len() < stdout.len(), "{stdout}");
-        insta_settings().bind(|| insta::assert_snapshot!(format!("help_{command}"), own));
+        release_snapshot_settings().bind(|| insta::assert_snapshot!(format!("help_{command}"), own));
     }
 }
 
@@ -749,42 +710,35 @@ fn cli_promotes_and_rolls_back() {
     let temp = tempfile::tempdir().unwrap();
     let zips = temp.path().join("zips");
     std::fs::create_dir_all(&zips).unwrap();
-    fixture_zip(&zips.join("dad_joke_bot.zip"), "promote");
+    fixture_zip(&zips.join("echo_bot.zip"), "promote");
     let state = temp.path().join("state");
-    let local = |args: &[&str]| {
-        let mut command = cli(temp.path());
-        command
-            .args(args)
-            .args(["--local", "--local-dir", state.to_str().unwrap()])
-            .env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
-        run(&mut command)
-    };
+    let local = |args: &[&str]| run_local(&state, args);
     let zips = zips.to_str().unwrap();
-    let (ok, _, stderr) = local(&["deploy", "dad_joke_bot", "--prod", "--package-dir", zips]);
+    let (ok, _, stderr) = local(&["deploy", "echo_bot", "--prod", "--package-dir", zips]);
     assert!(ok, "{stderr}");
-    let (ok, stdout, stderr) = local(&["promote", "dad_joke_bot", "--version", "1", "--json"]);
+    let (ok, stdout, stderr) = local(&["promote", "echo_bot", "--version", "1", "--json"]);
     assert!(ok, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["results"][0]["outcome"]["action"], "promoted");
-    let (ok, stdout, _) = local(&["promote", "dad_joke_bot", "--version", "1"]);
+    let (ok, stdout, _) = local(&["promote", "echo_bot", "--version", "1"]);
     assert!(ok && stdout.contains("already_live"), "{stdout}");
     // Failure reasons are part of the result (stdout); stderr ends with what failed.
-    let (ok, stdout, stderr) = local(&["rollback", "dad_joke_bot"]);
-    assert!(!ok && stdout.contains("FAILED dad_joke_bot:") && stdout.contains("pass --to N"), "{stdout}");
-    assert!(stderr.ends_with("error: 1 of 1 failed (dad_joke_bot); the reasons are above\n"), "{stderr}");
-    let (ok, _, stderr) = local(&["deploy", "dad_joke_bot", "--prod", "--force", "--package-dir", zips]);
+    let (ok, stdout, stderr) = local(&["rollback", "echo_bot"]);
+    assert!(!ok && stdout.contains("FAILED echo_bot:") && stdout.contains("pass --to N"), "{stdout}");
+    assert!(stderr.ends_with("error: 1 of 1 failed (echo_bot); the reasons are above\n"), "{stderr}");
+    let (ok, _, stderr) = local(&["deploy", "echo_bot", "--prod", "--force", "--package-dir", zips]);
     assert!(ok, "{stderr}");
-    let (ok, stdout, stderr) = local(&["promote", "dad_joke_bot", "--version", "2", "--expect-live", "1"]);
+    let (ok, stdout, stderr) = local(&["promote", "echo_bot", "--version", "2", "--expect-live", "1"]);
     assert!(ok, "{stderr}");
-    insta_settings().bind(|| insta::assert_snapshot!("cli_promote_human", stdout));
-    let (ok, stdout, stderr) = local(&["rollback", "dad_joke_bot", "--dry-run", "--json"]);
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("cli_promote_human", stdout));
+    let (ok, stdout, stderr) = local(&["rollback", "echo_bot", "--dry-run", "--json"]);
     assert!(ok, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         report["results"][0]["outcome"]["plan"],
-        "move endpoint prod of dad_joke_bot_prod from version 2 to 1, wait until live"
+        "move endpoint prod of echo_bot_prod from version 2 to 1, wait until live"
     );
-    let (ok, stdout, stderr) = local(&["rollback", "dad_joke_bot"]);
+    let (ok, stdout, stderr) = local(&["rollback", "echo_bot"]);
     assert!(ok && stdout.contains("rolled_back"), "{stderr}");
     let (ok, stdout, _) = local(&["status", "--json"]);
     let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -797,7 +751,7 @@ fn cli_promotes_and_rolls_back() {
 async fn a_runtime_made_again_keeps_the_old_records_and_adds_its_own() {
     let env = Env::start(Duration::from_millis(50)).await;
     let (old_zips, new_zips) = (env.zips("reopen_old"), env.zips("reopen_new"));
-    let name = env.name("dad_joke_bot", Target::Pr(12));
+    let name = env.name("echo_bot", Target::Pr(12));
     let old = env.deploy_one(Target::Pr(12), &old_zips, false, false).await.unwrap();
     let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, std::slice::from_ref(&name), false).await;
     results.into_iter().next().unwrap().unwrap();
@@ -810,10 +764,7 @@ async fn a_runtime_made_again_keeps_the_old_records_and_adds_its_own() {
     let new_key = records::record_key_for_id(&name, "1", &new_id);
     assert_eq!(new.record_key.as_deref(), Some(new_key.as_str()));
     let record: VersionRecord = serde_json::from_slice(&env.object(&new_key).await.unwrap()).unwrap();
-    assert_eq!(
-        (record.runtime_id.as_str(), record.code_key.as_str()),
-        (new_id.as_str(), "dad_joke_bot_pr_12/v2/code.zip")
-    );
+    assert_eq!((record.runtime_id.as_str(), record.code_key.as_str()), (new_id.as_str(), "echo_bot_pr_12/v2/code.zip"));
     // And the new runtime's record is found again: the same zip is up to date.
     let again = env.deploy_one(Target::Pr(12), &new_zips, false, false).await.unwrap();
     assert_eq!(again.action, "up_to_date");
@@ -825,34 +776,27 @@ async fn a_runtime_made_again_keeps_the_old_records_and_adds_its_own() {
 /// Runs under util-linux `script`, which gives the command a pseudo-terminal.
 #[test]
 fn cleanup_on_a_terminal_asks_for_the_runtime_name() {
-    if std::process::Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: `script` (util-linux) is not installed");
-        return;
-    }
+    let script_runs = std::process::Command::new("script").arg("--version").output();
+    assert!(
+        script_runs.as_ref().is_ok_and(|output| output.status.success()),
+        "this test needs `script` from util-linux, to give cleanup a terminal, and it does not run ({}): \
+         install util-linux (`apt-get install util-linux`), or put its `script` on PATH",
+        script_runs.map_or_else(|err| err.to_string(), |output| output.status.to_string())
+    );
+    let root = release_fixture();
     let temp = tempfile::tempdir().unwrap();
     let zips = temp.path().join("zips");
     std::fs::create_dir_all(&zips).unwrap();
-    fixture_zip(&zips.join("dad_joke_bot.zip"), "tty");
+    fixture_zip(&zips.join("echo_bot.zip"), "tty");
     let state = temp.path().join("state");
     let local_args = format!("--local --local-dir {}", state.display());
-    let (ok, _, stderr) = run(cli(temp.path())
-        .args([
-            "deploy",
-            "dad_joke_bot",
-            "--pr",
-            "4",
-            "--package-dir",
-            zips.to_str().unwrap(),
-            "--local",
-            "--local-dir",
-        ])
-        .arg(&state)
-        .env("AGENTCORE_LOCAL_TRANSITION_MS", "50"));
+    let (ok, _, stderr) =
+        run_local(&state, &["deploy", "echo_bot", "--pr", "4", "--package-dir", zips.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     let on_terminal = |answer: &str| {
         let line = format!("{} cleanup --pr 4 {local_args}", env!("CARGO_BIN_EXE_xtask"));
         let mut script = std::process::Command::new("script");
-        clean_env(&mut script, temp.path());
+        clean_env(&mut script, &root);
         script.args(["-qec", &line, "/dev/null"]).env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
         let mut child =
             script.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
@@ -860,13 +804,13 @@ fn cleanup_on_a_terminal_asks_for_the_runtime_name() {
         let output = child.wait_with_output().unwrap();
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
-    let declined = on_terminal("dad_joke_bot_pr_5");
+    let declined = on_terminal("echo_bot_pr_5");
     assert!(declined.contains("type its name to confirm") && declined.contains("not confirmed, skipped"), "{declined}");
-    let (_, stdout, _) = run(cli(temp.path()).args(["status", "--local", "--local-dir"]).arg(&state));
-    assert!(stdout.contains("dad_joke_bot_pr_4"), "{stdout}");
-    let confirmed = on_terminal("dad_joke_bot_pr_4");
+    let (_, stdout, _) = run_local(&state, &["status"]);
+    assert!(stdout.contains("echo_bot_pr_4"), "{stdout}");
+    let confirmed = on_terminal("echo_bot_pr_4");
     assert!(confirmed.contains("deleted"), "{confirmed}");
-    let (_, stdout, _) = run(cli(temp.path()).args(["status", "--local", "--local-dir"]).arg(&state));
+    let (_, stdout, _) = run_local(&state, &["status"]);
     assert!(stdout.contains("no runtime of this project"), "{stdout}");
 }
 
@@ -877,7 +821,7 @@ async fn a_stuck_promotion_hits_the_deadline_and_records_nothing() {
     env.deploy_one(Target::Prod, &zips, false, false).await.unwrap();
     env.deploy_one(Target::Prod, &zips, true, false).await.unwrap();
     let request = |version: u32| PromoteRequest {
-        agent: "dad_joke_bot".into(),
+        agent: "echo_bot".into(),
         version,
         endpoint: "prod".into(),
         expect_live: None,
@@ -889,14 +833,14 @@ async fn a_stuck_promotion_hits_the_deadline_and_records_nothing() {
     env.aws.wait.timeout = Duration::from_secs(1);
     let err = promote(&env.ctx, &env.aws, &request(2)).await.unwrap_err().to_string();
     assert!(
-        err.contains("endpoint prod of runtime dad_joke_bot_prod is still UPDATING (live version 1, wanted 2)"),
+        err.contains("endpoint prod of runtime echo_bot_prod is still UPDATING (live version 1, wanted 2)"),
         "{err}"
     );
-    let name = env.name("dad_joke_bot", Target::Prod);
+    let name = env.name("echo_bot", Target::Prod);
     let history = records::list_promotions(&env.aws, &name, "prod").await.unwrap();
     assert_eq!(history.len(), 1, "only the promotion that happened is recorded");
     // While it is still moving, a promotion elsewhere is refused rather than piled on.
-    let err = rollback(&env.ctx, &env.aws, "dad_joke_bot", "prod", Some(1), false).await.unwrap_err().to_string();
+    let err = rollback(&env.ctx, &env.aws, "echo_bot", "prod", Some(1), false).await.unwrap_err().to_string();
     assert!(err.contains("is UPDATING (towards version 2); wait until it is READY"), "{err}");
     // The same promotion again waits for it, and still records nothing while it never arrives.
     let err = promote(&env.ctx, &env.aws, &request(2)).await.unwrap_err().to_string();
@@ -909,7 +853,7 @@ async fn a_stuck_promotion_hits_the_deadline_and_records_nothing() {
 async fn an_invalid_runtime_name_is_refused_before_any_call() {
     let env = Env::start(Duration::from_millis(50)).await;
     let zips = env.zips("long_names");
-    let mut command = cli(env.temp.path());
+    let mut command = xtask_command(&env.ctx.root);
     command.envs(env.stack.env_exports()).args([
         "deploy",
         "--all",
@@ -920,11 +864,11 @@ async fn an_invalid_runtime_name_is_refused_before_any_call() {
         "--package-dir",
         zips.to_str().unwrap(),
     ]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    let (ok, _, stderr) = run_async(command).await;
     assert!(!ok, "{stderr}");
     assert!(
         stderr.contains(
-            "runtime name `motivational_quotes_bot_pr_1234567_with_a_longer_suffix` for agent `motivational_quotes_bot`"
+            "runtime name `weather_report_bot_pr_1234567_with_a_longer_suffix` for agent `weather_report_bot`"
         ) && stderr.contains("shorten"),
         "{stderr}"
     );
@@ -1006,14 +950,14 @@ impl Env {
         let dir = self.temp.path().join(format!("step-{number}"));
         std::fs::create_dir_all(&dir).unwrap();
         let (output, summary) = (dir.join("output"), dir.join("summary"));
-        let mut command = cli(self.temp.path());
+        let mut command = xtask_command(&self.ctx.root);
         command
             .envs(self.stack.env_exports())
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_OUTPUT", &output)
             .env("GITHUB_STEP_SUMMARY", &summary)
             .args(args);
-        let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+        let (ok, stdout, stderr) = run_async(command).await;
         let outputs = if output.exists() { github_outputs(&output) } else { BTreeMap::new() };
         let summary = std::fs::read_to_string(&summary).unwrap_or_default();
         Step { ok, stdout, stderr, outputs, summary }
@@ -1035,20 +979,20 @@ async fn every_command_reports_to_github_and_every_dry_run_changes_nothing() {
     let env = Env::start(Duration::from_millis(50)).await;
     let zips = env.zips("github");
     let zips = zips.to_str().unwrap();
-    let deploy = ["deploy", "dad_joke_bot", "--prod", "--package-dir", zips, "--json"];
+    let deploy = ["deploy", "echo_bot", "--prod", "--package-dir", zips, "--json"];
     let steps: &[(&[&str], &str, bool)] = &[
         (&[&deploy[..], &["--dry-run"]].concat(), "deploy", true),
         (&deploy, "deploy", false),
-        (&["promote", "dad_joke_bot", "--version", "1", "--json", "--dry-run"], "promote", true),
-        (&["promote", "dad_joke_bot", "--version", "1", "--json"], "promote", false),
+        (&["promote", "echo_bot", "--version", "1", "--json", "--dry-run"], "promote", true),
+        (&["promote", "echo_bot", "--version", "1", "--json"], "promote", false),
         (&[&deploy[..], &["--force"]].concat(), "deploy", false),
-        (&["promote", "dad_joke_bot", "--version", "2", "--expect-live", "1", "--json"], "promote", false),
-        (&["rollback", "dad_joke_bot", "--json", "--dry-run"], "rollback", true),
-        (&["rollback", "dad_joke_bot", "--json"], "rollback", false),
-        (&["promote", "dad_joke_bot", "--version", "9", "--json"], "promote", false),
+        (&["promote", "echo_bot", "--version", "2", "--expect-live", "1", "--json"], "promote", false),
+        (&["rollback", "echo_bot", "--json", "--dry-run"], "rollback", true),
+        (&["rollback", "echo_bot", "--json"], "rollback", false),
+        (&["promote", "echo_bot", "--version", "9", "--json"], "promote", false),
         (&["status", "--json"], "status", false),
-        (&["cleanup", "dad_joke_bot_prod", "--force-prod", "--yes", "--json", "--dry-run"], "cleanup", true),
-        (&["cleanup", "dad_joke_bot_prod", "--force-prod", "--yes", "--json"], "cleanup", false),
+        (&["cleanup", "echo_bot_prod", "--force-prod", "--yes", "--json", "--dry-run"], "cleanup", true),
+        (&["cleanup", "echo_bot_prod", "--force-prod", "--yes", "--json"], "cleanup", false),
     ];
     let mut summaries = String::new();
     for (number, (args, key, dry_run)) in steps.iter().enumerate() {
@@ -1082,7 +1026,7 @@ async fn every_command_reports_to_github_and_every_dry_run_changes_nothing() {
         }
         summaries += &format!("<!-- cargo xtask {shown} -->\n{}\n", step.summary);
     }
-    insta_settings().bind(|| insta::assert_snapshot!("github_step_summaries", summaries));
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("github_step_summaries", summaries));
     env.stack.shutdown().await;
 }
 
@@ -1093,12 +1037,13 @@ async fn every_command_reports_to_github_and_every_dry_run_changes_nothing() {
 async fn deploy_all_packages_for_real_and_a_rerun_is_up_to_date() {
     let temp = tempfile::tempdir().unwrap();
     let state = temp.path().join("state");
-    let root = xtask::settings::workspace_root();
-    let settings = xtask::settings::Settings::from_workspace(&root).unwrap();
-    let agents = xtask::agents::discover(&root, &settings).unwrap();
-    assert!(agents.len() >= 2, "the workspace has its two agents");
+    let root = repo_root();
+    let ctx = ctx(&root, Default::default());
+    let settings = &ctx.settings;
+    let agents = xtask::agents::discover(&root, settings).unwrap();
+    assert!(!agents.is_empty(), "no agent under {}/agents to deploy", root.display());
     let deploy = || {
-        let mut command = cli(temp.path());
+        let mut command = xtask_command(&root);
         command
             .args(["deploy", "--all", "--pr", "1", "--json", "--local", "--local-dir"])
             .arg(&state)
@@ -1130,8 +1075,8 @@ async fn deploy_all_packages_for_real_and_a_rerun_is_up_to_date() {
         results.iter().map(|entry| entry["outcome"].clone()).collect()
     };
 
-    let mut first = deploy();
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut first)).await.unwrap();
+    let first = deploy();
+    let (ok, stdout, stderr) = run_async(first).await;
     assert!(ok, "{stderr}");
     assert!(stderr.contains("packaging"), "{stderr}");
     let first = results(&stdout);
@@ -1182,8 +1127,8 @@ async fn deploy_all_packages_for_real_and_a_rerun_is_up_to_date() {
     assert_eq!(keys_before.len(), 2 * agents.len(), "a code zip and a record per runtime: {keys_before:?}");
     stack.shutdown().await;
 
-    let mut second = deploy();
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut second)).await.unwrap();
+    let second = deploy();
+    let (ok, stdout, stderr) = run_async(second).await;
     assert!(ok, "{stderr}");
     let second = results(&stdout);
     for ((agent, outcome), sha256) in agents.iter().zip(&second).zip(&package_hashes) {
@@ -1218,21 +1163,18 @@ async fn a_missing_bucket_and_access_denied_name_the_fix() {
     );
 
     let step = env
-        .github_step(
-            0,
-            &["deploy", "dad_joke_bot", "--pr", "21", "--package-dir", zips_arg.as_str(), "--bucket", missing],
-        )
+        .github_step(0, &["deploy", "echo_bot", "--pr", "21", "--package-dir", zips_arg.as_str(), "--bucket", missing])
         .await;
     assert!(!step.ok, "{}", step.stderr);
-    assert!(step.stdout.contains(&format!("FAILED dad_joke_bot: {bucket_fix}")), "{}", step.stdout);
+    assert!(step.stdout.contains(&format!("FAILED echo_bot: {bucket_fix}")), "{}", step.stdout);
     assert!(aws::list_runtimes(&env.aws).await.unwrap().is_empty(), "nothing was created");
 
     // A promotion that could not be recorded is refused before the endpoint moves.
     env.deploy_one(Target::Prod, &zips, false, false).await.unwrap();
-    let step = env.github_step(1, &["promote", "dad_joke_bot", "--version", "1", "--bucket", missing]).await;
+    let step = env.github_step(1, &["promote", "echo_bot", "--version", "1", "--bucket", missing]).await;
     assert!(!step.ok, "{}", step.stderr);
-    assert!(step.stdout.contains(&format!("FAILED dad_joke_bot: {bucket_fix}")), "{}", step.stdout);
-    assert_eq!(env.endpoint_live(&env.name("dad_joke_bot", Target::Prod), "prod").await, None);
+    assert!(step.stdout.contains(&format!("FAILED echo_bot: {bucket_fix}")), "{}", step.stdout);
+    assert_eq!(env.endpoint_live(&env.name("echo_bot", Target::Prod), "prod").await, None);
 
     // Reading from a missing bucket is an error, not "no record yet".
     let no_bucket = deny::start(deny::Api::S3NoSuchBucket).await;
@@ -1258,28 +1200,28 @@ async fn a_missing_bucket_and_access_denied_name_the_fix() {
     // AccessDenied on the control plane names the action, from the CLI.
     let denied_control = deny::start(deny::Api::Control).await;
     let denied_s3 = deny::start(deny::Api::S3).await;
-    let mut command = cli(env.temp.path());
+    let mut command = xtask_command(&env.ctx.root);
     command
         .envs(env.stack.env_exports())
         .env("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL", &denied_control.url)
         .args(["status"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    let (ok, _, stderr) = run_async(command).await;
     assert!(!ok, "{stderr}");
     assert!(
         stderr.contains("error: ListAgentRuntimes on the account's runtimes failed: AccessDeniedException: User: arn:aws:iam::123456789012:user/ci is not authorized to perform this action; allow `bedrock-agentcore:ListAgentRuntimes` for your IAM identity (or pick another one with --profile)"),
         "{stderr}"
     );
     // And on S3: a deploy stops at the bucket check, before anything is created.
-    let mut command = cli(env.temp.path());
+    let mut command = xtask_command(&env.ctx.root);
     command.envs(env.stack.env_exports()).env("AWS_ENDPOINT_URL_S3", &denied_s3.url).args([
         "deploy",
-        "dad_joke_bot",
+        "echo_bot",
         "--pr",
         "22",
         "--package-dir",
         zips_arg.as_str(),
     ]);
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    let (ok, stdout, stderr) = run_async(command).await;
     assert!(!ok, "{stderr}");
     assert!(
         stdout.contains(
@@ -1287,7 +1229,7 @@ async fn a_missing_bucket_and_access_denied_name_the_fix() {
         ),
         "{stdout}"
     );
-    assert!(aws::find_runtime(&env.aws, &env.name("dad_joke_bot", Target::Pr(22))).await.unwrap().is_none());
+    assert!(aws::find_runtime(&env.aws, &env.name("echo_bot", Target::Pr(22))).await.unwrap().is_none());
     let refused =
         aws::local_clients(&denied_s3.url, &env.stack.control_endpoint(), env.stack.region(), &env.aws.bucket).await;
     let err = records::put_new(&refused, "k/v1/record.json", b"{}".to_vec(), "application/json", None)
@@ -1317,7 +1259,7 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoin
     assert!(err.contains("version 1 is still CREATING"), "{err}");
     let planned = env.deploy_one(Target::Pr(14), &zips, false, true).await.unwrap();
     assert_eq!(planned.action, "planned");
-    assert!(planned.plan.as_deref().unwrap().starts_with("wait until version 1 of dad_joke_bot_pr_14"), "{planned:?}");
+    assert!(planned.plan.as_deref().unwrap().starts_with("wait until version 1 of echo_bot_pr_14"), "{planned:?}");
     env.aws.wait.timeout = Duration::from_secs(20);
     let again = env.deploy_one(Target::Pr(14), &zips, false, false).await.unwrap();
     assert_eq!(
@@ -1325,7 +1267,7 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoin
         ("up_to_date", Some("1"), "READY")
     );
     assert!(again.default_endpoint.is_some());
-    assert_eq!(env.versions(&env.name("dad_joke_bot", Target::Pr(14))).await, ["1"], "no version spent");
+    assert_eq!(env.versions(&env.name("echo_bot", Target::Pr(14))).await, ["1"], "no version spent");
     // Other code is not waited for: it makes a new version.
     let other = env.zips("interrupted_other");
     let updated = env.deploy_one(Target::Pr(14), &other, false, false).await.unwrap();
@@ -1335,7 +1277,7 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoin
     env.deploy_one(Target::Prod, &zips, false, false).await.unwrap();
     env.deploy_one(Target::Prod, &other, false, false).await.unwrap();
     let request = |version: u32, dry_run: bool| PromoteRequest {
-        agent: "dad_joke_bot".into(),
+        agent: "echo_bot".into(),
         version,
         endpoint: "prod".into(),
         expect_live: Some(1).filter(|_| version == 2),
@@ -1349,7 +1291,7 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoin
     let planned = promote(&env.ctx, &env.aws, &request(2, true)).await.unwrap();
     assert_eq!(
         planned.plan.as_deref(),
-        Some("wait until endpoint prod of dad_joke_bot_prod, already moving from version 1 to 2, is live")
+        Some("wait until endpoint prod of echo_bot_prod, already moving from version 1 to 2, is live")
     );
     env.aws.wait.timeout = Duration::from_secs(20);
     let resumed = promote(&env.ctx, &env.aws, &request(2, false)).await.unwrap();
@@ -1357,7 +1299,7 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoin
         (resumed.action.as_str(), resumed.previous_version.as_deref(), resumed.live_version.as_str()),
         ("promoted", Some("1"), "2")
     );
-    let name = env.name("dad_joke_bot", Target::Prod);
+    let name = env.name("echo_bot", Target::Prod);
     let moves: Vec<(Option<String>, String)> = records::list_promotions(&env.aws, &name, "prod")
         .await
         .unwrap()
@@ -1385,33 +1327,33 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoin
 async fn bad_deploy_input_is_refused_before_any_call() {
     let env = Env::start(Duration::from_millis(50)).await;
     let zips = env.zips("partial");
-    std::fs::remove_file(zips.join("motivational_quotes_bot.zip")).unwrap();
+    std::fs::remove_file(zips.join("weather_report_bot.zip")).unwrap();
     let zips_arg = zips.to_str().unwrap().to_owned();
-    let mut command = cli(env.temp.path());
+    let mut command = xtask_command(&env.ctx.root);
     command.envs(env.stack.env_exports()).args(["deploy", "--all", "--pr", "15", "--package-dir", &zips_arg]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+    let (ok, _, stderr) = run_async(command).await;
     assert!(!ok, "{stderr}");
     let expected = format!(
-        "error: no zip for agent motivational_quotes_bot in {zips_arg}: build it with `cargo xtask package motivational_quotes_bot --out {zips_arg}`, or leave out --package-dir to package now\n"
+        "error: no zip for agent weather_report_bot in {zips_arg}: build it with `cargo xtask package weather_report_bot --out {zips_arg}`, or leave out --package-dir to package now\n"
     );
     assert_eq!(stderr, expected);
-    assert!(aws::list_runtimes(&env.aws).await.unwrap().is_empty(), "dad_joke_bot was not deployed either");
+    assert!(aws::list_runtimes(&env.aws).await.unwrap().is_empty(), "echo_bot was not deployed either");
     assert!(env.bucket_keys().await.is_empty());
     for command_line in [
-        &["deploy", "dad_joke_bot", "--pr", "15", "--timeout", "0"][..],
-        &["promote", "dad_joke_bot", "--version", "1", "--timeout", "0"],
-        &["rollback", "dad_joke_bot", "--timeout", "0"],
+        &["deploy", "echo_bot", "--pr", "15", "--timeout", "0"][..],
+        &["promote", "echo_bot", "--version", "1", "--timeout", "0"],
+        &["rollback", "echo_bot", "--timeout", "0"],
         &["cleanup", "--pr", "15", "--yes", "--timeout", "0"],
-        &["promote", "dad_joke_bot", "--version", "1", "--expect-live", "0"],
+        &["promote", "echo_bot", "--version", "1", "--expect-live", "0"],
     ] {
-        let output = cli(env.temp.path()).envs(env.stack.env_exports()).args(command_line).output().unwrap();
+        let output = xtask_command(&env.ctx.root).envs(env.stack.env_exports()).args(command_line).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{command_line:?}: {stderr}");
         assert!(stderr.contains("invalid value '0' for '--"), "{stderr}");
     }
-    let mut command = cli(env.temp.path());
-    command.envs(env.stack.env_exports()).args(["cleanup", "dad_joke_bot_pr_15", "dad_joke_bot_pr_15", "--yes"]);
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
-    assert!(!ok && stderr.contains("runtime `dad_joke_bot_pr_15` is listed twice"), "{stderr}");
+    let mut command = xtask_command(&env.ctx.root);
+    command.envs(env.stack.env_exports()).args(["cleanup", "echo_bot_pr_15", "echo_bot_pr_15", "--yes"]);
+    let (ok, _, stderr) = run_async(command).await;
+    assert!(!ok && stderr.contains("runtime `echo_bot_pr_15` is listed twice"), "{stderr}");
     env.stack.shutdown().await;
 }

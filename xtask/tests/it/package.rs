@@ -13,6 +13,8 @@ use xtask::package::{PackageOptions, PackageReport, PackageTuning, package_agent
 
 use support::*;
 
+use crate::support::{repo_root, snapshot_settings, xtask_command};
+
 fn package(workspace: &Workspace, tuning: &PackageTuning) -> anyhow::Result<PackageReport> {
     let ctx = workspace.ctx();
     let agent = workspace.agent(&ctx, "fixture_bot");
@@ -26,7 +28,7 @@ fn zip_listing_names_modes_and_sizes() {
     let report = package(&workspace, &wheels.tuning()).unwrap();
     assert_eq!(report.dependencies, "installed");
     assert_eq!(report.platform.as_deref(), Some("aarch64-manylinux2014"));
-    snapshots().bind(|| insta::assert_snapshot!("zip_listing", listing(&report.path)));
+    snapshot_settings().bind(|| insta::assert_snapshot!("zip_listing", listing(&report.path)));
 
     let prompt = read_entry(&report.path, "system_prompt.txt");
     assert_eq!(prompt, std::fs::read(workspace.root().join("prompts/fixture_bot.txt")).unwrap());
@@ -363,14 +365,6 @@ fn excluded_entry_point_and_missing_requirements_are_errors() {
     assert!(err.contains("requirements file `requirements.txt` does not exist"), "{err}");
 }
 
-/// Snapshots of this module live in `package/snapshots`, named by test.
-fn snapshots() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("package/snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings
-}
-
 #[test]
 fn cli_prints_a_table_or_json() {
     let wheels = Wheels::build();
@@ -387,7 +381,7 @@ fn cli_prints_a_table_or_json() {
     assert!(again.status.success(), "{}", text(&again.stderr));
     serde_json::from_slice::<Vec<PackageReport>>(&json.stdout).expect("--json prints an array of reports");
 
-    snapshots().bind(|| {
+    snapshot_settings().bind(|| {
         insta::assert_snapshot!("cli_human", text(&human.stdout));
         insta::assert_snapshot!("cli_human_progress", text(&human.stderr));
         insta::assert_snapshot!("cli_json", text(&json.stdout));
@@ -409,13 +403,13 @@ fn cli_prints_a_table_or_json() {
 
 #[test]
 fn cli_help() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask")).args(["package", "--help"]).output().unwrap();
+    let output = xtask_command(&repo_root()).args(["package", "--help"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
     // The command's own part; the global flags from `--json` on belong to the whole tool.
     let own = stdout.split("      --json").next().unwrap().to_owned();
     assert!(own.len() < stdout.len(), "{stdout}");
-    snapshots().bind(|| insta::assert_snapshot!("help_package", own));
+    snapshot_settings().bind(|| insta::assert_snapshot!("help_package", own));
 }
 
 #[test]
@@ -444,7 +438,7 @@ fn cli_refuses_unclear_requests_before_doing_anything() {
     }
     assert!(!workspace.root().join("target/agentcore").exists(), "nothing may be written");
     assert!(!workspace.root().join("out").exists(), "nothing may be written");
-    snapshots().bind(|| insta::assert_snapshot!("cli_usage_errors", transcript));
+    snapshot_settings().bind(|| insta::assert_snapshot!("cli_usage_errors", transcript));
 }
 
 #[test]
@@ -520,21 +514,32 @@ fn layers_unused_for_a_month_are_pruned_and_hits_count_as_use() {
     assert!(!now.contains(&first[0]) && now.contains(&second[0]));
 }
 
-/// Packages a real agent from PyPI: every native library must be an aarch64 ELF.
+/// Packages the repository's own agents, whichever they are, from PyPI: every native library must
+/// be an aarch64 ELF. Their dependencies are what has native code to check.
 #[test]
-fn real_agent_ships_only_aarch64_native_code() {
-    let root = xtask::settings::workspace_root();
-    let settings = xtask::settings::Settings::from_workspace(&root).unwrap();
-    let ctx = xtask::cli::Ctx { root: root.clone(), settings, aws: Default::default(), json: false };
+fn real_agents_ship_only_aarch64_native_code() {
+    let root = repo_root();
+    let ctx = crate::support::ctx(&root, Default::default());
     let agents = xtask::agents::discover(&root, &ctx.settings).unwrap();
-    let agent = agents.iter().find(|agent| agent.name == "dad_joke_bot").expect("dad_joke_bot exists");
     let scratch = tempfile::tempdir().unwrap();
     let options = PackageOptions { out_dir: scratch.path().join("out"), prompt_override: None };
     let tuning =
         PackageTuning { deps_dir: Some(scratch.path().join("deps")), uv: Some(uv()), ..PackageTuning::default() };
-    let report = package_agent_with(&ctx, agent, &options, &tuning).unwrap();
+    let mut shared_objects = 0;
+    for agent in &agents {
+        let report = package_agent_with(&ctx, agent, &options, &tuning).unwrap();
+        shared_objects += aarch64_libraries(&report.path);
+        assert!(names(&report.path).iter().any(|name| name == agent.manifest.entry_point.file()), "{}", agent.name);
+    }
+    assert!(
+        shared_objects > 5,
+        "expected native libraries (pydantic-core, cryptography...) in the agents' dependencies, found {shared_objects}"
+    );
+}
 
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(&report.path).unwrap()).unwrap();
+/// The native libraries in a zip, each checked to be an aarch64 ELF.
+fn aarch64_libraries(zip: &Path) -> usize {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
     let mut shared_objects = 0;
     for index in 0..archive.len() {
         let mut file = archive.by_index(index).unwrap();
@@ -548,8 +553,7 @@ fn real_agent_ships_only_aarch64_native_code() {
         assert_eq!(u16::from_le_bytes([header[18], header[19]]), 0xB7, "{name} is not aarch64");
         shared_objects += 1;
     }
-    assert!(shared_objects > 5, "expected native libraries (pydantic-core, cryptography...), found {shared_objects}");
-    assert!(names(&report.path).contains(&"main.py".to_owned()));
+    shared_objects
 }
 
 fn read_entry(zip: &Path, name: &str) -> Vec<u8> {

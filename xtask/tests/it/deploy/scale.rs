@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use xtask::aws::{self, AwsClients, WaitPolicy};
-use xtask::cli::Ctx;
 use xtask::deploy::{DeployOptions, deploy_agents_with};
 use xtask::local::{LocalConfig, LocalStack, RequestCounts};
 use xtask::naming::Target;
-use xtask::settings::Settings;
 
-use super::{cli, fixture_zip, github_outputs, run};
+use super::{fixture_zip, github_outputs};
+use crate::support::{Ctx, ctx, run_async, xtask_command};
 
 /// A generated workspace of agents, and a stack that already holds other runtimes.
 struct Scale {
@@ -28,32 +27,26 @@ impl Scale {
         let temp = tempfile::tempdir().unwrap();
         let root = temp.path().join("workspace");
         let names = xtask::bench::scale::write_workspace(&root, agents).unwrap();
-        let settings = Settings::from_workspace(&root).unwrap();
+        let ctx = ctx(&root, Default::default());
         let stack = LocalStack::start(LocalConfig {
             transition_delay: Duration::from_millis(50),
-            region: settings.region.clone(),
+            region: ctx.settings.region.clone(),
             ..LocalConfig::new(temp.path().join("stack"))
         })
         .await
         .unwrap();
-        stack.ensure_bucket(&settings.bucket).await.unwrap();
+        stack.ensure_bucket(&ctx.settings.bucket).await.unwrap();
         stack.preload_runtimes(preloaded).await.unwrap();
-        let ctx = Ctx { root: root.clone(), settings, aws: Default::default(), json: false };
         Scale { temp, root, stack, ctx, names }
     }
 
     /// A command of the real binary on the workspace, against the stack (and with `env`): its
     /// stdout and the control-plane requests it made.
     async fn cli(&self, args: &[&str], env: &[(&str, &Path)]) -> (String, RequestCounts) {
-        let mut command = cli(self.temp.path());
-        command
-            .envs(self.stack.env_exports())
-            .envs(env.iter().copied())
-            .env("AGENTCORE_WORKSPACE", &self.root)
-            .current_dir(&self.root)
-            .args(args);
+        let mut command = xtask_command(&self.root);
+        command.envs(self.stack.env_exports()).envs(env.iter().copied()).args(args);
         let before = self.stack.control_requests();
-        let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut command)).await.unwrap();
+        let (ok, stdout, stderr) = run_async(command).await;
         assert!(ok, "cargo xtask {}: {stderr}", args.join(" "));
         (stdout, self.stack.control_requests().since(&before))
     }
@@ -271,8 +264,8 @@ async fn the_pr_comment_of_fifty_agents_stays_under_githubs_limit() {
 fn the_generated_workspace_is_a_valid_one() {
     let temp = tempfile::tempdir().unwrap();
     let names = xtask::bench::scale::write_workspace(temp.path(), 3).unwrap();
-    let settings = Settings::from_workspace(temp.path()).unwrap();
-    let agents = xtask::agents::discover(temp.path(), &settings).unwrap();
+    let ctx = ctx(temp.path(), Default::default());
+    let agents = xtask::agents::discover(temp.path(), &ctx.settings).unwrap();
     assert_eq!(agents.iter().map(|agent| agent.name.clone()).collect::<Vec<_>>(), names);
     assert!(Path::new(&agents[0].requirements).is_file());
 }

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use xtask::aws::{self, AwsClients};
-use xtask::cli::Ctx;
 use xtask::github::{self as gh, EventArgs, render};
 use xtask::local::{LocalConfig, LocalStack};
 
 use super::{ctx, events_dir};
+use crate::support::Ctx;
 
-const AGENTS: [&str; 2] = ["dad_joke_bot", "motivational_quotes_bot"];
+/// The release fixture's agents.
+const AGENTS: [&str; 2] = ["echo_bot", "weather_report_bot"];
 
 struct Story {
     ctx: Ctx,
@@ -196,23 +197,23 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     // Bootstrap: a direct push creates both prod runtimes; approving its issue makes version 1 live.
     let (report, title) = story.prod_deploy(&[], None, &[]).await;
     assert_eq!((report.result.as_str(), report.pr), ("issue", None));
-    assert_eq!(title, "Promote to prod: dad_joke_bot v1, motivational_quotes_bot v1 (direct push)");
+    assert_eq!(title, "Promote to prod: echo_bot v1, weather_report_bot v1 (direct push)");
     let bootstrap_body = report.markdown.unwrap();
     let report = story.approve(&bootstrap_body, "admin").await.unwrap();
     assert_eq!((report.result.as_str(), report.deleted.len()), ("promoted", 0));
-    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"));
+    assert_eq!(story.live("echo_bot").await.as_deref(), Some("1"));
 
     // PR 12 changes one prompt: the plan lists only that agent, whose matrix job deploys its PR
     // runtime; the comment job renders the one comment from the job's result.
-    let (plan, comment) = story.pr_matrix("pr_opened.json", 12, "pr12-a", &["prompts/dad_joke_bot.txt"]).await;
-    assert_eq!(plan, ["dad_joke_bot"]);
+    let (plan, comment) = story.pr_matrix("pr_opened.json", 12, "pr12-a", &["prompts/echo_bot.txt"]).await;
+    assert_eq!(plan, ["echo_bot"]);
     assert!(comment.starts_with(render::PR_COMMENT_MARKER), "{comment}");
-    assert!(comment.contains("| `dad_joke_bot` | `dad_joke_bot_pr_12` | `1` | `READY` | created |"), "{comment}");
+    assert!(comment.contains("| `echo_bot` | `echo_bot_pr_12` | `1` | `READY` | created |"), "{comment}");
     assert!(comment.contains("deployed 1 of 1 affected agents"), "{comment}");
     // A second push makes version 2 (here through the all-in-one step).
-    story.pr_deploy("pr_synchronize.json", 12, "pr12-b", &["prompts/dad_joke_bot.txt"]).await;
+    story.pr_deploy("pr_synchronize.json", 12, "pr12-b", &["prompts/echo_bot.txt"]).await;
     let comment = story.last_out();
-    assert!(comment.contains("`dad_joke_bot_pr_12` | `2` | `READY` | updated"), "{comment}");
+    assert!(comment.contains("`echo_bot_pr_12` | `2` | `READY` | updated"), "{comment}");
     // Untrusted text of the payload (branch name, title, body) never reaches the comment.
     assert!(!comment.contains("pwned") && !comment.contains("groanier"), "{comment}");
 
@@ -220,37 +221,37 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     assert!(!story.runtime_names().await.iter().any(|name| name.ends_with("_pr_13")));
 
     // The squash merge of PR 12: a new prod version, not live, and an issue pointing at PR 12.
-    let merged = [("dad_joke_bot", "main-2")];
+    let merged = [("echo_bot", "main-2")];
     let (report, title) = story.prod_deploy(&merged, Some("commit_pulls_squash.json"), &[]).await;
     assert_eq!((report.result.as_str(), report.pr), ("issue", Some(12)));
-    assert_eq!(title, "Promote to prod: dad_joke_bot v2 (PR #12)");
+    assert_eq!(title, "Promote to prod: echo_bot v2 (PR #12)");
     let issue_body = report.markdown.unwrap();
-    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"), "a merge must not go live");
+    assert_eq!(story.live("echo_bot").await.as_deref(), Some("1"), "a merge must not go live");
     // Re-running that push (or the next push after a replaced run) asks for nothing twice...
     let (report, _) = story.prod_deploy(&merged, Some("commit_pulls_squash.json"), &[&issue_body]).await;
     assert_eq!((report.result.as_str(), report.agents.len()), ("nothing", 0));
     // ...but does ask when the first issue was never opened (its run failed or was replaced).
     let (report, _) = story.prod_deploy(&merged, Some("commit_pulls_squash.json"), &[]).await;
-    assert_eq!((report.result.as_str(), report.agents.as_slice()), ("issue", &["dad_joke_bot".to_owned()][..]));
+    assert_eq!((report.result.as_str(), report.agents.as_slice()), ("issue", &["echo_bot".to_owned()][..]));
     assert_eq!(report.markdown.as_deref(), Some(issue_body.as_str()), "same versions, same issue");
     // The merged PR keeps its runtime until the promotion.
     let event = story.event("pr_closed_merged.json", |_| {});
     let report =
         gh::pr_closed(&story.ctx, &gh::PrClosedArgs { event, dry_run: false }, Some(story.aws.clone())).await.unwrap();
     assert_eq!(report.result, "kept");
-    assert!(story.runtime_names().await.contains(&"dad_joke_bot_pr_12".to_owned()));
+    assert!(story.runtime_names().await.contains(&"echo_bot_pr_12".to_owned()));
 
     // A reader cannot approve; nothing moves.
     let err = story.approve(&issue_body, "read").await.unwrap_err().to_string();
     assert!(err.contains("needs write or admin"), "{err}");
     assert!(story.last_out().contains("Promotion refused"));
-    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"));
+    assert_eq!(story.live("echo_bot").await.as_deref(), Some("1"));
 
     // A tampered body naming a version that does not exist is refused before anything moves.
     let tampered = issue_body.replace(r#""version":"2""#, r#""version":"9""#);
     let err = format!("{:#}", story.approve(&tampered, "write").await.unwrap_err());
     assert!(err.contains("has no version 9"), "{err}");
-    assert!(story.runtime_names().await.contains(&"dad_joke_bot_pr_12".to_owned()));
+    assert!(story.runtime_names().await.contains(&"echo_bot_pr_12".to_owned()));
 
     // The metadata is held against the records in S3: a body naming another pull request (whose
     // runtimes the promotion would delete), another commit, or another existing version is refused.
@@ -268,24 +269,24 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let older = issue_body.replace(r#""version":"2""#, r#""version":"1""#);
     let err = format!("{:#}", story.approve(&older, "write").await.unwrap_err());
     assert!(err.contains("names no pull request, the issue PR #12"), "{err}");
-    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"));
-    assert!(story.runtime_names().await.contains(&"dad_joke_bot_pr_12".to_owned()));
+    assert_eq!(story.live("echo_bot").await.as_deref(), Some("1"));
+    assert!(story.runtime_names().await.contains(&"echo_bot_pr_12".to_owned()));
 
     // The real approval: version 2 goes live and PR 12's runtime is deleted.
     let report = story.approve(&issue_body, "write").await.unwrap();
     assert_eq!(report.result, "promoted");
-    assert_eq!(report.deleted, ["dad_joke_bot_pr_12"]);
-    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("2"));
+    assert_eq!(report.deleted, ["echo_bot_pr_12"]);
+    assert_eq!(story.live("echo_bot").await.as_deref(), Some("2"));
     let summary = story.last_out();
-    assert!(summary.contains("| `dad_joke_bot` | `dad_joke_bot_prod` | `prod` | `1` | `2` | promoted |"), "{summary}");
-    assert_eq!(story.runtime_names().await, ["dad_joke_bot_prod", "motivational_quotes_bot_prod"]);
+    assert!(summary.contains("| `echo_bot` | `echo_bot_prod` | `prod` | `1` | `2` | promoted |"), "{summary}");
+    assert_eq!(story.runtime_names().await, ["echo_bot_prod", "weather_report_bot_prod"]);
 
     // Approving the same issue again converges; replaying the old bootstrap approval cannot roll back.
     let report = story.approve(&issue_body, "write").await.unwrap();
     assert!(report.markdown.unwrap().contains("already_live"));
     let err = format!("{:#}", story.approve(&bootstrap_body, "write").await.unwrap_err());
     assert!(err.contains("serves version 2, newer than 1"), "{err}");
-    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("2"));
+    assert_eq!(story.live("echo_bot").await.as_deref(), Some("2"));
 
     // A rollback target must be a version deploy recorded for prod: without its record, refused.
     story
@@ -293,12 +294,12 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
         .s3
         .delete_object()
         .bucket(&story.aws.bucket)
-        .key("motivational_quotes_bot_prod/v1/record.json")
+        .key("weather_report_bot_prod/v1/record.json")
         .send()
         .await
         .unwrap();
     let event = story.event("workflow_dispatch_rollback.json", |payload| {
-        payload["inputs"] = json!({"agent": "motivational_quotes_bot", "version": "1"});
+        payload["inputs"] = json!({"agent": "weather_report_bot", "version": "1"});
     });
     let args = gh::PromoteArgs { event, labeller_permission: "admin".into(), bot_login: gh::DEFAULT_BOT_LOGIN.into() };
     let err = format!("{:#}", gh::promote(&story.ctx, &args, Some(story.aws.clone())).await.unwrap_err());
@@ -306,25 +307,27 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     assert!(story.last_out().contains("Rollback refused"));
 
     // Rollback is its own explicit act.
-    let event = story.event("workflow_dispatch_rollback.json", |_| {});
+    let event = story.event("workflow_dispatch_rollback.json", |payload| {
+        payload["inputs"] = json!({"agent": "echo_bot", "version": "1"});
+    });
     let args = gh::PromoteArgs { event, labeller_permission: "admin".into(), bot_login: gh::DEFAULT_BOT_LOGIN.into() };
     let report = gh::promote(&story.ctx, &args, Some(story.aws.clone())).await.unwrap();
     assert_eq!(report.result, "rolled_back");
-    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"));
+    assert_eq!(story.live("echo_bot").await.as_deref(), Some("1"));
     assert!(story.last_out().contains("## Rolled back"));
 
     // PR 14 is closed without merge: its runtimes go at once.
     story.pr_deploy("pr_opened.json", 14, "pr14", &["Cargo.toml"]).await;
-    assert!(story.runtime_names().await.contains(&"motivational_quotes_bot_pr_14".to_owned()));
+    assert!(story.runtime_names().await.contains(&"weather_report_bot_pr_14".to_owned()));
     let event = story.event("pr_closed_unmerged.json", |_| {});
     let report =
         gh::pr_closed(&story.ctx, &gh::PrClosedArgs { event, dry_run: false }, Some(story.aws.clone())).await.unwrap();
-    assert_eq!(report.deleted, ["dad_joke_bot_pr_14", "motivational_quotes_bot_pr_14"]);
+    assert_eq!(report.deleted, ["echo_bot_pr_14", "weather_report_bot_pr_14"]);
 
     // The sweep: PR 15 is open, PR 17 is merged and awaiting promotion, PR 16 leaked, and PR 18 was
     // opened after the lists were read (newest number 17).
     for pr in [15, 16, 17, 18] {
-        story.pr_deploy("pr_opened.json", pr, &format!("pr{pr}"), &["prompts/motivational_quotes_bot.txt"]).await;
+        story.pr_deploy("pr_opened.json", pr, &format!("pr{pr}"), &["prompts/weather_report_bot.txt"]).await;
     }
     let pending = issue_body.replace(r#""pr":12"#, r#""pr":17"#);
     let issues = json!([{"number": 41, "user": {"login": "github-actions[bot]"}, "body": pending}]);
@@ -340,19 +343,19 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
         dry_run,
     };
     let report = gh::gc(&story.ctx, &gc_args(event, true), Some(story.aws.clone())).await.unwrap();
-    assert_eq!(report.deleted, ["motivational_quotes_bot_pr_16"]);
-    assert!(story.runtime_names().await.contains(&"motivational_quotes_bot_pr_16".to_owned()), "dry run");
+    assert_eq!(report.deleted, ["weather_report_bot_pr_16"]);
+    assert!(story.runtime_names().await.contains(&"weather_report_bot_pr_16".to_owned()), "dry run");
     let event = story.event("schedule.json", |_| {});
     let report = gh::gc(&story.ctx, &gc_args(event, false), Some(story.aws.clone())).await.unwrap();
-    assert_eq!(report.deleted, ["motivational_quotes_bot_pr_16"]);
+    assert_eq!(report.deleted, ["weather_report_bot_pr_16"]);
     assert_eq!(
         story.runtime_names().await,
         [
-            "dad_joke_bot_prod",
-            "motivational_quotes_bot_pr_15",
-            "motivational_quotes_bot_pr_17",
-            "motivational_quotes_bot_pr_18",
-            "motivational_quotes_bot_prod"
+            "echo_bot_prod",
+            "weather_report_bot_pr_15",
+            "weather_report_bot_pr_17",
+            "weather_report_bot_pr_18",
+            "weather_report_bot_prod"
         ]
     );
     // A second sweep finds nothing more.
@@ -368,19 +371,19 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
         event,
         pulls: None,
         // Only this agent: the fault must hit its update, not another agent's.
-        changed_files: Some(story.changed(&["prompts/dad_joke_bot.txt"])),
+        changed_files: Some(story.changed(&["prompts/echo_bot.txt"])),
         only_changed: false,
         open_issues: None,
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
         title_out: None,
-        package_dir: Some(story.zips(&[("dad_joke_bot", "main-3")])),
+        package_dir: Some(story.zips(&[("echo_bot", "main-3")])),
     };
     let err = format!("{:#}", gh::prod_deploy(&story.ctx, &args, Some(story.aws.clone())).await.unwrap_err());
     assert!(err.contains("no deployment issue opened") && err.contains("the role cannot be assumed"), "{err}");
     let failed = issue_body.replace(r#""version":"2""#, r#""version":"3""#);
     let err = format!("{:#}", story.approve(&failed, "admin").await.unwrap_err());
-    assert!(err.contains("version 3 of `dad_joke_bot_prod` is UPDATE_FAILED, not READY"), "{err}");
-    assert_eq!(story.live("dad_joke_bot").await.as_deref(), Some("1"));
+    assert!(err.contains("version 3 of `echo_bot_prod` is UPDATE_FAILED, not READY"), "{err}");
+    assert_eq!(story.live("echo_bot").await.as_deref(), Some("1"));
 
     // The versions go live but deleting the PR's runtimes fails (it never finishes): the issue gets
     // a comment saying so, and the step's result is `failed`, so it is not labelled promoted.
@@ -391,12 +394,12 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let args = gh::ProdDeployArgs {
         event,
         pulls: Some(pulls),
-        changed_files: Some(story.changed(&["prompts/motivational_quotes_bot.txt"])),
+        changed_files: Some(story.changed(&["prompts/weather_report_bot.txt"])),
         only_changed: false,
         open_issues: None,
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
         title_out: None,
-        package_dir: Some(story.zips(&[("motivational_quotes_bot", "main-4")])),
+        package_dir: Some(story.zips(&[("weather_report_bot", "main-4")])),
     };
     let report = gh::prod_deploy(&story.ctx, &args, Some(story.aws.clone())).await.unwrap();
     assert_eq!((report.result.as_str(), report.pr), ("issue", Some(15)));
@@ -407,7 +410,7 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let err = format!("{:#}", story.approve(&body, "write").await.unwrap_err());
     assert!(err.contains("the versions are live, but deleting the runtimes of PR #15 failed"), "{err}");
     assert!(story.last_out().contains("## Promotion failed"), "{}", story.last_out());
-    assert_eq!(story.live("motivational_quotes_bot").await.as_deref(), Some("2"));
+    assert_eq!(story.live("weather_report_bot").await.as_deref(), Some("2"));
     story.aws.wait.timeout = patient;
     stack.shutdown().await;
 }

@@ -6,14 +6,9 @@ use std::process::Output;
 
 use sha2::{Digest, Sha256};
 use xtask::agents::Agent;
-use xtask::cli::Ctx;
 use xtask::package::{PackageOptions, PackageTuning};
-use xtask::settings::Settings;
 
-/// The repository's own workspace root.
-pub fn repo_root() -> PathBuf {
-    xtask::settings::workspace_root()
-}
+use crate::support::{Ctx, copy_workspace, repo_root, xtask_command};
 
 /// Where the tests keep the pinned uv (see `tools.rs`), shared by every test.
 pub fn tools_dir() -> PathBuf {
@@ -31,15 +26,7 @@ pub struct Workspace {
 impl Workspace {
     pub fn fixture() -> Workspace {
         let dir = tempfile::tempdir().unwrap();
-        let source = repo_root().join("tests/fixtures/package/workspace");
-        for entry in walkdir::WalkDir::new(&source).into_iter().map(Result::unwrap) {
-            let target = dir.path().join(entry.path().strip_prefix(&source).unwrap());
-            if entry.file_type().is_dir() {
-                std::fs::create_dir_all(&target).unwrap();
-            } else {
-                std::fs::copy(entry.path(), &target).unwrap();
-            }
-        }
+        copy_workspace(&repo_root().join("tests/fixtures/package/workspace"), dir.path());
         let workspace = Workspace { dir };
         let agent = workspace.agent_dir("fixture_bot");
         std::fs::create_dir_all(agent.join("__pycache__")).unwrap();
@@ -64,14 +51,7 @@ impl Workspace {
     }
 
     pub fn ctx(&self) -> Ctx {
-        let settings = Settings::from_metadata(&serde_json::json!({"agentcore": {
-            "region": "us-east-1", "bucket": "fixture-bucket",
-            "role_arn": "arn:aws:iam::123456789012:role/FixtureRole",
-            "python_runtime": "PYTHON_3_12", "platform": "aarch64-manylinux2014", "prod_runtime": "prod",
-            "uv_version": "0.13.8"
-        }}))
-        .unwrap();
-        Ctx { root: self.root().to_path_buf(), settings, aws: Default::default(), json: false }
+        crate::support::ctx(self.root(), Default::default())
     }
 
     pub fn agent(&self, ctx: &Ctx, name: &str) -> Agent {
@@ -91,15 +71,13 @@ impl Workspace {
 
     /// The command `cli` runs, to be changed or spawned.
     pub fn command(&self, wheels: &Wheels, args: &[&str]) -> std::process::Command {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+        let mut command = xtask_command(self.root());
         command
             .args(args)
             .arg("--find-links")
             .arg(wheels.dir.path())
             .arg("--no-index")
-            .env("AGENTCORE_WORKSPACE", self.root())
-            .env("AGENTCORE_TOOLS_DIR", tools_dir())
-            .current_dir(self.root());
+            .env("AGENTCORE_TOOLS_DIR", tools_dir());
         command
     }
 }
