@@ -8,6 +8,7 @@ pub mod plane;
 pub mod s3;
 pub mod sigv4;
 pub mod store;
+pub mod uri;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
