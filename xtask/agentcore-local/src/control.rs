@@ -18,18 +18,18 @@ use super::uri::{parse_query, percent_decode};
 use super::{artifact, faults, sigv4, store};
 
 /// The signing name requests must be signed for (not the endpoint prefix).
-pub const SIGNING_SERVICE: &str = "bedrock-agentcore";
+const SIGNING_SERVICE: &str = "bedrock-agentcore";
 
 /// Shared by every connection of one control-plane server.
 #[derive(Debug)]
-pub struct Control {
-    pub dir: PathBuf,
-    pub region: String,
-    pub delay: Duration,
+pub(crate) struct Control {
+    pub(crate) dir: PathBuf,
+    pub(crate) region: String,
+    pub(crate) delay: Duration,
     /// Log each request on stderr (`local up` does; an in-process stack stays quiet).
-    pub log: bool,
+    pub(crate) log: bool,
     /// Every request served, by operation; the stack hands out copies.
-    pub requests: Arc<Mutex<RequestCounts>>,
+    pub(crate) requests: Arc<Mutex<RequestCounts>>,
 }
 
 /// Requests a control plane received, by operation (`Unknown` for paths it serves none at), retries
@@ -38,10 +38,12 @@ pub struct Control {
 pub struct RequestCounts(BTreeMap<String, u64>);
 
 impl RequestCounts {
+    /// The requests for `operation` (0 when none).
     pub fn get(&self, operation: &str) -> u64 {
         self.0.get(operation).copied().unwrap_or(0)
     }
 
+    /// The requests for every operation.
     pub fn total(&self) -> u64 {
         self.0.values().sum()
     }
@@ -71,7 +73,7 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Maps method and path to an operation and its URI labels. Both the model's URIs (trailing `/`)
 /// and the Rust SDK's (without it) are accepted.
-pub fn route(method: &str, path: &str) -> Option<(&'static str, Vec<(&'static str, String)>)> {
+fn route(method: &str, path: &str) -> Option<(&'static str, Vec<(&'static str, String)>)> {
     let trimmed = path.strip_suffix('/').unwrap_or(path);
     let segments: Vec<&str> = trimmed.split('/').skip(1).collect();
     let label = |text: &str| percent_decode(text);
@@ -134,7 +136,7 @@ fn request_id() -> String {
 
 impl Control {
     /// hyper entry point: never fails at the HTTP level; every problem is an AWS-style error response.
-    pub async fn serve(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    pub(crate) async fn serve(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         let request_id = request_id();
         let (parts, body) = request.into_parts();
         let operation = route(parts.method.as_str(), parts.uri.path()).map_or("Unknown", |(operation, _)| operation);
@@ -287,7 +289,7 @@ fn fingerprint(input: &Map<String, Value>) -> String {
 }
 
 /// Gathers every input member from the URI, the query string and the JSON body, keyed by member name.
-pub fn build_input(
+fn build_input(
     operation: &str,
     labels: &[(&str, String)],
     query: &str,
@@ -340,7 +342,7 @@ pub fn build_input(
 }
 
 /// Model-driven validation of a whole input.
-pub fn validate(operation: &str, input: &Map<String, Value>) -> Result<(), ApiError> {
+fn validate(operation: &str, input: &Map<String, Value>) -> Result<(), ApiError> {
     let model = model();
     let mut errors = Vec::new();
     if let Some(shape) = model.input_shape(operation) {

@@ -1,14 +1,19 @@
 //! The bundled local AgentCore stack: a control-plane emulator and an S3 server on 127.0.0.1.
+//!
+//! [`LocalStack::start`] runs both in-process with a [`LocalConfig`] (what xtask's `--local` and
+//! `local up` do); [`LocalStack::faults`] injects failures; [`reset`] deletes a state directory.
 
-pub mod artifact;
-pub mod control;
-pub mod faults;
-pub mod model;
-pub mod plane;
-pub mod s3;
-pub mod sigv4;
-pub mod store;
-pub mod uri;
+#![warn(missing_docs)]
+
+mod artifact;
+mod control;
+mod faults;
+mod model;
+mod plane;
+mod s3;
+mod sigv4;
+mod store;
+mod uri;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -73,6 +78,7 @@ pub struct LocalConfig {
     pub control_port: u16,
     /// Time spent in CREATING/UPDATING/DELETING before the next status.
     pub transition_delay: std::time::Duration,
+    /// The region the stack answers for (in ARNs, and in the SigV4 scope it checks).
     pub region: String,
 }
 
@@ -114,8 +120,9 @@ impl std::fmt::Debug for LocalStack {
     }
 }
 
-/// Credentials the stack accepts (and the only ones it accepts).
+/// The access key of the only credentials the stack accepts.
 pub const ACCESS_KEY_ID: &str = "AKIALOCALAGENTCORE01";
+/// The secret key of the only credentials the stack accepts.
 pub const SECRET_ACCESS_KEY: &str = "local-agentcore-secret-key";
 
 impl LocalStack {
@@ -175,14 +182,17 @@ impl LocalStack {
         })
     }
 
+    /// The S3 server's URL, `http://127.0.0.1:<port>`.
     pub fn s3_endpoint(&self) -> String {
         format!("http://{}", self.s3_addr)
     }
 
+    /// The control plane's URL, `http://127.0.0.1:<port>`.
     pub fn control_endpoint(&self) -> String {
         format!("http://{}", self.control_addr)
     }
 
+    /// The region the stack answers for.
     pub fn region(&self) -> &str {
         &self.region
     }
@@ -213,7 +223,7 @@ impl LocalStack {
 
     /// Adds READY runtimes called `names` straight into the state, without a request: an account
     /// that already holds them (another team's, say). Taken names and the runtime quota
-    /// ([`faults::Faults::set_quotas`]) are refused as CreateAgentRuntime refuses them.
+    /// ([`Faults::set_quotas`]) are refused as CreateAgentRuntime refuses them.
     pub async fn preload_runtimes(&self, names: Vec<String>) -> Result<()> {
         let (dir, region) = (self.dir.clone(), self.region.clone());
         tokio::task::spawn_blocking(move || {
@@ -230,8 +240,8 @@ impl LocalStack {
     }
 
     /// Fault injection for this stack's operations (also editable as `<dir>/faults.json`).
-    pub fn faults(&self) -> faults::Faults {
-        faults::Faults::new(&self.dir)
+    pub fn faults(&self) -> Faults {
+        Faults::new(&self.dir)
     }
 
     /// An S3 client for this stack (path-style, static credentials, no shared config read).

@@ -16,7 +16,7 @@ fn denied(code: &'static str, message: impl Into<String>) -> ApiError {
 }
 
 /// Checks the Authorization header of a request signed with SigV4 for `service` in `region`.
-pub fn check(
+pub(crate) fn check(
     method: &str,
     path: &str,
     query: &str,

@@ -2,7 +2,7 @@
 //! strings both routing and SigV4 read.
 
 /// Decodes `%XX` escapes (and nothing else: `+` stays `+` in paths).
-pub fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;
@@ -26,7 +26,7 @@ fn hex_digit(byte: u8) -> Option<u8> {
 }
 
 /// Query parameters, percent-decoded (the SDKs send a space as `%20`, so `+` is kept as is).
-pub fn parse_query(query: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|pair| !pair.is_empty())
