@@ -83,7 +83,7 @@ const ENDPOINT_VARIABLES: &[&str] = &["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
 
 /// What keeps an in-process local stack alive while a command runs.
 #[cfg(feature = "local")]
-pub type LocalGuard = crate::local::LocalStack;
+pub type LocalGuard = agentcore_local::LocalStack;
 /// Built without the `local` feature, no local stack is ever started.
 #[cfg(not(feature = "local"))]
 #[derive(Debug)]
@@ -210,7 +210,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 /// Starts the bundled stack in-process on free ports, with static credentials and both endpoints.
 #[cfg(feature = "local")]
-async fn connect_local(ctx: &Ctx) -> Result<(AwsClients, crate::local::LocalStack)> {
+async fn connect_local(ctx: &Ctx) -> Result<(AwsClients, agentcore_local::LocalStack)> {
     use anyhow::Context;
     let transition = std::env::var("AGENTCORE_LOCAL_TRANSITION_MS")
         .ok()
@@ -218,14 +218,14 @@ async fn connect_local(ctx: &Ctx) -> Result<(AwsClients, crate::local::LocalStac
         .transpose()
         .context("AGENTCORE_LOCAL_TRANSITION_MS must be a number of milliseconds")?
         .unwrap_or(1000);
-    let config = crate::local::LocalConfig {
+    let config = agentcore_local::LocalConfig {
         dir: ctx.local_dir(),
         s3_port: 0,
         control_port: 0,
         transition_delay: Duration::from_millis(transition),
         region: ctx.settings.region.clone(),
     };
-    let stack = crate::local::LocalStack::start(config)
+    let stack = agentcore_local::LocalStack::start(config)
         .await
         .with_context(|| format!("cannot start the local stack in {}", ctx.local_dir().display()))?;
     let clients =
@@ -237,19 +237,12 @@ async fn connect_local(ctx: &Ctx) -> Result<(AwsClients, crate::local::LocalStac
 /// Clients for a local stack at the given endpoints, with its static credentials.
 #[cfg(feature = "local")]
 pub async fn local_clients(s3_endpoint: &str, control_endpoint: &str, region: &str, bucket: &str) -> AwsClients {
-    let credentials = aws_credential_types::Credentials::new(
-        crate::local::ACCESS_KEY_ID,
-        crate::local::SECRET_ACCESS_KEY,
-        None,
-        None,
-        "agentcore-local",
-    );
     // `empty_test_environment` keeps a developer's own AWS_* variables and profiles out of it.
     let config = aws_config::defaults(BehaviorVersion::latest())
         .empty_test_environment()
         .http_client(http_client())
         .region(aws_config::Region::new(region.to_owned()))
-        .credentials_provider(credentials)
+        .credentials_provider(agentcore_local::credentials())
         .retry_config(retry_config())
         .timeout_config(timeout_config())
         .load()

@@ -34,7 +34,7 @@ impl BenchDeployArgs {
         }
         let state = tempfile::tempdir()?;
         let delay = Duration::from_millis(self.transition_ms);
-        let stack = crate::local::LocalStack::start(crate::local::LocalConfig {
+        let stack = agentcore_local::LocalStack::start(agentcore_local::LocalConfig {
             dir: state.path().join("stack"),
             s3_port: 0,
             control_port: 0,

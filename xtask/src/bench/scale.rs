@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use agentcore_local::{LocalConfig, LocalStack, Quotas, RequestCounts};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::cli::Ctx;
-use crate::local::{LocalConfig, LocalStack, Quotas, RequestCounts};
 
 /// The page size every listing of the tool asks for.
 const PAGE_SIZE: usize = 100;

@@ -8,12 +8,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use agentcore_local::{LocalConfig, LocalStack};
 use aws_sdk_bedrockagentcorecontrol::types::AgentRuntimeArtifact;
 use sha2::{Digest, Sha256};
 use xtask::agents::Agent;
 use xtask::aws::{self, AwsClients, WaitPolicy};
 use xtask::deploy::{DeployOptions, DeployOutcome, Report, deploy_agents_with};
-use xtask::local::{LocalConfig, LocalStack};
 use xtask::naming::Target;
 use xtask::promote::{PromoteRequest, promote, rollback};
 use xtask::records::{self, PromotionRecord, VersionRecord};
@@ -329,7 +329,7 @@ impl Env {
 async fn throttling_and_server_errors_on_every_operation_are_retried() {
     let env = Env::start(Duration::from_millis(50)).await;
     let faults = env.stack.faults();
-    for operation in xtask::local::model::OPERATIONS {
+    for operation in agentcore_local::OPERATIONS {
         faults.throttle(operation, 2).unwrap();
         faults.internal_error(operation, 2).unwrap();
     }
@@ -360,7 +360,7 @@ async fn throttling_and_server_errors_on_every_operation_are_retried() {
     );
     // Every operation met its faults: the counters are used up, so each one was retried through.
     let left = faults.load().unwrap();
-    for operation in xtask::local::model::OPERATIONS {
+    for operation in agentcore_local::OPERATIONS {
         let state = &left.operations[*operation];
         assert_eq!((state.throttle, state.internal_error), (0, 0), "{operation} was never called");
     }
@@ -670,7 +670,7 @@ async fn artifacts_are_written_once_and_never_overwritten() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_errors_name_the_resource_the_code_and_the_fix() {
     let env = Env::start(Duration::from_millis(50)).await;
-    env.stack.faults().set_quotas(xtask::local::faults::Quotas { runtimes: 1, ..Default::default() }).unwrap();
+    env.stack.faults().set_quotas(agentcore_local::Quotas { runtimes: 1, ..Default::default() }).unwrap();
     let report = env.deploy(Target::Pr(11), &env.zips("quota"), false).await;
     assert_eq!(report.failed, 1, "{report}");
     // Both agents create at once: whichever comes second hits the quota of one runtime.
@@ -887,8 +887,8 @@ async fn waits_outlast_throttling_that_outlasts_the_sdk_retries() {
         .http_client(xtask::aws::http_client())
         .region(config::Region::new(env.stack.region().to_owned()))
         .credentials_provider(aws_credential_types::Credentials::new(
-            xtask::local::ACCESS_KEY_ID,
-            xtask::local::SECRET_ACCESS_KEY,
+            agentcore_local::ACCESS_KEY_ID,
+            agentcore_local::SECRET_ACCESS_KEY,
             None,
             None,
             "test",

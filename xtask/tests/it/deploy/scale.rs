@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use agentcore_local::{LocalConfig, LocalStack, RequestCounts};
 use xtask::aws::{self, AwsClients, WaitPolicy};
 use xtask::deploy::{DeployOptions, deploy_agents_with};
-use xtask::local::{LocalConfig, LocalStack, RequestCounts};
 use xtask::naming::Target;
 
 use super::{fixture_zip, github_outputs};

@@ -6,10 +6,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use agentcore_local::{LocalConfig, LocalStack};
 use serde_json::{Value, json};
 use xtask::aws::{self, AwsClients};
 use xtask::github::{self as gh, EventArgs, render};
-use xtask::local::{LocalConfig, LocalStack};
 
 use super::{ctx, events_dir};
 use crate::support::Ctx;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_bedrockagentcorecontrol as control;
 
-use super::{ROLE, assert_error, zip_with};
+use super::{ROLE, assert_error, main_py_zip};
 
 /// Kills the child when the test ends, whether it passes or panics.
 pub(super) struct Running(pub(super) Child);
@@ -151,7 +151,7 @@ async fn local_up_prints_exports_and_serves_until_killed() {
             .build(),
     );
     s3.create_bucket().bucket("up-bucket").send().await.unwrap();
-    s3.put_object().bucket("up-bucket").key("a.zip").body(zip_with(&[("main.py", "")]).into()).send().await.unwrap();
+    s3.put_object().bucket("up-bucket").key("a.zip").body(main_py_zip().into()).send().await.unwrap();
     let client = control::Client::from_conf(
         control::config::Builder::from(&config)
             .endpoint_url(value("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL"))
@@ -201,7 +201,7 @@ fn local_reset_wipes_only_state_directories() {
     assert!(foreign.join("keep.txt").exists());
 
     let ours = temp.path().join("ours");
-    xtask::local::store::prepare_dir(&ours).unwrap();
+    agentcore_local::prepare_dir(&ours).unwrap();
     let output = xtask().args(["local", "reset", "--dir"]).arg(&ours).output().unwrap();
     assert!(output.status.success(), "{output:?}");
     assert!(output.stdout.is_empty(), "results only on stdout; progress on stderr");
@@ -332,7 +332,7 @@ async fn local_up_and_reset_with_json() {
             .behavior_version(control::config::BehaviorVersion::latest())
             .http_client(xtask::aws::http_client())
             .region(control::config::Region::new(ready["region"].as_str().unwrap().to_owned()))
-            .credentials_provider(xtask::local::credentials())
+            .credentials_provider(agentcore_local::credentials())
             .endpoint_url(ready["control_endpoint"].as_str().unwrap())
             .build(),
     );

@@ -1,13 +1,19 @@
 //! The bundled local AgentCore stack: a control-plane emulator and an S3 server on 127.0.0.1.
+//!
+//! [`LocalStack::start`] runs both in-process with a [`LocalConfig`] (what xtask's `--local` and
+//! `local up` do); [`LocalStack::faults`] injects failures; [`reset`] deletes a state directory.
 
-pub mod artifact;
-pub mod control;
-pub mod faults;
-pub mod model;
-pub mod plane;
-pub mod s3;
-pub mod sigv4;
-pub mod store;
+#![warn(missing_docs)]
+
+mod artifact;
+mod control;
+mod faults;
+mod model;
+mod plane;
+mod s3;
+mod sigv4;
+mod store;
+mod uri;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,174 +26,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::cli::Ctx;
-use crate::progress;
 pub use control::RequestCounts;
-pub use faults::{FaultsConfig, OperationFaults, Quotas};
-
-#[derive(clap::Subcommand, Debug, Clone)]
-pub enum LocalCommand {
-    /// Run the stack in the foreground until interrupted; prints `export` lines for AWS SDKs
-    Up(UpArgs),
-    /// Wipe the stack's state
-    Reset(ResetArgs),
-}
-
-/// One hour: longer transitions would only stall whoever waits on them.
-const MAX_TRANSITION_MS: u64 = 3_600_000;
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct UpArgs {
-    /// State directory (default: target/agentcore-local)
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-    /// S3 port (default: a free one)
-    #[arg(long, value_name = "P", default_value_t = 0, allow_negative_numbers = true)]
-    pub s3_port: u16,
-    /// Control-plane port (default: a free one)
-    #[arg(long, value_name = "P", default_value_t = 0, allow_negative_numbers = true)]
-    pub control_port: u16,
-    /// Time resources spend in CREATING/UPDATING/DELETING, in milliseconds
-    #[arg(
-        long,
-        value_name = "MS",
-        default_value_t = 1000,
-        allow_negative_numbers = true,
-        value_parser = clap::value_parser!(u64).range(..=MAX_TRANSITION_MS)
-    )]
-    pub transition_delay: u64,
-}
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct ResetArgs {
-    /// State directory (default: target/agentcore-local)
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-}
-
-impl LocalCommand {
-    pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        match self {
-            LocalCommand::Up(args) => up(ctx, args).await,
-            LocalCommand::Reset(args) => {
-                let dir = args.dir.unwrap_or_else(|| ctx.local_dir());
-                let wiped = reset(&dir)?;
-                if wiped {
-                    progress!("local: wiped {}", dir.display());
-                } else {
-                    progress!("local: nothing to wipe at {}", dir.display());
-                }
-                if ctx.json {
-                    crate::output::emit(ctx, &Reset { dir, wiped })?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
-    let config = LocalConfig {
-        dir: args.dir.unwrap_or_else(|| ctx.local_dir()),
-        s3_port: args.s3_port,
-        control_port: args.control_port,
-        transition_delay: Duration::from_millis(args.transition_delay),
-        region: ctx.settings.region.clone(),
-    };
-    let stack = LocalStack::start_with_log(config, true).await?;
-    // Listen for signals before announcing readiness: a supervisor may stop us as soon as it has read
-    // the exports, and a signal without a handler would end the process before a clean shutdown.
-    let stop = StopSignals::listen()?;
-    progress!("local: state in {}", stack.dir().display());
-    progress!("local: S3 at {}, AgentCore control plane at {}", stack.s3_endpoint(), stack.control_endpoint());
-    let ready = Ready {
-        dir: stack.dir().to_owned(),
-        s3_endpoint: stack.s3_endpoint(),
-        control_endpoint: stack.control_endpoint(),
-        region: stack.region().to_owned(),
-        env: stack.env_exports(),
-    };
-    crate::output::emit(ctx, &ready)?;
-    progress!("local: ready; press Ctrl-C to stop");
-    stop.wait().await;
-    progress!("local: stopping");
-    stack.shutdown().await;
-    Ok(())
-}
-
-/// What `local up` prints once it serves: `export` lines, or with `--json` an object whose `env`
-/// holds the same variables.
-#[derive(Debug, serde::Serialize)]
-struct Ready {
-    dir: PathBuf,
-    s3_endpoint: String,
-    control_endpoint: String,
-    region: String,
-    #[serde(serialize_with = "env_map")]
-    env: Vec<(String, String)>,
-}
-
-fn env_map<S: serde::Serializer>(env: &[(String, String)], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(env.iter().map(|(name, value)| (name, value)))
-}
-
-impl std::fmt::Display for Ready {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (name, value) in &self.env {
-            writeln!(f, "export {name}={value}")?;
-        }
-        Ok(())
-    }
-}
-
-/// The result of `local reset --json` (the human form prints only progress).
-#[derive(Debug, serde::Serialize)]
-struct Reset {
-    dir: PathBuf,
-    wiped: bool,
-}
-
-impl std::fmt::Display for Reset {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{}", if self.wiped { "wiped" } else { "nothing to wipe" })
-    }
-}
-
-/// Ctrl-C and SIGTERM, registered up front.
-struct StopSignals {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl StopSignals {
-    fn listen() -> Result<StopSignals> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Ok(StopSignals {
-                interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
-                terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(StopSignals {})
-    }
-
-    async fn wait(mut self) {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = &mut self;
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
+pub use faults::{Faults, FaultsConfig, OperationFaults, Quotas};
+pub use model::OPERATIONS;
+pub use sigv4::sign;
+pub use store::prepare_dir;
 
 /// Deletes a state directory; refuses one the stack did not create. `false` when there was none.
 pub fn reset(dir: &Path) -> Result<bool> {
@@ -235,6 +78,7 @@ pub struct LocalConfig {
     pub control_port: u16,
     /// Time spent in CREATING/UPDATING/DELETING before the next status.
     pub transition_delay: std::time::Duration,
+    /// The region the stack answers for (in ARNs, and in the SigV4 scope it checks).
     pub region: String,
 }
 
@@ -276,8 +120,9 @@ impl std::fmt::Debug for LocalStack {
     }
 }
 
-/// Credentials the stack accepts (and the only ones it accepts).
+/// The access key of the only credentials the stack accepts.
 pub const ACCESS_KEY_ID: &str = "AKIALOCALAGENTCORE01";
+/// The secret key of the only credentials the stack accepts.
 pub const SECRET_ACCESS_KEY: &str = "local-agentcore-secret-key";
 
 impl LocalStack {
@@ -301,7 +146,7 @@ impl LocalStack {
         let control_listener = bind(config.control_port, "control plane", "--control-port").await?;
         store::prepare_dir(&dir)?;
         if log && store::in_use(&dir) {
-            progress!("local: another local stack runs on {}; this one shares its state", dir.display());
+            eprintln!("local: another local stack runs on {}; this one shares its state", dir.display());
         }
         let in_use = store::mark_in_use(&dir)?;
         check_state(&dir)?;
@@ -337,14 +182,17 @@ impl LocalStack {
         })
     }
 
+    /// The S3 server's URL, `http://127.0.0.1:<port>`.
     pub fn s3_endpoint(&self) -> String {
         format!("http://{}", self.s3_addr)
     }
 
+    /// The control plane's URL, `http://127.0.0.1:<port>`.
     pub fn control_endpoint(&self) -> String {
         format!("http://{}", self.control_addr)
     }
 
+    /// The region the stack answers for.
     pub fn region(&self) -> &str {
         &self.region
     }
@@ -375,7 +223,7 @@ impl LocalStack {
 
     /// Adds READY runtimes called `names` straight into the state, without a request: an account
     /// that already holds them (another team's, say). Taken names and the runtime quota
-    /// ([`faults::Faults::set_quotas`]) are refused as CreateAgentRuntime refuses them.
+    /// ([`Faults::set_quotas`]) are refused as CreateAgentRuntime refuses them.
     pub async fn preload_runtimes(&self, names: Vec<String>) -> Result<()> {
         let (dir, region) = (self.dir.clone(), self.region.clone());
         tokio::task::spawn_blocking(move || {
@@ -392,15 +240,15 @@ impl LocalStack {
     }
 
     /// Fault injection for this stack's operations (also editable as `<dir>/faults.json`).
-    pub fn faults(&self) -> faults::Faults {
-        faults::Faults::new(&self.dir)
+    pub fn faults(&self) -> Faults {
+        Faults::new(&self.dir)
     }
 
     /// An S3 client for this stack (path-style, static credentials, no shared config read).
     pub fn s3_client(&self) -> aws_sdk_s3::Client {
         let config = aws_sdk_s3::Config::builder()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .http_client(crate::aws::http_client())
+            .http_client(http_client())
             .region(aws_sdk_s3::config::Region::new(self.region.clone()))
             .credentials_provider(credentials())
             .endpoint_url(self.s3_endpoint())
@@ -414,7 +262,7 @@ impl LocalStack {
         use aws_sdk_bedrockagentcorecontrol::config;
         let config = config::Builder::new()
             .behavior_version(config::BehaviorVersion::latest())
-            .http_client(crate::aws::http_client())
+            .http_client(http_client())
             .region(config::Region::new(self.region.clone()))
             .credentials_provider(credentials())
             .endpoint_url(self.control_endpoint())
@@ -463,6 +311,11 @@ impl Drop for LocalStack {
 /// The static credentials of the stack, as an SDK credentials provider.
 pub fn credentials() -> aws_credential_types::Credentials {
     aws_credential_types::Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "agentcore-local")
+}
+
+/// Plain HTTP for the stack's own SDK clients: it listens on loopback only, so no TLS is needed.
+fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_http()
 }
 
 async fn bind(port: u16, what: &str, flag: &str) -> Result<TcpListener> {

@@ -11,11 +11,11 @@ use serde_json::{Map, Value, json};
 use super::faults::{self, Quotas, ResourceFate};
 use super::store::{self, rfc3339};
 
-pub const DEFAULT_ENDPOINT: &str = "DEFAULT";
+const DEFAULT_ENDPOINT: &str = "DEFAULT";
 /// Account id in every ARN the local stack makes.
-pub const ACCOUNT_ID: &str = "123456789012";
+const ACCOUNT_ID: &str = "123456789012";
 /// Page size of list operations when the caller sends no maxResults.
-pub const DEFAULT_PAGE_SIZE: usize = 10;
+const DEFAULT_PAGE_SIZE: usize = 10;
 /// AWS's session lifetime defaults, in seconds.
 const DEFAULT_MAX_LIFETIME: i64 = 28_800;
 const DEFAULT_IDLE_TIMEOUT: i64 = 900;
@@ -24,41 +24,41 @@ const MAX_TOKENS: usize = 1_000;
 
 /// An API error as the control plane reports it.
 #[derive(Debug, Clone)]
-pub struct ApiError {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-    pub reason: Option<&'static str>,
-    pub fields: Vec<super::model::FieldError>,
+pub(crate) struct ApiError {
+    pub(crate) status: u16,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    pub(crate) reason: Option<&'static str>,
+    pub(crate) fields: Vec<super::model::FieldError>,
 }
 
 impl ApiError {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError { status, code, message: message.into(), reason: None, fields: Vec::new() }
     }
-    pub fn validation(reason: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn validation(reason: &'static str, message: impl Into<String>) -> ApiError {
         ApiError { reason: Some(reason), ..ApiError::new(400, "ValidationException", message) }
     }
-    pub fn not_found(message: impl Into<String>) -> ApiError {
+    fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(404, "ResourceNotFoundException", message)
     }
-    pub fn conflict(message: impl Into<String>) -> ApiError {
+    fn conflict(message: impl Into<String>) -> ApiError {
         ApiError::new(409, "ConflictException", message)
     }
-    pub fn quota(message: impl Into<String>) -> ApiError {
+    fn quota(message: impl Into<String>) -> ApiError {
         ApiError::new(402, "ServiceQuotaExceededException", message)
     }
-    pub fn internal(message: impl Into<String>) -> ApiError {
+    pub(crate) fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(500, "InternalServerException", message)
     }
 }
 
 /// A status change in progress: transitional until `ready_at`, or forever when `stuck`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Transition {
-    pub ready_at: i64,
+struct Transition {
+    ready_at: i64,
     #[serde(default)]
-    pub stuck: bool,
+    stuck: bool,
 }
 
 impl Transition {
@@ -71,79 +71,79 @@ impl Transition {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Version {
-    pub number: u32,
+struct Version {
+    number: u32,
     /// The full request configuration of this version (immutable).
-    pub config: Map<String, Value>,
-    pub created_at: i64,
-    pub transition: Transition,
+    config: Map<String, Value>,
+    created_at: i64,
+    transition: Transition,
     #[serde(default)]
-    pub failure: Option<String>,
+    failure: Option<String>,
     #[serde(default)]
-    pub deleting: Option<Transition>,
+    deleting: Option<Transition>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Endpoint {
-    pub name: String,
-    pub id: String,
-    pub arn: String,
+struct Endpoint {
+    name: String,
+    id: String,
+    arn: String,
     #[serde(default)]
-    pub description: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    description: Option<String>,
+    created_at: i64,
+    updated_at: i64,
     /// Pinned version; unused for DEFAULT, which follows the latest version.
-    pub target: u32,
+    target: u32,
     /// The version serving while a change is in progress or after it failed.
     #[serde(default)]
-    pub previous_live: Option<u32>,
+    previous_live: Option<u32>,
     #[serde(default)]
-    pub updating: bool,
-    pub transition: Transition,
+    updating: bool,
+    transition: Transition,
     #[serde(default)]
-    pub failure: Option<String>,
+    failure: Option<String>,
     #[serde(default)]
-    pub deleting: Option<Transition>,
+    deleting: Option<Transition>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Runtime {
-    pub id: String,
-    pub name: String,
-    pub arn: String,
-    pub workload_identity_arn: String,
-    pub created_at: i64,
+struct Runtime {
+    id: String,
+    name: String,
+    arn: String,
+    workload_identity_arn: String,
+    created_at: i64,
     #[serde(default)]
-    pub tags: Map<String, Value>,
-    pub next_version: u32,
-    pub versions: BTreeMap<u32, Version>,
-    pub endpoints: BTreeMap<String, Endpoint>,
+    tags: Map<String, Value>,
+    next_version: u32,
+    versions: BTreeMap<u32, Version>,
+    endpoints: BTreeMap<String, Endpoint>,
     #[serde(default)]
-    pub deleting: Option<Transition>,
+    deleting: Option<Transition>,
 }
 
 /// A remembered idempotent request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TokenRecord {
-    pub fingerprint: String,
-    pub status: u16,
-    pub response: Value,
-    pub at: i64,
+pub(crate) struct TokenRecord {
+    pub(crate) fingerprint: String,
+    pub(crate) status: u16,
+    pub(crate) response: Value,
+    pub(crate) at: i64,
 }
 
 /// The layout of the state file this build writes. Files from before the number was recorded are
 /// format 1; a change that older builds cannot read raises it (and `load_state` migrates older files).
-pub const STATE_FORMAT: u64 = 1;
+const STATE_FORMAT: u64 = 1;
 
 /// Everything the control plane persists.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct State {
+pub(crate) struct State {
     #[serde(default = "first_format")]
-    pub format: u64,
+    format: u64,
     #[serde(default)]
-    pub runtimes: BTreeMap<String, Runtime>,
+    runtimes: BTreeMap<String, Runtime>,
     #[serde(default)]
-    pub tokens: BTreeMap<String, TokenRecord>,
+    pub(crate) tokens: BTreeMap<String, TokenRecord>,
 }
 
 impl Default for State {
@@ -157,7 +157,7 @@ fn first_format() -> u64 {
 }
 
 /// Reads the state file (an empty state when there is none), refusing a file this build cannot read.
-pub fn load_state(path: &Path) -> anyhow::Result<State> {
+pub(crate) fn load_state(path: &Path) -> anyhow::Result<State> {
     let raw: Value = store::read_json(path)?;
     if raw.is_null() {
         return Ok(State::default());
@@ -182,12 +182,12 @@ pub fn load_state(path: &Path) -> anyhow::Result<State> {
 }
 
 /// The settings an operation runs with.
-pub struct Env<'a> {
-    pub dir: &'a Path,
-    pub region: &'a str,
-    pub delay_ms: i64,
-    pub now: i64,
-    pub quotas: Quotas,
+pub(crate) struct Env<'a> {
+    pub(crate) dir: &'a Path,
+    pub(crate) region: &'a str,
+    pub(crate) delay_ms: i64,
+    pub(crate) now: i64,
+    pub(crate) quotas: Quotas,
 }
 
 impl Env<'_> {
@@ -199,7 +199,7 @@ impl Env<'_> {
 
 impl State {
     /// Forgets resources whose deletion has finished; `true` when something was forgotten.
-    pub fn purge(&mut self, now: i64) -> bool {
+    fn purge(&mut self, now: i64) -> bool {
         let before = self.size();
         let done = |deleting: &Option<Transition>| deleting.as_ref().is_some_and(|t| !t.pending(now));
         self.runtimes.retain(|_, runtime| !done(&runtime.deleting));
@@ -398,7 +398,7 @@ fn strip_nulls(value: &mut Value) {
 }
 
 /// Checks the model cannot express (AgentCore's documented lifecycle and port rules).
-pub fn semantic_checks(input: &Map<String, Value>) -> Result<(), ApiError> {
+fn semantic_checks(input: &Map<String, Value>) -> Result<(), ApiError> {
     if let Some(lifecycle) = input.get("lifecycleConfiguration").and_then(Value::as_object) {
         let idle = lifecycle.get("idleRuntimeSessionTimeout").and_then(Value::as_i64);
         let max = lifecycle.get("maxLifetime").and_then(Value::as_i64);
@@ -455,7 +455,7 @@ fn lifecycle_with_defaults(config: &Map<String, Value>) -> Value {
     json!({ "idleRuntimeSessionTimeout": idle, "maxLifetime": max_lifetime })
 }
 
-pub fn create_runtime(
+pub(crate) fn create_runtime(
     state: &mut State,
     env: &Env,
     input: &Map<String, Value>,
@@ -530,7 +530,7 @@ pub fn create_runtime(
 
 /// Adds READY runtimes called `names`, as if made long ago: an account that already holds them. Each
 /// goes through `create_runtime`, so taken names and the runtime quota are refused as usual.
-pub fn preload_runtimes(state: &mut State, env: &Env, names: &[String]) -> Result<(), ApiError> {
+pub(crate) fn preload_runtimes(state: &mut State, env: &Env, names: &[String]) -> Result<(), ApiError> {
     let ready = Env { delay_ms: 0, ..*env };
     for name in names {
         let input = json!({
@@ -550,7 +550,7 @@ pub fn preload_runtimes(state: &mut State, env: &Env, names: &[String]) -> Resul
     Ok(())
 }
 
-pub fn update_runtime(
+pub(crate) fn update_runtime(
     state: &mut State,
     env: &Env,
     input: &Map<String, Value>,
@@ -602,7 +602,7 @@ pub fn update_runtime(
     ))
 }
 
-pub fn get_runtime(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+pub(crate) fn get_runtime(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
     let id = str_of(input, "agentRuntimeId").unwrap_or_default();
     let runtime = runtime_ref(state, id)?;
     let version = match str_of(input, "agentRuntimeVersion") {
@@ -632,7 +632,11 @@ pub fn get_runtime(state: &State, env: &Env, input: &Map<String, Value>) -> Resu
     Ok((200, Value::Object(out)))
 }
 
-pub fn delete_runtime(state: &mut State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+pub(crate) fn delete_runtime(
+    state: &mut State,
+    env: &Env,
+    input: &Map<String, Value>,
+) -> Result<(u16, Value), ApiError> {
     let id = str_of(input, "agentRuntimeId").unwrap_or_default();
     let runtime = runtime_mut(state, id)?;
     let now = env.now;
@@ -729,7 +733,7 @@ fn with_token(mut out: Value, token: Option<String>) -> Value {
     out
 }
 
-pub fn list_runtimes(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+pub(crate) fn list_runtimes(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
     let items = state
         .runtimes
         .values()
@@ -739,7 +743,7 @@ pub fn list_runtimes(state: &State, env: &Env, input: &Map<String, Value>) -> Re
     Ok((200, with_token(json!({ "agentRuntimes": rows }), token)))
 }
 
-pub fn list_versions(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+pub(crate) fn list_versions(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
     let id = str_of(input, "agentRuntimeId").unwrap_or_default();
     let runtime = runtime_ref(state, id)?;
     // Newest first; zero-padded keys keep the token order numeric.
@@ -753,7 +757,11 @@ pub fn list_versions(state: &State, env: &Env, input: &Map<String, Value>) -> Re
     Ok((200, with_token(json!({ "agentRuntimes": rows }), token)))
 }
 
-pub fn create_endpoint(state: &mut State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+pub(crate) fn create_endpoint(
+    state: &mut State,
+    env: &Env,
+    input: &Map<String, Value>,
+) -> Result<(u16, Value), ApiError> {
     let id = str_of(input, "agentRuntimeId").unwrap_or_default();
     let name = str_of(input, "name").unwrap_or_default();
     let runtime = runtime_mut(state, id)?;
@@ -816,7 +824,11 @@ pub fn create_endpoint(state: &mut State, env: &Env, input: &Map<String, Value>)
     ))
 }
 
-pub fn update_endpoint(state: &mut State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+pub(crate) fn update_endpoint(
+    state: &mut State,
+    env: &Env,
+    input: &Map<String, Value>,
+) -> Result<(u16, Value), ApiError> {
     let id = str_of(input, "agentRuntimeId").unwrap_or_default();
     let name = str_of(input, "endpointName").unwrap_or_default();
     let now = env.now;
@@ -872,7 +884,7 @@ pub fn update_endpoint(state: &mut State, env: &Env, input: &Map<String, Value>)
     Ok((202, out))
 }
 
-pub fn get_endpoint(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+pub(crate) fn get_endpoint(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
     let id = str_of(input, "agentRuntimeId").unwrap_or_default();
     let name = str_of(input, "endpointName").unwrap_or_default();
     let runtime = runtime_ref(state, id)?;
@@ -883,7 +895,11 @@ pub fn get_endpoint(state: &State, env: &Env, input: &Map<String, Value>) -> Res
     Ok((200, runtime.endpoint_json(endpoint, env.now, true)))
 }
 
-pub fn delete_endpoint(state: &mut State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+pub(crate) fn delete_endpoint(
+    state: &mut State,
+    env: &Env,
+    input: &Map<String, Value>,
+) -> Result<(u16, Value), ApiError> {
     let id = str_of(input, "agentRuntimeId").unwrap_or_default();
     let name = str_of(input, "endpointName").unwrap_or_default();
     let runtime = runtime_mut(state, id)?;
@@ -903,7 +919,7 @@ pub fn delete_endpoint(state: &mut State, env: &Env, input: &Map<String, Value>)
     Ok((202, json!({ "status": "DELETING", "agentRuntimeId": id, "endpointName": name })))
 }
 
-pub fn list_endpoints(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+pub(crate) fn list_endpoints(state: &State, env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
     let id = str_of(input, "agentRuntimeId").unwrap_or_default();
     let runtime = runtime_ref(state, id)?;
     let items = runtime
@@ -916,7 +932,7 @@ pub fn list_endpoints(state: &State, env: &Env, input: &Map<String, Value>) -> R
 }
 
 /// How to start over when the state directory `dir` cannot be read.
-pub fn reset_hint(dir: &Path) -> String {
+pub(crate) fn reset_hint(dir: &Path) -> String {
     format!(
         "`cargo xtask local reset --dir {}` starts from an empty state (it deletes every local runtime and S3 object)",
         dir.display()
@@ -925,7 +941,11 @@ pub fn reset_hint(dir: &Path) -> String {
 
 /// Loads the state, runs `f`, and saves the state when `f` succeeds and may have changed it (`write`)
 /// or finished deletions were forgotten; all under the directory lock.
-pub fn transact<T>(dir: &Path, write: bool, f: impl FnOnce(&mut State) -> Result<T, ApiError>) -> Result<T, ApiError> {
+pub(crate) fn transact<T>(
+    dir: &Path,
+    write: bool,
+    f: impl FnOnce(&mut State) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
     let internal = |err: anyhow::Error| ApiError::internal(format!("local state: {err:#}; {}", reset_hint(dir)));
     store::with_lock(dir, || {
         let path = dir.join(store::STATE_FILE);
@@ -977,7 +997,7 @@ mod parsed {
     }
 
     /// The state in `path`: a copy of the one kept when the file is unchanged, else parsed (and kept).
-    pub fn load(path: &Path) -> anyhow::Result<State> {
+    pub(super) fn load(path: &Path) -> anyhow::Result<State> {
         let Some(now) = stamp(path) else { return load_state(path) };
         {
             let kept = KEPT_STATES.lock().unwrap_or_else(PoisonError::into_inner);
@@ -991,7 +1011,7 @@ mod parsed {
     }
 
     /// Keeps `state`, just written to `path`.
-    pub fn keep(path: &Path, state: State) {
+    pub(super) fn keep(path: &Path, state: State) {
         if let Some(now) = stamp(path) {
             remember(path, now, state);
         }

@@ -10,13 +10,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Created in every state directory the stack owns; `local reset` refuses directories without it.
-pub const MARKER: &str = ".agentcore-local";
+pub(crate) const MARKER: &str = ".agentcore-local";
 /// Control-plane state.
-pub const STATE_FILE: &str = "control-plane.json";
+pub(crate) const STATE_FILE: &str = "control-plane.json";
 /// Fault injection and quota overrides, re-read on every request.
-pub const FAULTS_FILE: &str = "faults.json";
+pub(crate) const FAULTS_FILE: &str = "faults.json";
 /// Root of the S3 server's objects (`s3/<bucket>/<key>`).
-pub const S3_DIR: &str = "s3";
+pub(crate) const S3_DIR: &str = "s3";
 const LOCK_FILE: &str = "lock";
 /// Held shared by every running stack, exclusively by `local reset`.
 const IN_USE_FILE: &str = "in-use.lock";
@@ -50,7 +50,7 @@ pub fn prepare_dir(dir: &Path) -> Result<()> {
 /// Runs `f` while holding the state directory's exclusive lock (an OS file lock, so it also
 /// serialises a `local up` server and `--local` commands running in other processes).
 /// `f` must not block on anything that itself needs the lock.
-pub fn with_lock<T>(dir: &Path, f: impl FnOnce() -> T) -> Result<T> {
+pub(crate) fn with_lock<T>(dir: &Path, f: impl FnOnce() -> T) -> Result<T> {
     let file = lock_file(dir, LOCK_FILE)?;
     let result = f();
     drop(file); // closing the file releases the lock
@@ -58,7 +58,7 @@ pub fn with_lock<T>(dir: &Path, f: impl FnOnce() -> T) -> Result<T> {
 }
 
 /// Opens `dir/name` and takes its exclusive lock (blocking); dropping the file releases it.
-pub fn lock_file(dir: &Path, name: &str) -> Result<File> {
+pub(crate) fn lock_file(dir: &Path, name: &str) -> Result<File> {
     let path = dir.join(name);
     let file = File::options()
         .create(true)
@@ -71,7 +71,7 @@ pub fn lock_file(dir: &Path, name: &str) -> Result<File> {
 }
 
 /// Takes a shared lock on the directory's in-use file; the stack keeps the file open while it runs.
-pub fn mark_in_use(dir: &Path) -> Result<File> {
+pub(crate) fn mark_in_use(dir: &Path) -> Result<File> {
     let path = dir.join(IN_USE_FILE);
     let file = File::options()
         .create(true)
@@ -84,12 +84,12 @@ pub fn mark_in_use(dir: &Path) -> Result<File> {
 }
 
 /// Whether a stack (of any process) runs on `dir` right now.
-pub fn in_use(dir: &Path) -> bool {
+pub(crate) fn in_use(dir: &Path) -> bool {
     claim_unused(dir).is_err()
 }
 
 /// Takes the in-use file exclusively, refusing when a stack (of any process) runs on `dir`.
-pub fn claim_unused(dir: &Path) -> Result<Option<File>> {
+pub(crate) fn claim_unused(dir: &Path) -> Result<Option<File>> {
     let path = dir.join(IN_USE_FILE);
     let file = match File::options().write(true).open(&path) {
         Ok(file) => file,
@@ -107,7 +107,7 @@ pub fn claim_unused(dir: &Path) -> Result<Option<File>> {
 }
 
 /// Reads a JSON file, or the default when it does not exist.
-pub fn read_json<T: DeserializeOwned + Default>(path: &Path) -> Result<T> {
+pub(crate) fn read_json<T: DeserializeOwned + Default>(path: &Path) -> Result<T> {
     match std::fs::read(path) {
         Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(T::default()),
         Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("cannot parse {}", path.display())),
@@ -118,7 +118,7 @@ pub fn read_json<T: DeserializeOwned + Default>(path: &Path) -> Result<T> {
 
 /// Writes JSON through a temporary file and a rename, so readers never see half a file. No fsync:
 /// this is a scratch world for tests and trials, and syncing made every write ~10x slower.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let tmp = tmp_path(path);
     let mut file =
         std::io::BufWriter::new(File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?);
@@ -136,12 +136,12 @@ fn tmp_path(path: &Path) -> PathBuf {
 }
 
 /// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// RFC 3339 in UTC with milliseconds, the wire format of the model's timestamps.
-pub fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let millis = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
@@ -151,7 +151,7 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 /// Milliseconds since the epoch of a SigV4 `X-Amz-Date` such as `20250101T120000Z`.
-pub fn parse_amz_date(text: &str) -> Option<i64> {
+pub(crate) fn parse_amz_date(text: &str) -> Option<i64> {
     let digits = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
     if text.len() != 16 || text.as_bytes()[8] != b'T' || !text.ends_with('Z') {
         return None;

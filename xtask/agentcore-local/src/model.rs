@@ -7,7 +7,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 /// The botocore model, vendored unmodified so the emulator validates exactly what AWS documents.
-pub const MODEL_JSON: &str = include_str!("model/service-2.json");
+const MODEL_JSON: &str = include_str!("model/service-2.json");
 
 /// The runtime and runtime-endpoint operations the local control plane serves.
 pub const OPERATIONS: &[&str] = &[
@@ -26,14 +26,14 @@ pub const OPERATIONS: &[&str] = &[
 
 /// One field that failed validation, as in the `fieldList` of a ValidationException.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FieldError {
-    pub name: String,
-    pub message: String,
+pub(crate) struct FieldError {
+    pub(crate) name: String,
+    pub(crate) message: String,
 }
 
 /// Where a request member travels on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
+pub(crate) enum Location {
     Body,
     Uri(String),
     Query(String),
@@ -42,49 +42,36 @@ pub enum Location {
 
 /// The parsed model with every reachable pattern compiled once.
 #[derive(Debug)]
-pub struct Model {
+pub(crate) struct Model {
     shapes: Map<String, Value>,
     operations: Map<String, Value>,
     /// Anchored patterns by shape name; `None` when the regex crate cannot compile one.
     patterns: HashMap<String, Option<Regex>>,
-    uncompiled: Vec<(String, String, String)>,
 }
 
 /// The model, parsed on first use.
-pub fn model() -> &'static Model {
+pub(crate) fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| Model::parse(MODEL_JSON).expect("the vendored model is valid JSON"))
 }
 
 impl Model {
-    pub fn parse(text: &str) -> anyhow::Result<Model> {
+    fn parse(text: &str) -> anyhow::Result<Model> {
         let root: Value = serde_json::from_str(text)?;
         let shapes = root.get("shapes").and_then(Value::as_object).cloned().unwrap_or_default();
         let operations = root.get("operations").and_then(Value::as_object).cloned().unwrap_or_default();
-        let mut model = Model { shapes, operations, patterns: HashMap::new(), uncompiled: Vec::new() };
-        let mut reachable = Vec::new();
-        for operation in OPERATIONS {
-            if let Some(input) = model.input_shape(operation) {
-                model.collect(input, &mut reachable);
-            }
-        }
-        for name in reachable {
+        let mut model = Model { shapes, operations, patterns: HashMap::new() };
+        for name in model.reachable_shapes() {
             let Some(pattern) = model.shape(&name).and_then(|shape| shape.get("pattern")).and_then(Value::as_str)
             else {
                 continue;
             };
             // botocore drops Smithy's anchors, and Smithy patterns match anywhere: anchor them so a
-            // pattern constrains the whole value, as the service does.
-            match Regex::new(&format!("^(?:{pattern})$")) {
-                Ok(regex) => {
-                    model.patterns.insert(name, Some(regex));
-                }
-                Err(err) => {
-                    // Accept such values rather than reject valid input; the model test lists these.
-                    model.uncompiled.push((name.clone(), pattern.to_owned(), err.to_string()));
-                    model.patterns.insert(name, None);
-                }
-            }
+            // pattern constrains the whole value, as the service does. A pattern the regex crate
+            // cannot compile accepts every value rather than reject valid input (the model test
+            // lists such patterns).
+            let regex = Regex::new(&format!("^(?:{pattern})$")).ok();
+            model.patterns.insert(name, regex);
         }
         Ok(model)
     }
@@ -109,20 +96,20 @@ impl Model {
         }
     }
 
-    pub fn shape(&self, name: &str) -> Option<&Value> {
+    pub(crate) fn shape(&self, name: &str) -> Option<&Value> {
         self.shapes.get(name)
     }
 
-    pub fn operation(&self, name: &str) -> Option<&Value> {
+    fn operation(&self, name: &str) -> Option<&Value> {
         self.operations.get(name)
     }
 
-    pub fn input_shape(&self, operation: &str) -> Option<&str> {
+    pub(crate) fn input_shape(&self, operation: &str) -> Option<&str> {
         self.operation(operation)?.get("input")?.get("shape")?.as_str()
     }
 
     /// Every shape reachable from the served operations' inputs.
-    pub fn reachable_shapes(&self) -> Vec<String> {
+    fn reachable_shapes(&self) -> Vec<String> {
         let mut seen = Vec::new();
         for operation in OPERATIONS {
             if let Some(input) = self.input_shape(operation) {
@@ -132,18 +119,13 @@ impl Model {
         seen
     }
 
-    /// Patterns the regex crate could not compile: (shape, pattern, error).
-    pub fn uncompiled_patterns(&self) -> &[(String, String, String)] {
-        &self.uncompiled
-    }
-
     /// The compiled, anchored pattern of a string shape.
-    pub fn pattern(&self, shape: &str) -> Option<&Regex> {
+    fn pattern(&self, shape: &str) -> Option<&Regex> {
         self.patterns.get(shape).and_then(Option::as_ref)
     }
 
     /// `(member, location)` of each member of an operation's input.
-    pub fn input_members(&self, operation: &str) -> Vec<(String, Location)> {
+    pub(crate) fn input_members(&self, operation: &str) -> Vec<(String, Location)> {
         let Some(shape) = self.input_shape(operation).and_then(|name| self.shape(name)) else { return Vec::new() };
         let Some(members) = shape.get("members").and_then(Value::as_object) else { return Vec::new() };
         members
@@ -162,13 +144,13 @@ impl Model {
     }
 
     /// The model type (`string`, `integer`, ...) of a member of a structure shape.
-    pub fn member_type(&self, structure: &str, member: &str) -> Option<&str> {
+    pub(crate) fn member_type(&self, structure: &str, member: &str) -> Option<&str> {
         let target = self.shape(structure)?.get("members")?.get(member)?.get("shape")?.as_str()?;
         self.shape(target)?.get("type")?.as_str()
     }
 
     /// Validates `value` against shape `name`, appending one error per violated constraint.
-    pub fn validate(&self, name: &str, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+    pub(crate) fn validate(&self, name: &str, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
         let Some(shape) = self.shape(name) else { return };
         let kind = shape.get("type").and_then(Value::as_str).unwrap_or("");
         let mut fail = |message: String| {
@@ -306,7 +288,9 @@ mod tests {
     #[test]
     fn every_reachable_pattern_compiles() {
         let model = model();
-        assert!(model.uncompiled_patterns().is_empty(), "{:?}", model.uncompiled_patterns());
+        let uncompiled: Vec<&String> =
+            model.patterns.iter().filter(|(_, regex)| regex.is_none()).map(|(shape, _)| shape).collect();
+        assert!(uncompiled.is_empty(), "the regex crate cannot compile the patterns of {uncompiled:?}");
         assert!(model.pattern("AgentRuntimeName").is_some());
     }
 

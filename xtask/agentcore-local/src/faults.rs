@@ -25,6 +25,7 @@ pub struct OperationFaults {
     pub stuck: u32,
     /// The next N resources this operation creates or changes end `*_FAILED` with `failure_reason`.
     pub fail: u32,
+    /// The `failureReason` of the resources `fail` fails (a default naming the operation when unset).
     pub failure_reason: Option<String>,
 }
 
@@ -32,8 +33,11 @@ pub struct OperationFaults {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "snake_case", deny_unknown_fields)]
 pub struct Quotas {
+    /// Runtimes in the account.
     pub runtimes: usize,
+    /// Versions of one runtime.
     pub versions_per_runtime: usize,
+    /// Endpoints of one runtime, `DEFAULT` included.
     pub endpoints_per_runtime: usize,
 }
 
@@ -49,15 +53,16 @@ impl Default for Quotas {
 pub struct FaultsConfig {
     /// Keyed by operation name, e.g. `UpdateAgentRuntime`.
     pub operations: BTreeMap<String, OperationFaults>,
+    /// Quotas in force.
     pub quotas: Quotas,
 }
 
 /// What a request draws from the configured faults.
 #[derive(Debug, Clone, Default)]
-pub struct Drawn {
-    pub throttle: bool,
-    pub internal_error: bool,
-    pub latency: Duration,
+pub(crate) struct Drawn {
+    pub(crate) throttle: bool,
+    pub(crate) internal_error: bool,
+    pub(crate) latency: Duration,
 }
 
 /// A handle on a stack's fault configuration (in-process or over a state directory).
@@ -67,7 +72,7 @@ pub struct Faults {
 }
 
 impl Faults {
-    pub fn new(dir: &Path) -> Faults {
+    pub(crate) fn new(dir: &Path) -> Faults {
         Faults { dir: dir.to_path_buf() }
     }
 
@@ -76,12 +81,13 @@ impl Faults {
         self.dir.join(store::FAULTS_FILE)
     }
 
+    /// The configuration in force (defaults when nothing is configured).
     pub fn load(&self) -> Result<FaultsConfig> {
         store::with_lock(&self.dir, || read(&self.path()))?
     }
 
     /// Replaces the whole configuration.
-    pub fn set(&self, config: &FaultsConfig) -> Result<()> {
+    fn set(&self, config: &FaultsConfig) -> Result<()> {
         for operation in config.operations.keys() {
             check_operation(operation)?;
         }
@@ -89,7 +95,7 @@ impl Faults {
     }
 
     /// Changes one operation's faults.
-    pub fn update(&self, operation: &str, change: impl FnOnce(&mut OperationFaults)) -> Result<()> {
+    fn update(&self, operation: &str, change: impl FnOnce(&mut OperationFaults)) -> Result<()> {
         check_operation(operation)?;
         store::with_lock(&self.dir, || {
             let mut config = read(&self.path())?;
@@ -98,22 +104,27 @@ impl Faults {
         })?
     }
 
+    /// Answers the next `times` requests for `operation` with 429 ThrottlingException.
     pub fn throttle(&self, operation: &str, times: u32) -> Result<()> {
         self.update(operation, |faults| faults.throttle = times)
     }
 
+    /// Answers the next `times` requests for `operation` with 500 InternalServerException.
     pub fn internal_error(&self, operation: &str, times: u32) -> Result<()> {
         self.update(operation, |faults| faults.internal_error = times)
     }
 
+    /// Delays every request for `operation` by `latency` (zero removes the delay).
     pub fn latency(&self, operation: &str, latency: Duration) -> Result<()> {
         self.update(operation, |faults| faults.latency_ms = latency.as_millis() as u64)
     }
 
+    /// Keeps the next `times` resources `operation` creates or changes in their transitional status.
     pub fn stuck(&self, operation: &str, times: u32) -> Result<()> {
         self.update(operation, |faults| faults.stuck = times)
     }
 
+    /// Makes the next `times` resources `operation` creates or changes end `*_FAILED` with `reason`.
     pub fn fail(&self, operation: &str, times: u32, reason: &str) -> Result<()> {
         self.update(operation, |faults| {
             faults.fail = times;
@@ -121,6 +132,7 @@ impl Faults {
         })
     }
 
+    /// Replaces the quotas (AWS's defaults until set).
     pub fn set_quotas(&self, quotas: Quotas) -> Result<()> {
         store::with_lock(&self.dir, || {
             let mut config = read(&self.path())?;
@@ -137,7 +149,7 @@ impl Faults {
 
 /// Reads `faults.json` (defaults when absent), refusing operations the stack does not serve, which
 /// would otherwise be ignored without a word.
-pub fn read(path: &Path) -> Result<FaultsConfig> {
+pub(crate) fn read(path: &Path) -> Result<FaultsConfig> {
     let config: FaultsConfig = store::read_json(path)?;
     for operation in config.operations.keys() {
         check_operation(operation).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
@@ -154,7 +166,7 @@ fn check_operation(operation: &str) -> Result<()> {
 
 /// Draws the per-request faults of `operation` (throttling first, then internal errors), consuming
 /// counters. The caller holds the state lock.
-pub fn draw(dir: &Path, operation: &str) -> Result<(Drawn, Quotas)> {
+pub(crate) fn draw(dir: &Path, operation: &str) -> Result<(Drawn, Quotas)> {
     let path = dir.join(store::FAULTS_FILE);
     let mut config = read(&path)?;
     let mut drawn = Drawn::default();
@@ -176,13 +188,13 @@ pub fn draw(dir: &Path, operation: &str) -> Result<(Drawn, Quotas)> {
 
 /// What happens to a resource an operation creates or changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResourceFate {
-    pub stuck: bool,
-    pub failure: Option<String>,
+pub(crate) struct ResourceFate {
+    pub(crate) stuck: bool,
+    pub(crate) failure: Option<String>,
 }
 
 /// Consumes one `stuck` or `fail` for a resource `operation` is about to create. The caller holds the lock.
-pub fn draw_fate(dir: &Path, operation: &str) -> Result<ResourceFate> {
+pub(crate) fn draw_fate(dir: &Path, operation: &str) -> Result<ResourceFate> {
     let path = dir.join(store::FAULTS_FILE);
     let mut config = read(&path)?;
     let Some(faults) = config.operations.get_mut(operation) else { return Ok(ResourceFate::default()) };

@@ -7,12 +7,12 @@ use serde_json::Value;
 use super::store::S3_DIR;
 
 /// AgentCore's direct-code limits.
-pub const MAX_ZIPPED_BYTES: u64 = 250 * 1024 * 1024;
-pub const MAX_UNZIPPED_BYTES: u64 = 750 * 1024 * 1024;
+const MAX_ZIPPED_BYTES: u64 = 250 * 1024 * 1024;
+const MAX_UNZIPPED_BYTES: u64 = 750 * 1024 * 1024;
 
 /// Checks the artifact of a create/update request; `Some(reason)` when the version must fail.
 /// Container artifacts are accepted as the model allows (the local stack has no registry).
-pub fn check(dir: &Path, artifact: &Value) -> Option<String> {
+pub(crate) fn check(dir: &Path, artifact: &Value) -> Option<String> {
     let code = artifact.get("codeConfiguration")?;
     let s3 = code.get("code")?.get("s3")?;
     let bucket = s3.get("bucket")?.as_str()?;
@@ -64,7 +64,7 @@ pub fn check(dir: &Path, artifact: &Value) -> Option<String> {
 }
 
 /// Where the S3 server (s3s-fs) keeps `bucket/key`; `None` for keys that would escape the bucket.
-pub fn object_path(dir: &Path, bucket: &str, key: &str) -> Option<PathBuf> {
+fn object_path(dir: &Path, bucket: &str, key: &str) -> Option<PathBuf> {
     let relative = Path::new(key);
     if key.is_empty() || !relative.components().all(|part| matches!(part, Component::Normal(_))) {
         return None;

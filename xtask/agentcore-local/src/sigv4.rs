@@ -6,6 +6,7 @@ use hyper::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use super::plane::ApiError;
+use super::uri::parse_query;
 use super::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 
 const MAX_SKEW_MS: i64 = 15 * 60 * 1000;
@@ -15,7 +16,7 @@ fn denied(code: &'static str, message: impl Into<String>) -> ApiError {
 }
 
 /// Checks the Authorization header of a request signed with SigV4 for `service` in `region`.
-pub fn check(
+pub(crate) fn check(
     method: &str,
     path: &str,
     query: &str,
@@ -169,10 +170,8 @@ fn canonical_request(
     body: &Bytes,
 ) -> String {
     let uri = if path.is_empty() { "/".to_owned() } else { encode(path, false) };
-    let mut pairs: Vec<(String, String)> = super::control::parse_query(query)
-        .into_iter()
-        .map(|(key, value)| (encode(&key, true), encode(&value, true)))
-        .collect();
+    let mut pairs: Vec<(String, String)> =
+        parse_query(query).into_iter().map(|(key, value)| (encode(&key, true), encode(&value, true))).collect();
     pairs.sort();
     let query: Vec<String> = pairs.into_iter().map(|(key, value)| format!("{key}={value}")).collect();
     let mut canonical_headers = String::new();

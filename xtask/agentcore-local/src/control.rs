@@ -14,21 +14,22 @@ use serde_json::{Map, Value, json};
 
 use super::model::{Location, model};
 use super::plane::{self, ApiError, Env};
+use super::uri::{parse_query, percent_decode};
 use super::{artifact, faults, sigv4, store};
 
 /// The signing name requests must be signed for (not the endpoint prefix).
-pub const SIGNING_SERVICE: &str = "bedrock-agentcore";
+const SIGNING_SERVICE: &str = "bedrock-agentcore";
 
 /// Shared by every connection of one control-plane server.
 #[derive(Debug)]
-pub struct Control {
-    pub dir: PathBuf,
-    pub region: String,
-    pub delay: Duration,
+pub(crate) struct Control {
+    pub(crate) dir: PathBuf,
+    pub(crate) region: String,
+    pub(crate) delay: Duration,
     /// Log each request on stderr (`local up` does; an in-process stack stays quiet).
-    pub log: bool,
+    pub(crate) log: bool,
     /// Every request served, by operation; the stack hands out copies.
-    pub requests: Arc<Mutex<RequestCounts>>,
+    pub(crate) requests: Arc<Mutex<RequestCounts>>,
 }
 
 /// Requests a control plane received, by operation (`Unknown` for paths it serves none at), retries
@@ -37,10 +38,12 @@ pub struct Control {
 pub struct RequestCounts(BTreeMap<String, u64>);
 
 impl RequestCounts {
+    /// The requests for `operation` (0 when none).
     pub fn get(&self, operation: &str) -> u64 {
         self.0.get(operation).copied().unwrap_or(0)
     }
 
+    /// The requests for every operation.
     pub fn total(&self) -> u64 {
         self.0.values().sum()
     }
@@ -70,7 +73,7 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Maps method and path to an operation and its URI labels. Both the model's URIs (trailing `/`)
 /// and the Rust SDK's (without it) are accepted.
-pub fn route(method: &str, path: &str) -> Option<(&'static str, Vec<(&'static str, String)>)> {
+fn route(method: &str, path: &str) -> Option<(&'static str, Vec<(&'static str, String)>)> {
     let trimmed = path.strip_suffix('/').unwrap_or(path);
     let segments: Vec<&str> = trimmed.split('/').skip(1).collect();
     let label = |text: &str| percent_decode(text);
@@ -99,42 +102,6 @@ pub fn route(method: &str, path: &str) -> Option<(&'static str, Vec<(&'static st
         _ => return None,
     };
     Some(op)
-}
-
-/// Decodes `%XX` escapes (and nothing else: `+` stays `+` in paths).
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%'
-            && let (Some(high), Some(low)) =
-                (bytes.get(index + 1).and_then(|b| hex_digit(*b)), bytes.get(index + 2).and_then(|b| hex_digit(*b)))
-        {
-            out.push(high * 16 + low);
-            index += 3;
-            continue;
-        }
-        out.push(bytes[index]);
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_digit(byte: u8) -> Option<u8> {
-    (byte as char).to_digit(16).map(|digit| digit as u8)
-}
-
-/// Query parameters, percent-decoded (the SDKs send a space as `%20`, so `+` is kept as is).
-pub fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(value))
-        })
-        .collect()
 }
 
 type Body = Full<Bytes>;
@@ -169,7 +136,7 @@ fn request_id() -> String {
 
 impl Control {
     /// hyper entry point: never fails at the HTTP level; every problem is an AWS-style error response.
-    pub async fn serve(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    pub(crate) async fn serve(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         let request_id = request_id();
         let (parts, body) = request.into_parts();
         let operation = route(parts.method.as_str(), parts.uri.path()).map_or("Unknown", |(operation, _)| operation);
@@ -322,7 +289,7 @@ fn fingerprint(input: &Map<String, Value>) -> String {
 }
 
 /// Gathers every input member from the URI, the query string and the JSON body, keyed by member name.
-pub fn build_input(
+fn build_input(
     operation: &str,
     labels: &[(&str, String)],
     query: &str,
@@ -375,7 +342,7 @@ pub fn build_input(
 }
 
 /// Model-driven validation of a whole input.
-pub fn validate(operation: &str, input: &Map<String, Value>) -> Result<(), ApiError> {
+fn validate(operation: &str, input: &Map<String, Value>) -> Result<(), ApiError> {
     let model = model();
     let mut errors = Vec::new();
     if let Some(shape) = model.input_shape(operation) {
@@ -409,15 +376,5 @@ mod tests {
         assert_eq!(route("POST", "/runtimes/x/versions/").unwrap().0, "ListAgentRuntimeVersions");
         assert!(route("PATCH", "/runtimes/").is_none());
         assert!(route("GET", "/other").is_none());
-    }
-
-    #[test]
-    fn decodes_percent_escapes() {
-        assert_eq!(percent_decode("a%20b%2Fc"), "a b/c");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(
-            parse_query("maxResults=5&nextToken=a%3Db"),
-            [("maxResults".into(), "5".into()), ("nextToken".into(), "a=b".into())]
-        );
     }
 }

@@ -16,7 +16,7 @@ const WRITE_LOCK: &str = "s3-write.lock";
 
 /// The S3 service plus what keeps writes safe when several processes share the state directory.
 #[derive(Clone)]
-pub struct S3Server {
+pub(crate) struct S3Server {
     service: s3s::service::S3Service,
     gate: Arc<WriteGate>,
     /// Serialises conditional PUTs in this process (the write gate covers other processes).
@@ -30,7 +30,7 @@ impl std::fmt::Debug for S3Server {
 }
 
 impl S3Server {
-    pub fn new(dir: &Path) -> Result<S3Server> {
+    pub(crate) fn new(dir: &Path) -> Result<S3Server> {
         let root = dir.join(S3_DIR);
         std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
         // s3s-fs deletes leftover temporary files when it opens a root, which would break an upload
@@ -52,7 +52,7 @@ impl S3Server {
     /// key; conditional PUTs therefore also run one at a time in this process. An unconditional PUT
     /// in this process may still land between a conditional PUT's check and its write; it cannot fail
     /// a precondition, and the last writer wins, as in S3.
-    pub async fn serve(self, request: Request<Incoming>) -> Result<s3s::HttpResponse, s3s::HttpError> {
+    pub(crate) async fn serve(self, request: Request<Incoming>) -> Result<s3s::HttpResponse, s3s::HttpError> {
         let method = request.method().clone();
         let writes = method == hyper::Method::PUT || method == hyper::Method::POST;
         let conditional = method == hyper::Method::PUT

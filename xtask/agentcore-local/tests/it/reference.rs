@@ -170,7 +170,7 @@ async fn a_runtime_being_deleted_refuses_changes() {
 /// Quotas default to AWS's: 1,000 runtimes, 1,000 versions, 10 endpoints per runtime (DEFAULT counts).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_quotas_are_aws_defaults() {
-    let defaults = xtask::local::Quotas::default();
+    let defaults = agentcore_local::Quotas::default();
     assert_eq!((defaults.runtimes, defaults.versions_per_runtime, defaults.endpoints_per_runtime), (1000, 1000, 10));
     let harness = start(0).await;
     let stack = &harness.stack;
@@ -311,6 +311,9 @@ fn zip_claiming(claimed: u32) -> Vec<u8> {
     bytes
 }
 
+/// AgentCore's limit for zipped direct code: 250 MB.
+const MAX_ZIPPED_BYTES: u64 = 250 * 1024 * 1024;
+
 /// Direct-code limits (250 MB zipped, 750 MB unzipped) and a two-part entry point.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn code_artifact_limits_and_entry_points() {
@@ -319,10 +322,11 @@ async fn code_artifact_limits_and_entry_points() {
     upload(stack, "wrapped.zip", zip_with(&[("main.py", "")])).await;
     upload(stack, "inflated.zip", zip_claiming(751 * 1024 * 1024)).await;
     upload(stack, "huge.zip", zip_with(&[("main.py", "")])).await;
-    // A sparse file stands in for a 250 MB upload: the check reads the object's size on disk.
-    let huge = xtask::local::artifact::object_path(stack.dir(), BUCKET, "huge.zip").unwrap();
+    // A sparse file stands in for a 250 MB upload: the check reads the object's size on disk, where
+    // the S3 server keeps it (`s3/<bucket>/<key>` in the state directory).
+    let huge = stack.dir().join("s3").join(BUCKET).join("huge.zip");
     let file = std::fs::OpenOptions::new().write(true).open(&huge).unwrap();
-    file.set_len(xtask::local::artifact::MAX_ZIPPED_BYTES + 1).unwrap();
+    file.set_len(MAX_ZIPPED_BYTES + 1).unwrap();
     drop(file);
     let client = control_client(stack).await;
 
