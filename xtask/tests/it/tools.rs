@@ -1,5 +1,6 @@
 //! The Python tools the tests drive (uv, boto3, the AWS CLI): pinned versions that the tests install
-//! once into `target/test-tools/` themselves and reuse, never whatever `python3` or `aws` is on PATH.
+//! once into `target/test-tools/` themselves and reuse, never the boto3 or `aws` that happen to be
+//! installed (the virtualenvs are made from the `python3` on PATH, nothing more).
 //!
 //! Overrides, for a machine without access to PyPI: `AGENTCORE_TEST_PYTHON` (an interpreter that
 //! has the pinned boto3), `AGENTCORE_TEST_AWS_CLI` (an `aws` of the pinned version) and
