@@ -123,7 +123,7 @@ pub async fn connect(ctx: &Ctx) -> Result<(AwsClients, Option<LocalGuard>)> {
 }
 
 /// The HTTPS client of every SDK client: rustls with the *ring* provider, which compiles in a
-/// fraction of the time of the SDK's default aws-lc (see README.md, "Build time").
+/// fraction of the time of the SDK's default aws-lc (see docs/benchmarks.md, "Build time").
 pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls;
     aws_smithy_http_client::Builder::new()

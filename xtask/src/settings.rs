@@ -89,7 +89,7 @@ impl Settings {
     pub fn from_metadata(workspace_metadata: &serde_json::Value) -> Result<Settings> {
         let Some(table) = workspace_metadata.get("agentcore") else {
             bail!(
-                "the section is missing: add it with region, bucket, role_arn, python_runtime, platform, prod_runtime and uv_version (see README.md)"
+                "the section is missing: add it with region, bucket, role_arn, python_runtime, platform, prod_runtime and uv_version (see docs/configuration.md, \"Settings\")"
             )
         };
         serde_json::from_value(table.clone()).map_err(|err| anyhow::anyhow!("{err}"))

@@ -69,7 +69,7 @@ pub fn check_pinned(agent: &str, requirements: &Path) -> Result<()> {
         std::fs::read_to_string(requirements).with_context(|| format!("cannot read {}", requirements.display()))?;
     let pinned = Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[A-Za-z0-9._,\s-]*\])?\s*===?\s*[^\s,;*<>=!~]+$")
         .expect("valid regex");
-    let fix = "pin every dependency, transitive ones included, to one version with `==` (regenerate it with `uv pip compile`, see README.md, Adding an agent)";
+    let fix = "pin every dependency, transitive ones included, to one version with `==` (regenerate it with `uv pip compile`, see README.md, \"Adding an agent\")";
     let mut logical = String::new();
     let mut first_line = 0;
     // Editors on some systems start the file with a byte-order mark; pip ignores it too.

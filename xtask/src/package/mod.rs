@@ -62,7 +62,10 @@ impl PackageArgs {
         if selection.agents.is_empty() && !selection.all && selection.changed_since.is_none() {
             let known = agents::discover(&ctx.root, &ctx.settings)?;
             let Some(first) = known.first() else {
-                bail!("there is no agent under {}/ to package; add one (see README.md, Agents)", agents::AGENTS_DIR);
+                bail!(
+                    "there is no agent under {}/ to package; add one (see README.md, \"Adding an agent\")",
+                    agents::AGENTS_DIR
+                );
             };
             let names: Vec<&str> = known.iter().map(|agent| agent.name.as_str()).collect();
             bail!(

@@ -3,6 +3,7 @@
 mod agents;
 mod cli;
 mod deploy;
+mod docs;
 mod github;
 mod local;
 mod new_agent;
