@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
 
 use crate::aws::{self, AwsClients};
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::deploy::{Report, Row};
 use crate::naming::Target;
 use crate::progress;
@@ -59,7 +59,7 @@ impl CleanupArgs {
         if !self.yes && !self.dry_run && !interactive {
             bail!("cleanup deletes runtimes and needs confirmation: no terminal to ask on, so pass --yes");
         }
-        let (mut aws, _stack) = aws::connect(ctx).await?;
+        let (mut aws, _stack) = crate::connect::connect(ctx).await?;
         aws.wait.timeout = std::time::Duration::from_secs(self.timeout);
         let names = if !self.runtimes.is_empty() {
             self.runtimes.clone()
@@ -83,7 +83,7 @@ impl CleanupArgs {
                 progress!("{name}: not confirmed, skipped");
             }
         }
-        let results = cleanup_runtimes(ctx, &aws, &confirmed, self.dry_run).await;
+        let results = cleanup_runtimes(&aws, &confirmed, self.dry_run, ctx.settings.max_parallel).await;
         Report::new("cleanup", confirmed.iter().cloned(), results).publish(ctx)
     }
 }
@@ -152,16 +152,17 @@ impl Row for CleanupOutcome {
     }
 }
 
-/// Deletes each runtime (named endpoints first). One result per runtime, in order.
+/// Deletes each runtime (named endpoints first), at most `max_parallel` at once. One result per
+/// runtime, in order.
 pub async fn cleanup_runtimes(
-    ctx: &Ctx,
     aws: &AwsClients,
     runtime_names: &[String],
     dry_run: bool,
+    max_parallel: usize,
 ) -> Vec<Result<CleanupOutcome>> {
     futures_util::stream::iter(runtime_names.iter())
         .map(|name| async move { cleanup_runtime(aws, name, dry_run).await.with_context(|| format!("runtime {name}")) })
-        .buffered(ctx.settings.max_parallel.max(1))
+        .buffered(max_parallel.max(1))
         .collect()
         .await
 }

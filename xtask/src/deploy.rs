@@ -21,11 +21,12 @@ use sha2::{Digest, Sha256};
 
 use crate::agents::Agent;
 use crate::aws::{self, AwsClients};
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::naming::Target;
 use crate::progress;
 use crate::records::{self, DeployedConfig, VersionRecord};
 use crate::select::Selection;
+use crate::settings::Settings;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DeployArgs {
@@ -65,7 +66,7 @@ impl DeployArgs {
         // Refuse every bad name, setting and missing zip before the first call.
         for agent in &agents {
             ctx.settings.scheme().runtime_name(&agent.name, target)?;
-            desired_config(ctx, agent)?;
+            desired_config(&ctx.settings, agent)?;
             if let Some(dir) = &self.package_dir {
                 let zip = dir.join(format!("{}.zip", agent.name));
                 if !zip.is_file() {
@@ -79,7 +80,7 @@ impl DeployArgs {
                 }
             }
         }
-        let (mut aws, _stack) = aws::connect(ctx).await?;
+        let (mut aws, _stack) = crate::connect::connect(ctx).await?;
         aws.wait.timeout = Duration::from_secs(self.timeout);
         let options = DeployOptions { force: self.force, dry_run: self.dry_run, package_dir: self.package_dir };
         let results = deploy_agents_with(ctx, &aws, &agents, target, &options).await;
@@ -167,7 +168,7 @@ async fn package(ctx: &Ctx, agent: &Agent) -> Result<PathBuf> {
     let name = agent.name.clone();
     progress!("{name}: packaging");
     let report = tokio::task::spawn_blocking(move || {
-        crate::package::package_agent(&ctx, &agent, &crate::package::PackageOptions::new(&ctx))
+        crate::package::package_agent(&ctx, &agent, &crate::package::PackageOptions::new(&ctx.root))
     })
     .await
     .map_err(|err| anyhow!("packaging {name} panicked: {err}"))?
@@ -176,7 +177,7 @@ async fn package(ctx: &Ctx, agent: &Agent) -> Result<PathBuf> {
 }
 
 /// The settings a deploy of `agent` sends, refused when AgentCore would refuse them.
-pub fn desired_config(ctx: &Ctx, agent: &Agent) -> Result<DeployedConfig> {
+pub fn desired_config(settings: &Settings, agent: &Agent) -> Result<DeployedConfig> {
     if agent.manifest.network_mode == crate::agents::NetworkMode::Vpc {
         bail!(
             "agent {}: network_mode VPC needs subnets and security groups, which agent.toml cannot hold yet; use PUBLIC",
@@ -184,14 +185,14 @@ pub fn desired_config(ctx: &Ctx, agent: &Agent) -> Result<DeployedConfig> {
         );
     }
     Ok(DeployedConfig {
-        role_arn: ctx.settings.role_arn.clone(),
+        role_arn: settings.role_arn.clone(),
         python_runtime: agent.python_runtime.clone(),
         entry_point: agent.manifest.entry_point.to_vec(),
         network_mode: agent.manifest.network_mode.to_string(),
         environment: agent.manifest.environment.clone(),
         description: agent.manifest.description.clone(),
         protocol: "HTTP".to_owned(),
-        bucket: ctx.settings.bucket.clone(),
+        bucket: settings.bucket.clone(),
     })
 }
 
@@ -206,7 +207,7 @@ pub async fn deploy_zip(
     dry_run: bool,
 ) -> Result<DeployOutcome> {
     let runtime_name = ctx.settings.scheme().runtime_name(&agent.name, target)?;
-    let desired = desired_config(ctx, agent)?;
+    let desired = desired_config(&ctx.settings, agent)?;
     let (sha256, zip_bytes) = file_sha256(zip_path).await?;
     let commit = records::git_commit(&ctx.root);
     let mut outcome = DeployOutcome {
@@ -585,7 +586,7 @@ impl<T: Row + Serialize> Report<T> {
 
     /// Prints the report on stdout, writes the GitHub outputs, and fails when any item failed.
     pub fn publish(&self, ctx: &Ctx) -> Result<()> {
-        crate::output::emit(ctx, self)?;
+        crate::output::emit(ctx.json, self)?;
         crate::output::github_output(&self.command, &serde_json::to_string(self)?)?;
         crate::output::github_output("failed", &self.failed.to_string())?;
         crate::output::step_summary(&self.markdown())?;

@@ -5,6 +5,8 @@ pub mod aws;
 pub mod bench;
 pub mod cleanup;
 pub mod cli;
+pub mod connect;
+pub mod context;
 pub mod deploy;
 pub mod github;
 #[cfg(feature = "local")]

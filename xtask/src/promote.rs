@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
 
 use crate::aws::{self, AwsClients};
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::deploy::{Report, Row, or_dash};
 use crate::naming::Target;
 use crate::progress;
@@ -47,7 +47,7 @@ impl PromoteArgs {
         if self.version == 0 {
             bail!("--version must be at least 1");
         }
-        let (mut aws, _stack) = aws::connect(ctx).await?;
+        let (mut aws, _stack) = crate::connect::connect(ctx).await?;
         aws.wait.timeout = Duration::from_secs(self.timeout);
         let aws = &aws;
         let requests: Vec<PromoteRequest> = agents
@@ -98,7 +98,7 @@ impl RollbackArgs {
         if self.to == Some(0) {
             bail!("--to must be at least 1");
         }
-        let (mut aws, _stack) = aws::connect(ctx).await?;
+        let (mut aws, _stack) = crate::connect::connect(ctx).await?;
         aws.wait.timeout = Duration::from_secs(self.timeout);
         let aws = &aws;
         let endpoint = &endpoint;

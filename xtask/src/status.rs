@@ -7,9 +7,10 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::aws::{self, AwsClients};
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::deploy::{markdown_table, table};
 use crate::select::Selection;
+use crate::settings::Settings;
 
 /// AgentCore's default quotas (adjustable per account).
 pub const RUNTIMES_QUOTA: usize = 1000;
@@ -30,9 +31,9 @@ impl StatusArgs {
             } else {
                 Some(self.selection.resolve(ctx)?.into_iter().map(|agent| agent.name).collect::<Vec<_>>())
             };
-        let (aws, _stack) = aws::connect(ctx).await?;
-        let report = status(ctx, &aws, agents.as_deref()).await?;
-        crate::output::emit(ctx, &report)?;
+        let (aws, _stack) = crate::connect::connect(ctx).await?;
+        let report = status(&ctx.settings, &aws, agents.as_deref()).await?;
+        crate::output::emit(ctx.json, &report)?;
         crate::output::github_output("status", &serde_json::to_string(&report)?)?;
         crate::output::step_summary(&report.markdown())?;
         Ok(())
@@ -80,8 +81,8 @@ pub struct EndpointStatus {
 }
 
 /// The project's runtimes (those the naming scheme made), limited to `agents` when given.
-pub async fn status(ctx: &Ctx, aws: &AwsClients, agents: Option<&[String]>) -> Result<StatusReport> {
-    let scheme = ctx.settings.scheme();
+pub async fn status(settings: &Settings, aws: &AwsClients, agents: Option<&[String]>) -> Result<StatusReport> {
+    let scheme = settings.scheme();
     let all = aws::index::runtimes(aws).await?;
     let mut ours: Vec<(String, String, aws::index::RuntimeSummary)> = all
         .iter()
@@ -92,7 +93,7 @@ pub async fn status(ctx: &Ctx, aws: &AwsClients, agents: Option<&[String]>) -> R
             }
             let target = match target {
                 crate::naming::Target::Pr(number) => format!("pr_{number}"),
-                crate::naming::Target::Prod => ctx.settings.prod_runtime.clone(),
+                crate::naming::Target::Prod => settings.prod_runtime.clone(),
             };
             Some((agent, target, runtime.clone()))
         })
@@ -136,7 +137,7 @@ pub async fn status(ctx: &Ctx, aws: &AwsClients, agents: Option<&[String]>) -> R
                 endpoints,
             })
         })
-        .buffered(ctx.settings.max_parallel.max(1))
+        .buffered(settings.max_parallel.max(1))
         .collect()
         .await;
     Ok(StatusReport {

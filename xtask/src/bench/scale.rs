@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::local::{LocalConfig, LocalStack, Quotas, RequestCounts};
 
 /// The page size every listing of the tool asks for.
@@ -226,7 +226,7 @@ impl BenchScaleArgs {
                 measured(&format!("github gc ({} stale)", self.stale), gc, 1 + self.stale as u64, agents, pages),
             ],
         };
-        crate::output::emit(ctx, &report)
+        crate::output::emit(ctx.json, &report)
     }
 }
 

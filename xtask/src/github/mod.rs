@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::agents::{self, Agent};
 use crate::aws::AwsClients;
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::naming::Target;
 use crate::output::{emit, github_output};
 use crate::progress;
@@ -174,13 +174,13 @@ pub struct GcArgs {
 impl GithubCommand {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         match self {
-            GithubCommand::PrPlan(args) => emit(ctx, &pr_plan(ctx, &args)?),
-            GithubCommand::PrDeploy(args) => emit(ctx, &pr_deploy(ctx, &args, None).await?),
-            GithubCommand::PrComment(args) => emit(ctx, &pr_comment(ctx, &args)?),
-            GithubCommand::ProdDeploy(args) => emit(ctx, &prod_deploy(ctx, &args, None).await?),
-            GithubCommand::Promote(args) => emit(ctx, &promote(ctx, &args, None).await?),
-            GithubCommand::PrClosed(args) => emit(ctx, &pr_closed(ctx, &args, None).await?),
-            GithubCommand::Gc(args) => emit(ctx, &gc(ctx, &args, None).await?),
+            GithubCommand::PrPlan(args) => emit(ctx.json, &pr_plan(ctx, &args)?),
+            GithubCommand::PrDeploy(args) => emit(ctx.json, &pr_deploy(ctx, &args, None).await?),
+            GithubCommand::PrComment(args) => emit(ctx.json, &pr_comment(ctx, &args)?),
+            GithubCommand::ProdDeploy(args) => emit(ctx.json, &prod_deploy(ctx, &args, None).await?),
+            GithubCommand::Promote(args) => emit(ctx.json, &promote(ctx, &args, None).await?),
+            GithubCommand::PrClosed(args) => emit(ctx.json, &pr_closed(ctx, &args, None).await?),
+            GithubCommand::Gc(args) => emit(ctx.json, &gc(ctx, &args, None).await?),
         }
     }
 }
@@ -228,10 +228,10 @@ fn read_changed(path: &Path) -> Result<Vec<String>> {
 
 /// Clients given by the caller (tests), else connected now: only once every check has passed.
 /// Either way the step is one run, with its own listing of the runtimes.
-async fn clients(ctx: &Ctx, given: Option<AwsClients>) -> Result<(AwsClients, Option<crate::aws::LocalGuard>)> {
+async fn clients(ctx: &Ctx, given: Option<AwsClients>) -> Result<(AwsClients, Option<crate::connect::LocalGuard>)> {
     match given {
         Some(aws) => Ok((aws.new_run(), None)),
-        None => crate::aws::connect(ctx).await,
+        None => crate::connect::connect(ctx).await,
     }
 }
 
@@ -304,7 +304,7 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
         progress!("PR #{pr} comes from a fork: packaging {} agent(s), deploying none", affected.len());
         let mut packages = Vec::new();
         for agent in &affected {
-            let options = crate::package::PackageOptions::new(ctx);
+            let options = crate::package::PackageOptions::new(&ctx.root);
             let (ctx, agent) = (ctx.clone(), agent.clone());
             let result = tokio::task::spawn_blocking(move || {
                 crate::package::package_agent(&ctx, &agent, &options)
@@ -968,7 +968,7 @@ async fn delete_pr_runtimes(ctx: &Ctx, aws: &AwsClients, prs: &[u64], dry_run: b
         return Ok(doomed);
     }
     progress!("deleting {}", doomed.join(", "));
-    let results = crate::cleanup::cleanup_runtimes(ctx, aws, &doomed, dry_run).await;
+    let results = crate::cleanup::cleanup_runtimes(aws, &doomed, dry_run, ctx.settings.max_parallel).await;
     if results.len() != doomed.len() {
         bail!("cleanup returned {} results for {} runtimes", results.len(), doomed.len());
     }

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::progress;
 pub use control::RequestCounts;
 pub use faults::{FaultsConfig, OperationFaults, Quotas};
@@ -78,7 +78,7 @@ impl LocalCommand {
                     progress!("local: nothing to wipe at {}", dir.display());
                 }
                 if ctx.json {
-                    crate::output::emit(ctx, &Reset { dir, wiped })?;
+                    crate::output::emit(ctx.json, &Reset { dir, wiped })?;
                 }
                 Ok(())
             }
@@ -107,7 +107,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         region: stack.region().to_owned(),
         env: stack.env_exports(),
     };
-    crate::output::emit(ctx, &ready)?;
+    crate::output::emit(ctx.json, &ready)?;
     progress!("local: ready; press Ctrl-C to stop");
     stop.wait().await;
     progress!("local: stopping");

@@ -7,8 +7,8 @@ mod workflows;
 use std::path::{Path, PathBuf};
 
 use xtask::agents::{self, Agent};
-use xtask::aws::AwsArgs;
-use xtask::cli::Ctx;
+use xtask::context::AwsArgs;
+use xtask::context::Ctx;
 use xtask::deploy::DeployOutcome;
 use xtask::github::event::{self, IssuesEvent};
 use xtask::github::metadata::{self, AgentVersion, FORMAT, Metadata};
@@ -396,7 +396,7 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
         force: false,
         package_dir: None,
     };
-    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
+    let err = format!("{:#}", xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("push_main_squash.json is not a `pull_request` event payload"), "{err}");
 
     let args = gh::PrDeployArgs {
@@ -407,7 +407,7 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
         force: false,
         package_dir: None,
     };
-    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
+    let err = format!("{:#}", xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("not `closed`"), "{err}");
 
     let args = gh::PromoteArgs {
@@ -415,7 +415,7 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
         labeller_permission: "admin".into(),
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
     };
-    let err = format!("{:#}", xtask::cli::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
+    let err = format!("{:#}", xtask::context::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("neither an `issues` nor a `workflow_dispatch`"), "{err}");
 }
 
@@ -434,7 +434,7 @@ fn pr_without_agent_changes_deploys_nothing() {
         package_dir: None,
     };
     // No AWS is needed (nor reachable: the context points at no stack) when nothing changed.
-    let report = xtask::cli::block_on(gh::pr_deploy(&ctx(Some(dir.path())), &args, None)).unwrap();
+    let report = xtask::context::block_on(gh::pr_deploy(&ctx(Some(dir.path())), &args, None)).unwrap();
     assert_eq!(report.result, "nothing");
     let comment = std::fs::read_to_string(out).unwrap();
     assert!(comment.starts_with(render::PR_COMMENT_MARKER) && comment.contains("nothing was deployed"), "{comment}");
@@ -443,7 +443,7 @@ fn pr_without_agent_changes_deploys_nothing() {
 #[test]
 fn merged_pr_closing_keeps_its_runtimes() {
     let args = gh::PrClosedArgs { event: event_args("pr_closed_merged.json", None), dry_run: false };
-    let report = xtask::cli::block_on(gh::pr_closed(&ctx(None), &args, None)).unwrap();
+    let report = xtask::context::block_on(gh::pr_closed(&ctx(None), &args, None)).unwrap();
     assert_eq!((report.result.as_str(), report.pr, report.deleted.len()), ("kept", Some(12), 0));
 }
 
@@ -512,7 +512,7 @@ fn fork_pull_request_is_packaged_not_deployed() {
         force: false,
         package_dir: None,
     };
-    let report = xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap();
+    let report = xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap();
     assert_eq!((report.result.as_str(), report.agents.as_slice()), ("packaged", &["dad_joke_bot".to_owned()][..]));
     let comment = std::fs::read_to_string(out).unwrap();
     assert!(comment.contains("packaged but not deployed") && comment.contains("| `dad_joke_bot` |"), "{comment}");
@@ -586,7 +586,7 @@ fn rollbacks_that_are_refused() {
             labeller_permission: permission.into(),
             bot_login: gh::DEFAULT_BOT_LOGIN.into(),
         };
-        let err = format!("{:#}", xtask::cli::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
+        let err = format!("{:#}", xtask::context::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
         assert!(err.contains("promotion refused") && err.contains(expected), "{expected}: {err}");
         assert!(std::fs::read_to_string(&out).unwrap().contains("Rollback refused"));
     }
@@ -765,7 +765,7 @@ fn a_fork_is_never_deployed_one_agent_at_a_time() {
         force: false,
         package_dir: None,
     };
-    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
+    let err = format!("{:#}", xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("comes from a fork") && err.contains("no deploy"), "{err}");
     assert!(!dir.path().join("result.json").exists());
 }
@@ -786,7 +786,7 @@ fn a_failed_matrix_job_still_writes_its_result() {
         // An empty folder: the zip is missing, so the deploy fails before it changes anything.
         package_dir: Some(dir.path().join("zips")),
     };
-    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
+    let err = format!("{:#}", xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("deploy failed for dad_joke_bot"), "{err}");
     let written: Vec<render::AgentResult> = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
     assert_eq!((written.len(), written[0].agent.as_str(), written[0].pr), (1, "dad_joke_bot", 12));
@@ -795,7 +795,7 @@ fn a_failed_matrix_job_still_writes_its_result() {
     // An agent that does not exist is refused before anything is written.
     let args = gh::PrDeployArgs { agent: Some("evil_bot".into()), ..args };
     std::fs::remove_file(&result).unwrap();
-    let err = xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err().to_string();
+    let err = xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err().to_string();
     assert!(err.contains("no agent named `evil_bot`"), "{err}");
     assert!(!result.exists());
 }

@@ -525,7 +525,7 @@ fn layers_unused_for_a_month_are_pruned_and_hits_count_as_use() {
 fn real_agent_ships_only_aarch64_native_code() {
     let root = xtask::settings::workspace_root();
     let settings = xtask::settings::Settings::from_workspace(&root).unwrap();
-    let ctx = xtask::cli::Ctx { root: root.clone(), settings, aws: Default::default(), json: false };
+    let ctx = xtask::context::Ctx { root: root.clone(), settings, aws: Default::default(), json: false };
     let agents = xtask::agents::discover(&root, &ctx.settings).unwrap();
     let agent = agents.iter().find(|agent| agent.name == "dad_joke_bot").expect("dad_joke_bot exists");
     let scratch = tempfile::tempdir().unwrap();

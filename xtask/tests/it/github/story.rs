@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use xtask::aws::{self, AwsClients};
-use xtask::cli::Ctx;
+use xtask::context::Ctx;
 use xtask::github::{self as gh, EventArgs, render};
 use xtask::local::{LocalConfig, LocalStack};
 
@@ -181,8 +181,14 @@ async fn start() -> (LocalStack, Story) {
     let stack = LocalStack::start(config).await.unwrap();
     let ctx = ctx(Some(dir.path()));
     stack.ensure_bucket(&ctx.settings.bucket).await.unwrap();
-    let mut aws =
-        aws::local_clients(&stack.s3_endpoint(), &stack.control_endpoint(), stack.region(), &ctx.settings.bucket).await;
+    let mut aws = aws::local_clients(
+        &stack.s3_endpoint(),
+        &stack.control_endpoint(),
+        stack.region(),
+        &ctx.settings.bucket,
+        xtask::local::credentials(),
+    )
+    .await;
     aws.wait.first_interval = Duration::from_millis(20);
     aws.wait.max_interval = Duration::from_millis(100);
     aws.wait.timeout = Duration::from_secs(60);

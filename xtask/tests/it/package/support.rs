@@ -6,7 +6,7 @@ use std::process::Output;
 
 use sha2::{Digest, Sha256};
 use xtask::agents::Agent;
-use xtask::cli::Ctx;
+use xtask::context::Ctx;
 use xtask::package::{PackageOptions, PackageTuning};
 use xtask::settings::Settings;
 
