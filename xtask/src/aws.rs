@@ -623,7 +623,7 @@ pub struct EndpointState {
     pub runtime_name: String,
     pub runtime_id: String,
     pub endpoint: String,
-    pub status: String,
+    pub status: crate::report::Status,
     pub live_version: Option<String>,
     pub target_version: Option<String>,
     /// The runtime's latest version.
@@ -647,7 +647,7 @@ pub async fn prod_endpoint_state(
         runtime_name,
         runtime_id: runtime.id,
         endpoint: endpoint.to_owned(),
-        status: state.status().as_str().to_owned(),
+        status: state.status().as_str().into(),
         live_version: state.live_version().map(str::to_owned),
         target_version: state.target_version().map(str::to_owned),
         latest_version: latest.map(|latest| latest.agent_runtime_version().to_owned()).unwrap_or_default(),

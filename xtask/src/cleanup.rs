@@ -7,9 +7,9 @@ use futures_util::StreamExt;
 
 use crate::aws::{self, AwsClients};
 use crate::context::Ctx;
-use crate::deploy::{Report, Row};
 use crate::naming::Target;
 use crate::progress;
+use crate::report::{CleanupAction, CleanupOutcome, Plan, Report};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CleanupArgs {
@@ -84,7 +84,7 @@ impl CleanupArgs {
             }
         }
         let results = cleanup_runtimes(&aws, &confirmed, self.dry_run, ctx.settings.max_parallel).await;
-        Report::new("cleanup", confirmed.iter().cloned(), results).publish(ctx)
+        Report::new("cleanup", confirmed.iter().cloned(), results).publish(ctx.json)
     }
 }
 
@@ -126,32 +126,6 @@ fn confirm(name: &str) -> Result<bool> {
     Ok(answer.trim() == name)
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CleanupOutcome {
-    pub runtime_name: String,
-    /// Named endpoints deleted before the runtime.
-    pub endpoints_deleted: Vec<String>,
-    /// "deleted", "already_gone", or "planned" with --dry-run.
-    pub action: String,
-    pub runtime_id: Option<String>,
-    /// With --dry-run: what would be done.
-    pub plan: Option<String>,
-}
-
-impl Row for CleanupOutcome {
-    fn headers() -> &'static [&'static str] {
-        &["RUNTIME", "ACTION", "ENDPOINTS DELETED", "RUNTIME ID"]
-    }
-    fn cells(&self) -> Vec<String> {
-        let endpoints =
-            if self.endpoints_deleted.is_empty() { "-".to_owned() } else { self.endpoints_deleted.join(",") };
-        vec![self.runtime_name.clone(), self.action.clone(), endpoints, crate::deploy::or_dash(&self.runtime_id)]
-    }
-    fn plan(&self) -> Option<&str> {
-        self.plan.as_deref()
-    }
-}
-
 /// Deletes each runtime (named endpoints first), at most `max_parallel` at once. One result per
 /// runtime, in order.
 pub async fn cleanup_runtimes(
@@ -171,13 +145,13 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
     let mut outcome = CleanupOutcome {
         runtime_name: name.to_owned(),
         endpoints_deleted: Vec::new(),
-        action: String::new(),
+        action: CleanupAction::Planned,
         runtime_id: None,
         plan: None,
     };
     let Some(runtime) = aws::index::runtime(aws, name).await? else {
         progress!("{name}: already gone");
-        outcome.action = "already_gone".to_owned();
+        outcome.action = CleanupAction::AlreadyGone;
         return Ok(outcome);
     };
     let runtime_id = runtime.id.clone();
@@ -196,11 +170,11 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
         .filter(|endpoint| endpoint != "DEFAULT")
         .collect();
     if dry_run {
-        outcome.action = "planned".to_owned();
-        outcome.plan = Some(if endpoints.is_empty() {
-            format!("delete runtime {name} ({runtime_id})")
-        } else {
-            format!("delete endpoints {} then runtime {name} ({runtime_id})", endpoints.join(", "))
+        outcome.action = CleanupAction::Planned;
+        outcome.plan = Some(Plan::DeleteRuntime {
+            runtime: name.to_owned(),
+            runtime_id: runtime_id.clone(),
+            endpoints: endpoints.clone(),
         });
         outcome.endpoints_deleted = endpoints;
         return Ok(outcome);
@@ -265,7 +239,7 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
     // Later steps of this run must not find it again.
     aws::index::deleted(aws, name);
     progress!("{name}: deleted");
-    outcome.action = "deleted".to_owned();
+    outcome.action = CleanupAction::Deleted;
     Ok(outcome)
 }
 

@@ -6,7 +6,6 @@
 //! made, and wait until that version is READY.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,7 +15,6 @@ use aws_sdk_bedrockagentcorecontrol::types::{
     NetworkMode, ProtocolConfiguration, S3Location, ServerProtocol,
 };
 use futures_util::StreamExt;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::agents::Agent;
@@ -25,6 +23,7 @@ use crate::context::Ctx;
 use crate::naming::Target;
 use crate::progress;
 use crate::records::{self, DeployedConfig, VersionRecord};
+use crate::report::{DeployAction, DeployOutcome, DeployStatus, Plan, Report, Status};
 use crate::select::Selection;
 use crate::settings::Settings;
 
@@ -85,29 +84,8 @@ impl DeployArgs {
         let options = DeployOptions { force: self.force, dry_run: self.dry_run, package_dir: self.package_dir };
         let results = deploy_agents_with(ctx, &aws, &agents, target, &options).await;
         let report = Report::new("deploy", agents.iter().map(|agent| agent.name.clone()), results);
-        report.publish(ctx)
+        report.publish(ctx.json)
     }
-}
-
-/// What one agent's deploy did (or, with --dry-run, would do).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DeployOutcome {
-    pub agent: String,
-    pub runtime_name: String,
-    pub runtime_id: Option<String>,
-    pub runtime_arn: Option<String>,
-    pub version: Option<String>,
-    pub status: String,
-    /// "created", "updated", "up_to_date", or "planned" with --dry-run.
-    pub action: String,
-    pub default_endpoint: Option<String>,
-    pub s3_key: Option<String>,
-    pub zip_sha256: String,
-    pub commit: Option<String>,
-    /// With --dry-run: what would be done.
-    pub plan: Option<String>,
-    /// The version record beside the code zip.
-    pub record_key: Option<String>,
 }
 
 /// How `deploy_agents_with` gets and ships each agent's zip.
@@ -216,8 +194,8 @@ pub async fn deploy_zip(
         runtime_id: None,
         runtime_arn: None,
         version: None,
-        status: String::new(),
-        action: String::new(),
+        status: DeployStatus::Unchanged,
+        action: DeployAction::Planned,
         default_endpoint: None,
         s3_key: None,
         zip_sha256: sha256.clone(),
@@ -260,11 +238,12 @@ pub async fn deploy_zip(
                         if status == AgentRuntimeStatus::Ready {
                             progress!("{}: {runtime_name} version {latest_version} is up to date", agent.name);
                         } else if dry_run {
-                            outcome.action = "planned".to_owned();
-                            outcome.status = status.as_str().to_owned();
-                            outcome.plan = Some(format!(
-                                "wait until version {latest_version} of {runtime_name}, made from this code by an earlier deploy, is READY"
-                            ));
+                            outcome.action = DeployAction::Planned;
+                            outcome.status = DeployStatus::Version(Status::from(status.as_str()));
+                            outcome.plan = Some(Plan::AwaitVersion {
+                                runtime: runtime_name.clone(),
+                                version: latest_version.clone(),
+                            });
                             return Ok(outcome);
                         } else {
                             // An earlier deploy of this very code was interrupted while it waited:
@@ -277,8 +256,8 @@ pub async fn deploy_zip(
                             let ready = aws::index::RuntimeSummary { status: "READY".to_owned(), ..summary.clone() };
                             aws::index::record(aws, ready);
                         }
-                        outcome.status = "READY".to_owned();
-                        outcome.action = "up_to_date".to_owned();
+                        outcome.status = DeployStatus::Version(Status::Ready);
+                        outcome.action = DeployAction::UpToDate;
                         outcome.default_endpoint = default_endpoint_arn(aws, &runtime_id).await?;
                         return Ok(outcome);
                     }
@@ -289,18 +268,13 @@ pub async fn deploy_zip(
 
     let code_key = records::code_key(&runtime_name, predicted);
     if dry_run {
-        outcome.action = "planned".to_owned();
-        outcome.status = "unchanged".to_owned();
+        outcome.action = DeployAction::Planned;
+        outcome.status = DeployStatus::Unchanged;
         outcome.s3_key = Some(code_key.clone());
+        let (bucket, runtime) = (aws.bucket.clone(), runtime_name.clone());
         outcome.plan = Some(match &existing {
-            None => format!(
-                "upload s3://{}/{code_key}, create runtime {runtime_name} (version 1), wait until READY",
-                aws.bucket
-            ),
-            Some(_) => format!(
-                "upload s3://{}/{code_key}, update runtime {runtime_name} to a new version {predicted}, wait until READY",
-                aws.bucket
-            ),
+            None => Plan::CreateRuntime { bucket, code_key, runtime },
+            Some(_) => Plan::UpdateRuntime { bucket, code_key, runtime, version: predicted },
         });
         return Ok(outcome);
     }
@@ -341,7 +315,7 @@ pub async fn deploy_zip(
     outcome.runtime_id = Some(made.runtime_id.clone());
     outcome.runtime_arn = Some(made.runtime_arn.clone());
     outcome.version = Some(made.version.clone());
-    outcome.action = made.action.to_owned();
+    outcome.action = made.action;
     outcome.s3_key = Some(code_key);
     outcome.record_key = Some(record_key);
     let ready = aws::wait_runtime_ready(aws, &made.runtime_id, &runtime_name, &made.version).await?;
@@ -355,7 +329,7 @@ pub async fn deploy_zip(
             status: ready.status().as_str().to_owned(),
         },
     );
-    outcome.status = ready.status().as_str().to_owned();
+    outcome.status = DeployStatus::Version(Status::from(ready.status().as_str()));
     outcome.default_endpoint = default_endpoint_arn(aws, &made.runtime_id).await?;
     Ok(outcome)
 }
@@ -403,7 +377,7 @@ struct Made {
     runtime_id: String,
     runtime_arn: String,
     version: String,
-    action: &'static str,
+    action: DeployAction,
 }
 
 impl RuntimeRequest<'_> {
@@ -467,7 +441,7 @@ async fn create_or_update(aws: &AwsClients, request: &RuntimeRequest<'_>) -> Res
                 runtime_id: output.agent_runtime_id().to_owned(),
                 runtime_arn: output.agent_runtime_arn().to_owned(),
                 version: output.agent_runtime_version().to_owned(),
-                action: "created",
+                action: DeployAction::Created,
             })
         }
         Err(err) if aws::error_code(&err).as_deref() == Some("ConflictException") => {
@@ -517,7 +491,7 @@ async fn update(aws: &AwsClients, request: &RuntimeRequest<'_>, runtime_id: &str
                     runtime_id: output.agent_runtime_id().to_owned(),
                     runtime_arn: output.agent_runtime_arn().to_owned(),
                     version: output.agent_runtime_version().to_owned(),
-                    action: "updated",
+                    action: DeployAction::Updated,
                 });
             }
             Err(err) if attempt < 4 && aws::error_code(&err).as_deref() == Some("ConflictException") => {
@@ -531,185 +505,9 @@ async fn update(aws: &AwsClients, request: &RuntimeRequest<'_>, runtime_id: &str
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Reports shared by the release commands
-
-/// One item's result in a report: the outcome, or the error that stopped it.
-#[derive(Debug, Serialize)]
-pub struct Entry<T> {
-    pub name: String,
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<T>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// The results of one release command over several agents or runtimes.
-#[derive(Debug, Serialize)]
-pub struct Report<T> {
-    pub command: String,
-    pub results: Vec<Entry<T>>,
-    pub failed: usize,
-}
-
-/// A row of the human table and the step summary.
-pub trait Row {
-    fn headers() -> &'static [&'static str];
-    fn cells(&self) -> Vec<String>;
-    /// With --dry-run: what would be done, printed under the table.
-    fn plan(&self) -> Option<&str>;
-}
-
-impl<T: Row + Serialize> Report<T> {
-    pub fn new(command: &str, names: impl IntoIterator<Item = String>, results: Vec<Result<T>>) -> Report<T> {
-        let results: Vec<Entry<T>> = names
-            .into_iter()
-            .zip(results)
-            .map(|(name, result)| match result {
-                Ok(outcome) => Entry { name, ok: true, outcome: Some(outcome), error: None },
-                Err(err) => {
-                    // The library's errors start with the item's name, which the entry already holds.
-                    let text = format!("{err:#}");
-                    let text = ["agent", "runtime"]
-                        .iter()
-                        .find_map(|kind| text.strip_prefix(&format!("{kind} {name}: ")))
-                        .unwrap_or(&text)
-                        .to_owned();
-                    Entry { name, ok: false, outcome: None, error: Some(text) }
-                }
-            })
-            .collect();
-        let failed = results.iter().filter(|entry| !entry.ok).count();
-        Report { command: command.to_owned(), results, failed }
-    }
-
-    /// Prints the report on stdout, writes the GitHub outputs, and fails when any item failed.
-    pub fn publish(&self, ctx: &Ctx) -> Result<()> {
-        crate::output::emit(ctx.json, self)?;
-        crate::output::github_output(&self.command, &serde_json::to_string(self)?)?;
-        crate::output::github_output("failed", &self.failed.to_string())?;
-        crate::output::step_summary(&self.markdown())?;
-        if self.failed > 0 {
-            let names: Vec<&str> =
-                self.results.iter().filter(|entry| !entry.ok).map(|entry| entry.name.as_str()).collect();
-            bail!("{} of {} failed ({}); the reasons are above", self.failed, self.results.len(), names.join(", "));
-        }
-        Ok(())
-    }
-
-    fn rows(&self) -> Vec<Vec<String>> {
-        self.results.iter().filter_map(|entry| entry.outcome.as_ref()).map(|outcome| outcome.cells()).collect()
-    }
-
-    /// The step summary: the table, each plan of a dry run, each failure and the totals.
-    pub fn markdown(&self) -> String {
-        let mut text = format!("### cargo xtask {}\n\n", self.command);
-        let rows = self.rows();
-        if !rows.is_empty() {
-            text += &markdown_table(T::headers(), &rows);
-        }
-        let plans: Vec<String> = self
-            .results
-            .iter()
-            .filter_map(|entry| Some(format!("- plan for `{}`: {}\n", entry.name, entry.outcome.as_ref()?.plan()?)))
-            .collect();
-        if !plans.is_empty() {
-            text += &format!("\nDry run, nothing was changed:\n\n{}", plans.concat());
-        }
-        for entry in self.results.iter().filter(|entry| !entry.ok) {
-            text += &format!("\n**{} failed:** {}\n", entry.name, entry.error.as_deref().unwrap_or_default());
-        }
-        let done = self.results.len() - self.failed;
-        text += &format!("\n{done} succeeded, {} failed\n", self.failed);
-        text
-    }
-}
-
-impl<T: Row + Serialize> fmt::Display for Report<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows = self.rows();
-        if !rows.is_empty() {
-            f.write_str(&table(T::headers(), &rows))?;
-        }
-        for entry in &self.results {
-            if let Some(plan) = entry.outcome.as_ref().and_then(|outcome| outcome.plan()) {
-                writeln!(f, "plan for {}: {plan}", entry.name)?;
-            }
-        }
-        for entry in self.results.iter().filter(|entry| !entry.ok) {
-            writeln!(f, "FAILED {}: {}", entry.name, entry.error.as_deref().unwrap_or_default())?;
-        }
-        let done = self.results.len() - self.failed;
-        writeln!(f, "{}: {done} succeeded, {} failed", self.command, self.failed)
-    }
-}
-
-/// A plain text table with columns padded to their widest cell.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|header| header.len()).collect();
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> =
-            cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}", width = *width)).collect();
-        padded.join("  ").trim_end().to_owned() + "\n"
-    };
-    let mut text = line(headers.to_vec());
-    for row in rows {
-        text += &line(row.iter().map(String::as_str).collect());
-    }
-    text
-}
-
-/// A markdown table; `|` and line breaks inside cells are escaped so a cell stays one cell.
-pub fn markdown_table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let escape = |cell: &str| cell.replace('|', "\\|").replace(['\r', '\n'], " ");
-    let mut text = format!("| {} |\n|{}\n", headers.join(" | "), " --- |".repeat(headers.len()));
-    for row in rows {
-        let cells: Vec<String> = row.iter().map(|cell| escape(cell)).collect();
-        text += &format!("| {} |\n", cells.join(" | "));
-    }
-    text
-}
-
-pub(crate) fn or_dash(value: &Option<String>) -> String {
-    value.clone().unwrap_or_else(|| "-".to_owned())
-}
-
-impl Row for DeployOutcome {
-    fn headers() -> &'static [&'static str] {
-        &["AGENT", "RUNTIME", "ACTION", "VERSION", "STATUS", "RUNTIME ID", "S3 KEY", "DEFAULT ENDPOINT"]
-    }
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.agent.clone(),
-            self.runtime_name.clone(),
-            self.action.clone(),
-            or_dash(&self.version),
-            self.status.clone(),
-            or_dash(&self.runtime_id),
-            or_dash(&self.s3_key),
-            or_dash(&self.default_endpoint),
-        ]
-    }
-    fn plan(&self) -> Option<&str> {
-        self.plan.as_deref()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn table_pads_columns() {
-        let text = table(&["A", "LONGER"], &[vec!["wide cell".into(), "x".into()], vec!["b".into(), "y".into()]]);
-        assert_eq!(text, "A          LONGER\nwide cell  x\nb          y\n");
-    }
 
     #[test]
     fn artifact_key_reads_the_s3_prefix() {

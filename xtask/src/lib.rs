@@ -16,6 +16,7 @@ pub mod output;
 pub mod package;
 pub mod promote;
 pub mod records;
+pub mod report;
 pub mod select;
 pub mod settings;
 pub mod status;

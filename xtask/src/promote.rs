@@ -10,10 +10,10 @@ use futures_util::StreamExt;
 
 use crate::aws::{self, AwsClients};
 use crate::context::Ctx;
-use crate::deploy::{Report, Row, or_dash};
 use crate::naming::Target;
 use crate::progress;
 use crate::records::{self, PromotionRecord};
+use crate::report::{Plan, PromoteAction, PromoteOutcome, PromotionKind, Report};
 use crate::select::Selection;
 
 // `--version N` is the version to promote; the tool's own version stays on `cargo xtask --version`.
@@ -68,7 +68,7 @@ impl PromoteArgs {
             .buffered(ctx.settings.max_parallel)
             .collect()
             .await;
-        Report::new("promote", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx)
+        Report::new("promote", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx.json)
     }
 }
 
@@ -111,7 +111,7 @@ impl RollbackArgs {
             .buffered(ctx.settings.max_parallel)
             .collect()
             .await;
-        Report::new("rollback", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx)
+        Report::new("rollback", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx.json)
     }
 }
 
@@ -129,43 +129,6 @@ pub struct PromoteRequest {
     pub dry_run: bool,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PromoteOutcome {
-    pub agent: String,
-    pub runtime_name: String,
-    pub endpoint: String,
-    pub previous_version: Option<String>,
-    pub live_version: String,
-    /// "promoted", "rolled_back", "already_live", or "planned" with --dry-run.
-    pub action: String,
-    pub runtime_id: String,
-    pub endpoint_arn: Option<String>,
-    /// The promotion record written to S3.
-    pub record_key: Option<String>,
-    /// With --dry-run: what would be done.
-    pub plan: Option<String>,
-}
-
-impl Row for PromoteOutcome {
-    fn headers() -> &'static [&'static str] {
-        &["AGENT", "RUNTIME", "ENDPOINT", "ACTION", "FROM", "LIVE", "RECORD"]
-    }
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.agent.clone(),
-            self.runtime_name.clone(),
-            self.endpoint.clone(),
-            self.action.clone(),
-            or_dash(&self.previous_version),
-            self.live_version.clone(),
-            or_dash(&self.record_key),
-        ]
-    }
-    fn plan(&self) -> Option<&str> {
-        self.plan.as_deref()
-    }
-}
-
 /// Endpoint names AgentCore accepts, minus DEFAULT, which follows every new version by itself.
 pub fn check_endpoint(endpoint: &str) -> Result<()> {
     if endpoint.eq_ignore_ascii_case("DEFAULT") {
@@ -181,7 +144,7 @@ pub fn check_endpoint(endpoint: &str) -> Result<()> {
 
 /// Moves the endpoint of `request.agent`'s prod runtime to `request.version` and waits until live.
 pub async fn promote(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest) -> Result<PromoteOutcome> {
-    move_endpoint(ctx, aws, request, "promote").await
+    move_endpoint(ctx, aws, request, PromotionKind::Promote).await
 }
 
 /// Points the endpoint back at `to`, or at the version it served before its current one according
@@ -230,7 +193,7 @@ pub async fn rollback(
         require_newer: false,
         dry_run,
     };
-    move_endpoint(ctx, aws, &request, "rollback").await
+    move_endpoint(ctx, aws, &request, PromotionKind::Rollback).await
 }
 
 async fn prod_runtime(aws: &AwsClients, runtime_name: &str, agent: &str) -> Result<aws::index::RuntimeSummary> {
@@ -242,7 +205,12 @@ async fn prod_runtime(aws: &AwsClients, runtime_name: &str, agent: &str) -> Resu
     }
 }
 
-async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, kind: &str) -> Result<PromoteOutcome> {
+async fn move_endpoint(
+    ctx: &Ctx,
+    aws: &AwsClients,
+    request: &PromoteRequest,
+    kind: PromotionKind,
+) -> Result<PromoteOutcome> {
     let endpoint = request.endpoint.as_str();
     check_endpoint(endpoint)?;
     if request.version == 0 {
@@ -296,7 +264,7 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
         endpoint: endpoint.to_owned(),
         previous_version: live.clone(),
         live_version: version.clone(),
-        action: String::new(),
+        action: PromoteAction::Planned,
         runtime_id: runtime_id.clone(),
         endpoint_arn: current.as_ref().map(|current| current.agent_runtime_endpoint_arn().to_owned()),
         record_key: None,
@@ -305,7 +273,7 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
     let ready = current.as_ref().is_some_and(|current| current.status().as_str() == "READY");
     if live.as_deref() == Some(version.as_str()) && ready {
         progress!("{}: {endpoint} of {runtime_name} already serves version {version}", request.agent);
-        outcome.action = "already_live".to_owned();
+        outcome.action = PromoteAction::AlreadyLive;
         // A move whose record was lost (its write failed after the endpoint moved) is recorded
         // now, so that rollback still knows what was served before.
         let newest =
@@ -319,7 +287,7 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
                 endpoint: endpoint.to_owned(),
                 from_version: newest.map(|record| record.to_version),
                 to_version: version.clone(),
-                kind: kind.to_owned(),
+                kind,
                 actor: records::actor(),
                 git_commit: records::git_commit(&ctx.root),
                 at: records::now_rfc3339(),
@@ -350,18 +318,13 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
         );
     }
     if request.dry_run {
-        outcome.action = "planned".to_owned();
+        outcome.action = PromoteAction::Planned;
         outcome.live_version = live.clone().unwrap_or_else(|| "none".to_owned());
+        let (endpoint, runtime, from, to) = (endpoint.to_owned(), runtime_name.clone(), live.clone(), version.clone());
         outcome.plan = Some(match &current {
-            Some(_) if resume => format!(
-                "wait until endpoint {endpoint} of {runtime_name}, already moving from version {} to {version}, is live",
-                live.as_deref().unwrap_or("none")
-            ),
-            None => format!("create endpoint {endpoint} of {runtime_name} at version {version}, wait until live"),
-            Some(_) => format!(
-                "move endpoint {endpoint} of {runtime_name} from version {} to {version}, wait until live",
-                live.as_deref().unwrap_or("none")
-            ),
+            Some(_) if resume => Plan::AwaitEndpoint { endpoint, runtime, from, to },
+            None => Plan::CreateEndpoint { endpoint, runtime, version: to },
+            Some(_) => Plan::MoveEndpoint { endpoint, runtime, from, to },
         });
         return Ok(outcome);
     }
@@ -405,7 +368,10 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
     let state = aws::wait_endpoint_live(aws, &runtime_id, &runtime_name, endpoint, &version).await?;
     progress!("{}: {endpoint} of {runtime_name} serves version {version}", request.agent);
     outcome.endpoint_arn = Some(state.agent_runtime_endpoint_arn().to_owned());
-    outcome.action = if kind == "rollback" { "rolled_back" } else { "promoted" }.to_owned();
+    outcome.action = match kind {
+        PromotionKind::Promote => PromoteAction::Promoted,
+        PromotionKind::Rollback => PromoteAction::RolledBack,
+    };
     let record = PromotionRecord {
         agent: request.agent.clone(),
         runtime_name: runtime_name.clone(),
@@ -413,7 +379,7 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
         endpoint: endpoint.to_owned(),
         from_version: live,
         to_version: version,
-        kind: kind.to_owned(),
+        kind,
         actor: records::actor(),
         git_commit: records::git_commit(&ctx.root),
         at: records::now_rfc3339(),

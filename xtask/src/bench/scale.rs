@@ -136,7 +136,7 @@ impl fmt::Display for ScaleReport {
             .collect();
         let headers =
             ["COMMAND", "WALL", "REQUESTS", "PER AGENT", "LIST CALLS", "BEFORE", "BEFORE PER AGENT", "BEFORE / NOW"];
-        f.write_str(&crate::deploy::table(&headers, &rows))?;
+        f.write_str(&crate::report::table(&headers, &rows))?;
         writeln!(f, "requests by operation:")?;
         for measured in &self.commands {
             let operations: Vec<String> =

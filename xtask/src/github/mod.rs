@@ -6,11 +6,9 @@ pub mod metadata;
 pub mod release;
 pub mod render;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
 
 use crate::agents::{self, Agent};
 use crate::aws::AwsClients;
@@ -18,6 +16,7 @@ use crate::context::Ctx;
 use crate::naming::Target;
 use crate::output::{emit, github_output};
 use crate::progress;
+use crate::report::{Step, StepReport, StepResult};
 
 /// The login GitHub gives the workflow token's bot; it authors deployment issues.
 pub const DEFAULT_BOT_LOGIN: &str = "github-actions[bot]";
@@ -185,33 +184,6 @@ impl GithubCommand {
     }
 }
 
-/// What a step did: shown to humans, printed as JSON with `--json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct StepReport {
-    pub step: &'static str,
-    /// `deployed`, `packaged`, `nothing`, `issue`, `promoted`, `rolled_back`, `deleted`, `refused`.
-    pub result: String,
-    pub pr: Option<u64>,
-    pub agents: Vec<String>,
-    /// Runtimes deleted (or, with --dry-run, that would be).
-    pub deleted: Vec<String>,
-    /// The rendered markdown, also written to --out.
-    pub markdown: Option<String>,
-}
-
-impl fmt::Display for StepReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}: {}", self.step, self.result)?;
-        if !self.agents.is_empty() {
-            writeln!(f, "agents: {}", self.agents.join(", "))?;
-        }
-        if !self.deleted.is_empty() {
-            writeln!(f, "deleted: {}", self.deleted.join(", "))?;
-        }
-        Ok(())
-    }
-}
-
 fn write_out(path: Option<&Path>, markdown: &str, key: &str) -> Result<()> {
     if let Some(path) = path {
         std::fs::write(path, markdown).with_context(|| format!("cannot write {}", path.display()))?;
@@ -272,8 +244,8 @@ pub fn pr_plan(ctx: &Ctx, args: &PrPlanArgs) -> Result<StepReport> {
     github_output("agents", &serde_json::to_string(&names(&affected))?)?;
     github_output("fork", if event.is_fork() { "true" } else { "false" })?;
     Ok(StepReport {
-        step: "pr-plan",
-        result: if affected.is_empty() { "nothing" } else { "planned" }.into(),
+        step: Step::PrPlan,
+        result: if affected.is_empty() { StepResult::Nothing } else { StepResult::Planned },
         pr: Some(event.number),
         agents: names(&affected),
         deleted: vec![],
@@ -320,8 +292,8 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
             bail!("packaging failed for {}", failed.join(", "));
         }
         return Ok(StepReport {
-            step: "pr-deploy",
-            result: "packaged".into(),
+            step: Step::PrDeploy,
+            result: StepResult::Packaged,
             pr: Some(pr),
             agents: names(&affected),
             deleted: vec![],
@@ -368,8 +340,8 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
         bail!("deploy failed for {} (the PR comment says why)", failed.join(", "));
     }
     Ok(StepReport {
-        step: "pr-deploy",
-        result: if results.is_empty() { "nothing" } else { "deployed" }.into(),
+        step: Step::PrDeploy,
+        result: if results.is_empty() { StepResult::Nothing } else { StepResult::Deployed },
         pr: Some(pr),
         agents: names(&affected),
         deleted: vec![],
@@ -384,7 +356,7 @@ async fn deploy_pr_agents(
     aws: Option<AwsClients>,
     affected: &[Agent],
     pr: u64,
-) -> Result<Vec<Result<crate::deploy::DeployOutcome>>> {
+) -> Result<Vec<Result<crate::report::DeployOutcome>>> {
     let (aws, _stack) = clients(ctx, aws).await?;
     progress!("PR #{pr}: deploying {}", names(affected).join(", "));
     let options =
@@ -408,8 +380,9 @@ fn check_deployed(scheme: &crate::naming::Scheme, agent: &str, pr: u64, deployed
     if let Some(version) = &deployed.version {
         metadata::parse_version(version)?;
     }
-    if deployed.status.is_empty() || !deployed.status.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
-        bail!("status `{}` is not an AgentCore status", deployed.status.escape_default());
+    let status = deployed.status.as_str();
+    if status.is_empty() || !status.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+        bail!("status `{}` is not an AgentCore status", status.escape_default());
     }
     if let Some(key) = &deployed.s3_key
         && (!key.starts_with(&format!("{runtime}/"))
@@ -510,13 +483,12 @@ pub fn pr_comment(ctx: &Ctx, args: &PrCommentArgs) -> Result<StepReport> {
     write_out(args.event.out.as_deref(), &markdown, "comment")?;
     let failed = results.iter().filter(|result| result.outcome.is_err()).count();
     Ok(StepReport {
-        step: "pr-comment",
+        step: Step::PrComment,
         result: match (results.len(), failed) {
-            (0, _) => "nothing",
-            (_, 0) => "deployed",
-            _ => "failed",
-        }
-        .into(),
+            (0, _) => StepResult::Nothing,
+            (_, 0) => StepResult::Deployed,
+            _ => StepResult::Failed,
+        },
         pr: Some(pr),
         agents: names,
         deleted: vec![],
@@ -571,8 +543,8 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
     if affected.is_empty() {
         github_output("issue", "false")?;
         return Ok(StepReport {
-            step: "prod-deploy",
-            result: "nothing".into(),
+            step: Step::ProdDeploy,
+            result: StepResult::Nothing,
             pr,
             agents: vec![],
             deleted: vec![],
@@ -636,8 +608,8 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
     if entries.is_empty() {
         github_output("issue", "false")?;
         return Ok(StepReport {
-            step: "prod-deploy",
-            result: "nothing".into(),
+            step: Step::ProdDeploy,
+            result: StepResult::Nothing,
             pr,
             agents: vec![],
             deleted: vec![],
@@ -677,8 +649,8 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
     github_output("title", &title)?;
     github_output("issue", "true")?;
     Ok(StepReport {
-        step: "prod-deploy",
-        result: "issue".into(),
+        step: Step::ProdDeploy,
+        result: StepResult::Issue,
         pr,
         agents: metadata.agents.iter().map(|entry| entry.agent.clone()).collect(),
         deleted: vec![],
@@ -828,7 +800,7 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
     let refuse = |reason: anyhow::Error| -> Result<StepReport> {
         let reason = format!("{reason:#}");
         write_out(out, &render::refusal(&reason, by_label), "comment")?;
-        github_output("result", "refused")?;
+        github_output("result", StepResult::Refused.as_str())?;
         bail!("promotion refused: {reason}")
     };
     match event {
@@ -866,10 +838,10 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
             let outcome = crate::promote::rollback(ctx, &aws, &agent.name, &endpoint, Some(version), false).await?;
             let markdown = render::rollback_summary(&outcome);
             write_out(out, &markdown, "comment")?;
-            github_output("result", "rolled_back")?;
+            github_output("result", StepResult::RolledBack.as_str())?;
             Ok(StepReport {
-                step: "promote",
-                result: "rolled_back".into(),
+                step: Step::Promote,
+                result: StepResult::RolledBack,
                 pr: None,
                 agents: vec![agent.name],
                 deleted: vec![],
@@ -920,7 +892,7 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                     Err(err) => {
                         let reason = format!("agent `{}`: {err:#}", entry.agent);
                         write_out(out, &render::failure(&reason), "comment")?;
-                        github_output("result", "failed")?;
+                        github_output("result", StepResult::Failed.as_str())?;
                         bail!("promotion failed: {reason}");
                     }
                 }
@@ -933,7 +905,7 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                         let reason =
                             format!("the versions are live, but deleting the runtimes of PR #{pr} failed: {err:#}");
                         write_out(out, &render::failure(&reason), "comment")?;
-                        github_output("result", "failed")?;
+                        github_output("result", StepResult::Failed.as_str())?;
                         bail!("{reason}");
                     }
                 },
@@ -941,10 +913,10 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
             };
             let markdown = render::promotion_summary(&verified, &outcomes, &deleted);
             write_out(out, &markdown, "comment")?;
-            github_output("result", "promoted")?;
+            github_output("result", StepResult::Promoted.as_str())?;
             Ok(StepReport {
-                step: "promote",
-                result: "promoted".into(),
+                step: Step::Promote,
+                result: StepResult::Promoted,
                 pr: verified.pr,
                 agents: verified.agents.iter().map(|entry| entry.agent.clone()).collect(),
                 deleted,
@@ -996,8 +968,8 @@ pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs, aws: Option<AwsClients>) 
         progress!("PR #{pr} was merged: its runtimes stay until the deployment issue is promoted");
         github_output("deleted", "[]")?;
         return Ok(StepReport {
-            step: "pr-closed",
-            result: "kept".into(),
+            step: Step::PrClosed,
+            result: StepResult::Kept,
             pr: Some(pr),
             agents: vec![],
             deleted: vec![],
@@ -1008,8 +980,8 @@ pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs, aws: Option<AwsClients>) 
     let deleted = delete_pr_runtimes(ctx, &aws, &[pr], args.dry_run).await?;
     github_output("deleted", &serde_json::to_string(&deleted)?)?;
     Ok(StepReport {
-        step: "pr-closed",
-        result: if args.dry_run { "planned" } else { "deleted" }.into(),
+        step: Step::PrClosed,
+        result: if args.dry_run { StepResult::Planned } else { StepResult::Deleted },
         pr: Some(pr),
         agents: vec![],
         deleted,
@@ -1075,8 +1047,8 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
     let deleted = delete_pr_runtimes(ctx, &aws, &stale, args.dry_run).await?;
     github_output("deleted", &serde_json::to_string(&deleted)?)?;
     Ok(StepReport {
-        step: "gc",
-        result: if args.dry_run { "planned" } else { "deleted" }.into(),
+        step: Step::Gc,
+        result: if args.dry_run { StepResult::Planned } else { StepResult::Deleted },
         pr: None,
         agents: vec![],
         deleted,

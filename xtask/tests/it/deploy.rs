@@ -13,11 +13,12 @@ use sha2::{Digest, Sha256};
 use xtask::agents::Agent;
 use xtask::aws::{self, AwsClients, WaitPolicy};
 use xtask::context::Ctx;
-use xtask::deploy::{DeployOptions, DeployOutcome, Report, deploy_agents_with};
+use xtask::deploy::{DeployOptions, deploy_agents_with};
 use xtask::local::{LocalConfig, LocalStack};
 use xtask::naming::Target;
 use xtask::promote::{PromoteRequest, promote, rollback};
 use xtask::records::{self, PromotionRecord, VersionRecord};
+use xtask::report::{DeployOutcome, Report};
 
 /// A local stack in a temp dir, a context on the real workspace, and clients for the stack.
 struct Env {
@@ -1359,7 +1360,10 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoin
     assert!(err.contains("version 1 is still CREATING"), "{err}");
     let planned = env.deploy_one(Target::Pr(14), &zips, false, true).await.unwrap();
     assert_eq!(planned.action, "planned");
-    assert!(planned.plan.as_deref().unwrap().starts_with("wait until version 1 of dad_joke_bot_pr_14"), "{planned:?}");
+    assert!(
+        planned.plan.as_ref().unwrap().to_string().starts_with("wait until version 1 of dad_joke_bot_pr_14"),
+        "{planned:?}"
+    );
     env.aws.wait.timeout = Duration::from_secs(20);
     let again = env.deploy_one(Target::Pr(14), &zips, false, false).await.unwrap();
     assert_eq!(
@@ -1390,7 +1394,7 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoin
     assert!(err.contains("is still UPDATING (live version 1, wanted 2)"), "{err}");
     let planned = promote(&env.ctx, &env.aws, &request(2, true)).await.unwrap();
     assert_eq!(
-        planned.plan.as_deref(),
+        planned.plan.as_ref().map(ToString::to_string).as_deref(),
         Some("wait until endpoint prod of dad_joke_bot_prod, already moving from version 1 to 2, is live")
     );
     env.aws.wait.timeout = Duration::from_secs(20);

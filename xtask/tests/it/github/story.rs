@@ -11,6 +11,7 @@ use xtask::aws::{self, AwsClients};
 use xtask::context::Ctx;
 use xtask::github::{self as gh, EventArgs, render};
 use xtask::local::{LocalConfig, LocalStack};
+use xtask::report::StepReport;
 
 use super::{ctx, events_dir};
 
@@ -79,7 +80,7 @@ impl Story {
         endpoint.live_version().map(str::to_owned)
     }
 
-    async fn pr_deploy(&mut self, fixture: &str, pr: u64, revision: &str, changed: &[&str]) -> gh::StepReport {
+    async fn pr_deploy(&mut self, fixture: &str, pr: u64, revision: &str, changed: &[&str]) -> StepReport {
         let revisions: Vec<(&str, &str)> = AGENTS.iter().map(|agent| (*agent, revision)).collect();
         let event = self.event(fixture, |payload| {
             payload["number"] = pr.into();
@@ -134,7 +135,7 @@ impl Story {
         revisions: &[(&str, &str)],
         pulls: Option<&str>,
         open_issues: &[&str],
-    ) -> (gh::StepReport, String) {
+    ) -> (StepReport, String) {
         let event = self.event("push_main_squash.json", |_| {});
         let title_out = self.path(&format!("title-{}.txt", self.step));
         let issues: Vec<Value> = open_issues
@@ -161,7 +162,7 @@ impl Story {
         (report, title)
     }
 
-    async fn approve(&mut self, body: &str, permission: &str) -> anyhow::Result<gh::StepReport> {
+    async fn approve(&mut self, body: &str, permission: &str) -> anyhow::Result<StepReport> {
         let body = body.to_owned();
         let event = self.event("issues_labeled_approved.json", move |payload| payload["issue"]["body"] = body.into());
         let args =
