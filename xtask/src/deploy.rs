@@ -269,13 +269,14 @@ pub async fn deploy_zip(
     let code_key = records::code_key(&runtime_name, predicted);
     if dry_run {
         outcome.action = DeployAction::Planned;
-        outcome.status = DeployStatus::Unchanged;
         outcome.s3_key = Some(code_key.clone());
         let (bucket, runtime) = (aws.bucket.clone(), runtime_name.clone());
-        outcome.plan = Some(match &existing {
-            None => Plan::CreateRuntime { bucket, code_key, runtime },
-            Some(_) => Plan::UpdateRuntime { bucket, code_key, runtime, version: predicted },
-        });
+        (outcome.status, outcome.plan) = match &existing {
+            None => (DeployStatus::Create, Some(Plan::CreateRuntime { bucket, code_key, runtime })),
+            Some(_) => {
+                (DeployStatus::Unchanged, Some(Plan::UpdateRuntime { bucket, code_key, runtime, version: predicted }))
+            }
+        };
         return Ok(outcome);
     }
 

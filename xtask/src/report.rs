@@ -354,7 +354,7 @@ mod tests {
             runtime_id: None,
             runtime_arn: None,
             version: None,
-            status: DeployStatus::Unchanged,
+            status: DeployStatus::Create,
             default_endpoint: None,
             record_key: None,
             plan: Some(Plan::CreateRuntime {
@@ -364,13 +364,29 @@ mod tests {
             }),
             ..deployed("weather_bot", "weather_bot_pr_12", "1", DeployAction::Planned)
         };
+        // A dry run of a runtime that exists leaves it unchanged; of one that does not, creates it.
+        let update = DeployOutcome {
+            version: None,
+            status: DeployStatus::Unchanged,
+            default_endpoint: None,
+            record_key: None,
+            plan: Some(Plan::UpdateRuntime {
+                bucket: "agentcore-artifacts-123456789012".into(),
+                code_key: "news_bot_pr_12/v4/code.zip".into(),
+                runtime: "news_bot_pr_12".into(),
+                version: 4,
+            }),
+            ..deployed("news_bot", "news_bot_pr_12", "4", DeployAction::Planned)
+        };
         let results = vec![
             Ok(deployed("dad_joke_bot", "dad_joke_bot_pr_12", "1", DeployAction::Created)),
             Ok(deployed("motivational_quotes_bot", "motivational_quotes_bot_pr_12", "3", DeployAction::UpToDate)),
             Ok(planned),
+            Ok(update),
             Err(anyhow::anyhow!("bucket agentcore-artifacts-123456789012 does not exist")),
         ];
-        let names = ["dad_joke_bot", "motivational_quotes_bot", "weather_bot", "broken_bot"].map(str::to_owned);
+        let names =
+            ["dad_joke_bot", "motivational_quotes_bot", "weather_bot", "news_bot", "broken_bot"].map(str::to_owned);
         let report = Report::new("deploy", names, results);
         insta::assert_snapshot!(shown(&report, Some(report.markdown())));
     }
@@ -549,6 +565,7 @@ mod tests {
         }
         assert_eq!(Status::from("PAUSED"), Status::Other("PAUSED".into()));
         assert_eq!(DeployStatus::from("unchanged"), DeployStatus::Unchanged);
+        assert_eq!(DeployStatus::from("create"), DeployStatus::Create);
         assert_eq!(DeployStatus::from("READY"), DeployStatus::Version(Status::Ready));
     }
 

@@ -24,8 +24,10 @@ words! {
 pub enum DeployStatus {
     /// The version's status as AgentCore reports it (READY once a deploy is done).
     Version(Status),
-    /// --dry-run: the runtime is left as it is.
+    /// --dry-run: the runtime exists and is left as it is.
     Unchanged,
+    /// --dry-run: the runtime does not exist yet; the deploy would create it.
+    Create,
 }
 
 impl DeployStatus {
@@ -33,6 +35,7 @@ impl DeployStatus {
         match self {
             DeployStatus::Version(status) => status.as_str(),
             DeployStatus::Unchanged => "unchanged",
+            DeployStatus::Create => "create",
         }
     }
 }
@@ -41,6 +44,7 @@ impl From<&str> for DeployStatus {
     fn from(text: &str) -> DeployStatus {
         match text {
             "unchanged" => DeployStatus::Unchanged,
+            "create" => DeployStatus::Create,
             status => DeployStatus::Version(Status::from(status)),
         }
     }
