@@ -135,7 +135,7 @@ pub async fn cleanup_runtimes(
     max_parallel: usize,
 ) -> Vec<Result<CleanupOutcome>> {
     futures_util::stream::iter(runtime_names.iter())
-        .map(|name| async move { cleanup_runtime(aws, name, dry_run).await.with_context(|| format!("runtime {name}")) })
+        .map(|name| cleanup_runtime(aws, name, dry_run))
         .buffered(max_parallel.max(1))
         .collect()
         .await

@@ -63,9 +63,9 @@ impl DeployArgs {
             progress!("no agent selected: nothing to deploy");
         }
         // Refuse every bad name, setting and missing zip before the first call.
+        let mut jobs = Vec::new();
         for agent in &agents {
-            ctx.settings.scheme().runtime_name(&agent.name, target)?;
-            desired_config(&ctx.settings, agent)?;
+            jobs.push(Job::new(&ctx.settings, agent, target)?);
             if let Some(dir) = &self.package_dir {
                 let zip = dir.join(format!("{}.zip", agent.name));
                 if !zip.is_file() {
@@ -82,7 +82,7 @@ impl DeployArgs {
         let (mut aws, _stack) = crate::connect::connect(ctx).await?;
         aws.wait.timeout = Duration::from_secs(self.timeout);
         let options = DeployOptions { force: self.force, dry_run: self.dry_run, package_dir: self.package_dir };
-        let results = deploy_agents_with(ctx, &aws, &agents, target, &options).await;
+        let results = deploy_jobs(ctx, &aws, &jobs, &options).await;
         let report = Report::new("deploy", agents.iter().map(|agent| agent.name.clone()), results);
         report.publish(ctx.json)
     }
@@ -97,20 +97,65 @@ pub struct DeployOptions {
     pub package_dir: Option<PathBuf>,
 }
 
-/// Deploys `agents` to `target`, at most `ctx.settings.max_parallel` at once. One result per agent,
-/// in order: a failure of one does not stop the others.
-pub async fn deploy_agents(
-    ctx: &Ctx,
-    aws: &AwsClients,
-    agents: &[Agent],
+/// One agent's deploy as prepared before any call: the values every later step reads, each
+/// derived once.
+#[derive(Debug, Clone)]
+struct Job {
+    agent: Agent,
     target: Target,
-    force: bool,
-    dry_run: bool,
-) -> Vec<Result<DeployOutcome>> {
-    deploy_agents_with(ctx, aws, agents, target, &DeployOptions { force, dry_run, package_dir: None }).await
+    runtime_name: String,
+    /// The settings the deploy sends.
+    desired: DeployedConfig,
 }
 
-/// `deploy_agents` with every option.
+impl Job {
+    /// Refuses a runtime name or settings that AgentCore would refuse.
+    fn new(settings: &Settings, agent: &Agent, target: Target) -> Result<Job> {
+        let runtime_name = settings.scheme().runtime_name(&agent.name, target)?;
+        let desired = desired_config(settings, agent)?;
+        Ok(Job { agent: agent.clone(), target, runtime_name, desired })
+    }
+}
+
+/// A code zip and its SHA-256, computed once: by packaging it, or by reading one built earlier.
+struct Zip {
+    path: PathBuf,
+    sha256: String,
+    bytes: u64,
+}
+
+impl Zip {
+    /// Hashes a zip built earlier, in chunks and off the async threads.
+    async fn read(path: &Path) -> Result<Zip> {
+        let owned = path.to_path_buf();
+        let (sha256, bytes) = tokio::task::spawn_blocking(move || {
+            let path = owned;
+            let mut file = std::fs::File::open(&path).with_context(|| {
+                format!("cannot read the zip {}; build it with `cargo xtask package`", path.display())
+            })?;
+            let mut hasher = Sha256::new();
+            let size =
+                std::io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read {}", path.display()))?;
+            anyhow::Ok((hex::encode(hasher.finalize()), size))
+        })
+        .await
+        .map_err(|err| anyhow!("hashing {} panicked: {err}", path.display()))??;
+        Ok(Zip { path: path.to_path_buf(), sha256, bytes })
+    }
+}
+
+/// What every agent of one deploy run shares.
+struct Run<'a> {
+    aws: &'a AwsClients,
+    /// The commit being deployed, recorded with each version.
+    commit: Option<String>,
+    force: bool,
+    dry_run: bool,
+}
+
+/// Deploys `agents` to `target`, at most `ctx.settings.max_parallel` at once. One result per agent,
+/// in order: a failure of one does not stop the others, and an error does not repeat which agent it
+/// is about (the caller pairs results with agents).
 pub async fn deploy_agents_with(
     ctx: &Ctx,
     aws: &AwsClients,
@@ -118,22 +163,28 @@ pub async fn deploy_agents_with(
     target: Target,
     options: &DeployOptions,
 ) -> Vec<Result<DeployOutcome>> {
+    let prepared: Vec<Result<Job>> = agents.iter().map(|agent| Job::new(&ctx.settings, agent, target)).collect();
+    let jobs: Vec<Job> = prepared.iter().filter_map(|job| job.as_ref().ok()).cloned().collect();
+    let mut deployed = deploy_jobs(ctx, aws, &jobs, options).await.into_iter();
+    prepared.into_iter().map(|job| job.and_then(|_| deployed.next().expect("one result per job"))).collect()
+}
+
+async fn deploy_jobs(ctx: &Ctx, aws: &AwsClients, jobs: &[Job], options: &DeployOptions) -> Vec<Result<DeployOutcome>> {
     // Before packaging, which may take minutes: a missing bucket fails every agent the same way.
-    if !agents.is_empty()
+    if !jobs.is_empty()
         && let Err(err) = records::check_bucket(aws).await
     {
         let text = format!("{err:#}");
-        return agents.iter().map(|_| Err(anyhow!("{text}"))).collect();
+        return jobs.iter().map(|_| Err(anyhow!("{text}"))).collect();
     }
-    futures_util::stream::iter(agents.iter().cloned())
-        .map(|agent| async move {
+    let run = &Run { aws, commit: records::git_commit(&ctx.root), force: options.force, dry_run: options.dry_run };
+    futures_util::stream::iter(jobs)
+        .map(|job| async move {
             let zip = match &options.package_dir {
-                Some(dir) => dir.join(format!("{}.zip", agent.name)),
-                None => package(ctx, &agent).await?,
+                Some(dir) => Zip::read(&dir.join(format!("{}.zip", job.agent.name))).await?,
+                None => package(ctx, &job.agent).await?,
             };
-            deploy_zip(ctx, aws, &agent, target, &zip, options.force, options.dry_run)
-                .await
-                .with_context(|| format!("agent {}", agent.name))
+            deploy_job(run, job, &zip).await
         })
         .buffered(ctx.settings.max_parallel.max(1))
         .collect()
@@ -141,7 +192,7 @@ pub async fn deploy_agents_with(
 }
 
 /// Packages one agent with the `package` command's code, off the async threads.
-async fn package(ctx: &Ctx, agent: &Agent) -> Result<PathBuf> {
+async fn package(ctx: &Ctx, agent: &Agent) -> Result<Zip> {
     let (ctx, agent) = (ctx.clone(), agent.clone());
     let name = agent.name.clone();
     progress!("{name}: packaging");
@@ -150,12 +201,12 @@ async fn package(ctx: &Ctx, agent: &Agent) -> Result<PathBuf> {
     })
     .await
     .map_err(|err| anyhow!("packaging {name} panicked: {err}"))?
-    .with_context(|| format!("agent {name}: packaging failed"))?;
-    Ok(report.path)
+    .context("packaging failed")?;
+    Ok(Zip { path: report.path, sha256: report.sha256, bytes: report.zipped_bytes })
 }
 
 /// The settings a deploy of `agent` sends, refused when AgentCore would refuse them.
-pub fn desired_config(settings: &Settings, agent: &Agent) -> Result<DeployedConfig> {
+fn desired_config(settings: &Settings, agent: &Agent) -> Result<DeployedConfig> {
     if agent.manifest.network_mode == crate::agents::NetworkMode::Vpc {
         bail!(
             "agent {}: network_mode VPC needs subnets and security groups, which agent.toml cannot hold yet; use PUBLIC",
@@ -184,10 +235,15 @@ pub async fn deploy_zip(
     force: bool,
     dry_run: bool,
 ) -> Result<DeployOutcome> {
-    let runtime_name = ctx.settings.scheme().runtime_name(&agent.name, target)?;
-    let desired = desired_config(&ctx.settings, agent)?;
-    let (sha256, zip_bytes) = file_sha256(zip_path).await?;
-    let commit = records::git_commit(&ctx.root);
+    let job = Job::new(&ctx.settings, agent, target)?;
+    let zip = Zip::read(zip_path).await?;
+    let run = Run { aws, commit: records::git_commit(&ctx.root), force, dry_run };
+    deploy_job(&run, &job, &zip).await
+}
+
+/// Deploys one prepared agent: up to date, planned, or a new version that is READY.
+async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome> {
+    let (aws, agent, runtime_name) = (run.aws, &job.agent, &job.runtime_name);
     let mut outcome = DeployOutcome {
         agent: agent.name.clone(),
         runtime_name: runtime_name.clone(),
@@ -198,20 +254,20 @@ pub async fn deploy_zip(
         action: DeployAction::Planned,
         default_endpoint: None,
         s3_key: None,
-        zip_sha256: sha256.clone(),
-        commit: commit.clone(),
+        zip_sha256: zip.sha256.clone(),
+        commit: run.commit.clone(),
         plan: None,
         record_key: None,
     };
 
-    let mut existing = aws::index::runtime(aws, &runtime_name).await?;
+    let mut existing = aws::index::runtime(aws, runtime_name).await?;
     let mut predicted = 1;
     if let Some(summary) = existing.clone() {
         let runtime_id = summary.id.clone();
         match aws::get_runtime(aws, &runtime_id, None).await? {
             // Deleted between the list and now: create it again.
             None => {
-                aws::index::deleted(aws, &runtime_name);
+                aws::index::deleted(aws, runtime_name);
                 existing = None;
             }
             Some(latest) => {
@@ -219,13 +275,13 @@ pub async fn deploy_zip(
                 predicted = aws::version_number(&latest_version) + 1;
                 outcome.runtime_id = Some(runtime_id.clone());
                 outcome.runtime_arn = Some(latest.agent_runtime_arn().to_owned());
-                if !force {
-                    let record = records::read_version_record(aws, &runtime_name, &latest_version, &runtime_id).await?;
+                if !run.force {
+                    let record = records::read_version_record(aws, runtime_name, &latest_version, &runtime_id).await?;
                     let deployed_key = artifact_key(latest.agent_runtime_artifact());
                     let status = latest.status().clone();
                     if let Some((record_key, record)) = record
-                        && record.zip_sha256 == sha256
-                        && record.config == desired
+                        && record.zip_sha256 == zip.sha256
+                        && record.config == job.desired
                         && matches!(
                             status,
                             AgentRuntimeStatus::Ready | AgentRuntimeStatus::Creating | AgentRuntimeStatus::Updating
@@ -237,7 +293,7 @@ pub async fn deploy_zip(
                         outcome.record_key = Some(record_key);
                         if status == AgentRuntimeStatus::Ready {
                             progress!("{}: {runtime_name} version {latest_version} is up to date", agent.name);
-                        } else if dry_run {
+                        } else if run.dry_run {
                             outcome.action = DeployAction::Planned;
                             outcome.status = DeployStatus::Version(Status::from(status.as_str()));
                             outcome.plan = Some(Plan::AwaitVersion {
@@ -252,7 +308,7 @@ pub async fn deploy_zip(
                                 "{}: {runtime_name} version {latest_version} has this code and is still {status}; waiting until READY",
                                 agent.name
                             );
-                            aws::wait_runtime_ready(aws, &runtime_id, &runtime_name, &latest_version).await?;
+                            aws::wait_runtime_ready(aws, &runtime_id, runtime_name, &latest_version).await?;
                             let ready = aws::index::RuntimeSummary { status: "READY".to_owned(), ..summary.clone() };
                             aws::index::record(aws, ready);
                         }
@@ -266,8 +322,8 @@ pub async fn deploy_zip(
         }
     }
 
-    let code_key = records::code_key(&runtime_name, predicted);
-    if dry_run {
+    let code_key = records::code_key(runtime_name, predicted);
+    if run.dry_run {
         outcome.action = DeployAction::Planned;
         outcome.s3_key = Some(code_key.clone());
         let (bucket, runtime) = (aws.bucket.clone(), runtime_name.clone());
@@ -280,9 +336,9 @@ pub async fn deploy_zip(
         return Ok(outcome);
     }
 
-    progress!("{}: uploading {zip_bytes} bytes to s3://{}/{code_key}", agent.name, aws.bucket);
-    let code_key = records::upload_code(aws, &runtime_name, predicted, zip_path, &sha256).await?;
-    let request = RuntimeRequest { agent, runtime_name: &runtime_name, desired: &desired, code_key: &code_key };
+    progress!("{}: uploading {} bytes to s3://{}/{code_key}", agent.name, zip.bytes, aws.bucket);
+    let code_key = records::upload_code(aws, runtime_name, predicted, &zip.path, &zip.sha256).await?;
+    let request = RuntimeRequest { agent, runtime_name, desired: &job.desired, code_key: &code_key };
     let made = match &existing {
         None => create_or_update(aws, &request).await?,
         Some(summary) => update(aws, &request, &summary.id).await?,
@@ -299,15 +355,15 @@ pub async fn deploy_zip(
         runtime_name: runtime_name.clone(),
         runtime_id: made.runtime_id.clone(),
         version: made.version.clone(),
-        target,
-        pr: match target {
+        target: job.target,
+        pr: match job.target {
             Target::Pr(number) => Some(number),
             Target::Prod => None,
         },
-        git_commit: commit,
-        zip_sha256: sha256,
+        git_commit: run.commit.clone(),
+        zip_sha256: zip.sha256.clone(),
         code_key: code_key.clone(),
-        config: desired,
+        config: job.desired.clone(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         deployed_at: records::now_rfc3339(),
     };
@@ -319,7 +375,7 @@ pub async fn deploy_zip(
     outcome.action = made.action;
     outcome.s3_key = Some(code_key);
     outcome.record_key = Some(record_key);
-    let ready = aws::wait_runtime_ready(aws, &made.runtime_id, &runtime_name, &made.version).await?;
+    let ready = aws::wait_runtime_ready(aws, &made.runtime_id, runtime_name, &made.version).await?;
     progress!("{}: {runtime_name} version {} is READY", agent.name, made.version);
     aws::index::record(
         aws,
@@ -333,21 +389,6 @@ pub async fn deploy_zip(
     outcome.status = DeployStatus::Version(Status::from(ready.status().as_str()));
     outcome.default_endpoint = default_endpoint_arn(aws, &made.runtime_id).await?;
     Ok(outcome)
-}
-
-/// The SHA-256 (hex) and size of a file, read in chunks off the async threads.
-async fn file_sha256(path: &Path) -> Result<(String, u64)> {
-    let owned = path.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let path = owned;
-        let mut file = std::fs::File::open(&path)
-            .with_context(|| format!("cannot read the zip {}; build it with `cargo xtask package`", path.display()))?;
-        let mut hasher = Sha256::new();
-        let size = std::io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read {}", path.display()))?;
-        Ok((hex::encode(hasher.finalize()), size))
-    })
-    .await
-    .map_err(|err| anyhow!("hashing {} panicked: {err}", path.display()))?
 }
 
 /// The S3 key a runtime version runs from.

@@ -62,9 +62,7 @@ impl PromoteArgs {
             })
             .collect();
         let results: Vec<Result<PromoteOutcome>> = futures_util::stream::iter(requests.iter())
-            .map(|request| async move {
-                promote(ctx, aws, request).await.with_context(|| format!("agent {}", request.agent))
-            })
+            .map(|request| promote(ctx, aws, request))
             .buffered(ctx.settings.max_parallel)
             .collect()
             .await;
@@ -103,11 +101,7 @@ impl RollbackArgs {
         let aws = &aws;
         let endpoint = &endpoint;
         let results: Vec<Result<PromoteOutcome>> = futures_util::stream::iter(agents.iter())
-            .map(|agent| async move {
-                rollback(ctx, aws, &agent.name, endpoint, self.to, self.dry_run)
-                    .await
-                    .with_context(|| format!("agent {}", agent.name))
-            })
+            .map(|agent| rollback(ctx, aws, &agent.name, endpoint, self.to, self.dry_run))
             .buffered(ctx.settings.max_parallel)
             .collect()
             .await;

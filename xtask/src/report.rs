@@ -195,16 +195,8 @@ impl<T: Row + Serialize> Report<T> {
             .zip(results)
             .map(|(name, result)| match result {
                 Ok(outcome) => Entry { name, ok: true, outcome: Some(outcome), error: None },
-                Err(err) => {
-                    // The library's errors start with the item's name, which the entry already holds.
-                    let text = format!("{err:#}");
-                    let text = ["agent", "runtime"]
-                        .iter()
-                        .find_map(|kind| text.strip_prefix(&format!("{kind} {name}: ")))
-                        .unwrap_or(&text)
-                        .to_owned();
-                    Entry { name, ok: false, outcome: None, error: Some(text) }
-                }
+                // The entry names the item; the error only says why.
+                Err(err) => Entry { name, ok: false, outcome: None, error: Some(format!("{err:#}")) },
             })
             .collect();
         let failed = results.iter().filter(|entry| !entry.ok).count();

@@ -314,7 +314,10 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
                     agent: agent.name.clone(),
                     pr,
                     commit: commit.clone(),
-                    outcome: outcome.as_ref().map(render::Deployed::from).map_err(|err| format!("{err:#}")),
+                    outcome: outcome
+                        .as_ref()
+                        .map(render::Deployed::from)
+                        .map_err(|err| format!("agent {}: {err:#}", agent.name)),
                 })
                 .collect(),
             Err(err) => affected
@@ -560,7 +563,7 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
     for (agent, outcome) in affected.iter().zip(outcomes) {
         match outcome {
             Ok(outcome) => deployed.push(outcome),
-            Err(err) => failures.push(format!("{}: {err:#}", agent.name)),
+            Err(err) => failures.push(format!("agent {}: {err:#}", agent.name)),
         }
     }
     if deployed.len() + failures.len() != affected.len() {
@@ -600,7 +603,7 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
         }
         entries.push(metadata::AgentVersion {
             agent: outcome.agent.clone(),
-            runtime: scheme.runtime_name(&outcome.agent, Target::Prod)?,
+            runtime: outcome.runtime_name.clone(),
             version: version.clone(),
         });
         pending.push(outcome);
@@ -947,7 +950,7 @@ async fn delete_pr_runtimes(ctx: &Ctx, aws: &AwsClients, prs: &[u64], dry_run: b
     let failures: Vec<String> = doomed
         .iter()
         .zip(&results)
-        .filter_map(|(name, result)| result.as_ref().err().map(|err| format!("{name}: {err:#}")))
+        .filter_map(|(name, result)| result.as_ref().err().map(|err| format!("runtime {name}: {err:#}")))
         .collect();
     if !failures.is_empty() {
         bail!("cannot delete some runtimes (re-run to retry):\n{}", failures.join("\n"));
