@@ -12,7 +12,9 @@ use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime::GetAgentRuntimeOutput;
 use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime_endpoint::GetAgentRuntimeEndpointOutput;
-use aws_sdk_bedrockagentcorecontrol::types::{AgentRuntime, AgentRuntimeEndpoint, AgentRuntimeStatus};
+use aws_sdk_bedrockagentcorecontrol::types::{
+    AgentRuntime, AgentRuntimeArtifact, AgentRuntimeEndpoint, AgentRuntimeStatus, Code,
+};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -438,6 +440,23 @@ pub async fn get_endpoint(
     }
 }
 
+/// The version an endpoint serves, or `None` when the endpoint does not exist or serves none yet.
+pub async fn live_version(aws: &AwsClients, runtime_id: &str, endpoint: &str) -> Result<Option<u32>> {
+    let state = get_endpoint(aws, runtime_id, endpoint).await?;
+    Ok(state.and_then(|state| state.live_version().map(version_number)))
+}
+
+/// The S3 key a runtime version runs from.
+pub fn artifact_key(artifact: Option<&AgentRuntimeArtifact>) -> Option<String> {
+    match artifact? {
+        AgentRuntimeArtifact::CodeConfiguration(code) => match code.code()? {
+            Code::S3(location) => Some(location.prefix().to_owned()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// A version string as a number (0 when AgentCore sent something else).
 pub fn version_number(version: &str) -> u32 {
     version.parse().unwrap_or(0)
@@ -701,6 +720,21 @@ mod tests {
         assert_eq!(denied_action(pass_role), Some("iam:PassRole"));
         assert_eq!(denied_action("Access Denied"), None);
         assert_eq!(denied_action("not authorized to perform this action"), None);
+    }
+
+    #[test]
+    fn artifact_key_reads_the_s3_prefix() {
+        use aws_sdk_bedrockagentcorecontrol::types::{AgentManagedRuntimeType, CodeConfiguration, S3Location};
+        let location = S3Location::builder().bucket("b").prefix("rt/v2/code.zip").build().unwrap();
+        let code = CodeConfiguration::builder()
+            .code(Code::S3(location))
+            .runtime(AgentManagedRuntimeType::Python312)
+            .entry_point("main.py")
+            .build()
+            .unwrap();
+        let artifact = AgentRuntimeArtifact::CodeConfiguration(code);
+        assert_eq!(artifact_key(Some(&artifact)).as_deref(), Some("rt/v2/code.zip"));
+        assert_eq!(artifact_key(None), None);
     }
 
     #[test]

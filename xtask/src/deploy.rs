@@ -277,7 +277,7 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
                 outcome.runtime_arn = Some(latest.agent_runtime_arn().to_owned());
                 if !run.force {
                     let record = records::read_version_record(aws, runtime_name, &latest_version, &runtime_id).await?;
-                    let deployed_key = artifact_key(latest.agent_runtime_artifact());
+                    let deployed_key = aws::artifact_key(latest.agent_runtime_artifact());
                     let status = latest.status().clone();
                     if let Some((record_key, record)) = record
                         && record.zip_sha256 == zip.sha256
@@ -389,17 +389,6 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
     outcome.status = DeployStatus::Version(Status::from(ready.status().as_str()));
     outcome.default_endpoint = default_endpoint_arn(aws, &made.runtime_id).await?;
     Ok(outcome)
-}
-
-/// The S3 key a runtime version runs from.
-fn artifact_key(artifact: Option<&AgentRuntimeArtifact>) -> Option<String> {
-    match artifact? {
-        AgentRuntimeArtifact::CodeConfiguration(code) => match code.code()? {
-            Code::S3(location) => Some(location.prefix().to_owned()),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 async fn default_endpoint_arn(aws: &AwsClients, runtime_id: &str) -> Result<Option<String>> {
@@ -544,24 +533,5 @@ async fn update(aws: &AwsClients, request: &RuntimeRequest<'_>, runtime_id: &str
                 return Err(aws::explain(err, UPDATE, &format!("runtime {} ({runtime_id})", request.runtime_name)));
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn artifact_key_reads_the_s3_prefix() {
-        let location = S3Location::builder().bucket("b").prefix("rt/v2/code.zip").build().unwrap();
-        let code = CodeConfiguration::builder()
-            .code(Code::S3(location))
-            .runtime(AgentManagedRuntimeType::Python312)
-            .entry_point("main.py")
-            .build()
-            .unwrap();
-        let artifact = AgentRuntimeArtifact::CodeConfiguration(code);
-        assert_eq!(artifact_key(Some(&artifact)).as_deref(), Some("rt/v2/code.zip"));
-        assert_eq!(artifact_key(None), None);
     }
 }

@@ -1,6 +1,7 @@
 //! The monorepo's release tooling: package, deploy, promote, roll back and clean up AgentCore agents.
 
 pub mod agents;
+pub mod approval;
 pub mod aws;
 pub mod bench;
 pub mod cleanup;
