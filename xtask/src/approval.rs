@@ -10,7 +10,7 @@ use crate::report::Status;
 
 /// A version that passed the policy, with what AgentCore said about it.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     pub agent: String,
     pub runtime_name: String,
     pub runtime_id: String,
@@ -24,7 +24,7 @@ pub struct Candidate {
 
 /// What a candidate must not be older than.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     /// An approval: a version older than the live one is refused, so a replayed old approval cannot
     /// roll production back.
     Forward,
@@ -34,7 +34,7 @@ pub enum Direction {
 
 /// Why the policy refuses a version.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     pub agent: String,
     pub runtime_name: String,
     pub endpoint: String,
@@ -43,7 +43,7 @@ pub struct Refusal {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reason {
+pub(crate) enum Reason {
     /// No runtime of that name: it was never deployed to prod.
     NoRuntime,
     /// The runtime has no such version; `latest` is its newest.
@@ -56,7 +56,7 @@ pub enum Reason {
 
 impl Refusal {
     /// The refusal as `cargo xtask promote` and `rollback` print it.
-    pub fn for_cli(&self) -> String {
+    pub(crate) fn for_cli(&self) -> String {
         let Refusal { agent, runtime_name: runtime, endpoint, version, reason } = self;
         match reason {
             Reason::NoRuntime => missing_runtime(agent, runtime),
@@ -75,7 +75,7 @@ impl Refusal {
     }
 
     /// The refusal as the deployment issue's comment shows it.
-    pub fn for_approval(&self) -> String {
+    pub(crate) fn for_approval(&self) -> String {
         let Refusal { runtime_name: runtime, endpoint, version, reason, .. } = self;
         match reason {
             Reason::NoRuntime => {
@@ -91,7 +91,7 @@ impl Refusal {
 }
 
 /// A check's candidate, or its refusal as an error in the words `words` gives it.
-pub fn worded(checked: Result<Result<Candidate, Refusal>>, words: fn(&Refusal) -> String) -> Result<Candidate> {
+pub(crate) fn worded(checked: Result<Result<Candidate, Refusal>>, words: fn(&Refusal) -> String) -> Result<Candidate> {
     checked?.map_err(|refusal| anyhow!(words(&refusal)))
 }
 
@@ -102,7 +102,7 @@ pub(crate) fn missing_runtime(agent: &str, runtime_name: &str) -> String {
 
 /// Holds `version` of `agent`'s runtime `runtime_name` to the policy, for a move of `endpoint`.
 /// `Err` when AgentCore could not be asked; `Ok(Err)` when the policy refuses. Changes nothing.
-pub async fn check(
+pub(crate) async fn check(
     aws: &AwsClients,
     agent: &str,
     runtime_name: &str,

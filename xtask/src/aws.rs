@@ -441,13 +441,13 @@ pub async fn get_endpoint(
 }
 
 /// The version an endpoint serves, or `None` when the endpoint does not exist or serves none yet.
-pub async fn live_version(aws: &AwsClients, runtime_id: &str, endpoint: &str) -> Result<Option<u32>> {
+pub(crate) async fn live_version(aws: &AwsClients, runtime_id: &str, endpoint: &str) -> Result<Option<u32>> {
     let state = get_endpoint(aws, runtime_id, endpoint).await?;
     Ok(state.and_then(|state| state.live_version().map(version_number)))
 }
 
 /// The S3 key a runtime version runs from.
-pub fn artifact_key(artifact: Option<&AgentRuntimeArtifact>) -> Option<String> {
+pub(crate) fn artifact_key(artifact: Option<&AgentRuntimeArtifact>) -> Option<String> {
     match artifact? {
         AgentRuntimeArtifact::CodeConfiguration(code) => match code.code()? {
             Code::S3(location) => Some(location.prefix().to_owned()),

@@ -10,15 +10,15 @@ use crate::context::Ctx;
 
 /// What keeps an in-process local stack alive while a command runs.
 #[cfg(feature = "local")]
-pub type LocalGuard = crate::local::LocalStack;
+pub(crate) type LocalGuard = crate::local::LocalStack;
 /// Built without the `local` feature, no local stack is ever started.
 #[cfg(not(feature = "local"))]
 #[derive(Debug)]
-pub enum LocalGuard {}
+pub(crate) enum LocalGuard {}
 
 /// Builds the clients for `ctx`: real AWS, or with `--local` the bundled stack started in-process.
 /// The returned guard keeps an in-process local stack alive; drop it when the command is done.
-pub async fn connect(ctx: &Ctx) -> Result<(AwsClients, Option<LocalGuard>)> {
+pub(crate) async fn connect(ctx: &Ctx) -> Result<(AwsClients, Option<LocalGuard>)> {
     if ctx.aws.local {
         #[cfg(feature = "local")]
         {

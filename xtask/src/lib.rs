@@ -1,12 +1,12 @@
 //! The monorepo's release tooling: package, deploy, promote, roll back and clean up AgentCore agents.
 
 pub mod agents;
-pub mod approval;
+mod approval;
 pub mod aws;
 pub mod bench;
 pub mod cleanup;
 pub mod cli;
-pub mod connect;
+mod connect;
 pub mod context;
 pub mod deploy;
 pub mod github;

@@ -212,7 +212,7 @@ async fn served(aws: &AwsClients, runtime_id: &str, runtime_name: &str, endpoint
 
 /// Moves the candidate's endpoint to its version (the approval policy passed it) and waits until
 /// live; with `expect_live`, only if the endpoint still serves that version. Records the move.
-pub async fn move_to(
+pub(crate) async fn move_to(
     ctx: &Ctx,
     aws: &AwsClients,
     candidate: &Candidate,

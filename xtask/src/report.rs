@@ -36,7 +36,7 @@ macro_rules! words {
 
         impl $name {
             /// Every variant, in declaration order.
-            pub const ALL: &[$name] = &[$($name::$variant),+];
+            pub(crate) const ALL: &[$name] = &[$($name::$variant),+];
 
             pub fn as_str(&self) -> &'static str {
                 match self {
@@ -222,7 +222,7 @@ impl<T: Row + Serialize> Report<T> {
     }
 
     /// The step summary: the table, each plan of a dry run, each failure and the totals.
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         let mut text = format!("### cargo xtask {}\n\n", self.command);
         let rows = self.rows();
         if !rows.is_empty() {

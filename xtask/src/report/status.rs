@@ -101,7 +101,7 @@ impl StatusReport {
     }
 
     /// The step summary: the same three tables as the terminal, in markdown.
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         let mut text = format!(
             "### cargo xtask status\n\nRuntimes in the account: {} of {}\n\n",
             self.runtimes_used, self.runtimes_quota
