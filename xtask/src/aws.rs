@@ -1,7 +1,8 @@
-//! AWS access: one place builds the SDK configuration (profile, region, endpoints, retries, timeouts),
-//! plus the small typed layer every release command shares: pagination, waits and error context.
+//! AWS access: one place builds the SDK clients from a given configuration (profile, region,
+//! endpoints, retries, timeouts), plus the small typed layer every release command shares:
+//! pagination, waits and error context. Whether a command talks to AWS or to the bundled local
+//! stack is decided above this module (`connect`).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
@@ -11,30 +12,15 @@ use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime::GetAgentRuntimeOutput;
 use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime_endpoint::GetAgentRuntimeEndpointOutput;
-use aws_sdk_bedrockagentcorecontrol::types::{AgentRuntime, AgentRuntimeEndpoint, AgentRuntimeStatus};
+use aws_sdk_bedrockagentcorecontrol::types::{
+    AgentRuntime, AgentRuntimeArtifact, AgentRuntimeEndpoint, AgentRuntimeStatus, Code,
+};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::cli::Ctx;
+use crate::settings::Settings;
 
 pub mod index;
-
-/// Flags of every command that talks to AWS. Global, so they may follow any subcommand.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct AwsArgs {
-    /// Run against the bundled local AgentCore stack instead of AWS (no account needed)
-    #[arg(long, global = true)]
-    pub local: bool,
-    /// State directory of the local stack (default: target/agentcore-local)
-    #[arg(long, global = true, value_name = "DIR", env = "AGENTCORE_LOCAL_DIR")]
-    pub local_dir: Option<PathBuf>,
-    /// AWS shared-config profile
-    #[arg(long, global = true, env = "AWS_PROFILE")]
-    pub profile: Option<String>,
-    /// Endpoint URL for every AWS service (AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> also work)
-    #[arg(long, global = true, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-}
 
 /// How long to wait for AgentCore to settle, and how often to look.
 #[derive(Debug, Clone, Copy)]
@@ -81,45 +67,30 @@ impl AwsClients {
 /// addressing because `bucket.127.0.0.1` does not resolve.
 const ENDPOINT_VARIABLES: &[&str] = &["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"];
 
-/// What keeps an in-process local stack alive while a command runs.
-#[cfg(feature = "local")]
-pub type LocalGuard = agentcore_local::LocalStack;
-/// Built without the `local` feature, no local stack is ever started.
-#[cfg(not(feature = "local"))]
-#[derive(Debug)]
-pub enum LocalGuard {}
-
-/// Builds the clients for `ctx`: real AWS, or with `--local` the bundled stack started in-process.
-/// The returned guard keeps an in-process local stack alive; drop it when the command is done.
-pub async fn connect(ctx: &Ctx) -> Result<(AwsClients, Option<LocalGuard>)> {
-    if ctx.aws.local {
-        #[cfg(feature = "local")]
-        {
-            let (clients, stack) = connect_local(ctx).await?;
-            return Ok((clients, Some(stack)));
-        }
-        #[cfg(not(feature = "local"))]
-        bail!(
-            "this xtask was built without the bundled local stack (--no-default-features, as the workflows build it); \
-             run `cargo xtask` from the checkout, which builds it with the stack"
-        );
-    }
+/// Clients for AWS itself: the standard credential chain (or `profile`), `region`, and `endpoint_url`
+/// or the `AWS_ENDPOINT_URL*` variables when given. Credentials are resolved up front, so a missing
+/// login fails here with the fix.
+pub async fn connect(
+    region: &str,
+    profile: Option<&str>,
+    endpoint_url: Option<&str>,
+    bucket: &str,
+) -> Result<AwsClients> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
-        .region(aws_config::Region::new(ctx.settings.region.clone()))
+        .region(aws_config::Region::new(region.to_owned()))
         .retry_config(retry_config())
         .timeout_config(timeout_config());
-    if let Some(profile) = &ctx.aws.profile {
+    if let Some(profile) = profile {
         loader = loader.profile_name(profile);
     }
-    if let Some(url) = &ctx.aws.endpoint_url {
+    if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }
     let config = loader.load().await;
-    check_credentials(&config, ctx.aws.profile.as_deref()).await?;
-    let path_style =
-        ctx.aws.endpoint_url.is_some() || ENDPOINT_VARIABLES.iter().any(|name| std::env::var_os(name).is_some());
-    Ok((clients_from_config(&config, &ctx.settings.bucket, path_style), None))
+    check_credentials(&config, profile).await?;
+    let path_style = endpoint_url.is_some() || ENDPOINT_VARIABLES.iter().any(|name| std::env::var_os(name).is_some());
+    Ok(clients_from_config(&config, bucket, path_style))
 }
 
 /// The HTTPS client of every SDK client: rustls with the *ring* provider, which compiles in a
@@ -208,41 +179,20 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// Starts the bundled stack in-process on free ports, with static credentials and both endpoints.
-#[cfg(feature = "local")]
-async fn connect_local(ctx: &Ctx) -> Result<(AwsClients, agentcore_local::LocalStack)> {
-    use anyhow::Context;
-    let transition = std::env::var("AGENTCORE_LOCAL_TRANSITION_MS")
-        .ok()
-        .map(|value| value.parse::<u64>())
-        .transpose()
-        .context("AGENTCORE_LOCAL_TRANSITION_MS must be a number of milliseconds")?
-        .unwrap_or(1000);
-    let config = agentcore_local::LocalConfig {
-        dir: ctx.local_dir(),
-        s3_port: 0,
-        control_port: 0,
-        transition_delay: Duration::from_millis(transition),
-        region: ctx.settings.region.clone(),
-    };
-    let stack = agentcore_local::LocalStack::start(config)
-        .await
-        .with_context(|| format!("cannot start the local stack in {}", ctx.local_dir().display()))?;
-    let clients =
-        local_clients(&stack.s3_endpoint(), &stack.control_endpoint(), stack.region(), &ctx.settings.bucket).await;
-    stack.ensure_bucket(&ctx.settings.bucket).await?;
-    Ok((clients, stack))
-}
-
-/// Clients for a local stack at the given endpoints, with its static credentials.
-#[cfg(feature = "local")]
-pub async fn local_clients(s3_endpoint: &str, control_endpoint: &str, region: &str, bucket: &str) -> AwsClients {
+/// Clients for a local stack at the given endpoints, signing with the static `credentials` it accepts.
+pub async fn local_clients(
+    s3_endpoint: &str,
+    control_endpoint: &str,
+    region: &str,
+    bucket: &str,
+    credentials: aws_credential_types::Credentials,
+) -> AwsClients {
     // `empty_test_environment` keeps a developer's own AWS_* variables and profiles out of it.
     let config = aws_config::defaults(BehaviorVersion::latest())
         .empty_test_environment()
         .http_client(http_client())
         .region(aws_config::Region::new(region.to_owned()))
-        .credentials_provider(agentcore_local::credentials())
+        .credentials_provider(credentials)
         .retry_config(retry_config())
         .timeout_config(timeout_config())
         .load()
@@ -490,6 +440,23 @@ pub async fn get_endpoint(
     }
 }
 
+/// The version an endpoint serves, or `None` when the endpoint does not exist or serves none yet.
+pub(crate) async fn live_version(aws: &AwsClients, runtime_id: &str, endpoint: &str) -> Result<Option<u32>> {
+    let state = get_endpoint(aws, runtime_id, endpoint).await?;
+    Ok(state.and_then(|state| state.live_version().map(version_number)))
+}
+
+/// The S3 key a runtime version runs from.
+pub(crate) fn artifact_key(artifact: Option<&AgentRuntimeArtifact>) -> Option<String> {
+    match artifact? {
+        AgentRuntimeArtifact::CodeConfiguration(code) => match code.code()? {
+            Code::S3(location) => Some(location.prefix().to_owned()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// A version string as a number (0 when AgentCore sent something else).
 pub fn version_number(version: &str) -> u32 {
     version.parse().unwrap_or(0)
@@ -675,7 +642,7 @@ pub struct EndpointState {
     pub runtime_name: String,
     pub runtime_id: String,
     pub endpoint: String,
-    pub status: String,
+    pub status: crate::report::Status,
     pub live_version: Option<String>,
     pub target_version: Option<String>,
     /// The runtime's latest version.
@@ -685,13 +652,13 @@ pub struct EndpointState {
 /// The state of `endpoint` (default: the prod endpoint) on `agent`'s prod runtime. `Ok(None)` when
 /// the runtime or the endpoint does not exist yet.
 pub async fn prod_endpoint_state(
-    ctx: &Ctx,
+    settings: &Settings,
     aws: &AwsClients,
     agent: &str,
     endpoint: Option<&str>,
 ) -> Result<Option<EndpointState>> {
-    let runtime_name = ctx.settings.scheme().runtime_name(agent, crate::naming::Target::Prod)?;
-    let endpoint = endpoint.unwrap_or(&ctx.settings.prod_endpoint);
+    let runtime_name = settings.scheme().runtime_name(agent, crate::naming::Target::Prod)?;
+    let endpoint = endpoint.unwrap_or(&settings.prod_endpoint);
     let Some(runtime) = index::runtime(aws, &runtime_name).await? else { return Ok(None) };
     let latest = get_runtime(aws, &runtime.id, None).await?;
     let Some(state) = get_endpoint(aws, &runtime.id, endpoint).await? else { return Ok(None) };
@@ -699,7 +666,7 @@ pub async fn prod_endpoint_state(
         runtime_name,
         runtime_id: runtime.id,
         endpoint: endpoint.to_owned(),
-        status: state.status().as_str().to_owned(),
+        status: state.status().as_str().into(),
         live_version: state.live_version().map(str::to_owned),
         target_version: state.target_version().map(str::to_owned),
         latest_version: latest.map(|latest| latest.agent_runtime_version().to_owned()).unwrap_or_default(),
@@ -753,6 +720,21 @@ mod tests {
         assert_eq!(denied_action(pass_role), Some("iam:PassRole"));
         assert_eq!(denied_action("Access Denied"), None);
         assert_eq!(denied_action("not authorized to perform this action"), None);
+    }
+
+    #[test]
+    fn artifact_key_reads_the_s3_prefix() {
+        use aws_sdk_bedrockagentcorecontrol::types::{AgentManagedRuntimeType, CodeConfiguration, S3Location};
+        let location = S3Location::builder().bucket("b").prefix("rt/v2/code.zip").build().unwrap();
+        let code = CodeConfiguration::builder()
+            .code(Code::S3(location))
+            .runtime(AgentManagedRuntimeType::Python312)
+            .entry_point("main.py")
+            .build()
+            .unwrap();
+        let artifact = AgentRuntimeArtifact::CodeConfiguration(code);
+        assert_eq!(artifact_key(Some(&artifact)).as_deref(), Some("rt/v2/code.zip"));
+        assert_eq!(artifact_key(None), None);
     }
 
     #[test]

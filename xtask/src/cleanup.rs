@@ -6,10 +6,10 @@ use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
 
 use crate::aws::{self, AwsClients};
-use crate::cli::Ctx;
-use crate::deploy::{Report, Row};
+use crate::context::Ctx;
 use crate::naming::Target;
 use crate::progress;
+use crate::report::{CleanupAction, CleanupOutcome, Plan, Report};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CleanupArgs {
@@ -59,7 +59,7 @@ impl CleanupArgs {
         if !self.yes && !self.dry_run && !interactive {
             bail!("cleanup deletes runtimes and needs confirmation: no terminal to ask on, so pass --yes");
         }
-        let (mut aws, _stack) = aws::connect(ctx).await?;
+        let (mut aws, _stack) = crate::connect::connect(ctx).await?;
         aws.wait.timeout = std::time::Duration::from_secs(self.timeout);
         let names = if !self.runtimes.is_empty() {
             self.runtimes.clone()
@@ -83,8 +83,8 @@ impl CleanupArgs {
                 progress!("{name}: not confirmed, skipped");
             }
         }
-        let results = cleanup_runtimes(ctx, &aws, &confirmed, self.dry_run).await;
-        Report::new("cleanup", confirmed.iter().cloned(), results).publish(ctx)
+        let results = cleanup_runtimes(&aws, &confirmed, self.dry_run, ctx.settings.max_parallel).await;
+        Report::new("cleanup", confirmed.iter().cloned(), results).publish(ctx.json)
     }
 }
 
@@ -126,42 +126,17 @@ fn confirm(name: &str) -> Result<bool> {
     Ok(answer.trim() == name)
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CleanupOutcome {
-    pub runtime_name: String,
-    /// Named endpoints deleted before the runtime.
-    pub endpoints_deleted: Vec<String>,
-    /// "deleted", "already_gone", or "planned" with --dry-run.
-    pub action: String,
-    pub runtime_id: Option<String>,
-    /// With --dry-run: what would be done.
-    pub plan: Option<String>,
-}
-
-impl Row for CleanupOutcome {
-    fn headers() -> &'static [&'static str] {
-        &["RUNTIME", "ACTION", "ENDPOINTS DELETED", "RUNTIME ID"]
-    }
-    fn cells(&self) -> Vec<String> {
-        let endpoints =
-            if self.endpoints_deleted.is_empty() { "-".to_owned() } else { self.endpoints_deleted.join(",") };
-        vec![self.runtime_name.clone(), self.action.clone(), endpoints, crate::deploy::or_dash(&self.runtime_id)]
-    }
-    fn plan(&self) -> Option<&str> {
-        self.plan.as_deref()
-    }
-}
-
-/// Deletes each runtime (named endpoints first). One result per runtime, in order.
+/// Deletes each runtime (named endpoints first), at most `max_parallel` at once. One result per
+/// runtime, in order.
 pub async fn cleanup_runtimes(
-    ctx: &Ctx,
     aws: &AwsClients,
     runtime_names: &[String],
     dry_run: bool,
+    max_parallel: usize,
 ) -> Vec<Result<CleanupOutcome>> {
     futures_util::stream::iter(runtime_names.iter())
-        .map(|name| async move { cleanup_runtime(aws, name, dry_run).await.with_context(|| format!("runtime {name}")) })
-        .buffered(ctx.settings.max_parallel.max(1))
+        .map(|name| cleanup_runtime(aws, name, dry_run))
+        .buffered(max_parallel.max(1))
         .collect()
         .await
 }
@@ -170,13 +145,13 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
     let mut outcome = CleanupOutcome {
         runtime_name: name.to_owned(),
         endpoints_deleted: Vec::new(),
-        action: String::new(),
+        action: CleanupAction::Planned,
         runtime_id: None,
         plan: None,
     };
     let Some(runtime) = aws::index::runtime(aws, name).await? else {
         progress!("{name}: already gone");
-        outcome.action = "already_gone".to_owned();
+        outcome.action = CleanupAction::AlreadyGone;
         return Ok(outcome);
     };
     let runtime_id = runtime.id.clone();
@@ -195,11 +170,11 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
         .filter(|endpoint| endpoint != "DEFAULT")
         .collect();
     if dry_run {
-        outcome.action = "planned".to_owned();
-        outcome.plan = Some(if endpoints.is_empty() {
-            format!("delete runtime {name} ({runtime_id})")
-        } else {
-            format!("delete endpoints {} then runtime {name} ({runtime_id})", endpoints.join(", "))
+        outcome.action = CleanupAction::Planned;
+        outcome.plan = Some(Plan::DeleteRuntime {
+            runtime: name.to_owned(),
+            runtime_id: runtime_id.clone(),
+            endpoints: endpoints.clone(),
         });
         outcome.endpoints_deleted = endpoints;
         return Ok(outcome);
@@ -264,7 +239,7 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
     // Later steps of this run must not find it again.
     aws::index::deleted(aws, name);
     progress!("{name}: deleted");
-    outcome.action = "deleted".to_owned();
+    outcome.action = CleanupAction::Deleted;
     Ok(outcome)
 }
 

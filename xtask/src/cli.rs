@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::aws::AwsArgs;
+use crate::context::{AwsArgs, Ctx, block_on};
 #[cfg(feature = "local")]
 use crate::local;
-use crate::settings::{Settings, SettingsArgs};
+use crate::settings::SettingsArgs;
 use crate::{bench, cleanup, deploy, github, package, promote, status};
 
 /// Package, deploy, promote and roll back the monorepo's Bedrock AgentCore agents.
@@ -51,34 +51,6 @@ pub enum Command {
     /// Benchmarks against a baseline measured in the same run
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-}
-
-/// What every command receives: the workspace, its settings and the global flags.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    pub root: PathBuf,
-    pub settings: Settings,
-    pub aws: AwsArgs,
-    pub json: bool,
-}
-
-impl Ctx {
-    pub fn load(root: PathBuf, settings: &SettingsArgs, aws: AwsArgs, json: bool) -> Result<Ctx> {
-        let settings = Settings::from_workspace(&root)?.with_overrides(settings)?;
-        Ok(Ctx { root, settings, aws, json })
-    }
-
-    /// A shell rooted at the workspace.
-    pub fn sh(&self) -> Result<xshell::Shell> {
-        let sh = xshell::Shell::new()?;
-        sh.change_dir(&self.root);
-        Ok(sh)
-    }
-
-    /// Where the local stack keeps its state unless told otherwise.
-    pub fn local_dir(&self) -> PathBuf {
-        self.aws.local_dir.clone().unwrap_or_else(|| self.root.join("target").join("agentcore-local"))
-    }
 }
 
 pub fn main() -> ExitCode {
@@ -169,11 +141,6 @@ fn report_failure_to_github(message: &str) {
     // Best effort: the error itself is already on stderr.
     let _ = crate::output::github_output("error", message);
     let _ = crate::output::step_summary(&summary);
-}
-
-/// AWS commands are async; packaging and parsing stay synchronous.
-pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(future)
 }
 
 #[cfg(test)]

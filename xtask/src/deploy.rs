@@ -6,7 +6,6 @@
 //! made, and wait until that version is READY.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,16 +15,17 @@ use aws_sdk_bedrockagentcorecontrol::types::{
     NetworkMode, ProtocolConfiguration, S3Location, ServerProtocol,
 };
 use futures_util::StreamExt;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::agents::Agent;
 use crate::aws::{self, AwsClients};
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::naming::Target;
 use crate::progress;
 use crate::records::{self, DeployedConfig, VersionRecord};
+use crate::report::{DeployAction, DeployOutcome, DeployStatus, Plan, Report, Status};
 use crate::select::Selection;
+use crate::settings::Settings;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DeployArgs {
@@ -63,9 +63,9 @@ impl DeployArgs {
             progress!("no agent selected: nothing to deploy");
         }
         // Refuse every bad name, setting and missing zip before the first call.
+        let mut jobs = Vec::new();
         for agent in &agents {
-            ctx.settings.scheme().runtime_name(&agent.name, target)?;
-            desired_config(ctx, agent)?;
+            jobs.push(Job::new(&ctx.settings, agent, target)?);
             if let Some(dir) = &self.package_dir {
                 let zip = dir.join(format!("{}.zip", agent.name));
                 if !zip.is_file() {
@@ -79,34 +79,13 @@ impl DeployArgs {
                 }
             }
         }
-        let (mut aws, _stack) = aws::connect(ctx).await?;
+        let (mut aws, _stack) = crate::connect::connect(ctx).await?;
         aws.wait.timeout = Duration::from_secs(self.timeout);
         let options = DeployOptions { force: self.force, dry_run: self.dry_run, package_dir: self.package_dir };
-        let results = deploy_agents_with(ctx, &aws, &agents, target, &options).await;
+        let results = deploy_jobs(ctx, &aws, &jobs, &options).await;
         let report = Report::new("deploy", agents.iter().map(|agent| agent.name.clone()), results);
-        report.publish(ctx)
+        report.publish(ctx.json)
     }
-}
-
-/// What one agent's deploy did (or, with --dry-run, would do).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DeployOutcome {
-    pub agent: String,
-    pub runtime_name: String,
-    pub runtime_id: Option<String>,
-    pub runtime_arn: Option<String>,
-    pub version: Option<String>,
-    pub status: String,
-    /// "created", "updated", "up_to_date", or "planned" with --dry-run.
-    pub action: String,
-    pub default_endpoint: Option<String>,
-    pub s3_key: Option<String>,
-    pub zip_sha256: String,
-    pub commit: Option<String>,
-    /// With --dry-run: what would be done.
-    pub plan: Option<String>,
-    /// The version record beside the code zip.
-    pub record_key: Option<String>,
 }
 
 /// How `deploy_agents_with` gets and ships each agent's zip.
@@ -118,20 +97,65 @@ pub struct DeployOptions {
     pub package_dir: Option<PathBuf>,
 }
 
-/// Deploys `agents` to `target`, at most `ctx.settings.max_parallel` at once. One result per agent,
-/// in order: a failure of one does not stop the others.
-pub async fn deploy_agents(
-    ctx: &Ctx,
-    aws: &AwsClients,
-    agents: &[Agent],
+/// One agent's deploy as prepared before any call: the values every later step reads, each
+/// derived once.
+#[derive(Debug, Clone)]
+struct Job {
+    agent: Agent,
     target: Target,
-    force: bool,
-    dry_run: bool,
-) -> Vec<Result<DeployOutcome>> {
-    deploy_agents_with(ctx, aws, agents, target, &DeployOptions { force, dry_run, package_dir: None }).await
+    runtime_name: String,
+    /// The settings the deploy sends.
+    desired: DeployedConfig,
 }
 
-/// `deploy_agents` with every option.
+impl Job {
+    /// Refuses a runtime name or settings that AgentCore would refuse.
+    fn new(settings: &Settings, agent: &Agent, target: Target) -> Result<Job> {
+        let runtime_name = settings.scheme().runtime_name(&agent.name, target)?;
+        let desired = desired_config(settings, agent)?;
+        Ok(Job { agent: agent.clone(), target, runtime_name, desired })
+    }
+}
+
+/// A code zip and its SHA-256, computed once: by packaging it, or by reading one built earlier.
+struct Zip {
+    path: PathBuf,
+    sha256: String,
+    bytes: u64,
+}
+
+impl Zip {
+    /// Hashes a zip built earlier, in chunks and off the async threads.
+    async fn read(path: &Path) -> Result<Zip> {
+        let owned = path.to_path_buf();
+        let (sha256, bytes) = tokio::task::spawn_blocking(move || {
+            let path = owned;
+            let mut file = std::fs::File::open(&path).with_context(|| {
+                format!("cannot read the zip {}; build it with `cargo xtask package`", path.display())
+            })?;
+            let mut hasher = Sha256::new();
+            let size =
+                std::io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read {}", path.display()))?;
+            anyhow::Ok((hex::encode(hasher.finalize()), size))
+        })
+        .await
+        .map_err(|err| anyhow!("hashing {} panicked: {err}", path.display()))??;
+        Ok(Zip { path: path.to_path_buf(), sha256, bytes })
+    }
+}
+
+/// What every agent of one deploy run shares.
+struct Run<'a> {
+    aws: &'a AwsClients,
+    /// The commit being deployed, recorded with each version.
+    commit: Option<String>,
+    force: bool,
+    dry_run: bool,
+}
+
+/// Deploys `agents` to `target`, at most `ctx.settings.max_parallel` at once. One result per agent,
+/// in order: a failure of one does not stop the others, and an error does not repeat which agent it
+/// is about (the caller pairs results with agents).
 pub async fn deploy_agents_with(
     ctx: &Ctx,
     aws: &AwsClients,
@@ -139,22 +163,28 @@ pub async fn deploy_agents_with(
     target: Target,
     options: &DeployOptions,
 ) -> Vec<Result<DeployOutcome>> {
+    let prepared: Vec<Result<Job>> = agents.iter().map(|agent| Job::new(&ctx.settings, agent, target)).collect();
+    let jobs: Vec<Job> = prepared.iter().filter_map(|job| job.as_ref().ok()).cloned().collect();
+    let mut deployed = deploy_jobs(ctx, aws, &jobs, options).await.into_iter();
+    prepared.into_iter().map(|job| job.and_then(|_| deployed.next().expect("one result per job"))).collect()
+}
+
+async fn deploy_jobs(ctx: &Ctx, aws: &AwsClients, jobs: &[Job], options: &DeployOptions) -> Vec<Result<DeployOutcome>> {
     // Before packaging, which may take minutes: a missing bucket fails every agent the same way.
-    if !agents.is_empty()
+    if !jobs.is_empty()
         && let Err(err) = records::check_bucket(aws).await
     {
         let text = format!("{err:#}");
-        return agents.iter().map(|_| Err(anyhow!("{text}"))).collect();
+        return jobs.iter().map(|_| Err(anyhow!("{text}"))).collect();
     }
-    futures_util::stream::iter(agents.iter().cloned())
-        .map(|agent| async move {
+    let run = &Run { aws, commit: records::git_commit(&ctx.root), force: options.force, dry_run: options.dry_run };
+    futures_util::stream::iter(jobs)
+        .map(|job| async move {
             let zip = match &options.package_dir {
-                Some(dir) => dir.join(format!("{}.zip", agent.name)),
-                None => package(ctx, &agent).await?,
+                Some(dir) => Zip::read(&dir.join(format!("{}.zip", job.agent.name))).await?,
+                None => package(ctx, &job.agent).await?,
             };
-            deploy_zip(ctx, aws, &agent, target, &zip, options.force, options.dry_run)
-                .await
-                .with_context(|| format!("agent {}", agent.name))
+            deploy_job(run, job, &zip).await
         })
         .buffered(ctx.settings.max_parallel.max(1))
         .collect()
@@ -162,21 +192,21 @@ pub async fn deploy_agents_with(
 }
 
 /// Packages one agent with the `package` command's code, off the async threads.
-async fn package(ctx: &Ctx, agent: &Agent) -> Result<PathBuf> {
+async fn package(ctx: &Ctx, agent: &Agent) -> Result<Zip> {
     let (ctx, agent) = (ctx.clone(), agent.clone());
     let name = agent.name.clone();
     progress!("{name}: packaging");
     let report = tokio::task::spawn_blocking(move || {
-        crate::package::package_agent(&ctx, &agent, &crate::package::PackageOptions::new(&ctx))
+        crate::package::package_agent(&ctx, &agent, &crate::package::PackageOptions::new(&ctx.root))
     })
     .await
     .map_err(|err| anyhow!("packaging {name} panicked: {err}"))?
-    .with_context(|| format!("agent {name}: packaging failed"))?;
-    Ok(report.path)
+    .context("packaging failed")?;
+    Ok(Zip { path: report.path, sha256: report.sha256, bytes: report.zipped_bytes })
 }
 
 /// The settings a deploy of `agent` sends, refused when AgentCore would refuse them.
-pub fn desired_config(ctx: &Ctx, agent: &Agent) -> Result<DeployedConfig> {
+fn desired_config(settings: &Settings, agent: &Agent) -> Result<DeployedConfig> {
     if agent.manifest.network_mode == crate::agents::NetworkMode::Vpc {
         bail!(
             "agent {}: network_mode VPC needs subnets and security groups, which agent.toml cannot hold yet; use PUBLIC",
@@ -184,14 +214,14 @@ pub fn desired_config(ctx: &Ctx, agent: &Agent) -> Result<DeployedConfig> {
         );
     }
     Ok(DeployedConfig {
-        role_arn: ctx.settings.role_arn.clone(),
+        role_arn: settings.role_arn.clone(),
         python_runtime: agent.python_runtime.clone(),
         entry_point: agent.manifest.entry_point.to_vec(),
         network_mode: agent.manifest.network_mode.to_string(),
         environment: agent.manifest.environment.clone(),
         description: agent.manifest.description.clone(),
         protocol: "HTTP".to_owned(),
-        bucket: ctx.settings.bucket.clone(),
+        bucket: settings.bucket.clone(),
     })
 }
 
@@ -205,34 +235,39 @@ pub async fn deploy_zip(
     force: bool,
     dry_run: bool,
 ) -> Result<DeployOutcome> {
-    let runtime_name = ctx.settings.scheme().runtime_name(&agent.name, target)?;
-    let desired = desired_config(ctx, agent)?;
-    let (sha256, zip_bytes) = file_sha256(zip_path).await?;
-    let commit = records::git_commit(&ctx.root);
+    let job = Job::new(&ctx.settings, agent, target)?;
+    let zip = Zip::read(zip_path).await?;
+    let run = Run { aws, commit: records::git_commit(&ctx.root), force, dry_run };
+    deploy_job(&run, &job, &zip).await
+}
+
+/// Deploys one prepared agent: up to date, planned, or a new version that is READY.
+async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome> {
+    let (aws, agent, runtime_name) = (run.aws, &job.agent, &job.runtime_name);
     let mut outcome = DeployOutcome {
         agent: agent.name.clone(),
         runtime_name: runtime_name.clone(),
         runtime_id: None,
         runtime_arn: None,
         version: None,
-        status: String::new(),
-        action: String::new(),
+        status: DeployStatus::Unchanged,
+        action: DeployAction::Planned,
         default_endpoint: None,
         s3_key: None,
-        zip_sha256: sha256.clone(),
-        commit: commit.clone(),
+        zip_sha256: zip.sha256.clone(),
+        commit: run.commit.clone(),
         plan: None,
         record_key: None,
     };
 
-    let mut existing = aws::index::runtime(aws, &runtime_name).await?;
+    let mut existing = aws::index::runtime(aws, runtime_name).await?;
     let mut predicted = 1;
     if let Some(summary) = existing.clone() {
         let runtime_id = summary.id.clone();
         match aws::get_runtime(aws, &runtime_id, None).await? {
             // Deleted between the list and now: create it again.
             None => {
-                aws::index::deleted(aws, &runtime_name);
+                aws::index::deleted(aws, runtime_name);
                 existing = None;
             }
             Some(latest) => {
@@ -240,13 +275,13 @@ pub async fn deploy_zip(
                 predicted = aws::version_number(&latest_version) + 1;
                 outcome.runtime_id = Some(runtime_id.clone());
                 outcome.runtime_arn = Some(latest.agent_runtime_arn().to_owned());
-                if !force {
-                    let record = records::read_version_record(aws, &runtime_name, &latest_version, &runtime_id).await?;
-                    let deployed_key = artifact_key(latest.agent_runtime_artifact());
+                if !run.force {
+                    let record = records::read_version_record(aws, runtime_name, &latest_version, &runtime_id).await?;
+                    let deployed_key = aws::artifact_key(latest.agent_runtime_artifact());
                     let status = latest.status().clone();
                     if let Some((record_key, record)) = record
-                        && record.zip_sha256 == sha256
-                        && record.config == desired
+                        && record.zip_sha256 == zip.sha256
+                        && record.config == job.desired
                         && matches!(
                             status,
                             AgentRuntimeStatus::Ready | AgentRuntimeStatus::Creating | AgentRuntimeStatus::Updating
@@ -258,12 +293,13 @@ pub async fn deploy_zip(
                         outcome.record_key = Some(record_key);
                         if status == AgentRuntimeStatus::Ready {
                             progress!("{}: {runtime_name} version {latest_version} is up to date", agent.name);
-                        } else if dry_run {
-                            outcome.action = "planned".to_owned();
-                            outcome.status = status.as_str().to_owned();
-                            outcome.plan = Some(format!(
-                                "wait until version {latest_version} of {runtime_name}, made from this code by an earlier deploy, is READY"
-                            ));
+                        } else if run.dry_run {
+                            outcome.action = DeployAction::Planned;
+                            outcome.status = DeployStatus::Version(Status::from(status.as_str()));
+                            outcome.plan = Some(Plan::AwaitVersion {
+                                runtime: runtime_name.clone(),
+                                version: latest_version.clone(),
+                            });
                             return Ok(outcome);
                         } else {
                             // An earlier deploy of this very code was interrupted while it waited:
@@ -272,12 +308,12 @@ pub async fn deploy_zip(
                                 "{}: {runtime_name} version {latest_version} has this code and is still {status}; waiting until READY",
                                 agent.name
                             );
-                            aws::wait_runtime_ready(aws, &runtime_id, &runtime_name, &latest_version).await?;
+                            aws::wait_runtime_ready(aws, &runtime_id, runtime_name, &latest_version).await?;
                             let ready = aws::index::RuntimeSummary { status: "READY".to_owned(), ..summary.clone() };
                             aws::index::record(aws, ready);
                         }
-                        outcome.status = "READY".to_owned();
-                        outcome.action = "up_to_date".to_owned();
+                        outcome.status = DeployStatus::Version(Status::Ready);
+                        outcome.action = DeployAction::UpToDate;
                         outcome.default_endpoint = default_endpoint_arn(aws, &runtime_id).await?;
                         return Ok(outcome);
                     }
@@ -286,27 +322,23 @@ pub async fn deploy_zip(
         }
     }
 
-    let code_key = records::code_key(&runtime_name, predicted);
-    if dry_run {
-        outcome.action = "planned".to_owned();
-        outcome.status = "unchanged".to_owned();
+    let code_key = records::code_key(runtime_name, predicted);
+    if run.dry_run {
+        outcome.action = DeployAction::Planned;
         outcome.s3_key = Some(code_key.clone());
-        outcome.plan = Some(match &existing {
-            None => format!(
-                "upload s3://{}/{code_key}, create runtime {runtime_name} (version 1), wait until READY",
-                aws.bucket
-            ),
-            Some(_) => format!(
-                "upload s3://{}/{code_key}, update runtime {runtime_name} to a new version {predicted}, wait until READY",
-                aws.bucket
-            ),
-        });
+        let (bucket, runtime) = (aws.bucket.clone(), runtime_name.clone());
+        (outcome.status, outcome.plan) = match &existing {
+            None => (DeployStatus::Create, Some(Plan::CreateRuntime { bucket, code_key, runtime })),
+            Some(_) => {
+                (DeployStatus::Unchanged, Some(Plan::UpdateRuntime { bucket, code_key, runtime, version: predicted }))
+            }
+        };
         return Ok(outcome);
     }
 
-    progress!("{}: uploading {zip_bytes} bytes to s3://{}/{code_key}", agent.name, aws.bucket);
-    let code_key = records::upload_code(aws, &runtime_name, predicted, zip_path, &sha256).await?;
-    let request = RuntimeRequest { agent, runtime_name: &runtime_name, desired: &desired, code_key: &code_key };
+    progress!("{}: uploading {} bytes to s3://{}/{code_key}", agent.name, zip.bytes, aws.bucket);
+    let code_key = records::upload_code(aws, runtime_name, predicted, &zip.path, &zip.sha256).await?;
+    let request = RuntimeRequest { agent, runtime_name, desired: &job.desired, code_key: &code_key };
     let made = match &existing {
         None => create_or_update(aws, &request).await?,
         Some(summary) => update(aws, &request, &summary.id).await?,
@@ -323,15 +355,15 @@ pub async fn deploy_zip(
         runtime_name: runtime_name.clone(),
         runtime_id: made.runtime_id.clone(),
         version: made.version.clone(),
-        target,
-        pr: match target {
+        target: job.target,
+        pr: match job.target {
             Target::Pr(number) => Some(number),
             Target::Prod => None,
         },
-        git_commit: commit,
-        zip_sha256: sha256,
+        git_commit: run.commit.clone(),
+        zip_sha256: zip.sha256.clone(),
         code_key: code_key.clone(),
-        config: desired,
+        config: job.desired.clone(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         deployed_at: records::now_rfc3339(),
     };
@@ -340,10 +372,10 @@ pub async fn deploy_zip(
     outcome.runtime_id = Some(made.runtime_id.clone());
     outcome.runtime_arn = Some(made.runtime_arn.clone());
     outcome.version = Some(made.version.clone());
-    outcome.action = made.action.to_owned();
+    outcome.action = made.action;
     outcome.s3_key = Some(code_key);
     outcome.record_key = Some(record_key);
-    let ready = aws::wait_runtime_ready(aws, &made.runtime_id, &runtime_name, &made.version).await?;
+    let ready = aws::wait_runtime_ready(aws, &made.runtime_id, runtime_name, &made.version).await?;
     progress!("{}: {runtime_name} version {} is READY", agent.name, made.version);
     aws::index::record(
         aws,
@@ -354,35 +386,9 @@ pub async fn deploy_zip(
             status: ready.status().as_str().to_owned(),
         },
     );
-    outcome.status = ready.status().as_str().to_owned();
+    outcome.status = DeployStatus::Version(Status::from(ready.status().as_str()));
     outcome.default_endpoint = default_endpoint_arn(aws, &made.runtime_id).await?;
     Ok(outcome)
-}
-
-/// The SHA-256 (hex) and size of a file, read in chunks off the async threads.
-async fn file_sha256(path: &Path) -> Result<(String, u64)> {
-    let owned = path.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let path = owned;
-        let mut file = std::fs::File::open(&path)
-            .with_context(|| format!("cannot read the zip {}; build it with `cargo xtask package`", path.display()))?;
-        let mut hasher = Sha256::new();
-        let size = std::io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read {}", path.display()))?;
-        Ok((hex::encode(hasher.finalize()), size))
-    })
-    .await
-    .map_err(|err| anyhow!("hashing {} panicked: {err}", path.display()))?
-}
-
-/// The S3 key a runtime version runs from.
-fn artifact_key(artifact: Option<&AgentRuntimeArtifact>) -> Option<String> {
-    match artifact? {
-        AgentRuntimeArtifact::CodeConfiguration(code) => match code.code()? {
-            Code::S3(location) => Some(location.prefix().to_owned()),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 async fn default_endpoint_arn(aws: &AwsClients, runtime_id: &str) -> Result<Option<String>> {
@@ -402,7 +408,7 @@ struct Made {
     runtime_id: String,
     runtime_arn: String,
     version: String,
-    action: &'static str,
+    action: DeployAction,
 }
 
 impl RuntimeRequest<'_> {
@@ -466,7 +472,7 @@ async fn create_or_update(aws: &AwsClients, request: &RuntimeRequest<'_>) -> Res
                 runtime_id: output.agent_runtime_id().to_owned(),
                 runtime_arn: output.agent_runtime_arn().to_owned(),
                 version: output.agent_runtime_version().to_owned(),
-                action: "created",
+                action: DeployAction::Created,
             })
         }
         Err(err) if aws::error_code(&err).as_deref() == Some("ConflictException") => {
@@ -516,7 +522,7 @@ async fn update(aws: &AwsClients, request: &RuntimeRequest<'_>, runtime_id: &str
                     runtime_id: output.agent_runtime_id().to_owned(),
                     runtime_arn: output.agent_runtime_arn().to_owned(),
                     version: output.agent_runtime_version().to_owned(),
-                    action: "updated",
+                    action: DeployAction::Updated,
                 });
             }
             Err(err) if attempt < 4 && aws::error_code(&err).as_deref() == Some("ConflictException") => {
@@ -527,200 +533,5 @@ async fn update(aws: &AwsClients, request: &RuntimeRequest<'_>, runtime_id: &str
                 return Err(aws::explain(err, UPDATE, &format!("runtime {} ({runtime_id})", request.runtime_name)));
             }
         }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reports shared by the release commands
-
-/// One item's result in a report: the outcome, or the error that stopped it.
-#[derive(Debug, Serialize)]
-pub struct Entry<T> {
-    pub name: String,
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<T>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// The results of one release command over several agents or runtimes.
-#[derive(Debug, Serialize)]
-pub struct Report<T> {
-    pub command: String,
-    pub results: Vec<Entry<T>>,
-    pub failed: usize,
-}
-
-/// A row of the human table and the step summary.
-pub trait Row {
-    fn headers() -> &'static [&'static str];
-    fn cells(&self) -> Vec<String>;
-    /// With --dry-run: what would be done, printed under the table.
-    fn plan(&self) -> Option<&str>;
-}
-
-impl<T: Row + Serialize> Report<T> {
-    pub fn new(command: &str, names: impl IntoIterator<Item = String>, results: Vec<Result<T>>) -> Report<T> {
-        let results: Vec<Entry<T>> = names
-            .into_iter()
-            .zip(results)
-            .map(|(name, result)| match result {
-                Ok(outcome) => Entry { name, ok: true, outcome: Some(outcome), error: None },
-                Err(err) => {
-                    // The library's errors start with the item's name, which the entry already holds.
-                    let text = format!("{err:#}");
-                    let text = ["agent", "runtime"]
-                        .iter()
-                        .find_map(|kind| text.strip_prefix(&format!("{kind} {name}: ")))
-                        .unwrap_or(&text)
-                        .to_owned();
-                    Entry { name, ok: false, outcome: None, error: Some(text) }
-                }
-            })
-            .collect();
-        let failed = results.iter().filter(|entry| !entry.ok).count();
-        Report { command: command.to_owned(), results, failed }
-    }
-
-    /// Prints the report on stdout, writes the GitHub outputs, and fails when any item failed.
-    pub fn publish(&self, ctx: &Ctx) -> Result<()> {
-        crate::output::emit(ctx, self)?;
-        crate::output::github_output(&self.command, &serde_json::to_string(self)?)?;
-        crate::output::github_output("failed", &self.failed.to_string())?;
-        crate::output::step_summary(&self.markdown())?;
-        if self.failed > 0 {
-            let names: Vec<&str> =
-                self.results.iter().filter(|entry| !entry.ok).map(|entry| entry.name.as_str()).collect();
-            bail!("{} of {} failed ({}); the reasons are above", self.failed, self.results.len(), names.join(", "));
-        }
-        Ok(())
-    }
-
-    fn rows(&self) -> Vec<Vec<String>> {
-        self.results.iter().filter_map(|entry| entry.outcome.as_ref()).map(|outcome| outcome.cells()).collect()
-    }
-
-    /// The step summary: the table, each plan of a dry run, each failure and the totals.
-    pub fn markdown(&self) -> String {
-        let mut text = format!("### cargo xtask {}\n\n", self.command);
-        let rows = self.rows();
-        if !rows.is_empty() {
-            text += &markdown_table(T::headers(), &rows);
-        }
-        let plans: Vec<String> = self
-            .results
-            .iter()
-            .filter_map(|entry| Some(format!("- plan for `{}`: {}\n", entry.name, entry.outcome.as_ref()?.plan()?)))
-            .collect();
-        if !plans.is_empty() {
-            text += &format!("\nDry run, nothing was changed:\n\n{}", plans.concat());
-        }
-        for entry in self.results.iter().filter(|entry| !entry.ok) {
-            text += &format!("\n**{} failed:** {}\n", entry.name, entry.error.as_deref().unwrap_or_default());
-        }
-        let done = self.results.len() - self.failed;
-        text += &format!("\n{done} succeeded, {} failed\n", self.failed);
-        text
-    }
-}
-
-impl<T: Row + Serialize> fmt::Display for Report<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows = self.rows();
-        if !rows.is_empty() {
-            f.write_str(&table(T::headers(), &rows))?;
-        }
-        for entry in &self.results {
-            if let Some(plan) = entry.outcome.as_ref().and_then(|outcome| outcome.plan()) {
-                writeln!(f, "plan for {}: {plan}", entry.name)?;
-            }
-        }
-        for entry in self.results.iter().filter(|entry| !entry.ok) {
-            writeln!(f, "FAILED {}: {}", entry.name, entry.error.as_deref().unwrap_or_default())?;
-        }
-        let done = self.results.len() - self.failed;
-        writeln!(f, "{}: {done} succeeded, {} failed", self.command, self.failed)
-    }
-}
-
-/// A plain text table with columns padded to their widest cell.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|header| header.len()).collect();
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> =
-            cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}", width = *width)).collect();
-        padded.join("  ").trim_end().to_owned() + "\n"
-    };
-    let mut text = line(headers.to_vec());
-    for row in rows {
-        text += &line(row.iter().map(String::as_str).collect());
-    }
-    text
-}
-
-/// A markdown table; `|` and line breaks inside cells are escaped so a cell stays one cell.
-pub fn markdown_table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let escape = |cell: &str| cell.replace('|', "\\|").replace(['\r', '\n'], " ");
-    let mut text = format!("| {} |\n|{}\n", headers.join(" | "), " --- |".repeat(headers.len()));
-    for row in rows {
-        let cells: Vec<String> = row.iter().map(|cell| escape(cell)).collect();
-        text += &format!("| {} |\n", cells.join(" | "));
-    }
-    text
-}
-
-pub(crate) fn or_dash(value: &Option<String>) -> String {
-    value.clone().unwrap_or_else(|| "-".to_owned())
-}
-
-impl Row for DeployOutcome {
-    fn headers() -> &'static [&'static str] {
-        &["AGENT", "RUNTIME", "ACTION", "VERSION", "STATUS", "RUNTIME ID", "S3 KEY", "DEFAULT ENDPOINT"]
-    }
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.agent.clone(),
-            self.runtime_name.clone(),
-            self.action.clone(),
-            or_dash(&self.version),
-            self.status.clone(),
-            or_dash(&self.runtime_id),
-            or_dash(&self.s3_key),
-            or_dash(&self.default_endpoint),
-        ]
-    }
-    fn plan(&self) -> Option<&str> {
-        self.plan.as_deref()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_pads_columns() {
-        let text = table(&["A", "LONGER"], &[vec!["wide cell".into(), "x".into()], vec!["b".into(), "y".into()]]);
-        assert_eq!(text, "A          LONGER\nwide cell  x\nb          y\n");
-    }
-
-    #[test]
-    fn artifact_key_reads_the_s3_prefix() {
-        let location = S3Location::builder().bucket("b").prefix("rt/v2/code.zip").build().unwrap();
-        let code = CodeConfiguration::builder()
-            .code(Code::S3(location))
-            .runtime(AgentManagedRuntimeType::Python312)
-            .entry_point("main.py")
-            .build()
-            .unwrap();
-        let artifact = AgentRuntimeArtifact::CodeConfiguration(code);
-        assert_eq!(artifact_key(Some(&artifact)).as_deref(), Some("rt/v2/code.zip"));
-        assert_eq!(artifact_key(None), None);
     }
 }

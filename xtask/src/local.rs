@@ -7,7 +7,7 @@ use std::time::Duration;
 use agentcore_local::{LocalConfig, LocalStack};
 use anyhow::{Context, Result};
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::progress;
 
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -63,7 +63,7 @@ impl LocalCommand {
                     progress!("local: nothing to wipe at {}", dir.display());
                 }
                 if ctx.json {
-                    crate::output::emit(ctx, &Reset { dir, wiped })?;
+                    crate::output::emit(ctx.json, &Reset { dir, wiped })?;
                 }
                 Ok(())
             }
@@ -92,7 +92,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         region: stack.region().to_owned(),
         env: stack.env_exports(),
     };
-    crate::output::emit(ctx, &ready)?;
+    crate::output::emit(ctx.json, &ready)?;
     progress!("local: ready; press Ctrl-C to stop");
     stop.wait().await;
     progress!("local: stopping");

@@ -6,8 +6,6 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::cli::Ctx;
-
 /// Progress for humans; never on stdout, which carries results only.
 #[macro_export]
 macro_rules! progress {
@@ -15,9 +13,9 @@ macro_rules! progress {
 }
 
 /// Prints a result: pretty JSON with `--json`, else its `Display`.
-pub fn emit<T: Serialize + Display>(ctx: &Ctx, value: &T) -> Result<()> {
+pub fn emit<T: Serialize + Display>(json: bool, value: &T) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    if ctx.json {
+    if json {
         serde_json::to_writer_pretty(&mut stdout, value)?;
         writeln!(stdout)?;
     } else {

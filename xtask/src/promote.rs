@@ -1,19 +1,22 @@
 //! `cargo xtask promote` and `rollback`: move a named endpoint to a version, with compare-and-set.
 //!
-//! Both refuse a version that is missing or not READY, never touch DEFAULT, wait until the endpoint
-//! serves the version, and record every move in S3 (`<runtime>/promotions/<endpoint>/…`).
+//! Both hold the version to the approval policy (`crate::approval`: it exists and is READY), never
+//! touch DEFAULT, wait until the endpoint serves the version, and record every move in S3
+//! (`<runtime>/promotions/<endpoint>/…`). The workflow's approval step moves endpoints with
+//! [`move_to`] too.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
 
+use crate::approval::{self, Candidate, Direction, Refusal};
 use crate::aws::{self, AwsClients};
-use crate::cli::Ctx;
-use crate::deploy::{Report, Row, or_dash};
+use crate::context::Ctx;
 use crate::naming::Target;
 use crate::progress;
 use crate::records::{self, PromotionRecord};
+use crate::report::{Plan, PromoteAction, PromoteOutcome, PromotionKind, Report};
 use crate::select::Selection;
 
 // `--version N` is the version to promote; the tool's own version stays on `cargo xtask --version`.
@@ -47,7 +50,7 @@ impl PromoteArgs {
         if self.version == 0 {
             bail!("--version must be at least 1");
         }
-        let (mut aws, _stack) = aws::connect(ctx).await?;
+        let (mut aws, _stack) = crate::connect::connect(ctx).await?;
         aws.wait.timeout = Duration::from_secs(self.timeout);
         let aws = &aws;
         let requests: Vec<PromoteRequest> = agents
@@ -62,13 +65,11 @@ impl PromoteArgs {
             })
             .collect();
         let results: Vec<Result<PromoteOutcome>> = futures_util::stream::iter(requests.iter())
-            .map(|request| async move {
-                promote(ctx, aws, request).await.with_context(|| format!("agent {}", request.agent))
-            })
+            .map(|request| promote(ctx, aws, request))
             .buffered(ctx.settings.max_parallel)
             .collect()
             .await;
-        Report::new("promote", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx)
+        Report::new("promote", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx.json)
     }
 }
 
@@ -98,20 +99,16 @@ impl RollbackArgs {
         if self.to == Some(0) {
             bail!("--to must be at least 1");
         }
-        let (mut aws, _stack) = aws::connect(ctx).await?;
+        let (mut aws, _stack) = crate::connect::connect(ctx).await?;
         aws.wait.timeout = Duration::from_secs(self.timeout);
         let aws = &aws;
         let endpoint = &endpoint;
         let results: Vec<Result<PromoteOutcome>> = futures_util::stream::iter(agents.iter())
-            .map(|agent| async move {
-                rollback(ctx, aws, &agent.name, endpoint, self.to, self.dry_run)
-                    .await
-                    .with_context(|| format!("agent {}", agent.name))
-            })
+            .map(|agent| rollback(ctx, aws, &agent.name, endpoint, self.to, self.dry_run))
             .buffered(ctx.settings.max_parallel)
             .collect()
             .await;
-        Report::new("rollback", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx)
+        Report::new("rollback", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx.json)
     }
 }
 
@@ -123,47 +120,9 @@ pub struct PromoteRequest {
     pub endpoint: String,
     /// Compare and set: refuse unless the endpoint serves this version now.
     pub expect_live: Option<u32>,
-    /// Refuse a version older than (or equal to, unless already live) the one served now, so a
-    /// replayed approval cannot roll prod back.
+    /// Refuse a version older than the one served now, so a replayed approval cannot roll prod back.
     pub require_newer: bool,
     pub dry_run: bool,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PromoteOutcome {
-    pub agent: String,
-    pub runtime_name: String,
-    pub endpoint: String,
-    pub previous_version: Option<String>,
-    pub live_version: String,
-    /// "promoted", "rolled_back", "already_live", or "planned" with --dry-run.
-    pub action: String,
-    pub runtime_id: String,
-    pub endpoint_arn: Option<String>,
-    /// The promotion record written to S3.
-    pub record_key: Option<String>,
-    /// With --dry-run: what would be done.
-    pub plan: Option<String>,
-}
-
-impl Row for PromoteOutcome {
-    fn headers() -> &'static [&'static str] {
-        &["AGENT", "RUNTIME", "ENDPOINT", "ACTION", "FROM", "LIVE", "RECORD"]
-    }
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.agent.clone(),
-            self.runtime_name.clone(),
-            self.endpoint.clone(),
-            self.action.clone(),
-            or_dash(&self.previous_version),
-            self.live_version.clone(),
-            or_dash(&self.record_key),
-        ]
-    }
-    fn plan(&self) -> Option<&str> {
-        self.plan.as_deref()
-    }
 }
 
 /// Endpoint names AgentCore accepts, minus DEFAULT, which follows every new version by itself.
@@ -181,7 +140,16 @@ pub fn check_endpoint(endpoint: &str) -> Result<()> {
 
 /// Moves the endpoint of `request.agent`'s prod runtime to `request.version` and waits until live.
 pub async fn promote(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest) -> Result<PromoteOutcome> {
-    move_endpoint(ctx, aws, request, "promote").await
+    check_endpoint(&request.endpoint)?;
+    if request.version == 0 {
+        bail!("version must be at least 1");
+    }
+    let runtime_name = ctx.settings.scheme().runtime_name(&request.agent, Target::Prod)?;
+    let direction = if request.require_newer { Direction::Forward } else { Direction::Any };
+    let checked =
+        approval::check(aws, &request.agent, &runtime_name, &request.endpoint, request.version, direction).await;
+    let candidate = approval::worded(checked, Refusal::for_cli)?;
+    move_to(ctx, aws, &candidate, request.expect_live, PromotionKind::Promote, request.dry_run).await
 }
 
 /// Points the endpoint back at `to`, or at the version it served before its current one according
@@ -196,13 +164,10 @@ pub async fn rollback(
 ) -> Result<PromoteOutcome> {
     check_endpoint(endpoint)?;
     let runtime_name = ctx.settings.scheme().runtime_name(agent, Target::Prod)?;
-    let runtime = prod_runtime(aws, &runtime_name, agent).await?;
-    let Some(current) = aws::get_endpoint(aws, &runtime.id, endpoint).await? else {
-        bail!("runtime {runtime_name} has no endpoint {endpoint}: nothing to roll back; promote a version first")
+    let Some(runtime) = aws::index::runtime(aws, &runtime_name).await? else {
+        bail!("{}", approval::missing_runtime(agent, &runtime_name))
     };
-    let Some(live) = current.live_version().map(str::to_owned) else {
-        bail!("endpoint {endpoint} of {runtime_name} serves no version yet: nothing to roll back")
-    };
+    let live = served(aws, &runtime.id, &runtime_name, endpoint).await?;
     let version = match to {
         Some(version) => version,
         None => {
@@ -221,56 +186,43 @@ pub async fn rollback(
             }
         }
     };
-    let request = PromoteRequest {
-        agent: agent.to_owned(),
-        version,
-        endpoint: endpoint.to_owned(),
-        // Compare and set against what was read, so a promotion meanwhile is not undone blindly.
-        expect_live: live.parse().ok(),
-        require_newer: false,
-        dry_run,
+    let checked = approval::check(aws, agent, &runtime_name, endpoint, version, Direction::Any).await;
+    let candidate = approval::worded(checked, Refusal::for_cli)?;
+    // Compare and set against what was read, so a promotion meanwhile is not undone blindly.
+    move_to(ctx, aws, &candidate, live.parse().ok(), PromotionKind::Rollback, dry_run).await
+}
+
+/// Rolls the candidate's endpoint back to its version (the approval policy passed it): only an
+/// endpoint that serves a version already, and only while it still serves that one.
+pub(crate) async fn roll_back_to(ctx: &Ctx, aws: &AwsClients, candidate: &Candidate) -> Result<PromoteOutcome> {
+    let live = served(aws, &candidate.runtime_id, &candidate.runtime_name, &candidate.endpoint).await?;
+    move_to(ctx, aws, candidate, live.parse().ok(), PromotionKind::Rollback, false).await
+}
+
+/// The version the endpoint serves, which a rollback goes back from.
+async fn served(aws: &AwsClients, runtime_id: &str, runtime_name: &str, endpoint: &str) -> Result<String> {
+    let Some(current) = aws::get_endpoint(aws, runtime_id, endpoint).await? else {
+        bail!("runtime {runtime_name} has no endpoint {endpoint}: nothing to roll back; promote a version first")
     };
-    move_endpoint(ctx, aws, &request, "rollback").await
+    let Some(live) = current.live_version() else {
+        bail!("endpoint {endpoint} of {runtime_name} serves no version yet: nothing to roll back")
+    };
+    Ok(live.to_owned())
 }
 
-async fn prod_runtime(aws: &AwsClients, runtime_name: &str, agent: &str) -> Result<aws::index::RuntimeSummary> {
-    match aws::index::runtime(aws, runtime_name).await? {
-        Some(runtime) => Ok(runtime),
-        None => {
-            bail!("runtime {runtime_name} does not exist; deploy it first with `cargo xtask deploy {agent} --prod`")
-        }
-    }
-}
-
-async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, kind: &str) -> Result<PromoteOutcome> {
-    let endpoint = request.endpoint.as_str();
-    check_endpoint(endpoint)?;
-    if request.version == 0 {
-        bail!("version must be at least 1");
-    }
-    let version = request.version.to_string();
-    let runtime_name = ctx.settings.scheme().runtime_name(&request.agent, Target::Prod)?;
-    let runtime_id = prod_runtime(aws, &runtime_name, &request.agent).await?.id;
-
-    match aws::get_runtime(aws, &runtime_id, Some(&version)).await? {
-        None => {
-            let latest = aws::get_runtime(aws, &runtime_id, None).await?;
-            let latest =
-                latest.map(|latest| latest.agent_runtime_version().to_owned()).unwrap_or_else(|| "none".into());
-            bail!(
-                "version {version} of runtime {runtime_name} does not exist (latest is {latest}); list versions with `cargo xtask status {}`",
-                request.agent
-            );
-        }
-        Some(target) if target.status().as_str() != "READY" => bail!(
-            "version {version} of runtime {runtime_name} is {}, not READY{}; promote a READY version",
-            target.status().as_str(),
-            target.failure_reason().map(|reason| format!(" ({reason})")).unwrap_or_default()
-        ),
-        Some(_) => {}
-    }
-
-    let current = aws::get_endpoint(aws, &runtime_id, endpoint).await?;
+/// Moves the candidate's endpoint to its version (the approval policy passed it) and waits until
+/// live; with `expect_live`, only if the endpoint still serves that version. Records the move.
+pub(crate) async fn move_to(
+    ctx: &Ctx,
+    aws: &AwsClients,
+    candidate: &Candidate,
+    expect_live: Option<u32>,
+    kind: PromotionKind,
+    dry_run: bool,
+) -> Result<PromoteOutcome> {
+    let Candidate { agent, runtime_name, runtime_id, endpoint, .. } = candidate;
+    let (endpoint, version) = (endpoint.as_str(), candidate.version.to_string());
+    let current = aws::get_endpoint(aws, runtime_id, endpoint).await?;
     let moving = current.as_ref().is_some_and(|current| {
         aws::is_transitional(&aws_sdk_bedrockagentcorecontrol::types::AgentRuntimeStatus::from(
             current.status().as_str(),
@@ -291,12 +243,12 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
     }
     let live = current.as_ref().and_then(|current| current.live_version().map(str::to_owned));
     let mut outcome = PromoteOutcome {
-        agent: request.agent.clone(),
+        agent: agent.clone(),
         runtime_name: runtime_name.clone(),
         endpoint: endpoint.to_owned(),
         previous_version: live.clone(),
         live_version: version.clone(),
-        action: String::new(),
+        action: PromoteAction::Planned,
         runtime_id: runtime_id.clone(),
         endpoint_arn: current.as_ref().map(|current| current.agent_runtime_endpoint_arn().to_owned()),
         record_key: None,
@@ -304,22 +256,22 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
     };
     let ready = current.as_ref().is_some_and(|current| current.status().as_str() == "READY");
     if live.as_deref() == Some(version.as_str()) && ready {
-        progress!("{}: {endpoint} of {runtime_name} already serves version {version}", request.agent);
-        outcome.action = "already_live".to_owned();
+        progress!("{agent}: {endpoint} of {runtime_name} already serves version {version}");
+        outcome.action = PromoteAction::AlreadyLive;
         // A move whose record was lost (its write failed after the endpoint moved) is recorded
         // now, so that rollback still knows what was served before.
         let newest =
-            records::last_promotion(aws, &runtime_name, endpoint, |record| record.runtime_id == runtime_id).await?;
-        if !request.dry_run && newest.as_ref().map(|record| record.to_version.as_str()) != Some(version.as_str()) {
-            progress!("{}: no promotion record says so; recording it", request.agent);
+            records::last_promotion(aws, runtime_name, endpoint, |record| record.runtime_id == *runtime_id).await?;
+        if !dry_run && newest.as_ref().map(|record| record.to_version.as_str()) != Some(version.as_str()) {
+            progress!("{agent}: no promotion record says so; recording it");
             let record = PromotionRecord {
-                agent: request.agent.clone(),
+                agent: agent.clone(),
                 runtime_name: runtime_name.clone(),
                 runtime_id: runtime_id.clone(),
                 endpoint: endpoint.to_owned(),
                 from_version: newest.map(|record| record.to_version),
                 to_version: version.clone(),
-                kind: kind.to_owned(),
+                kind,
                 actor: records::actor(),
                 git_commit: records::git_commit(&ctx.root),
                 at: records::now_rfc3339(),
@@ -330,38 +282,24 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
     }
     // After the no-op above: re-running a promotion that already happened succeeds even with the
     // --expect-live it was first run with.
-    if let Some(expected) = request.expect_live
+    if let Some(expected) = expect_live
         && live.as_deref() != Some(expected.to_string().as_str())
     {
         bail!(
-            "endpoint {endpoint} of {runtime_name} serves version {}, not {expected} (--expect-live): it moved meanwhile; check `cargo xtask status {}` and re-run",
+            "endpoint {endpoint} of {runtime_name} serves version {}, not {expected} (--expect-live): it moved meanwhile; check `cargo xtask status {agent}` and re-run",
             live.as_deref().unwrap_or("none"),
-            request.agent
         );
     }
     // The record is written after the endpoint moved: make sure it can be, before moving it.
     records::check_bucket(aws).await?;
-    if request.require_newer
-        && let Some(live) = &live
-        && aws::version_number(live) > request.version
-    {
-        bail!(
-            "endpoint {endpoint} of {runtime_name} serves version {live}, newer than {version}; refusing to move it back (use `cargo xtask rollback` for that)"
-        );
-    }
-    if request.dry_run {
-        outcome.action = "planned".to_owned();
+    if dry_run {
+        outcome.action = PromoteAction::Planned;
         outcome.live_version = live.clone().unwrap_or_else(|| "none".to_owned());
+        let (endpoint, runtime, from, to) = (endpoint.to_owned(), runtime_name.clone(), live.clone(), version.clone());
         outcome.plan = Some(match &current {
-            Some(_) if resume => format!(
-                "wait until endpoint {endpoint} of {runtime_name}, already moving from version {} to {version}, is live",
-                live.as_deref().unwrap_or("none")
-            ),
-            None => format!("create endpoint {endpoint} of {runtime_name} at version {version}, wait until live"),
-            Some(_) => format!(
-                "move endpoint {endpoint} of {runtime_name} from version {} to {version}, wait until live",
-                live.as_deref().unwrap_or("none")
-            ),
+            Some(_) if resume => Plan::AwaitEndpoint { endpoint, runtime, from, to },
+            None => Plan::CreateEndpoint { endpoint, runtime, version: to },
+            Some(_) => Plan::MoveEndpoint { endpoint, runtime, from, to },
         });
         return Ok(outcome);
     }
@@ -369,16 +307,15 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
     let resource = format!("endpoint {endpoint} of runtime {runtime_name}");
     if resume {
         progress!(
-            "{}: {endpoint} of {runtime_name} is already moving from version {} to {version}; waiting until live",
-            request.agent,
+            "{agent}: {endpoint} of {runtime_name} is already moving from version {} to {version}; waiting until live",
             live.as_deref().unwrap_or("none")
         );
     } else if current.is_none() {
-        progress!("{}: creating {endpoint} of {runtime_name} at version {version}", request.agent);
+        progress!("{agent}: creating {endpoint} of {runtime_name} at version {version}");
         let created = aws
             .control
             .create_agent_runtime_endpoint()
-            .agent_runtime_id(&runtime_id)
+            .agent_runtime_id(runtime_id)
             .name(endpoint)
             .agent_runtime_version(&version)
             .send()
@@ -387,33 +324,33 @@ async fn move_endpoint(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest, ki
             Ok(_) => {}
             // Created meanwhile by someone else: move it (that promotion is overtaken knowingly only
             // without --expect-live, which expected "none" here and must refuse).
-            Err(err)
-                if aws::error_code(&err).as_deref() == Some("ConflictException") && request.expect_live.is_none() =>
-            {
-                update_endpoint(aws, &runtime_id, endpoint, &version, &resource).await?;
+            Err(err) if aws::error_code(&err).as_deref() == Some("ConflictException") && expect_live.is_none() => {
+                update_endpoint(aws, runtime_id, endpoint, &version, &resource).await?;
             }
             Err(err) => return Err(aws::explain(err, "bedrock-agentcore:CreateAgentRuntimeEndpoint", &resource)),
         }
     } else {
         progress!(
-            "{}: moving {endpoint} of {runtime_name} from version {} to {version}",
-            request.agent,
+            "{agent}: moving {endpoint} of {runtime_name} from version {} to {version}",
             live.as_deref().unwrap_or("none")
         );
-        update_endpoint(aws, &runtime_id, endpoint, &version, &resource).await?;
+        update_endpoint(aws, runtime_id, endpoint, &version, &resource).await?;
     }
-    let state = aws::wait_endpoint_live(aws, &runtime_id, &runtime_name, endpoint, &version).await?;
-    progress!("{}: {endpoint} of {runtime_name} serves version {version}", request.agent);
+    let state = aws::wait_endpoint_live(aws, runtime_id, runtime_name, endpoint, &version).await?;
+    progress!("{agent}: {endpoint} of {runtime_name} serves version {version}");
     outcome.endpoint_arn = Some(state.agent_runtime_endpoint_arn().to_owned());
-    outcome.action = if kind == "rollback" { "rolled_back" } else { "promoted" }.to_owned();
+    outcome.action = match kind {
+        PromotionKind::Promote => PromoteAction::Promoted,
+        PromotionKind::Rollback => PromoteAction::RolledBack,
+    };
     let record = PromotionRecord {
-        agent: request.agent.clone(),
+        agent: agent.clone(),
         runtime_name: runtime_name.clone(),
-        runtime_id,
+        runtime_id: runtime_id.clone(),
         endpoint: endpoint.to_owned(),
         from_version: live,
         to_version: version,
-        kind: kind.to_owned(),
+        kind,
         actor: records::actor(),
         git_commit: records::git_commit(&ctx.root),
         at: records::now_rfc3339(),

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::aws::{AwsClients, error_code, explain, http_status};
 use crate::naming::Target;
+use crate::report::PromotionKind;
 
 /// The settings a version was deployed with: equal settings and an equal zip mean "up to date".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,8 +55,7 @@ pub struct PromotionRecord {
     pub endpoint: String,
     pub from_version: Option<String>,
     pub to_version: String,
-    /// "promote" or "rollback".
-    pub kind: String,
+    pub kind: PromotionKind,
     pub actor: String,
     pub git_commit: Option<String>,
     pub at: String,

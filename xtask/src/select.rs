@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::agents::{self, Agent};
-use crate::cli::Ctx;
+use crate::context::Ctx;
 
 /// Agent selection shared by every command that works on agents.
 #[derive(clap::Args, Debug, Clone, Default)]

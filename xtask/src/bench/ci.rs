@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchCiArgs {
@@ -147,7 +147,7 @@ impl BenchCiArgs {
         };
         let report =
             BenchCiReport { machine: machine(), runner_costs: RUNNER, current, baseline, paths, baseline_paths };
-        crate::output::emit(ctx, &report)
+        crate::output::emit(ctx.json, &report)
     }
 }
 

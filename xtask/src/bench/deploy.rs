@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::agents::Agent;
 use crate::aws::{self, AwsClients};
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::deploy::{DeployOptions, deploy_agents_with};
 use crate::naming::Target;
 
@@ -43,9 +43,9 @@ impl BenchDeployArgs {
         })
         .await?;
         stack.ensure_bucket(&ctx.settings.bucket).await?;
-        let aws =
-            aws::local_clients(&stack.s3_endpoint(), &stack.control_endpoint(), stack.region(), &ctx.settings.bucket)
-                .await;
+        let credentials = agentcore_local::credentials();
+        let (s3, control) = (stack.s3_endpoint(), stack.control_endpoint());
+        let aws = aws::local_clients(&s3, &control, stack.region(), &ctx.settings.bucket, credentials).await;
 
         let base = crate::agents::discover(&ctx.root, &ctx.settings)?
             .into_iter()

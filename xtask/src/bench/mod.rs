@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 
 #[cfg(feature = "bench-ci")]
 pub mod ci;
@@ -35,9 +35,9 @@ impl BenchCommand {
             #[cfg(feature = "bench-ci")]
             BenchCommand::Ci(args) => args.run(ctx),
             #[cfg(feature = "local")]
-            BenchCommand::Deploy(args) => crate::cli::block_on(args.run(ctx)),
+            BenchCommand::Deploy(args) => crate::context::block_on(args.run(ctx)),
             #[cfg(feature = "local")]
-            BenchCommand::Scale(args) => crate::cli::block_on(args.run(ctx)),
+            BenchCommand::Scale(args) => crate::context::block_on(args.run(ctx)),
         }
     }
 }

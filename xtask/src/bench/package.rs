@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::package::{self, PackageOptions, PackageTuning, archive, uv};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -179,7 +179,7 @@ impl BenchPackageArgs {
                 && unchanged_seconds < UNCHANGED_MAX_SECONDS
                 && peak_memory_bytes.is_none_or(|peak| peak < PEAK_MAX_BYTES),
         };
-        crate::output::emit(ctx, &bench)
+        crate::output::emit(ctx.json, &bench)
     }
 }
 

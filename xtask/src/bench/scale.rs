@@ -16,7 +16,7 @@ use agentcore_local::{LocalConfig, LocalStack, Quotas, RequestCounts};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 
 /// The page size every listing of the tool asks for.
 const PAGE_SIZE: usize = 100;
@@ -136,7 +136,7 @@ impl fmt::Display for ScaleReport {
             .collect();
         let headers =
             ["COMMAND", "WALL", "REQUESTS", "PER AGENT", "LIST CALLS", "BEFORE", "BEFORE PER AGENT", "BEFORE / NOW"];
-        f.write_str(&crate::deploy::table(&headers, &rows))?;
+        f.write_str(&crate::report::table(&headers, &rows))?;
         writeln!(f, "requests by operation:")?;
         for measured in &self.commands {
             let operations: Vec<String> =
@@ -226,7 +226,7 @@ impl BenchScaleArgs {
                 measured(&format!("github gc ({} stale)", self.stale), gc, 1 + self.stale as u64, agents, pages),
             ],
         };
-        crate::output::emit(ctx, &report)
+        crate::output::emit(ctx.json, &report)
     }
 }
 

@@ -9,10 +9,9 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use crate::deploy::DeployOutcome;
 use crate::github::metadata::{AgentVersion, FORMAT, Metadata, Verified};
 use crate::package::PackageReport;
-use crate::promote::PromoteOutcome;
+use crate::report::{DeployAction, DeployOutcome, DeployStatus, PromoteOutcome};
 
 /// Marks the one comment per pull request that the deploy workflow creates, then edits.
 pub const PR_COMMENT_MARKER: &str = "<!-- agentcore:pr-comment -->";
@@ -40,9 +39,8 @@ pub struct Deployed {
     pub runtime_name: String,
     pub runtime_arn: Option<String>,
     pub version: Option<String>,
-    pub status: String,
-    /// `created`, `updated` or `up_to_date`.
-    pub action: String,
+    pub status: DeployStatus,
+    pub action: DeployAction,
     pub s3_key: Option<String>,
 }
 
@@ -53,17 +51,17 @@ impl From<&DeployOutcome> for Deployed {
             runtime_arn: outcome.runtime_arn.clone(),
             version: outcome.version.clone(),
             status: outcome.status.clone(),
-            action: outcome.action.clone(),
+            action: outcome.action,
             s3_key: outcome.s3_key.clone(),
         }
     }
 }
 
-/// A deploy action as the table shows it; anything unexpected shows as `-`.
-fn action(action: &str) -> &str {
+/// A deploy action as the table shows it; a plan is not a deploy and shows as `-`.
+fn action(action: DeployAction) -> &'static str {
     match action {
-        "created" | "updated" | "up_to_date" => action,
-        _ => "-",
+        DeployAction::Planned => "-",
+        done => done.as_str(),
     }
 }
 
@@ -171,8 +169,8 @@ pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult]) 
                 result.agent,
                 cell(Some(&deployed.runtime_name)),
                 cell(deployed.version.as_deref()),
-                cell(Some(&deployed.status)),
-                action(&deployed.action),
+                cell(Some(deployed.status.as_str())),
+                action(deployed.action),
                 short(&result.commit),
                 cell(deployed.s3_key.as_deref()),
             ),
@@ -426,8 +424,18 @@ mod tests {
             runtime_name: runtime,
             version: Some("1".into()),
             status: "READY".into(),
-            action: "created".into(),
+            action: DeployAction::Created,
         }
+    }
+
+    /// The result file a matrix job writes with `pr-deploy --result` and the comment job reads back.
+    #[test]
+    fn result_file() {
+        let results = [result(0, Ok(deployed(0))), result(1, Err("cannot read the zip".into()))];
+        let json = serde_json::to_string_pretty(&results).unwrap();
+        let read: Vec<AgentResult> = serde_json::from_str(&json).unwrap();
+        assert_eq!(read, results);
+        insta::assert_snapshot!(json);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::agents::{self, Agent, MANIFEST};
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::select::Selection;
 use archive::{FileEntry, Source, Tree};
 
@@ -88,7 +88,7 @@ impl PackageArgs {
         if agents.is_empty() {
             crate::progress!("no agent to package");
         }
-        let mut options = PackageOptions::new(ctx);
+        let mut options = PackageOptions::new(&ctx.root);
         if let Some(out) = self.out {
             options.out_dir = absolute(&out)?;
         }
@@ -116,7 +116,7 @@ impl PackageArgs {
         }
         // A failed run prints its errors only; JSON readers still get a (possibly empty) array.
         if ctx.json || !reports.is_empty() || failures.is_empty() {
-            crate::output::emit(ctx, &Summary(reports))?;
+            crate::output::emit(ctx.json, &Summary(reports))?;
         }
         match failures.len() {
             0 => Ok(()),
@@ -165,8 +165,8 @@ pub struct PackageOptions {
 
 impl PackageOptions {
     /// The defaults: zips in `<root>/target/agentcore/packages`, each agent's own prompt.
-    pub fn new(ctx: &Ctx) -> PackageOptions {
-        PackageOptions { out_dir: default_out_dir(&ctx.root), prompt_override: None }
+    pub fn new(root: &Path) -> PackageOptions {
+        PackageOptions { out_dir: default_out_dir(root), prompt_override: None }
     }
 }
 

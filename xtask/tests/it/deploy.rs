@@ -13,10 +13,11 @@ use aws_sdk_bedrockagentcorecontrol::types::AgentRuntimeArtifact;
 use sha2::{Digest, Sha256};
 use xtask::agents::Agent;
 use xtask::aws::{self, AwsClients, WaitPolicy};
-use xtask::deploy::{DeployOptions, DeployOutcome, Report, deploy_agents_with};
+use xtask::deploy::{DeployOptions, deploy_agents_with};
 use xtask::naming::Target;
 use xtask::promote::{PromoteRequest, promote, rollback};
 use xtask::records::{self, PromotionRecord, VersionRecord};
+use xtask::report::{DeployOutcome, Report};
 
 use crate::support::{
     Ctx, clean_env, ctx, release_fixture, release_snapshot_settings, repo_root, run, run_async, xtask_command,
@@ -46,8 +47,14 @@ impl Env {
         .await
         .unwrap();
         stack.ensure_bucket(&settings.bucket).await.unwrap();
-        let mut aws =
-            aws::local_clients(&stack.s3_endpoint(), &stack.control_endpoint(), stack.region(), &settings.bucket).await;
+        let mut aws = aws::local_clients(
+            &stack.s3_endpoint(),
+            &stack.control_endpoint(),
+            stack.region(),
+            &settings.bucket,
+            agentcore_local::credentials(),
+        )
+        .await;
         // Short deadlines: every wait in these tests is over in well under a second.
         aws.wait = WaitPolicy { timeout: Duration::from_secs(20), ..WaitPolicy::default() };
         let agents = xtask::agents::discover(&ctx.root, settings).unwrap();
@@ -251,7 +258,7 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
     assert_eq!(moves, [(None, "1", "promote"), (Some("1"), "2", "promote"), (Some("2"), "1", "rollback")]);
 
     // What the workflows read before promoting.
-    let state = aws::prod_endpoint_state(&env.ctx, &env.aws, &echo, None).await.unwrap().unwrap();
+    let state = aws::prod_endpoint_state(&env.ctx.settings, &env.aws, &echo, None).await.unwrap().unwrap();
     assert_eq!(
         (
             state.runtime_name.as_str(),
@@ -261,10 +268,10 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
         ),
         (echo_prod.as_str(), "READY", Some("1"), "2")
     );
-    assert_eq!(aws::prod_endpoint_state(&env.ctx, &env.aws, &echo, Some("canary")).await.unwrap(), None);
+    assert_eq!(aws::prod_endpoint_state(&env.ctx.settings, &env.aws, &echo, Some("canary")).await.unwrap(), None);
 
     // Status shows what each endpoint points at.
-    let status = xtask::status::status(&env.ctx, &env.aws, None).await.unwrap();
+    let status = xtask::status::status(&env.ctx.settings, &env.aws, None).await.unwrap();
     let prod_row = status.runtimes.iter().find(|runtime| runtime.runtime_name == echo_prod).unwrap();
     assert_eq!(prod_row.versions_used, 2);
     let prod_endpoint = prod_row.endpoints.iter().find(|endpoint| endpoint.name == "prod").unwrap();
@@ -277,7 +284,7 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
         aws::list_runtimes(&env.aws).await.unwrap().iter().map(|r| r.agent_runtime_name().to_owned()).collect();
     let doomed = aws::pr_runtimes(&env.ctx.settings.scheme(), &all, 1);
     assert_eq!(doomed, [echo_pr.clone(), weather_pr.clone()]);
-    let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, &doomed, false).await;
+    let results = xtask::cleanup::cleanup_runtimes(&env.aws, &doomed, false, env.ctx.settings.max_parallel).await;
     let report = Report::new("cleanup", doomed.iter().cloned(), results);
     assert_eq!(report.failed, 0, "{report}");
     release_snapshot_settings().bind(|| insta::assert_snapshot!("cleanup_pr_human", report.to_string()));
@@ -288,7 +295,7 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
     assert!(env.object(&records::record_key(&echo_pr, "2")).await.is_some());
     assert!(env.object(&records::code_key(&echo_pr, 2)).await.is_some());
     // Cleaning again converges: already gone.
-    let again = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, &doomed, false).await;
+    let again = xtask::cleanup::cleanup_runtimes(&env.aws, &doomed, false, env.ctx.settings.max_parallel).await;
     assert!(again.iter().all(|result| result.as_ref().unwrap().action == "already_gone"));
     env.stack.shutdown().await;
 }
@@ -349,10 +356,12 @@ async fn throttling_and_server_errors_on_every_operation_are_retried() {
         };
         assert_eq!(promote(&env.ctx, &env.aws, &request).await.unwrap().action, "promoted");
     }
-    let status = xtask::status::status(&env.ctx, &env.aws, None).await.unwrap();
+    let status = xtask::status::status(&env.ctx.settings, &env.aws, None).await.unwrap();
     assert_eq!(status.runtimes[0].versions_used, 2);
     let name = env.name("echo_bot", Target::Prod);
-    let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, std::slice::from_ref(&name), false).await;
+    let results =
+        xtask::cleanup::cleanup_runtimes(&env.aws, std::slice::from_ref(&name), false, env.ctx.settings.max_parallel)
+            .await;
     let cleaned = results.into_iter().next().unwrap().unwrap();
     assert_eq!(
         (cleaned.action.as_str(), cleaned.endpoints_deleted.as_slice()),
@@ -467,14 +476,18 @@ async fn an_interrupted_cleanup_says_what_is_left_and_a_rerun_converges() {
     let fragile = AwsClients { s3: env.stack.s3_client(), control: env.stack.control_client(), ..env.aws.clone() };
     env.stack.faults().internal_error("DeleteAgentRuntime", 3).unwrap();
     let name = env.name("echo_bot", Target::Pr(8));
-    let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &fragile, std::slice::from_ref(&name), false).await;
+    let results =
+        xtask::cleanup::cleanup_runtimes(&fragile, std::slice::from_ref(&name), false, env.ctx.settings.max_parallel)
+            .await;
     let err = format!("{:#}", results.into_iter().next().unwrap().unwrap_err());
     assert!(err.contains(&format!("left: runtime {name} ({runtime_id}); re-run the cleanup")), "{err}");
     assert!(err.contains("InternalServerException"), "{err}");
     let endpoints: Vec<String> =
         aws::list_endpoints(&env.aws, &runtime_id).await.unwrap().iter().map(|e| e.name().to_owned()).collect();
     assert_eq!(endpoints, ["DEFAULT"], "the named endpoints went first");
-    let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, std::slice::from_ref(&name), false).await;
+    let results =
+        xtask::cleanup::cleanup_runtimes(&env.aws, std::slice::from_ref(&name), false, env.ctx.settings.max_parallel)
+            .await;
     assert_eq!(results.into_iter().next().unwrap().unwrap().action, "deleted");
     assert!(aws::find_runtime(&env.aws, &name).await.unwrap().is_none());
     env.stack.shutdown().await;
@@ -517,7 +530,9 @@ async fn dry_runs_print_the_plan_and_change_nothing() {
     env.deploy_one(Target::Pr(4), &zips, false, false).await.unwrap();
     let keys = env.bucket_keys().await;
     let name = env.name("echo_bot", Target::Pr(4));
-    let cleanup = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, std::slice::from_ref(&name), true).await;
+    let cleanup =
+        xtask::cleanup::cleanup_runtimes(&env.aws, std::slice::from_ref(&name), true, env.ctx.settings.max_parallel)
+            .await;
     assert_eq!(cleanup.into_iter().next().unwrap().unwrap().action, "planned");
     assert!(aws::find_runtime(&env.aws, &name).await.unwrap().is_some());
     assert_eq!(env.bucket_keys().await, keys);
@@ -753,7 +768,9 @@ async fn a_runtime_made_again_keeps_the_old_records_and_adds_its_own() {
     let (old_zips, new_zips) = (env.zips("reopen_old"), env.zips("reopen_new"));
     let name = env.name("echo_bot", Target::Pr(12));
     let old = env.deploy_one(Target::Pr(12), &old_zips, false, false).await.unwrap();
-    let results = xtask::cleanup::cleanup_runtimes(&env.ctx, &env.aws, std::slice::from_ref(&name), false).await;
+    let results =
+        xtask::cleanup::cleanup_runtimes(&env.aws, std::slice::from_ref(&name), false, env.ctx.settings.max_parallel)
+            .await;
     results.into_iter().next().unwrap().unwrap();
     // The pull request is reopened: a new runtime of the same name starts at version 1 again.
     let new = env.deploy_one(Target::Pr(12), &new_zips, false, false).await.unwrap();
@@ -966,7 +983,7 @@ impl Env {
     /// Everything a command could change: runtimes, versions, endpoints, and the bucket's keys.
     async fn state(&self) -> String {
         // A look of its own: the commands ran in other processes.
-        let status = xtask::status::status(&self.ctx, &self.aws.new_run(), None).await.unwrap();
+        let status = xtask::status::status(&self.ctx.settings, &self.aws.new_run(), None).await.unwrap();
         json(&(status, self.bucket_keys().await))
     }
 }
@@ -1061,8 +1078,14 @@ async fn deploy_all_packages_for_real_and_a_rerun_is_up_to_date() {
         })
         .await
         .unwrap();
-        let aws =
-            aws::local_clients(&stack.s3_endpoint(), &stack.control_endpoint(), stack.region(), &settings.bucket).await;
+        let aws = aws::local_clients(
+            &stack.s3_endpoint(),
+            &stack.control_endpoint(),
+            stack.region(),
+            &settings.bucket,
+            agentcore_local::credentials(),
+        )
+        .await;
         (stack, aws)
     };
     let results = |stdout: &str| -> Vec<serde_json::Value> {
@@ -1178,11 +1201,25 @@ async fn a_missing_bucket_and_access_denied_name_the_fix() {
 
     // Reading from a missing bucket is an error, not "no record yet".
     let no_bucket = deny::start(deny::Api::S3NoSuchBucket).await;
-    let nowhere = aws::local_clients(&no_bucket.url, &env.stack.control_endpoint(), env.stack.region(), missing).await;
+    let nowhere = aws::local_clients(
+        &no_bucket.url,
+        &env.stack.control_endpoint(),
+        env.stack.region(),
+        missing,
+        agentcore_local::credentials(),
+    )
+    .await;
     let err = records::check_bucket(&nowhere).await.unwrap_err().to_string();
     assert_eq!(err, bucket_fix);
     let elsewhere = deny::start(deny::Api::S3WrongRegion).await;
-    let abroad = aws::local_clients(&elsewhere.url, &env.stack.control_endpoint(), env.stack.region(), "b").await;
+    let abroad = aws::local_clients(
+        &elsewhere.url,
+        &env.stack.control_endpoint(),
+        env.stack.region(),
+        "b",
+        agentcore_local::credentials(),
+    )
+    .await;
     let err = records::check_bucket(&abroad).await.unwrap_err().to_string();
     assert_eq!(
         err,
@@ -1230,8 +1267,14 @@ async fn a_missing_bucket_and_access_denied_name_the_fix() {
         "{stdout}"
     );
     assert!(aws::find_runtime(&env.aws, &env.name("echo_bot", Target::Pr(22))).await.unwrap().is_none());
-    let refused =
-        aws::local_clients(&denied_s3.url, &env.stack.control_endpoint(), env.stack.region(), &env.aws.bucket).await;
+    let refused = aws::local_clients(
+        &denied_s3.url,
+        &env.stack.control_endpoint(),
+        env.stack.region(),
+        &env.aws.bucket,
+        agentcore_local::credentials(),
+    )
+    .await;
     let err = records::put_new(&refused, "k/v1/record.json", b"{}".to_vec(), "application/json", None)
         .await
         .unwrap_err()
@@ -1259,7 +1302,10 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoin
     assert!(err.contains("version 1 is still CREATING"), "{err}");
     let planned = env.deploy_one(Target::Pr(14), &zips, false, true).await.unwrap();
     assert_eq!(planned.action, "planned");
-    assert!(planned.plan.as_deref().unwrap().starts_with("wait until version 1 of echo_bot_pr_14"), "{planned:?}");
+    assert!(
+        planned.plan.as_ref().unwrap().to_string().starts_with("wait until version 1 of echo_bot_pr_14"),
+        "{planned:?}"
+    );
     env.aws.wait.timeout = Duration::from_secs(20);
     let again = env.deploy_one(Target::Pr(14), &zips, false, false).await.unwrap();
     assert_eq!(
@@ -1290,7 +1336,7 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoin
     assert!(err.contains("is still UPDATING (live version 1, wanted 2)"), "{err}");
     let planned = promote(&env.ctx, &env.aws, &request(2, true)).await.unwrap();
     assert_eq!(
-        planned.plan.as_deref(),
+        planned.plan.as_ref().map(ToString::to_string).as_deref(),
         Some("wait until endpoint prod of echo_bot_prod, already moving from version 1 to 2, is live")
     );
     env.aws.wait.timeout = Duration::from_secs(20);

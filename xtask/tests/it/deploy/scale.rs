@@ -53,7 +53,14 @@ impl Scale {
 
     async fn clients(&self) -> AwsClients {
         let (stack, bucket) = (&self.stack, &self.ctx.settings.bucket);
-        let mut aws = aws::local_clients(&stack.s3_endpoint(), &stack.control_endpoint(), stack.region(), bucket).await;
+        let mut aws = aws::local_clients(
+            &stack.s3_endpoint(),
+            &stack.control_endpoint(),
+            stack.region(),
+            bucket,
+            agentcore_local::credentials(),
+        )
+        .await;
         aws.wait = WaitPolicy { timeout: Duration::from_secs(20), ..WaitPolicy::default() };
         aws
     }
@@ -171,18 +178,18 @@ async fn the_runs_listing_follows_its_own_creates_and_deletes_and_looks_again_on
         let found = aws::index::runtime(&aws, &runtime(index)).await.unwrap().expect("known to the run");
         assert_eq!(Some(found.id), result.as_ref().unwrap().runtime_id);
     }
-    let report = xtask::status::status(&scale.ctx, &aws, None).await.unwrap();
+    let report = xtask::status::status(&scale.ctx.settings, &aws, None).await.unwrap();
     assert_eq!(report.runtimes.len(), 3);
     assert_eq!(report.runtimes_used, 123);
     assert_eq!(scale.stack.control_requests().since(&before).get("ListAgentRuntimes"), 0);
 
     // Deleted by this run: later steps do not find it, while the account may still list it.
-    let deleted = xtask::cleanup::cleanup_runtimes(&scale.ctx, &aws, &[runtime(0)], false).await;
+    let deleted = xtask::cleanup::cleanup_runtimes(&aws, &[runtime(0)], false, scale.ctx.settings.max_parallel).await;
     assert_eq!(deleted[0].as_ref().unwrap().action, "deleted");
     assert!(aws::index::runtime(&aws, &runtime(0)).await.unwrap().is_none());
-    let again = xtask::cleanup::cleanup_runtimes(&scale.ctx, &aws, &[runtime(0)], false).await;
+    let again = xtask::cleanup::cleanup_runtimes(&aws, &[runtime(0)], false, scale.ctx.settings.max_parallel).await;
     assert_eq!(again[0].as_ref().unwrap().action, "already_gone");
-    let report = xtask::status::status(&scale.ctx, &aws, None).await.unwrap();
+    let report = xtask::status::status(&scale.ctx.settings, &aws, None).await.unwrap();
     let names: Vec<&str> = report.runtimes.iter().map(|runtime| runtime.runtime_name.as_str()).collect();
     assert_eq!(names, [runtime(1), runtime(2)]);
 

@@ -80,7 +80,13 @@ impl Story {
         endpoint.live_version().map(str::to_owned)
     }
 
-    async fn pr_deploy(&mut self, fixture: &str, pr: u64, revision: &str, changed: &[&str]) -> gh::StepReport {
+    async fn pr_deploy(
+        &mut self,
+        fixture: &str,
+        pr: u64,
+        revision: &str,
+        changed: &[&str],
+    ) -> xtask::report::StepReport {
         let revisions: Vec<(&str, &str)> = AGENTS.iter().map(|agent| (*agent, revision)).collect();
         let event = self.event(fixture, |payload| {
             payload["number"] = pr.into();
@@ -135,7 +141,7 @@ impl Story {
         revisions: &[(&str, &str)],
         pulls: Option<&str>,
         open_issues: &[&str],
-    ) -> (gh::StepReport, String) {
+    ) -> (xtask::report::StepReport, String) {
         let event = self.event("push_main_squash.json", |_| {});
         let title_out = self.path(&format!("title-{}.txt", self.step));
         let issues: Vec<Value> = open_issues
@@ -162,7 +168,7 @@ impl Story {
         (report, title)
     }
 
-    async fn approve(&mut self, body: &str, permission: &str) -> anyhow::Result<gh::StepReport> {
+    async fn approve(&mut self, body: &str, permission: &str) -> anyhow::Result<xtask::report::StepReport> {
         let body = body.to_owned();
         let event = self.event("issues_labeled_approved.json", move |payload| payload["issue"]["body"] = body.into());
         let args =
@@ -182,8 +188,14 @@ async fn start() -> (LocalStack, Story) {
     let stack = LocalStack::start(config).await.unwrap();
     let ctx = ctx(Some(dir.path()));
     stack.ensure_bucket(&ctx.settings.bucket).await.unwrap();
-    let mut aws =
-        aws::local_clients(&stack.s3_endpoint(), &stack.control_endpoint(), stack.region(), &ctx.settings.bucket).await;
+    let mut aws = aws::local_clients(
+        &stack.s3_endpoint(),
+        &stack.control_endpoint(),
+        stack.region(),
+        &ctx.settings.bucket,
+        agentcore_local::credentials(),
+    )
+    .await;
     aws.wait.first_interval = Duration::from_millis(20);
     aws.wait.max_interval = Duration::from_millis(100);
     aws.wait.timeout = Duration::from_secs(60);

@@ -1,0 +1,180 @@
+//! The approval policy: which version an endpoint may be moved to. The version must exist and be
+//! READY, and for an approval (not a rollback) it must not be older than the one the endpoint
+//! serves. `promote`, `rollback` and the workflow's `github promote` each hold a version to it once,
+//! before anything moves; each words a refusal for its own reader.
+
+use anyhow::{Result, anyhow};
+
+use crate::aws::{self, AwsClients};
+use crate::report::Status;
+
+/// A version that passed the policy, with what AgentCore said about it.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub agent: String,
+    pub runtime_name: String,
+    pub runtime_id: String,
+    pub endpoint: String,
+    pub version: u32,
+    /// The S3 key the version runs from, as AgentCore reports it.
+    pub artifact_key: Option<String>,
+    /// The version the endpoint served when checked, when the check read it (for an approval).
+    pub live: Option<u32>,
+}
+
+/// What a candidate must not be older than.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// An approval: a version older than the live one is refused, so a replayed old approval cannot
+    /// roll production back.
+    Forward,
+    /// A rollback or an explicit move: any READY version.
+    Any,
+}
+
+/// Why the policy refuses a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub agent: String,
+    pub runtime_name: String,
+    pub endpoint: String,
+    pub version: u32,
+    pub reason: Reason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// No runtime of that name: it was never deployed to prod.
+    NoRuntime,
+    /// The runtime has no such version; `latest` is its newest.
+    NoVersion { latest: Option<String> },
+    /// The version is not READY (it failed, or is still being made).
+    NotReady { status: Status, failure: Option<String> },
+    /// The endpoint serves a newer version.
+    OlderThanLive { live: u32 },
+}
+
+impl Refusal {
+    /// The refusal as `cargo xtask promote` and `rollback` print it.
+    pub(crate) fn for_cli(&self) -> String {
+        let Refusal { agent, runtime_name: runtime, endpoint, version, reason } = self;
+        match reason {
+            Reason::NoRuntime => missing_runtime(agent, runtime),
+            Reason::NoVersion { latest } => format!(
+                "version {version} of runtime {runtime} does not exist (latest is {}); list versions with `cargo xtask status {agent}`",
+                latest.as_deref().unwrap_or("none")
+            ),
+            Reason::NotReady { status, failure } => format!(
+                "version {version} of runtime {runtime} is {status}, not READY{}; promote a READY version",
+                failure.as_ref().map(|reason| format!(" ({reason})")).unwrap_or_default()
+            ),
+            Reason::OlderThanLive { live } => format!(
+                "endpoint {endpoint} of {runtime} serves version {live}, newer than {version}; refusing to move it back (use `cargo xtask rollback` for that)"
+            ),
+        }
+    }
+
+    /// The refusal as the deployment issue's comment shows it.
+    pub(crate) fn for_approval(&self) -> String {
+        let Refusal { runtime_name: runtime, endpoint, version, reason, .. } = self;
+        match reason {
+            Reason::NoRuntime => {
+                format!("runtime `{runtime}` does not exist; deploy it with `cargo xtask deploy --prod` first")
+            }
+            Reason::NoVersion { .. } => format!("runtime `{runtime}` has no version {version}"),
+            Reason::NotReady { status, .. } => format!("version {version} of `{runtime}` is {status}, not READY"),
+            Reason::OlderThanLive { live } => format!(
+                "`{endpoint}` of `{runtime}` serves version {live}, newer than {version}; an old approval cannot roll production back (run the rollback workflow instead)"
+            ),
+        }
+    }
+}
+
+/// A check's candidate, or its refusal as an error in the words `words` gives it.
+pub(crate) fn worded(checked: Result<Result<Candidate, Refusal>>, words: fn(&Refusal) -> String) -> Result<Candidate> {
+    checked?.map_err(|refusal| anyhow!(words(&refusal)))
+}
+
+/// How `cargo xtask` says that an agent's prod runtime does not exist.
+pub(crate) fn missing_runtime(agent: &str, runtime_name: &str) -> String {
+    format!("runtime {runtime_name} does not exist; deploy it first with `cargo xtask deploy {agent} --prod`")
+}
+
+/// Holds `version` of `agent`'s runtime `runtime_name` to the policy, for a move of `endpoint`.
+/// `Err` when AgentCore could not be asked; `Ok(Err)` when the policy refuses. Changes nothing.
+pub(crate) async fn check(
+    aws: &AwsClients,
+    agent: &str,
+    runtime_name: &str,
+    endpoint: &str,
+    version: u32,
+    direction: Direction,
+) -> Result<Result<Candidate, Refusal>> {
+    let refuse = |reason| {
+        Ok(Err(Refusal {
+            agent: agent.to_owned(),
+            runtime_name: runtime_name.to_owned(),
+            endpoint: endpoint.to_owned(),
+            version,
+            reason,
+        }))
+    };
+    let Some(runtime) = aws::index::runtime(aws, runtime_name).await? else { return refuse(Reason::NoRuntime) };
+    let wanted = version.to_string();
+    let found = aws::get_runtime(aws, &runtime.id, Some(&wanted)).await?;
+    let Some(found) = found.filter(|found| found.agent_runtime_version() == wanted) else {
+        let latest = aws::get_runtime(aws, &runtime.id, None).await?;
+        let latest = latest.map(|latest| latest.agent_runtime_version().to_owned());
+        return refuse(Reason::NoVersion { latest });
+    };
+    let status = Status::from(found.status().as_str());
+    if status != Status::Ready {
+        return refuse(Reason::NotReady { status, failure: found.failure_reason().map(str::to_owned) });
+    }
+    let live = match direction {
+        Direction::Forward => aws::live_version(aws, &runtime.id, endpoint).await?,
+        Direction::Any => None,
+    };
+    if let Some(live) = live
+        && live > version
+    {
+        return refuse(Reason::OlderThanLive { live });
+    }
+    Ok(Ok(Candidate {
+        agent: agent.to_owned(),
+        runtime_name: runtime_name.to_owned(),
+        runtime_id: runtime.id,
+        endpoint: endpoint.to_owned(),
+        version,
+        artifact_key: aws::artifact_key(found.agent_runtime_artifact()),
+        live,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_reader_gets_its_own_words_for_one_refusal() {
+        let refusal = |reason| Refusal {
+            agent: "bot".into(),
+            runtime_name: "bot_prod".into(),
+            endpoint: "prod".into(),
+            version: 3,
+            reason,
+        };
+        let failed = refusal(Reason::NotReady { status: Status::UpdateFailed, failure: Some("no role".into()) });
+        assert_eq!(
+            failed.for_cli(),
+            "version 3 of runtime bot_prod is UPDATE_FAILED, not READY (no role); promote a READY version"
+        );
+        assert_eq!(failed.for_approval(), "version 3 of `bot_prod` is UPDATE_FAILED, not READY");
+        let older = refusal(Reason::OlderThanLive { live: 4 });
+        assert!(older.for_cli().contains("serves version 4, newer than 3; refusing to move it back"));
+        assert!(older.for_approval().contains("serves version 4, newer than 3; an old approval cannot roll"));
+        let missing = refusal(Reason::NoVersion { latest: Some("2".into()) });
+        assert!(missing.for_cli().contains("does not exist (latest is 2)"));
+        assert_eq!(missing.for_approval(), "runtime `bot_prod` has no version 3");
+    }
+}

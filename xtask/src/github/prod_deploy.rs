@@ -1,0 +1,215 @@
+//! `github prod-deploy`: a push to the default branch adds prod versions (not live) and renders the
+//! deployment issue that asks to promote them, after recording what it asks for in S3.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use super::{DEFAULT_BOT_LOGIN, EventArgs, clients, event, metadata, names, read_changed, release, render, write_out};
+use crate::agents;
+use crate::aws::AwsClients;
+use crate::context::Ctx;
+use crate::naming::Target;
+use crate::output::github_output;
+use crate::progress;
+use crate::report::{Step, StepReport, StepResult};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ProdDeployArgs {
+    #[command(flatten)]
+    pub event: EventArgs,
+    /// Output of `gh api repos/{repo}/commits/{sha}/pulls`: the pull request the push merged
+    #[arg(long, value_name = "FILE")]
+    pub pulls: Option<PathBuf>,
+    /// Consider only the agents these paths affect, one path per line (default: every agent; the
+    /// unchanged ones are found up to date and left out)
+    #[arg(long, value_name = "FILE", conflicts_with = "only_changed")]
+    pub changed_files: Option<PathBuf>,
+    /// Consider only the agents changed since the push's `before` commit. Faster, but a push whose
+    /// run was replaced while pending (GitHub cancels pending runs of a concurrency group) is missed
+    #[arg(long)]
+    pub only_changed: bool,
+    /// Open deployment issues (`gh api --paginate 'repos/{repo}/issues?labels=deployment&state=open'`):
+    /// versions one of them already asks to promote are not asked for again
+    #[arg(long, value_name = "FILE")]
+    pub open_issues: Option<PathBuf>,
+    /// Login of the bot that opens deployment issues
+    #[arg(long, value_name = "LOGIN", env = "AGENTCORE_BOT_LOGIN", default_value = DEFAULT_BOT_LOGIN)]
+    pub bot_login: String,
+    /// Where to write the issue title
+    #[arg(long, value_name = "FILE")]
+    pub title_out: Option<PathBuf>,
+    /// Deploy the zips in DIR (`<agent>.zip`, from `cargo xtask package --out DIR`) instead of packaging
+    #[arg(long, value_name = "DIR")]
+    pub package_dir: Option<PathBuf>,
+}
+
+/// The merged pull request of a push, from the commits API; `None` for a direct push.
+pub fn merged_pull(pulls: &[event::AssociatedPull], branch: &str) -> Result<Option<u64>> {
+    let mut merged: Vec<u64> = pulls
+        .iter()
+        .filter(|pull| pull.merged_at.is_some() && pull.base.git_ref == branch && pull.state == "closed")
+        .map(|pull| pull.number)
+        .collect();
+    merged.sort_unstable();
+    merged.dedup();
+    match merged.as_slice() {
+        [] => Ok(None),
+        [one] if *one > 0 => Ok(Some(*one)),
+        [_] => bail!("the commits API named pull request 0"),
+        many => bail!(
+            "the pushed commit belongs to several merged pull requests ({}); deploy by hand with `cargo xtask deploy --prod`",
+            many.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// No deployment issue: no agent affected, or every version live or asked for already.
+fn nothing(pr: Option<u64>) -> Result<StepReport> {
+    github_output("issue", "false")?;
+    Ok(StepReport {
+        step: Step::ProdDeploy,
+        result: StepResult::Nothing,
+        pr,
+        agents: vec![],
+        deleted: vec![],
+        markdown: None,
+    })
+}
+
+/// `github prod-deploy`: add a version of each affected agent to its prod runtime and render the
+/// deployment issue that asks for its promotion.
+pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClients>) -> Result<StepReport> {
+    let event: event::PushEvent = event::read(&args.event.event, "push")?;
+    event.check()?;
+    let Some(branch) = event.git_ref.strip_prefix("refs/heads/") else {
+        bail!("prod-deploy runs on pushes to a branch, not `{}`", event.git_ref);
+    };
+    let pr = match &args.pulls {
+        Some(path) => merged_pull(&event::read_listing(path, "pull requests")?, branch)?,
+        None => None,
+    };
+    let all = agents::discover(&ctx.root, &ctx.settings)?;
+    // By default every agent: deploy finds the unchanged ones up to date, so a push whose run never
+    // happened (replaced while pending, or failed) is caught up by the next one.
+    let affected = if let Some(path) = &args.changed_files {
+        crate::select::affected(&ctx.root, &all, &read_changed(path)?)
+    } else if args.only_changed && !event.is_new_branch() {
+        crate::select::affected(&ctx.root, &all, &crate::select::changed_files(&ctx.root, &event.before)?)
+    } else {
+        all.clone()
+    };
+    github_output("agents", &serde_json::to_string(&names(&affected))?)?;
+    github_output("pr", &pr.map(|pr| pr.to_string()).unwrap_or_default())?;
+    if affected.is_empty() {
+        return nothing(pr);
+    }
+    let (aws, _stack) = clients(ctx, aws).await?;
+    progress!("{}: deploying {} to prod (not live)", &event.after[..12], names(&affected).join(", "));
+    let options = crate::deploy::DeployOptions { force: false, dry_run: false, package_dir: args.package_dir.clone() };
+    let outcomes = crate::deploy::deploy_agents_with(ctx, &aws, &affected, Target::Prod, &options).await;
+    let mut deployed = Vec::new();
+    let mut failures = Vec::new();
+    for (agent, outcome) in affected.iter().zip(outcomes) {
+        match outcome {
+            Ok(outcome) => deployed.push(outcome),
+            Err(err) => failures.push(format!("agent {}: {err:#}", agent.name)),
+        }
+    }
+    if deployed.len() + failures.len() != affected.len() {
+        bail!("deploy returned {} results for {} agents", deployed.len() + failures.len(), affected.len());
+    }
+    if !failures.is_empty() {
+        // No issue for a partial deploy: a re-run finds the finished agents up to date and opens one
+        // issue for all of them.
+        github_output("issue", "false")?;
+        bail!("prod deploy failed, no deployment issue opened; re-run the workflow:\n{}", failures.join("\n"));
+    }
+    // The issue asks to promote every version that is not live yet, whether this run made it or an
+    // earlier, failed or replaced run did.
+    let scheme = ctx.settings.scheme();
+    let endpoint = &ctx.settings.prod_endpoint;
+    let asked = match &args.open_issues {
+        Some(path) => requested_versions(&event::read_listing(path, "open deployment issues")?, &args.bot_login),
+        None => Vec::new(),
+    };
+    let mut entries = Vec::new();
+    let mut pending = Vec::new();
+    for outcome in deployed {
+        let Some(version) = &outcome.version else {
+            bail!("deploy of `{}` reported no version", outcome.agent);
+        };
+        let number = metadata::parse_version(version).with_context(|| format!("deploy of `{}`", outcome.agent))?;
+        let Some(runtime_id) = &outcome.runtime_id else {
+            bail!("deploy of `{}` reported no runtime id", outcome.agent);
+        };
+        if crate::aws::live_version(&aws, runtime_id, endpoint).await? == Some(number) {
+            progress!("{}: version {version} is live already", outcome.agent);
+            continue;
+        }
+        if asked.iter().any(|(agent, asked)| *agent == outcome.agent && *asked == number) {
+            progress!("{}: version {version} awaits promotion in an open deployment issue", outcome.agent);
+            continue;
+        }
+        entries.push(metadata::AgentVersion {
+            agent: outcome.agent.clone(),
+            runtime: outcome.runtime_name.clone(),
+            version: version.clone(),
+        });
+        pending.push(outcome);
+    }
+    if entries.is_empty() {
+        return nothing(pr);
+    }
+    let metadata = metadata::Metadata { v: metadata::FORMAT, pr, commit: event.after.clone(), agents: entries };
+    let title = render::issue_title(pr, &metadata.agents);
+    let markdown = render::issue_body(&metadata, &pending, endpoint);
+    // The body must read back through the same strict parser the promotion uses.
+    metadata::verify(&metadata::extract(&markdown)?, &all, &scheme)?;
+    // What the promotion will hold the issue against, written before the issue exists.
+    for outcome in &pending {
+        let (Some(runtime_id), Some(version)) = (&outcome.runtime_id, &outcome.version) else {
+            bail!("deploy of `{}` reported no runtime id or version", outcome.agent);
+        };
+        let deployed =
+            release::version_record(&aws, &outcome.runtime_name, runtime_id, metadata::parse_version(version)?).await?;
+        let record = release::ReleaseRecord {
+            agent: outcome.agent.clone(),
+            runtime_name: outcome.runtime_name.clone(),
+            runtime_id: runtime_id.clone(),
+            version: version.clone(),
+            commit: event.after.clone(),
+            pr,
+            version_commit: deployed.git_commit.clone(),
+            zip_sha256: deployed.zip_sha256.clone(),
+            code_key: deployed.code_key.clone(),
+        };
+        let key = release::write(&aws, &record).await?;
+        progress!("{}: version {version} recorded for promotion in s3://{}/{key}", outcome.agent, aws.bucket);
+    }
+    write_out(args.event.out.as_deref(), &markdown, "body")?;
+    if let Some(path) = &args.title_out {
+        std::fs::write(path, &title).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    github_output("title", &title)?;
+    github_output("issue", "true")?;
+    Ok(StepReport {
+        step: Step::ProdDeploy,
+        result: StepResult::Issue,
+        pr,
+        agents: metadata.agents.iter().map(|entry| entry.agent.clone()).collect(),
+        deleted: vec![],
+        markdown: Some(markdown),
+    })
+}
+
+/// The (agent, version) pairs that open deployment issues by the bot ask to promote.
+pub fn requested_versions(issues: &[event::ListedIssue], bot_login: &str) -> Vec<(String, u32)> {
+    issues
+        .iter()
+        .filter(|issue| issue.pull_request.is_none() && issue.user.login == bot_login)
+        .filter_map(|issue| metadata::extract(issue.body.as_deref().unwrap_or("")).ok())
+        .flat_map(|metadata| metadata.agents)
+        .filter_map(|entry| Some((entry.agent, metadata::parse_version(&entry.version).ok()?)))
+        .collect()
+}

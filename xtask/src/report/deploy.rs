@@ -1,0 +1,94 @@
+//! What `deploy` did (or, with --dry-run, would do) for one agent.
+
+use serde::Serialize;
+
+use super::{Plan, Row, Status, or_dash, text, words};
+
+words! {
+    /// What a deploy did to the runtime.
+    pub enum DeployAction {
+        /// The runtime was made, at version 1.
+        Created = "created",
+        /// A new version of the runtime was made.
+        Updated = "updated",
+        /// The latest version already has this code and settings: nothing was made.
+        UpToDate = "up_to_date",
+        /// --dry-run: the plan says what would be done.
+        Planned = "planned",
+    }
+}
+
+/// The status a deploy shows: AgentCore's status of the version deployed, or with --dry-run what
+/// the run does to the runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployStatus {
+    /// The version's status as AgentCore reports it (READY once a deploy is done).
+    Version(Status),
+    /// --dry-run: the runtime exists and is left as it is.
+    Unchanged,
+    /// --dry-run: the runtime does not exist yet; the deploy would create it.
+    Create,
+}
+
+impl DeployStatus {
+    pub fn as_str(&self) -> &str {
+        match self {
+            DeployStatus::Version(status) => status.as_str(),
+            DeployStatus::Unchanged => "unchanged",
+            DeployStatus::Create => "create",
+        }
+    }
+}
+
+impl From<&str> for DeployStatus {
+    fn from(text: &str) -> DeployStatus {
+        match text {
+            "unchanged" => DeployStatus::Unchanged,
+            "create" => DeployStatus::Create,
+            status => DeployStatus::Version(Status::from(status)),
+        }
+    }
+}
+
+text!(DeployStatus);
+
+/// What one agent's deploy did (or, with --dry-run, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployOutcome {
+    pub agent: String,
+    pub runtime_name: String,
+    pub runtime_id: Option<String>,
+    pub runtime_arn: Option<String>,
+    pub version: Option<String>,
+    pub status: DeployStatus,
+    pub action: DeployAction,
+    pub default_endpoint: Option<String>,
+    pub s3_key: Option<String>,
+    pub zip_sha256: String,
+    pub commit: Option<String>,
+    /// With --dry-run: what would be done.
+    pub plan: Option<Plan>,
+    /// The version record beside the code zip.
+    pub record_key: Option<String>,
+}
+
+impl Row for DeployOutcome {
+    fn headers() -> &'static [&'static str] {
+        &["AGENT", "RUNTIME", "ACTION", "VERSION", "STATUS", "RUNTIME ID", "S3 KEY", "DEFAULT ENDPOINT"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.agent.clone(),
+            self.runtime_name.clone(),
+            self.action.to_string(),
+            or_dash(&self.version),
+            self.status.to_string(),
+            or_dash(&self.runtime_id),
+            or_dash(&self.s3_key),
+            or_dash(&self.default_endpoint),
+        ]
+    }
+    fn plan(&self) -> Option<&Plan> {
+        self.plan.as_ref()
+    }
+}

@@ -1,0 +1,139 @@
+//! What `status` shows: the project's runtimes, their versions and endpoints, and quota use.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::{Status, markdown_table, table};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// Every runtime in the account and region, this project's or not.
+    pub runtimes_used: usize,
+    pub runtimes_quota: usize,
+    pub runtimes: Vec<RuntimeStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuntimeStatus {
+    pub runtime_name: String,
+    pub agent: String,
+    /// `pr_<N>` or `prod`.
+    pub target: String,
+    pub runtime_id: String,
+    pub runtime_arn: String,
+    pub status: Status,
+    pub latest_version: String,
+    pub versions: Vec<VersionStatus>,
+    pub versions_used: usize,
+    pub versions_quota: usize,
+    pub endpoints: Vec<EndpointStatus>,
+    pub endpoints_used: usize,
+    pub endpoints_quota: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionStatus {
+    pub version: String,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointStatus {
+    pub name: String,
+    pub status: Status,
+    pub live_version: Option<String>,
+    pub target_version: Option<String>,
+}
+
+impl StatusReport {
+    /// Prints the report on stdout, and writes the `status` GitHub output and the step summary.
+    pub(crate) fn publish(&self, json: bool) -> anyhow::Result<()> {
+        crate::output::emit(json, self)?;
+        crate::output::github_output("status", &serde_json::to_string(self)?)?;
+        crate::output::step_summary(&self.markdown())
+    }
+
+    fn runtime_rows(&self) -> Vec<Vec<String>> {
+        self.runtimes
+            .iter()
+            .map(|runtime| {
+                vec![
+                    runtime.runtime_name.clone(),
+                    runtime.agent.clone(),
+                    runtime.target.clone(),
+                    runtime.status.to_string(),
+                    runtime.latest_version.clone(),
+                    format!("{}/{}", runtime.versions_used, runtime.versions_quota),
+                    format!("{}/{}", runtime.endpoints_used, runtime.endpoints_quota),
+                    runtime.runtime_id.clone(),
+                ]
+            })
+            .collect()
+    }
+
+    fn endpoint_rows(&self) -> Vec<Vec<String>> {
+        self.runtimes
+            .iter()
+            .flat_map(|runtime| {
+                runtime.endpoints.iter().map(|endpoint| {
+                    vec![
+                        runtime.runtime_name.clone(),
+                        endpoint.name.clone(),
+                        endpoint.status.to_string(),
+                        endpoint.live_version.clone().unwrap_or_else(|| "-".into()),
+                        endpoint.target_version.clone().unwrap_or_else(|| "-".into()),
+                    ]
+                })
+            })
+            .collect()
+    }
+
+    fn version_rows(&self) -> Vec<Vec<String>> {
+        self.runtimes
+            .iter()
+            .map(|runtime| {
+                let versions: Vec<String> =
+                    runtime.versions.iter().map(|version| format!("v{} {}", version.version, version.status)).collect();
+                vec![runtime.runtime_name.clone(), versions.join(", ")]
+            })
+            .collect()
+    }
+
+    /// The step summary: the same three tables as the terminal, in markdown.
+    pub(crate) fn markdown(&self) -> String {
+        let mut text = format!(
+            "### cargo xtask status\n\nRuntimes in the account: {} of {}\n\n",
+            self.runtimes_used, self.runtimes_quota
+        );
+        if self.runtimes.is_empty() {
+            return text + "No runtime of this project.\n";
+        }
+        text += &markdown_table(RUNTIME_HEADERS, &self.runtime_rows());
+        text += "\n";
+        text += &markdown_table(ENDPOINT_HEADERS, &self.endpoint_rows());
+        text += "\n";
+        text += &markdown_table(VERSION_HEADERS, &self.version_rows());
+        text
+    }
+}
+
+const RUNTIME_HEADERS: &[&str] =
+    &["RUNTIME", "AGENT", "TARGET", "STATUS", "LATEST", "VERSIONS", "ENDPOINTS", "RUNTIME ID"];
+const ENDPOINT_HEADERS: &[&str] = &["RUNTIME", "ENDPOINT", "STATUS", "LIVE", "TARGET"];
+const VERSION_HEADERS: &[&str] = &["RUNTIME", "VERSIONS"];
+
+impl fmt::Display for StatusReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "runtimes in the account: {} of {}", self.runtimes_used, self.runtimes_quota)?;
+        if self.runtimes.is_empty() {
+            return writeln!(f, "no runtime of this project");
+        }
+        writeln!(f)?;
+        f.write_str(&table(RUNTIME_HEADERS, &self.runtime_rows()))?;
+        writeln!(f)?;
+        f.write_str(&table(ENDPOINT_HEADERS, &self.endpoint_rows()))?;
+        writeln!(f)?;
+        f.write_str(&table(VERSION_HEADERS, &self.version_rows()))
+    }
+}
