@@ -117,9 +117,7 @@ pub fn extract(body: &str) -> Result<Metadata> {
                 if run >= 3 {
                     match fence {
                         None => fence = Some((marker, run)),
-                        Some((open, len)) if open == marker && run >= len && trimmed[run..].trim().is_empty() => {
-                            fence = None
-                        }
+                        Some((open, len)) if open == marker && run >= len && is_blank(&trimmed[run..]) => fence = None,
                         Some(_) => {}
                     }
                 }
@@ -160,6 +158,12 @@ pub fn extract(body: &str) -> Result<Metadata> {
         bail!("the metadata block must list 1 to {MAX_AGENTS} agents, it lists {}", metadata.agents.len());
     }
     Ok(metadata)
+}
+
+/// Whether what follows a closing fence leaves it one: only spaces and tabs, as CommonMark says. A
+/// no-break space or a vertical tab is text, and GitHub keeps the fence open.
+fn is_blank(rest: &str) -> bool {
+    rest.bytes().all(|byte| byte == b' ' || byte == b'\t')
 }
 
 /// Checks a parsed block against the workspace: agents exist, each is listed once, runtime names

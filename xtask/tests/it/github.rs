@@ -196,6 +196,17 @@ fn metadata_corpus_is_refused() {
         ("in a backtick fence", good.replace(&block, &format!("```\n{block}\n```")), "code fence"),
         ("in a tilde fence", good.replace(&block, &format!("~~~~md\n{block}\n~~~~")), "code fence"),
         ("in an unclosed fence", good.replace(&block, &format!("```\n{block}")), "code fence"),
+        // Only spaces and tabs may follow a closing fence: GitHub keeps these fences open.
+        (
+            "after a fence 'closed' with a no-break space",
+            good.replace(&block, &format!("```\n```\u{a0}\n{block}\n```")),
+            "code fence",
+        ),
+        (
+            "after a fence 'closed' with a vertical tab",
+            good.replace(&block, &format!("~~~\n~~~\u{b}\n{block}\n~~~")),
+            "code fence",
+        ),
         ("indented code", good.replace(&block, &format!("    {block}")), "line of its own"),
         ("in a quote", good.replace(&block, &format!("> {block}")), "line of its own"),
         ("inline", good.replace(&block, &format!("text {block}")), "line of its own"),
