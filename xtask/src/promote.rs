@@ -188,13 +188,35 @@ pub async fn rollback(
     };
     let checked = approval::check(aws, agent, &runtime_name, endpoint, version, Direction::Any).await;
     let candidate = approval::worded(checked, Refusal::for_cli)?;
+    served_before(aws, &candidate).await?;
     // Compare and set against what was read, so a promotion meanwhile is not undone blindly.
     move_to(ctx, aws, &candidate, live.parse().ok(), PromotionKind::Rollback, dry_run).await
+}
+
+/// A rollback goes back only to a version the endpoint served before, as its promotion records say:
+/// any other version, older or newer, was never approved there, and moving to it is a promotion.
+async fn served_before(aws: &AwsClients, candidate: &Candidate) -> Result<()> {
+    let Candidate { agent, runtime_name, runtime_id, endpoint, version, .. } = candidate;
+    let wanted = version.to_string();
+    let history = records::list_promotions(aws, runtime_name, endpoint).await?;
+    let served = history
+        .iter()
+        .filter(|record| &record.runtime_id == runtime_id)
+        .any(|record| record.to_version == wanted || record.from_version.as_deref() == Some(wanted.as_str()));
+    if !served {
+        bail!(
+            "version {version} of {runtime_name} never served endpoint {endpoint} (no promotion record says so): a rollback \
+             only goes back to a version that was live there; promote it instead, through its deployment issue's approval \
+             or `cargo xtask promote {agent} --version {version}`"
+        );
+    }
+    Ok(())
 }
 
 /// Rolls the candidate's endpoint back to its version (the approval policy passed it): only an
 /// endpoint that serves a version already, and only while it still serves that one.
 pub(crate) async fn roll_back_to(ctx: &Ctx, aws: &AwsClients, candidate: &Candidate) -> Result<PromoteOutcome> {
+    served_before(aws, candidate).await?;
     let live = served(aws, &candidate.runtime_id, &candidate.runtime_name, &candidate.endpoint).await?;
     move_to(ctx, aws, candidate, live.parse().ok(), PromotionKind::Rollback, false).await
 }

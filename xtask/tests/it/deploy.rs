@@ -256,7 +256,6 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
         .map(|r: &PromotionRecord| (r.from_version.as_deref(), r.to_version.as_str(), r.kind.as_str()))
         .collect();
     assert_eq!(moves, [(None, "1", "promote"), (Some("1"), "2", "promote"), (Some("2"), "1", "rollback")]);
-
     // What the workflows read before promoting.
     let state = aws::prod_endpoint_state(&env.ctx.settings, &env.aws, &echo, None).await.unwrap().unwrap();
     assert_eq!(
@@ -297,6 +296,18 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
     // Cleaning again converges: already gone.
     let again = xtask::cleanup::cleanup_runtimes(&env.aws, &doomed, false, env.ctx.settings.max_parallel).await;
     assert!(again.iter().all(|result| result.as_ref().unwrap().action == "already_gone"));
+    // A version that never served the endpoint is no rollback target, even a newer one: that would be
+    // a promotion without an approval.
+    let fourth = env.zips("fourth");
+    let report = env.deploy(Target::Prod, &fourth, false).await;
+    assert_eq!(report.failed, 0, "{report}");
+    env.assert_version(&echo_prod, "3", &fourth, &echo).await;
+    let forward = rollback(&env.ctx, &env.aws, &echo, "prod", Some(3), false).await.unwrap_err().to_string();
+    assert!(forward.contains("version 3 of echo_bot_prod never served endpoint prod"), "{forward}");
+    assert_eq!(env.endpoint_live(&echo_prod, "prod").await.as_deref(), Some("1"));
+    let served = rollback(&env.ctx, &env.aws, &echo, "prod", Some(2), true).await;
+    assert!(served.is_ok(), "a version that served before is a rollback target: {served:?}");
+
     env.stack.shutdown().await;
 }
 
