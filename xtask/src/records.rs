@@ -298,12 +298,16 @@ pub async fn write_promotion(aws: &AwsClients, record: &PromotionRecord) -> Resu
 
 /// The keys of an endpoint's promotion records, oldest first (the time leads each name).
 async fn promotion_keys(aws: &AwsClients, runtime_name: &str, endpoint: &str) -> Result<Vec<String>> {
-    let prefix = promotions_prefix(runtime_name, endpoint);
+    keys_under(aws, &promotions_prefix(runtime_name, endpoint)).await
+}
+
+/// Every key under `prefix`, sorted (all pages).
+pub(crate) async fn keys_under(aws: &AwsClients, prefix: &str) -> Result<Vec<String>> {
     let objects = aws
         .s3
         .list_objects_v2()
         .bucket(&aws.bucket)
-        .prefix(&prefix)
+        .prefix(prefix)
         .into_paginator()
         .send()
         .collect::<Result<Vec<_>, _>>()

@@ -182,6 +182,39 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                 }
                 candidates.push(candidate);
             }
+            // All of the release or none: an issue whose list was cut down must not promote part of
+            // it and then delete the pull request's runtimes and close as promoted.
+            let prod_runtimes = all
+                .iter()
+                .map(|agent| Ok((agent.name.clone(), scheme.runtime_name(&agent.name, Target::Prod)?)))
+                .collect::<Result<Vec<_>>>()?;
+            // Agents the issue leaves out whose released version is not live yet (an agent another
+            // issue of the same push already made live is done).
+            let mut left_out = Vec::new();
+            let released = match release::released_versions(&aws, &prod_runtimes, &verified.commit).await {
+                Ok(released) => released,
+                Err(err) => return refuse(err),
+            };
+            for (agent, version) in released {
+                if verified.agents.iter().any(|entry| entry.agent == agent) {
+                    continue;
+                }
+                let live = match crate::aws::prod_endpoint_state(&ctx.settings, &aws, &agent, Some(&endpoint)).await {
+                    Ok(state) => state.and_then(|state| state.live_version).and_then(|live| live.parse::<u32>().ok()),
+                    Err(err) => return refuse(err),
+                };
+                if live.is_none_or(|live| live < version) {
+                    left_out.push(agent);
+                }
+            }
+            if !left_out.is_empty() {
+                return refuse(anyhow::anyhow!(
+                    "the release of commit {} also asked to promote {}, which the issue does not list; an approval promotes \
+                     every version of its release or none, so approve the issue prod-deploy opened, unedited",
+                    verified.commit,
+                    left_out.iter().map(|agent| format!("`{agent}`")).collect::<Vec<_>>().join(", ")
+                ));
+            }
             let mut outcomes = Vec::new();
             for candidate in &candidates {
                 // Compare and set against the version the check read: an endpoint moved since is

@@ -94,6 +94,29 @@ pub struct Claim<'a> {
     pub artifact_key: Option<&'a str>,
 }
 
+/// The release records of `commit` in the prod runtimes of `runtimes` (agent, prod runtime name):
+/// each agent that release asked to promote, with the newest version it asked for.
+pub async fn released_versions(
+    aws: &AwsClients,
+    runtimes: &[(String, String)],
+    commit: &str,
+) -> Result<Vec<(String, u32)>> {
+    let suffix = format!("/release-{commit}.json");
+    let mut released = Vec::new();
+    for (agent, runtime_name) in runtimes {
+        let prefix = format!("{runtime_name}/v");
+        let newest = records::keys_under(aws, &prefix)
+            .await?
+            .iter()
+            .filter_map(|key| key.strip_prefix(&prefix)?.strip_suffix(&suffix)?.parse::<u32>().ok())
+            .max();
+        if let Some(version) = newest {
+            released.push((agent.clone(), version));
+        }
+    }
+    Ok(released)
+}
+
 /// Holds a claim against deploy's version record and prod-deploy's release record; the error says
 /// which fact differs. Makes no change.
 pub async fn check(aws: &AwsClients, claim: &Claim<'_>) -> Result<()> {

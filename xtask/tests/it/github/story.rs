@@ -211,6 +211,16 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     assert_eq!((report.result.as_str(), report.pr), ("issue", None));
     assert_eq!(title, "Promote to prod: echo_bot v1, weather_report_bot v1 (direct push)");
     let bootstrap_body = report.markdown.unwrap();
+    // A body cut down to one of the release's agents promotes nothing: all of the release or none.
+    let mut partial = gh::metadata::extract(&bootstrap_body).unwrap();
+    let full_block = partial.render();
+    partial.agents.retain(|entry| entry.agent == "echo_bot");
+    let cut = bootstrap_body.replace(&full_block, &partial.render());
+    assert_ne!(cut, bootstrap_body);
+    let err = format!("{:#}", story.approve(&cut, "admin").await.unwrap_err());
+    assert!(err.contains("also asked to promote `weather_report_bot`, which the issue does not list"), "{err}");
+    assert!(story.last_out().contains("Promotion refused"));
+    assert_eq!(story.live("echo_bot").await, None, "nothing moved");
     let report = story.approve(&bootstrap_body, "admin").await.unwrap();
     assert_eq!((report.result.as_str(), report.deleted.len()), ("promoted", 0));
     assert_eq!(story.live("echo_bot").await.as_deref(), Some("1"));
@@ -402,7 +412,8 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let pulls = story.path("pulls-15.json");
     let listed = std::fs::read_to_string(events_dir().join("commit_pulls_squash.json")).unwrap();
     std::fs::write(&pulls, listed.replace("\"number\": 12", "\"number\": 15")).unwrap();
-    let event = story.event("push_main_squash.json", |_| {});
+    // Another push: a commit of its own, as on GitHub.
+    let event = story.event("push_main_squash.json", |payload| payload["after"] = "4d".repeat(20).into());
     let args = gh::ProdDeployArgs {
         event,
         pulls: Some(pulls),
