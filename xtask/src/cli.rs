@@ -20,9 +20,9 @@ pub struct Cli {
     pub command: Command,
     /// Print results as JSON on stdout (progress stays on stderr)
     #[arg(long, global = true)]
-    pub json: bool,
+    pub(crate) json: bool,
     #[command(flatten, next_help_heading = "Project settings (override [workspace.metadata.agentcore])")]
-    pub settings: SettingsArgs,
+    pub(crate) settings: SettingsArgs,
     #[command(flatten, next_help_heading = "AWS access")]
     pub aws: AwsArgs,
 }
@@ -65,7 +65,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+pub(crate) fn run(cli: Cli) -> Result<()> {
     let mut aws = cli.aws;
     let talks_to_aws = match cli.command {
         Command::Package(_) | Command::Bench(_) => false,
@@ -103,7 +103,7 @@ pub fn run(cli: Cli) -> Result<()> {
 /// Whether nothing at all points at an AWS account, judged from the environment and the shared
 /// config files only (no network). Then the bundled local stack is the default. CI never falls back:
 /// a workflow missing its credentials must fail, not deploy somewhere else.
-pub fn no_aws_account_configured(
+pub(crate) fn no_aws_account_configured(
     aws: &AwsArgs,
     var: impl Fn(&str) -> Option<std::ffi::OsString>,
     exists: impl Fn(&std::path::Path) -> bool,

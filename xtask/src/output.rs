@@ -7,13 +7,13 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 /// Progress for humans; never on stdout, which carries results only.
-#[macro_export]
 macro_rules! progress {
     ($($arg:tt)*) => { eprintln!($($arg)*) };
 }
+pub(crate) use progress;
 
 /// Prints a result: pretty JSON with `--json`, else its `Display`.
-pub fn emit<T: Serialize + Display>(json: bool, value: &T) -> Result<()> {
+pub(crate) fn emit<T: Serialize + Display>(json: bool, value: &T) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut stdout, value)?;
@@ -26,7 +26,7 @@ pub fn emit<T: Serialize + Display>(json: bool, value: &T) -> Result<()> {
 }
 
 /// Appends `key` to `$GITHUB_OUTPUT` when running inside GitHub Actions (multi-line safe).
-pub fn github_output(key: &str, value: &str) -> Result<()> {
+pub(crate) fn github_output(key: &str, value: &str) -> Result<()> {
     let Some(path) = std::env::var_os("GITHUB_OUTPUT") else { return Ok(()) };
     let delimiter = format!("AGENTCORE_EOF_{}", rand::random::<u64>());
     let mut file = std::fs::OpenOptions::new()
@@ -39,7 +39,7 @@ pub fn github_output(key: &str, value: &str) -> Result<()> {
 }
 
 /// Appends markdown to `$GITHUB_STEP_SUMMARY` when running inside GitHub Actions.
-pub fn step_summary(markdown: &str) -> Result<()> {
+pub(crate) fn step_summary(markdown: &str) -> Result<()> {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else { return Ok(()) };
     let mut file = std::fs::OpenOptions::new()
         .create(true)

@@ -17,20 +17,23 @@ use std::fmt;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
-pub use cleanup::{CleanupAction, CleanupOutcome};
-pub use deploy::{DeployAction, DeployOutcome, DeployStatus};
-pub use plan::Plan;
-pub use promote::{PromoteAction, PromoteOutcome, PromotionKind};
-pub use status::{EndpointStatus, RuntimeStatus, StatusReport, VersionStatus};
-pub use step::{Step, StepReport, StepResult};
+pub(crate) use cleanup::{CleanupAction, CleanupOutcome};
+pub(crate) use deploy::DeployStatus;
+pub use deploy::{DeployAction, DeployOutcome};
+pub(crate) use plan::Plan;
+pub(crate) use promote::PromotionKind;
+pub use promote::{PromoteAction, PromoteOutcome};
+pub(crate) use status::{EndpointStatus, RuntimeStatus, StatusReport, VersionStatus};
+pub use step::StepReport;
+pub(crate) use step::{Step, StepResult};
 
 /// An enum of fixed words: each variant is one word in tables, JSON and records. Generates
 /// `as_str`, `Display`, `FromStr`, serde both ways, and comparison with a `&str`.
 macro_rules! words {
-    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$variant_meta:meta])* $variant:ident = $word:literal,)+ }) => {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$variant_meta:meta])* $variant:ident = $word:literal,)+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
+        $vis enum $name {
             $($(#[$variant_meta])* $variant,)+
         }
 
@@ -38,7 +41,7 @@ macro_rules! words {
             /// Every variant, in declaration order.
             pub(crate) const ALL: &[$name] = &[$($name::$variant),+];
 
-            pub fn as_str(&self) -> &'static str {
+            $vis fn as_str(&self) -> &'static str {
                 match self {
                     $($name::$variant => $word,)+
                 }
@@ -175,7 +178,7 @@ pub struct Entry<T> {
 /// The results of one release command over several agents or runtimes.
 #[derive(Debug, Serialize)]
 pub struct Report<T> {
-    pub command: String,
+    pub(crate) command: String,
     pub results: Vec<Entry<T>>,
     pub failed: usize,
 }

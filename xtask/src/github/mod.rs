@@ -11,7 +11,7 @@ mod pr_deploy;
 mod pr_plan;
 mod prod_deploy;
 mod promote;
-pub mod release;
+mod release;
 pub mod render;
 
 pub use gc::{GcArgs, gc, protected_prs};
@@ -37,9 +37,9 @@ use crate::settings::Settings;
 /// The login GitHub gives the workflow token's bot; it authors deployment issues.
 pub const DEFAULT_BOT_LOGIN: &str = "github-actions[bot]";
 /// The label that asks for a promotion, and the labels a deployment issue carries.
-pub const APPROVED_LABEL: &str = "approved";
-pub const ISSUE_LABELS: &[&str] = &["deployment", "production", "needs-promotion"];
-pub const PROMOTED_LABEL: &str = "promoted";
+pub(crate) const APPROVED_LABEL: &str = "approved";
+pub(crate) const ISSUE_LABELS: &[&str] = &["deployment", "production", "needs-promotion"];
+pub(crate) const PROMOTED_LABEL: &str = "promoted";
 
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum GithubCommand {
@@ -70,7 +70,7 @@ pub struct EventArgs {
 }
 
 impl GithubCommand {
-    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
         match self {
             GithubCommand::PrPlan(args) => emit(ctx.json, &pr_plan(ctx, &args)?),
             GithubCommand::PrDeploy(args) => emit(ctx.json, &pr_deploy(ctx, &args, None).await?),
