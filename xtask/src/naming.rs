@@ -8,8 +8,7 @@ use std::fmt;
 use anyhow::{Result, bail};
 use regex::Regex;
 
-/// AgentCore's pattern for runtime and endpoint names.
-pub(crate) const NAME_PATTERN: &str = "[a-zA-Z][a-zA-Z0-9_]{0,47}";
+/// AgentCore's limit on runtime and endpoint names: `[a-zA-Z][a-zA-Z0-9_]{0,47}`.
 pub(crate) const NAME_MAX: usize = 48;
 
 pub(crate) fn is_valid_name(name: &str) -> bool {

@@ -59,7 +59,6 @@ pub struct PullRequestEvent {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PullRequest {
     pub number: u64,
-    pub(crate) state: String,
     #[serde(default)]
     pub(crate) merged: bool,
     pub head: GitRef,
@@ -98,7 +97,6 @@ pub struct PushEvent {
     pub(crate) git_ref: String,
     pub before: String,
     pub after: String,
-    pub(crate) repository: Repository,
 }
 
 impl PushEvent {
@@ -125,7 +123,6 @@ pub struct IssuesEvent {
     pub label: Option<Label>,
     /// Who added it.
     pub(crate) sender: User,
-    pub(crate) repository: Repository,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -225,12 +222,9 @@ pub(crate) struct OpenPull {
 /// One entry of `gh api repos/{repo}/issues?labels=deployment&state=open`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ListedIssue {
-    pub(crate) number: u64,
     pub(crate) user: User,
     #[serde(default)]
     pub(crate) body: Option<String>,
-    #[serde(default)]
-    pub(crate) performed_via_github_app: Option<App>,
     #[serde(default)]
     pub(crate) pull_request: Option<serde_json::Value>,
 }
