@@ -84,7 +84,7 @@ impl CleanupArgs {
             }
         }
         let results = cleanup_runtimes(&aws, &confirmed, self.dry_run, ctx.settings.max_parallel).await;
-        Report::new("cleanup", confirmed.iter().cloned(), results).publish(ctx.json)
+        Report::new("cleanup", confirmed.iter().cloned(), results).publish(ctx.json, &ctx.github)
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::context::{AwsArgs, Ctx, block_on};
+use crate::context::{AwsArgs, Ctx, GithubFiles, block_on};
 #[cfg(feature = "local")]
 use crate::local;
 use crate::settings::SettingsArgs;
@@ -55,17 +55,19 @@ pub enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    // Read once, here: the context carries them to the commands, so nothing else reads the variables.
+    let github = GithubFiles::from_env();
+    match run(cli, &github) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            report_failure_to_github(&format!("{err:#}"));
+            report_failure_to_github(&github, &format!("{err:#}"));
             ExitCode::FAILURE
         }
     }
 }
 
-pub(crate) fn run(cli: Cli) -> Result<()> {
+pub(crate) fn run(cli: Cli, github: &GithubFiles) -> Result<()> {
     let mut aws = cli.aws;
     let talks_to_aws = match cli.command {
         Command::Package(_) | Command::Bench(_) => false,
@@ -85,7 +87,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         );
         aws.local = true;
     }
-    let ctx = Ctx::load(crate::settings::find_workspace()?, &cli.settings, aws, cli.json)?;
+    let ctx = Ctx::load(crate::settings::find_workspace()?, &cli.settings, aws, cli.json, github.clone())?;
     match cli.command {
         Command::Package(args) => args.run(&ctx),
         Command::Deploy(args) => block_on(args.run(&ctx)),
@@ -134,13 +136,13 @@ pub(crate) fn no_aws_account_configured(
 }
 
 /// Inside GitHub Actions a failed step still leaves an `error` output and a readable summary.
-fn report_failure_to_github(message: &str) {
+fn report_failure_to_github(github: &GithubFiles, message: &str) {
     let longest_run = message.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest_run.max(2) + 1);
     let summary = format!("### cargo xtask failed\n\n{fence}text\n{message}\n{fence}\n");
     // Best effort: the error itself is already on stderr.
-    let _ = crate::output::github_output("error", message);
-    let _ = crate::output::step_summary(&summary);
+    let _ = crate::output::github_output(github, "error", message);
+    let _ = crate::output::step_summary(github, &summary);
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ impl DeployArgs {
         let options = DeployOptions { force: self.force, dry_run: self.dry_run, package_dir: self.package_dir };
         let results = deploy_jobs(ctx, &aws, &jobs, &options).await;
         let report = Report::new("deploy", agents.iter().map(|agent| agent.name.clone()), results);
-        report.publish(ctx.json)
+        report.publish(ctx.json, &ctx.github)
     }
 }
 

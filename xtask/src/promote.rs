@@ -69,7 +69,7 @@ impl PromoteArgs {
             .buffered(ctx.settings.max_parallel)
             .collect()
             .await;
-        Report::new("promote", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx.json)
+        Report::new("promote", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx.json, &ctx.github)
     }
 }
 
@@ -108,7 +108,7 @@ impl RollbackArgs {
             .buffered(ctx.settings.max_parallel)
             .collect()
             .await;
-        Report::new("rollback", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx.json)
+        Report::new("rollback", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx.json, &ctx.github)
     }
 }
 

@@ -17,6 +17,8 @@ use std::fmt;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
+use crate::output::GithubFiles;
+
 pub(crate) use cleanup::{CleanupAction, CleanupOutcome};
 pub(crate) use deploy::DeployStatus;
 pub use deploy::{DeployAction, DeployOutcome};
@@ -207,11 +209,11 @@ impl<T: Row + Serialize> Report<T> {
     }
 
     /// Prints the report on stdout, writes the GitHub outputs, and fails when any item failed.
-    pub(crate) fn publish(&self, json: bool) -> Result<()> {
+    pub(crate) fn publish(&self, json: bool, github: &GithubFiles) -> Result<()> {
         crate::output::emit(json, self)?;
-        crate::output::github_output(&self.command, &serde_json::to_string(self)?)?;
-        crate::output::github_output("failed", &self.failed.to_string())?;
-        crate::output::step_summary(&self.markdown())?;
+        crate::output::github_output(github, &self.command, &serde_json::to_string(self)?)?;
+        crate::output::github_output(github, "failed", &self.failed.to_string())?;
+        crate::output::step_summary(github, &self.markdown())?;
         if self.failed > 0 {
             let names: Vec<&str> =
                 self.results.iter().filter(|entry| !entry.ok).map(|entry| entry.name.as_str()).collect();

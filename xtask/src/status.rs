@@ -29,7 +29,7 @@ impl StatusArgs {
                 Some(self.selection.resolve(ctx)?.into_iter().map(|agent| agent.name).collect::<Vec<_>>())
             };
         let (aws, _stack) = crate::connect::connect(ctx).await?;
-        status(&ctx.settings, &aws, agents.as_deref()).await?.publish(ctx.json)
+        status(&ctx.settings, &aws, agents.as_deref()).await?.publish(ctx.json, &ctx.github)
     }
 }
 

@@ -30,7 +30,7 @@ use crate::agents::Agent;
 use crate::aws::AwsClients;
 use crate::context::Ctx;
 use crate::naming::Target;
-use crate::output::{emit, github_output};
+use crate::output::{GithubFiles, emit, github_output};
 use crate::progress;
 use crate::settings::Settings;
 
@@ -83,10 +83,10 @@ impl GithubCommand {
     }
 }
 
-fn write_out(path: Option<&Path>, markdown: &str, key: &str) -> Result<()> {
+fn write_out(github: &GithubFiles, path: Option<&Path>, markdown: &str, key: &str) -> Result<()> {
     if let Some(path) = path {
         std::fs::write(path, markdown).with_context(|| format!("cannot write {}", path.display()))?;
-        github_output(key, &path.to_string_lossy())?;
+        github_output(github, key, &path.to_string_lossy())?;
     }
     Ok(())
 }

@@ -48,10 +48,10 @@ pub struct EndpointStatus {
 
 impl StatusReport {
     /// Prints the report on stdout, and writes the `status` GitHub output and the step summary.
-    pub(crate) fn publish(&self, json: bool) -> anyhow::Result<()> {
+    pub(crate) fn publish(&self, json: bool, github: &crate::output::GithubFiles) -> anyhow::Result<()> {
         crate::output::emit(json, self)?;
-        crate::output::github_output("status", &serde_json::to_string(self)?)?;
-        crate::output::step_summary(&self.markdown())
+        crate::output::github_output(github, "status", &serde_json::to_string(self)?)?;
+        crate::output::step_summary(github, &self.markdown())
     }
 
     fn runtime_rows(&self) -> Vec<Vec<String>> {
