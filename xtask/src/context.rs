@@ -1,7 +1,8 @@
-//! What every command receives: the workspace, its settings and the global flags.
+//! What every command receives: the workspace, its settings, the global flags and the GitHub step's
+//! files.
 //!
-//! It sits below the commands and above only the settings, so a command takes a [`Ctx`] without
-//! reaching back into the CLI that dispatches to it.
+//! It sits below the commands and above only the settings and the output, so a command takes a
+//! [`Ctx`] without reaching back into the CLI that dispatches to it.
 
 use std::path::PathBuf;
 
