@@ -9,35 +9,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::settings::{self, Settings};
 
-pub const AGENTS_DIR: &str = "agents";
-pub const MANIFEST: &str = "agent.toml";
+pub(crate) const AGENTS_DIR: &str = "agents";
+pub(crate) const MANIFEST: &str = "agent.toml";
 
 /// `agent.toml`, as written by the agent's owners.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// What the agent does; becomes the runtime's description.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// The file AgentCore starts, optionally behind a launcher: `"main.py"` or
     /// `["opentelemetry-instrument", "main.py"]`.
     pub entry_point: EntryPoint,
     /// System prompt, relative to the workspace root (default `prompts/<agent>.txt`).
-    pub prompt: Option<PathBuf>,
+    pub(crate) prompt: Option<PathBuf>,
     /// PYTHON_3_10 … PYTHON_3_13 (default: the workspace setting).
-    pub python_runtime: Option<String>,
+    pub(crate) python_runtime: Option<String>,
     /// Pinned dependencies, relative to the agent directory (default `requirements.txt`).
-    pub requirements: Option<PathBuf>,
+    pub(crate) requirements: Option<PathBuf>,
     #[serde(default)]
-    pub network_mode: NetworkMode,
+    pub(crate) network_mode: NetworkMode,
     /// Environment variables of the runtime.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
     /// Tags of the runtime.
     #[serde(default)]
-    pub tags: BTreeMap<String, String>,
+    pub(crate) tags: BTreeMap<String, String>,
     /// Glob patterns (relative to the agent directory) of files that must not be packaged.
     #[serde(default)]
-    pub exclude: Vec<String>,
+    pub(crate) exclude: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub enum EntryPoint {
 
 impl EntryPoint {
     /// The list AgentCore receives as `entryPoint`.
-    pub fn to_vec(&self) -> Vec<String> {
+    pub(crate) fn to_vec(&self) -> Vec<String> {
         match self {
             EntryPoint::File(file) => vec![file.clone()],
             EntryPoint::Command(parts) => parts.clone(),
@@ -65,7 +65,7 @@ impl EntryPoint {
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-pub enum NetworkMode {
+pub(crate) enum NetworkMode {
     #[default]
     #[serde(rename = "PUBLIC")]
     Public,
@@ -94,12 +94,12 @@ pub struct Agent {
     /// Absolute path of the pinned requirements file.
     pub requirements: PathBuf,
     /// Effective Python runtime (manifest, else settings).
-    pub python_runtime: String,
+    pub(crate) python_runtime: String,
 }
 
 impl Agent {
     /// Reads and validates `agents/<name>/agent.toml` under `root`.
-    pub fn load(root: &Path, dir: &Path, settings: &Settings) -> Result<Agent> {
+    pub(crate) fn load(root: &Path, dir: &Path, settings: &Settings) -> Result<Agent> {
         let name = dir.file_name().and_then(|name| name.to_str()).unwrap_or_default().to_owned();
         if !crate::naming::is_valid_name(&name) {
             bail!(
@@ -244,7 +244,7 @@ pub fn discover(root: &Path, settings: &Settings) -> Result<Vec<Agent>> {
 }
 
 /// Picks agents by name from `all`, in the order given; duplicates and unknown names are errors.
-pub fn pick(all: &[Agent], names: &[String]) -> Result<Vec<Agent>> {
+pub(crate) fn pick(all: &[Agent], names: &[String]) -> Result<Vec<Agent>> {
     let mut picked: Vec<Agent> = Vec::new();
     for name in names {
         if picked.iter().any(|agent| &agent.name == name) {

@@ -11,15 +11,15 @@ use crate::report::Status;
 /// A version that passed the policy, with what AgentCore said about it.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
-    pub agent: String,
-    pub runtime_name: String,
-    pub runtime_id: String,
-    pub endpoint: String,
-    pub version: u32,
+    pub(crate) agent: String,
+    pub(crate) runtime_name: String,
+    pub(crate) runtime_id: String,
+    pub(crate) endpoint: String,
+    pub(crate) version: u32,
     /// The S3 key the version runs from, as AgentCore reports it.
-    pub artifact_key: Option<String>,
+    pub(crate) artifact_key: Option<String>,
     /// The version the endpoint served when checked, when the check read it (for an approval).
-    pub live: Option<u32>,
+    pub(crate) live: Option<u32>,
 }
 
 /// What a candidate must not be older than.
@@ -35,11 +35,11 @@ pub(crate) enum Direction {
 /// Why the policy refuses a version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {
-    pub agent: String,
-    pub runtime_name: String,
-    pub endpoint: String,
-    pub version: u32,
-    pub reason: Reason,
+    pub(crate) agent: String,
+    pub(crate) runtime_name: String,
+    pub(crate) endpoint: String,
+    pub(crate) version: u32,
+    pub(crate) reason: Reason,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -70,7 +70,7 @@ const ENDPOINT_VARIABLES: &[&str] = &["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
 /// Clients for AWS itself: the standard credential chain (or `profile`), `region`, and `endpoint_url`
 /// or the `AWS_ENDPOINT_URL*` variables when given. Credentials are resolved up front, so a missing
 /// login fails here with the fix.
-pub async fn connect(
+pub(crate) async fn connect(
     region: &str,
     profile: Option<&str>,
     endpoint_url: Option<&str>,
@@ -103,7 +103,7 @@ pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
 }
 
 /// Clients from an already built configuration (tests and the local stack use this too).
-pub fn clients_from_config(config: &aws_config::SdkConfig, bucket: &str, path_style: bool) -> AwsClients {
+pub(crate) fn clients_from_config(config: &aws_config::SdkConfig, bucket: &str, path_style: bool) -> AwsClients {
     AwsClients {
         s3: aws_sdk_s3::Client::from_conf(s3_builder(config, path_style).build()),
         control: aws_sdk_bedrockagentcorecontrol::Client::new(config),
@@ -127,14 +127,14 @@ fn s3_builder(config: &aws_config::SdkConfig, path_style: bool) -> aws_sdk_s3::c
 
 /// Standard retries, with more attempts than the SDK's 3: the control plane throttles at a few
 /// requests per second and agents run in parallel.
-pub fn retry_config() -> RetryConfig {
+pub(crate) fn retry_config() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(10)
         .with_initial_backoff(Duration::from_millis(100))
         .with_max_backoff(Duration::from_secs(5))
 }
 
-pub fn timeout_config() -> TimeoutConfig {
+pub(crate) fn timeout_config() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(10))
         .operation_attempt_timeout(Duration::from_secs(60))
@@ -209,7 +209,7 @@ pub async fn local_clients(
 // Errors
 
 /// The AWS error code of a failed call, if the service answered.
-pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<String> {
+pub(crate) fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<String> {
     match err {
         SdkError::ServiceError(service) => service.err().code().map(str::to_owned),
         _ => None,
@@ -237,7 +237,7 @@ impl HttpStatus for aws_smithy_runtime_api::http::Response {
 
 /// Turns an SDK error into one that names what was done, to what, AWS's code and the fix.
 /// `action` is the IAM action (e.g. `bedrock-agentcore:CreateAgentRuntime`), named on AccessDenied.
-pub fn explain<E, R>(err: SdkError<E, R>, action: &str, resource: &str) -> anyhow::Error
+pub(crate) fn explain<E, R>(err: SdkError<E, R>, action: &str, resource: &str) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -289,7 +289,7 @@ fn is_throttling(code: &str) -> bool {
 
 /// An error that is throttling still, after the SDK's retries. Waits treat it as "not yet".
 #[derive(Debug)]
-pub struct Throttled(pub String);
+pub(crate) struct Throttled(pub(crate) String);
 
 impl std::fmt::Display for Throttled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -458,35 +458,35 @@ pub(crate) fn artifact_key(artifact: Option<&AgentRuntimeArtifact>) -> Option<St
 }
 
 /// A version string as a number (0 when AgentCore sent something else).
-pub fn version_number(version: &str) -> u32 {
+pub(crate) fn version_number(version: &str) -> u32 {
     version.parse().unwrap_or(0)
 }
 
-pub fn is_failed(status: &AgentRuntimeStatus) -> bool {
+pub(crate) fn is_failed(status: &AgentRuntimeStatus) -> bool {
     matches!(
         status,
         AgentRuntimeStatus::CreateFailed | AgentRuntimeStatus::UpdateFailed | AgentRuntimeStatus::DeleteFailed
     )
 }
 
-pub fn is_transitional(status: &AgentRuntimeStatus) -> bool {
+pub(crate) fn is_transitional(status: &AgentRuntimeStatus) -> bool {
     matches!(status, AgentRuntimeStatus::Creating | AgentRuntimeStatus::Updating | AgentRuntimeStatus::Deleting)
 }
 
 /// Poll pacing: starts short so a quick transition is noticed at once, grows to `max_interval`.
-pub struct Poll {
+pub(crate) struct Poll {
     started: tokio::time::Instant,
     interval: Duration,
     policy: WaitPolicy,
 }
 
 impl Poll {
-    pub fn new(policy: WaitPolicy) -> Poll {
+    pub(crate) fn new(policy: WaitPolicy) -> Poll {
         Poll { started: tokio::time::Instant::now(), interval: policy.first_interval, policy }
     }
 
     /// Sleeps before the next poll; `Err` with `what` once the deadline has passed.
-    pub async fn wait(&mut self, what: impl FnOnce() -> String) -> Result<()> {
+    pub(crate) async fn wait(&mut self, what: impl FnOnce() -> String) -> Result<()> {
         let elapsed = self.started.elapsed();
         if elapsed >= self.policy.timeout {
             bail!("{} after {} s (--timeout)", what(), self.policy.timeout.as_secs_f64().round());
@@ -503,7 +503,7 @@ fn next_interval(interval: Duration, policy: &WaitPolicy) -> Duration {
 }
 
 /// Waits until `version` of the runtime is READY; fails with AWS's reason on *_FAILED.
-pub async fn wait_runtime_ready(
+pub(crate) async fn wait_runtime_ready(
     aws: &AwsClients,
     runtime_id: &str,
     name: &str,
@@ -538,7 +538,7 @@ pub async fn wait_runtime_ready(
 }
 
 /// Waits until the runtime's latest version has left CREATING/UPDATING (any end state).
-pub async fn wait_runtime_settled(
+pub(crate) async fn wait_runtime_settled(
     aws: &AwsClients,
     runtime_id: &str,
     name: &str,
@@ -598,7 +598,12 @@ pub async fn wait_endpoint_live(
 }
 
 /// Waits until the endpoint is gone (404).
-pub async fn wait_endpoint_gone(aws: &AwsClients, runtime_id: &str, runtime_name: &str, endpoint: &str) -> Result<()> {
+pub(crate) async fn wait_endpoint_gone(
+    aws: &AwsClients,
+    runtime_id: &str,
+    runtime_name: &str,
+    endpoint: &str,
+) -> Result<()> {
     wait_gone(aws, &format!("endpoint {endpoint} of runtime {runtime_name}"), async || {
         let state = get_endpoint(aws, runtime_id, endpoint).await?;
         Ok(state.map(|state| (state.status().as_str().to_owned(), state.failure_reason().map(str::to_owned))))
@@ -607,7 +612,7 @@ pub async fn wait_endpoint_gone(aws: &AwsClients, runtime_id: &str, runtime_name
 }
 
 /// Waits until the runtime is gone (404).
-pub async fn wait_runtime_gone(aws: &AwsClients, runtime_id: &str, name: &str) -> Result<()> {
+pub(crate) async fn wait_runtime_gone(aws: &AwsClients, runtime_id: &str, name: &str) -> Result<()> {
     wait_gone(aws, &format!("runtime {name} ({runtime_id})"), async || {
         let state = get_runtime(aws, runtime_id, None).await?;
         Ok(state.map(|state| (state.status().as_str().to_owned(), state.failure_reason().map(str::to_owned))))
@@ -640,11 +645,11 @@ async fn wait_gone(
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
 pub struct EndpointState {
     pub runtime_name: String,
-    pub runtime_id: String,
-    pub endpoint: String,
+    pub(crate) runtime_id: String,
+    pub(crate) endpoint: String,
     pub status: crate::report::Status,
     pub live_version: Option<String>,
-    pub target_version: Option<String>,
+    pub(crate) target_version: Option<String>,
     /// The runtime's latest version.
     pub latest_version: String,
 }
@@ -675,7 +680,11 @@ pub async fn prod_endpoint_state(
 
 /// PR runtimes whose pull request is not in `open_prs`. Only names the naming scheme produced are
 /// ever selected; anything else in the account is left alone.
-pub fn stale_runtimes(scheme: &crate::naming::Scheme, runtime_names: &[String], open_prs: &[u64]) -> Vec<String> {
+pub(crate) fn stale_runtimes(
+    scheme: &crate::naming::Scheme,
+    runtime_names: &[String],
+    open_prs: &[u64],
+) -> Vec<String> {
     runtime_names
         .iter()
         .filter(|name| matches!(scheme.parse(name), Some((_, crate::naming::Target::Pr(number))) if !open_prs.contains(&number)))

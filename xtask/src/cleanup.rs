@@ -15,32 +15,32 @@ use crate::report::{CleanupAction, CleanupOutcome, Plan, Report};
 pub struct CleanupArgs {
     /// Runtimes to delete, by name
     #[arg(value_name = "RUNTIME", conflicts_with_all = ["pr", "stale"])]
-    pub runtimes: Vec<String>,
+    pub(crate) runtimes: Vec<String>,
     /// Delete every runtime of this pull request
     #[arg(long, value_name = "N", conflicts_with = "stale")]
-    pub pr: Option<u64>,
+    pub(crate) pr: Option<u64>,
     /// Delete PR runtimes whose pull request is not in --open-prs
     #[arg(long, requires = "open_prs")]
-    pub stale: bool,
+    pub(crate) stale: bool,
     /// Open pull requests, comma-separated (with --stale); an empty LIST means none is open
     #[arg(long, value_name = "LIST", value_parser = parse_pr_list)]
-    pub open_prs: Option<PrList>,
+    pub(crate) open_prs: Option<PrList>,
     /// Do not ask for confirmation (CI)
     #[arg(long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Allow deleting the long-lived prod runtime
     #[arg(long)]
-    pub force_prod: bool,
+    pub(crate) force_prod: bool,
     /// Print the plan and change nothing
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Give up waiting for a deletion after this many seconds
     #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
-    pub timeout: u64,
+    pub(crate) timeout: u64,
 }
 
 impl CleanupArgs {
-    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
         let scheme = ctx.settings.scheme();
         if self.runtimes.is_empty() && self.pr.is_none() && !self.stale {
             bail!("name the runtimes to delete, or pass --pr N or --stale --open-prs LIST");
@@ -84,13 +84,13 @@ impl CleanupArgs {
             }
         }
         let results = cleanup_runtimes(&aws, &confirmed, self.dry_run, ctx.settings.max_parallel).await;
-        Report::new("cleanup", confirmed.iter().cloned(), results).publish(ctx.json)
+        Report::new("cleanup", confirmed.iter().cloned(), results).publish(ctx.json, &ctx.github)
     }
 }
 
 /// Pull request numbers given as `3,12,40` (or `""` for none).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrList(pub Vec<u64>);
+pub(crate) struct PrList(pub(crate) Vec<u64>);
 
 fn parse_pr_list(text: &str) -> Result<PrList, String> {
     text.split(',')
@@ -105,7 +105,7 @@ fn parse_pr_list(text: &str) -> Result<PrList, String> {
 }
 
 /// Refuses names this project's scheme did not produce, and prod unless forced.
-pub fn check_deletable(scheme: &crate::naming::Scheme, name: &str, force_prod: bool) -> Result<()> {
+pub(crate) fn check_deletable(scheme: &crate::naming::Scheme, name: &str, force_prod: bool) -> Result<()> {
     match scheme.parse(name) {
         None => bail!(
             "`{name}` is not a runtime name this project makes ({{agent}}_{{target}} per the runtime_name setting); refusing to delete it"

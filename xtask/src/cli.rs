@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::context::{AwsArgs, Ctx, block_on};
+use crate::context::{AwsArgs, Ctx, GithubFiles, block_on};
 #[cfg(feature = "local")]
 use crate::local;
 use crate::settings::SettingsArgs;
@@ -20,9 +20,9 @@ pub struct Cli {
     pub command: Command,
     /// Print results as JSON on stdout (progress stays on stderr)
     #[arg(long, global = true)]
-    pub json: bool,
+    pub(crate) json: bool,
     #[command(flatten, next_help_heading = "Project settings (override [workspace.metadata.agentcore])")]
-    pub settings: SettingsArgs,
+    pub(crate) settings: SettingsArgs,
     #[command(flatten, next_help_heading = "AWS access")]
     pub aws: AwsArgs,
 }
@@ -55,17 +55,19 @@ pub enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    // Read once, here: the context carries them to the commands, so nothing else reads the variables.
+    let github = GithubFiles::from_env();
+    match run(cli, &github) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            report_failure_to_github(&format!("{err:#}"));
+            report_failure_to_github(&github, &format!("{err:#}"));
             ExitCode::FAILURE
         }
     }
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+pub(crate) fn run(cli: Cli, github: &GithubFiles) -> Result<()> {
     let mut aws = cli.aws;
     let talks_to_aws = match cli.command {
         Command::Package(_) | Command::Bench(_) => false,
@@ -85,7 +87,7 @@ pub fn run(cli: Cli) -> Result<()> {
         );
         aws.local = true;
     }
-    let ctx = Ctx::load(crate::settings::find_workspace()?, &cli.settings, aws, cli.json)?;
+    let ctx = Ctx::load(crate::settings::find_workspace()?, &cli.settings, aws, cli.json, github.clone())?;
     match cli.command {
         Command::Package(args) => args.run(&ctx),
         Command::Deploy(args) => block_on(args.run(&ctx)),
@@ -103,7 +105,7 @@ pub fn run(cli: Cli) -> Result<()> {
 /// Whether nothing at all points at an AWS account, judged from the environment and the shared
 /// config files only (no network). Then the bundled local stack is the default. CI never falls back:
 /// a workflow missing its credentials must fail, not deploy somewhere else.
-pub fn no_aws_account_configured(
+pub(crate) fn no_aws_account_configured(
     aws: &AwsArgs,
     var: impl Fn(&str) -> Option<std::ffi::OsString>,
     exists: impl Fn(&std::path::Path) -> bool,
@@ -134,13 +136,13 @@ pub fn no_aws_account_configured(
 }
 
 /// Inside GitHub Actions a failed step still leaves an `error` output and a readable summary.
-fn report_failure_to_github(message: &str) {
+fn report_failure_to_github(github: &GithubFiles, message: &str) {
     let longest_run = message.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest_run.max(2) + 1);
     let summary = format!("### cargo xtask failed\n\n{fence}text\n{message}\n{fence}\n");
     // Best effort: the error itself is already on stderr.
-    let _ = crate::output::github_output("error", message);
-    let _ = crate::output::step_summary(&summary);
+    let _ = crate::output::github_output(github, "error", message);
+    let _ = crate::output::step_summary(github, &summary);
 }
 
 #[cfg(test)]

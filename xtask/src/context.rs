@@ -1,12 +1,14 @@
-//! What every command receives: the workspace, its settings and the global flags.
+//! What every command receives: the workspace, its settings, the global flags and the GitHub step's
+//! files.
 //!
-//! It sits below the commands and above only the settings, so a command takes a [`Ctx`] without
-//! reaching back into the CLI that dispatches to it.
+//! It sits below the commands and above only the settings and the output, so a command takes a
+//! [`Ctx`] without reaching back into the CLI that dispatches to it.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 
+pub use crate::output::GithubFiles;
 use crate::settings::{Settings, SettingsArgs};
 
 /// Where AWS calls go: the flags of every command that talks to AWS. Global, so they may follow any
@@ -27,19 +29,27 @@ pub struct AwsArgs {
     pub endpoint_url: Option<String>,
 }
 
-/// The workspace, its settings and the global flags.
+/// The workspace, its settings, the global flags and where a GitHub Actions step writes.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub root: PathBuf,
     pub settings: Settings,
     pub aws: AwsArgs,
     pub json: bool,
+    /// The step's output and summary files: the CLI's from its environment, none elsewhere.
+    pub github: GithubFiles,
 }
 
 impl Ctx {
-    pub(crate) fn load(root: PathBuf, settings: &SettingsArgs, aws: AwsArgs, json: bool) -> Result<Ctx> {
+    pub(crate) fn load(
+        root: PathBuf,
+        settings: &SettingsArgs,
+        aws: AwsArgs,
+        json: bool,
+        github: GithubFiles,
+    ) -> Result<Ctx> {
         let settings = Settings::from_workspace(&root)?.with_overrides(settings)?;
-        Ok(Ctx { root, settings, aws, json })
+        Ok(Ctx { root, settings, aws, json, github })
     }
 
     /// Where the local stack keeps its state unless told otherwise.

@@ -39,20 +39,20 @@ pub struct DeployArgs {
     pub prod: bool,
     /// Make a new version even when code and settings equal the latest one
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Print the plan and change nothing
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Give up waiting for READY after this many seconds
     #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
-    pub timeout: u64,
+    pub(crate) timeout: u64,
     /// Deploy the zips `<DIR>/<agent>.zip` built earlier by `cargo xtask package --out DIR`
     #[arg(long, value_name = "DIR")]
-    pub package_dir: Option<PathBuf>,
+    pub(crate) package_dir: Option<PathBuf>,
 }
 
 impl DeployArgs {
-    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
         let target = match (self.pr, self.prod) {
             (Some(number), false) => Target::Pr(number),
             (None, true) => Target::Prod,
@@ -84,7 +84,7 @@ impl DeployArgs {
         let options = DeployOptions { force: self.force, dry_run: self.dry_run, package_dir: self.package_dir };
         let results = deploy_jobs(ctx, &aws, &jobs, &options).await;
         let report = Report::new("deploy", agents.iter().map(|agent| agent.name.clone()), results);
-        report.publish(ctx.json)
+        report.publish(ctx.json, &ctx.github)
     }
 }
 

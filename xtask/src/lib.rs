@@ -11,15 +11,18 @@ pub mod context;
 pub mod deploy;
 pub mod github;
 #[cfg(feature = "local")]
-pub mod local;
+mod local;
 pub mod naming;
-pub mod output;
+mod output;
 pub mod package;
 pub mod promote;
 pub mod records;
 pub mod report;
-pub mod select;
+mod select;
 pub mod settings;
 pub mod status;
 #[cfg(test)]
 mod tidy;
+
+/// `crate::progress!`, for every module.
+use output::progress;

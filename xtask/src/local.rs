@@ -25,13 +25,13 @@ const MAX_TRANSITION_MS: u64 = 3_600_000;
 pub struct UpArgs {
     /// State directory (default: target/agentcore-local)
     #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
     /// S3 port (default: a free one)
     #[arg(long, value_name = "P", default_value_t = 0, allow_negative_numbers = true)]
-    pub s3_port: u16,
+    pub(crate) s3_port: u16,
     /// Control-plane port (default: a free one)
     #[arg(long, value_name = "P", default_value_t = 0, allow_negative_numbers = true)]
-    pub control_port: u16,
+    pub(crate) control_port: u16,
     /// Time resources spend in CREATING/UPDATING/DELETING, in milliseconds
     #[arg(
         long,
@@ -40,18 +40,18 @@ pub struct UpArgs {
         allow_negative_numbers = true,
         value_parser = clap::value_parser!(u64).range(..=MAX_TRANSITION_MS)
     )]
-    pub transition_delay: u64,
+    pub(crate) transition_delay: u64,
 }
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ResetArgs {
     /// State directory (default: target/agentcore-local)
     #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
 }
 
 impl LocalCommand {
-    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
         match self {
             LocalCommand::Up(args) => up(ctx, args).await,
             LocalCommand::Reset(args) => {

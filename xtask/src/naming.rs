@@ -8,11 +8,10 @@ use std::fmt;
 use anyhow::{Result, bail};
 use regex::Regex;
 
-/// AgentCore's pattern for runtime and endpoint names.
-pub const NAME_PATTERN: &str = "[a-zA-Z][a-zA-Z0-9_]{0,47}";
-pub const NAME_MAX: usize = 48;
+/// AgentCore's limit on runtime and endpoint names: `[a-zA-Z][a-zA-Z0-9_]{0,47}`.
+pub(crate) const NAME_MAX: usize = 48;
 
-pub fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= NAME_MAX
@@ -46,7 +45,7 @@ pub struct Scheme {
 }
 
 impl Scheme {
-    pub fn new(template: &str, prod: &str) -> Result<Scheme> {
+    pub(crate) fn new(template: &str, prod: &str) -> Result<Scheme> {
         for placeholder in ["{agent}", "{target}"] {
             if template.matches(placeholder).count() != 1 {
                 bail!(
@@ -93,7 +92,7 @@ impl Scheme {
     }
 
     /// The agent and target a runtime name was made from, or `None` if this scheme did not make it.
-    pub fn parse(&self, runtime_name: &str) -> Option<(String, Target)> {
+    pub(crate) fn parse(&self, runtime_name: &str) -> Option<(String, Target)> {
         let captures = self.parse.captures(runtime_name)?;
         let agent = captures.name("agent")?.as_str().to_owned();
         let target = match captures.name("pr") {

@@ -24,26 +24,26 @@ use crate::select::Selection;
 #[command(disable_version_flag = true)]
 pub struct PromoteArgs {
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Version to make live
     #[arg(long, value_name = "N")]
-    pub version: u32,
+    pub(crate) version: u32,
     /// Endpoint to move (default: the prod_endpoint setting, `prod`)
     #[arg(long, value_name = "NAME")]
-    pub endpoint: Option<String>,
+    pub(crate) endpoint: Option<String>,
     /// Refuse unless the endpoint currently serves this version (compare and set)
     #[arg(long, value_name = "M", value_parser = clap::value_parser!(u32).range(1..))]
-    pub expect_live: Option<u32>,
+    pub(crate) expect_live: Option<u32>,
     /// Print the plan and change nothing
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Give up waiting for the endpoint after this many seconds
     #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
-    pub timeout: u64,
+    pub(crate) timeout: u64,
 }
 
 impl PromoteArgs {
-    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
         let agents = self.selection.resolve(ctx)?;
         let endpoint = self.endpoint.clone().unwrap_or_else(|| ctx.settings.prod_endpoint.clone());
         check_endpoint(&endpoint)?;
@@ -69,30 +69,30 @@ impl PromoteArgs {
             .buffered(ctx.settings.max_parallel)
             .collect()
             .await;
-        Report::new("promote", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx.json)
+        Report::new("promote", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx.json, &ctx.github)
     }
 }
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct RollbackArgs {
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Endpoint to move back (default: the prod_endpoint setting, `prod`)
     #[arg(long, value_name = "NAME")]
-    pub endpoint: Option<String>,
+    pub(crate) endpoint: Option<String>,
     /// Version to go back to (default: the one served before the last promotion)
     #[arg(long, value_name = "N")]
-    pub to: Option<u32>,
+    pub(crate) to: Option<u32>,
     /// Print the plan and change nothing
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Give up waiting for the endpoint after this many seconds
     #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
-    pub timeout: u64,
+    pub(crate) timeout: u64,
 }
 
 impl RollbackArgs {
-    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
         let agents = self.selection.resolve(ctx)?;
         let endpoint = self.endpoint.clone().unwrap_or_else(|| ctx.settings.prod_endpoint.clone());
         check_endpoint(&endpoint)?;
@@ -108,7 +108,7 @@ impl RollbackArgs {
             .buffered(ctx.settings.max_parallel)
             .collect()
             .await;
-        Report::new("rollback", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx.json)
+        Report::new("rollback", agents.iter().map(|agent| agent.name.clone()), results).publish(ctx.json, &ctx.github)
     }
 }
 
@@ -126,7 +126,7 @@ pub struct PromoteRequest {
 }
 
 /// Endpoint names AgentCore accepts, minus DEFAULT, which follows every new version by itself.
-pub fn check_endpoint(endpoint: &str) -> Result<()> {
+pub(crate) fn check_endpoint(endpoint: &str) -> Result<()> {
     if endpoint.eq_ignore_ascii_case("DEFAULT") {
         bail!(
             "refusing to move the DEFAULT endpoint: AgentCore points it at every new version; promote to a named endpoint such as `prod`"

@@ -16,49 +16,49 @@ use crate::report::PromotionKind;
 
 /// The settings a version was deployed with: equal settings and an equal zip mean "up to date".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeployedConfig {
-    pub role_arn: String,
-    pub python_runtime: String,
-    pub entry_point: Vec<String>,
-    pub network_mode: String,
-    pub environment: BTreeMap<String, String>,
-    pub description: Option<String>,
-    pub protocol: String,
-    pub bucket: String,
+pub(crate) struct DeployedConfig {
+    pub(crate) role_arn: String,
+    pub(crate) python_runtime: String,
+    pub(crate) entry_point: Vec<String>,
+    pub(crate) network_mode: String,
+    pub(crate) environment: BTreeMap<String, String>,
+    pub(crate) description: Option<String>,
+    pub(crate) protocol: String,
+    pub(crate) bucket: String,
 }
 
 /// What one runtime version was made from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionRecord {
     pub agent: String,
-    pub runtime_name: String,
+    pub(crate) runtime_name: String,
     pub runtime_id: String,
-    pub version: String,
-    pub target: Target,
+    pub(crate) version: String,
+    pub(crate) target: Target,
     pub pr: Option<u64>,
     pub git_commit: Option<String>,
     pub zip_sha256: String,
     /// The object the version was deployed from; normally `<runtime>/v<version>/code.zip`, but a
     /// racing deploy may have taken that number first, and the record says what was really used.
     pub code_key: String,
-    pub config: DeployedConfig,
+    pub(crate) config: DeployedConfig,
     pub tool_version: String,
-    pub deployed_at: String,
+    pub(crate) deployed_at: String,
 }
 
 /// One move of a named endpoint (promotion or rollback).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromotionRecord {
-    pub agent: String,
-    pub runtime_name: String,
-    pub runtime_id: String,
-    pub endpoint: String,
+    pub(crate) agent: String,
+    pub(crate) runtime_name: String,
+    pub(crate) runtime_id: String,
+    pub(crate) endpoint: String,
     pub from_version: Option<String>,
     pub to_version: String,
     pub kind: PromotionKind,
-    pub actor: String,
-    pub git_commit: Option<String>,
-    pub at: String,
+    pub(crate) actor: String,
+    pub(crate) git_commit: Option<String>,
+    pub(crate) at: String,
 }
 
 pub fn code_key(runtime_name: &str, version: u32) -> String {
@@ -75,12 +75,12 @@ pub fn record_key_for_id(runtime_name: &str, version: &str, runtime_id: &str) ->
     format!("{runtime_name}/v{version}/record-{runtime_id}.json")
 }
 
-pub fn promotions_prefix(runtime_name: &str, endpoint: &str) -> String {
+pub(crate) fn promotions_prefix(runtime_name: &str, endpoint: &str) -> String {
     format!("{runtime_name}/promotions/{endpoint}/")
 }
 
 /// The current time, RFC 3339 in UTC with milliseconds.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
     let millis = now.subsec_nanos() / 1_000_000;
     let whole = aws_smithy_types::DateTime::from_secs(now.secs());
@@ -89,7 +89,7 @@ pub fn now_rfc3339() -> String {
 }
 
 /// `2026-11-25T17:47:11.123Z` as `20261125T174711123Z`: sortable and safe in an object key.
-pub fn compact_time(rfc3339: &str) -> String {
+pub(crate) fn compact_time(rfc3339: &str) -> String {
     rfc3339.chars().filter(|c| !matches!(c, '-' | ':' | '.')).collect()
 }
 
@@ -165,7 +165,7 @@ pub async fn check_bucket(aws: &AwsClients) -> Result<()> {
 }
 
 /// Whether `key` exists.
-pub async fn exists(aws: &AwsClients, key: &str) -> Result<bool> {
+pub(crate) async fn exists(aws: &AwsClients, key: &str) -> Result<bool> {
     match aws.s3.head_object().bucket(&aws.bucket).key(key).send().await {
         Ok(_) => Ok(true),
         Err(err) if http_status(&err) == Some(404) => Ok(false),
@@ -232,7 +232,7 @@ pub async fn upload_code(
 }
 
 /// Writes a version's record (never overwriting); returns its key.
-pub async fn write_version_record(aws: &AwsClients, record: &VersionRecord) -> Result<String> {
+pub(crate) async fn write_version_record(aws: &AwsClients, record: &VersionRecord) -> Result<String> {
     let body = serde_json::to_vec_pretty(record)?;
     let key = record_key(&record.runtime_name, &record.version);
     if put_new(aws, &key, body.clone(), "application/json", None).await? == PutNew::Created {
@@ -279,7 +279,7 @@ pub async fn read_version_record(
 }
 
 /// Writes a promotion record; returns its key.
-pub async fn write_promotion(aws: &AwsClients, record: &PromotionRecord) -> Result<String> {
+pub(crate) async fn write_promotion(aws: &AwsClients, record: &PromotionRecord) -> Result<String> {
     let body = serde_json::to_vec_pretty(record)?;
     let base = format!(
         "{}{}-v{}",
@@ -332,7 +332,7 @@ pub async fn list_promotions(aws: &AwsClients, runtime_name: &str, endpoint: &st
 
 /// The newest promotion of an endpoint that `wanted` accepts, reading records from the newest back
 /// (a long-lived endpoint collects many).
-pub async fn last_promotion(
+pub(crate) async fn last_promotion(
     aws: &AwsClients,
     runtime_name: &str,
     endpoint: &str,
@@ -349,7 +349,7 @@ pub async fn last_promotion(
 }
 
 /// The commit being deployed: `GITHUB_SHA` in Actions, else `git rev-parse HEAD`.
-pub fn git_commit(root: &std::path::Path) -> Option<String> {
+pub(crate) fn git_commit(root: &std::path::Path) -> Option<String> {
     if let Ok(sha) = std::env::var("GITHUB_SHA")
         && !sha.is_empty()
     {
@@ -361,7 +361,7 @@ pub fn git_commit(root: &std::path::Path) -> Option<String> {
 }
 
 /// Who acts: the GitHub actor in Actions, else the local user.
-pub fn actor() -> String {
+pub(crate) fn actor() -> String {
     ["GITHUB_ACTOR", "USER", "USERNAME"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))

@@ -17,20 +17,25 @@ use std::fmt;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
-pub use cleanup::{CleanupAction, CleanupOutcome};
-pub use deploy::{DeployAction, DeployOutcome, DeployStatus};
-pub use plan::Plan;
-pub use promote::{PromoteAction, PromoteOutcome, PromotionKind};
-pub use status::{EndpointStatus, RuntimeStatus, StatusReport, VersionStatus};
-pub use step::{Step, StepReport, StepResult};
+use crate::output::GithubFiles;
+
+pub(crate) use cleanup::{CleanupAction, CleanupOutcome};
+pub(crate) use deploy::DeployStatus;
+pub use deploy::{DeployAction, DeployOutcome};
+pub(crate) use plan::Plan;
+pub(crate) use promote::PromotionKind;
+pub use promote::{PromoteAction, PromoteOutcome};
+pub(crate) use status::{EndpointStatus, RuntimeStatus, StatusReport, VersionStatus};
+pub use step::StepReport;
+pub(crate) use step::{Step, StepResult};
 
 /// An enum of fixed words: each variant is one word in tables, JSON and records. Generates
 /// `as_str`, `Display`, `FromStr`, serde both ways, and comparison with a `&str`.
 macro_rules! words {
-    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$variant_meta:meta])* $variant:ident = $word:literal,)+ }) => {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$variant_meta:meta])* $variant:ident = $word:literal,)+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
+        $vis enum $name {
             $($(#[$variant_meta])* $variant,)+
         }
 
@@ -38,7 +43,7 @@ macro_rules! words {
             /// Every variant, in declaration order.
             pub(crate) const ALL: &[$name] = &[$($name::$variant),+];
 
-            pub fn as_str(&self) -> &'static str {
+            $vis fn as_str(&self) -> &'static str {
                 match self {
                     $($name::$variant => $word,)+
                 }
@@ -175,7 +180,7 @@ pub struct Entry<T> {
 /// The results of one release command over several agents or runtimes.
 #[derive(Debug, Serialize)]
 pub struct Report<T> {
-    pub command: String,
+    pub(crate) command: String,
     pub results: Vec<Entry<T>>,
     pub failed: usize,
 }
@@ -204,11 +209,11 @@ impl<T: Row + Serialize> Report<T> {
     }
 
     /// Prints the report on stdout, writes the GitHub outputs, and fails when any item failed.
-    pub(crate) fn publish(&self, json: bool) -> Result<()> {
+    pub(crate) fn publish(&self, json: bool, github: &GithubFiles) -> Result<()> {
         crate::output::emit(json, self)?;
-        crate::output::github_output(&self.command, &serde_json::to_string(self)?)?;
-        crate::output::github_output("failed", &self.failed.to_string())?;
-        crate::output::step_summary(&self.markdown())?;
+        crate::output::github_output(github, &self.command, &serde_json::to_string(self)?)?;
+        crate::output::github_output(github, "failed", &self.failed.to_string())?;
+        crate::output::step_summary(github, &self.markdown())?;
         if self.failed > 0 {
             let names: Vec<&str> =
                 self.results.iter().filter(|entry| !entry.ok).map(|entry| entry.name.as_str()).collect();

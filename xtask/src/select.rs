@@ -13,20 +13,20 @@ use crate::context::Ctx;
 pub struct Selection {
     /// Agents by directory name under agents/
     #[arg(value_name = "AGENT")]
-    pub agents: Vec<String>,
+    pub(crate) agents: Vec<String>,
     /// Every agent under agents/
     #[arg(long, conflicts_with = "agents")]
     pub all: bool,
     /// The agents whose files (or the shared tooling) changed since this git ref
     #[arg(long, value_name = "REF", conflicts_with_all = ["agents", "all"])]
-    pub changed_since: Option<String>,
+    pub(crate) changed_since: Option<String>,
 }
 
 /// Files whose change affects every agent: the tooling that builds and ships them.
 const SHARED_PATHS: &[&str] = &["Cargo.toml", "Cargo.lock", "xtask/", ".cargo/"];
 
 impl Selection {
-    pub fn resolve(&self, ctx: &Ctx) -> Result<Vec<Agent>> {
+    pub(crate) fn resolve(&self, ctx: &Ctx) -> Result<Vec<Agent>> {
         let all = agents::discover(&ctx.root, &ctx.settings)?;
         if self.all {
             return Ok(all);
@@ -51,7 +51,7 @@ impl Selection {
 }
 
 /// Paths (relative to the root) changed between `reference` and the working tree.
-pub fn changed_files(root: &Path, reference: &str) -> Result<Vec<String>> {
+pub(crate) fn changed_files(root: &Path, reference: &str) -> Result<Vec<String>> {
     if reference.starts_with('-') {
         bail!("--changed-since `{reference}` is not a git ref");
     }
@@ -66,7 +66,7 @@ pub fn changed_files(root: &Path, reference: &str) -> Result<Vec<String>> {
 }
 
 /// The agents that `changed` paths affect, in `all`'s order.
-pub fn affected(root: &Path, all: &[Agent], changed: &[String]) -> Vec<Agent> {
+pub(crate) fn affected(root: &Path, all: &[Agent], changed: &[String]) -> Vec<Agent> {
     if changed.iter().any(|path| {
         SHARED_PATHS.iter().any(|shared| path == shared || (shared.ends_with('/') && path.starts_with(shared)))
     }) {

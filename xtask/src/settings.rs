@@ -6,41 +6,41 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 /// The Python runtimes AgentCore accepts for direct-code agents.
-pub const PYTHON_RUNTIMES: &[&str] = &["PYTHON_3_10", "PYTHON_3_11", "PYTHON_3_12", "PYTHON_3_13"];
+pub(crate) const PYTHON_RUNTIMES: &[&str] = &["PYTHON_3_10", "PYTHON_3_11", "PYTHON_3_12", "PYTHON_3_13"];
 
 /// Overrides for every project setting. Each is global, so it may follow any subcommand.
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct SettingsArgs {
+pub(crate) struct SettingsArgs {
     /// AWS region (default: AWS_REGION, then the workspace setting)
     #[arg(long, global = true, env = "AWS_REGION")]
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// S3 bucket holding code zips and deployment records
     #[arg(long, global = true, env = "AGENTCORE_BUCKET")]
-    pub bucket: Option<String>,
+    pub(crate) bucket: Option<String>,
     /// IAM role the runtimes execute as
     #[arg(long, global = true, env = "AGENTCORE_ROLE_ARN")]
-    pub role_arn: Option<String>,
+    pub(crate) role_arn: Option<String>,
     /// Default Python runtime (PYTHON_3_10 … PYTHON_3_13) for agents that do not set one
     #[arg(long, global = true, env = "AGENTCORE_PYTHON_RUNTIME")]
-    pub python_runtime: Option<String>,
+    pub(crate) python_runtime: Option<String>,
     /// Target platform for dependency wheels
     #[arg(long, global = true, env = "AGENTCORE_PLATFORM")]
-    pub platform: Option<String>,
+    pub(crate) platform: Option<String>,
     /// Name of the long-lived target (runtime suffix) that production versions go to
     #[arg(long, global = true, env = "AGENTCORE_PROD_RUNTIME")]
-    pub prod_runtime: Option<String>,
+    pub(crate) prod_runtime: Option<String>,
     /// Name of the production endpoint that promotion moves
     #[arg(long, global = true, env = "AGENTCORE_PROD_ENDPOINT")]
-    pub prod_endpoint: Option<String>,
+    pub(crate) prod_endpoint: Option<String>,
     /// Runtime name scheme with `{agent}` and `{target}` placeholders
     #[arg(long, global = true, env = "AGENTCORE_RUNTIME_NAME")]
-    pub runtime_name: Option<String>,
+    pub(crate) runtime_name: Option<String>,
     /// Most agents worked on at once
     #[arg(long, global = true, env = "AGENTCORE_MAX_PARALLEL")]
-    pub max_parallel: Option<usize>,
+    pub(crate) max_parallel: Option<usize>,
     /// uv version installed when uv is missing
     #[arg(long, global = true, env = "AGENTCORE_UV_VERSION")]
-    pub uv_version: Option<String>,
+    pub(crate) uv_version: Option<String>,
 }
 
 /// The effective settings after overrides.
@@ -49,14 +49,14 @@ pub struct SettingsArgs {
 pub struct Settings {
     pub region: String,
     pub bucket: String,
-    pub role_arn: String,
-    pub python_runtime: String,
-    pub platform: String,
-    pub prod_runtime: String,
+    pub(crate) role_arn: String,
+    pub(crate) python_runtime: String,
+    pub(crate) platform: String,
+    pub(crate) prod_runtime: String,
     #[serde(default = "default_prod_endpoint")]
-    pub prod_endpoint: String,
+    pub(crate) prod_endpoint: String,
     #[serde(default = "default_runtime_name")]
-    pub runtime_name: String,
+    pub(crate) runtime_name: String,
     #[serde(default = "default_max_parallel")]
     pub max_parallel: usize,
     pub uv_version: String,
@@ -86,7 +86,7 @@ impl Settings {
             .with_context(|| format!("in [workspace.metadata.agentcore] of {}", manifest.display()))
     }
 
-    pub fn from_metadata(workspace_metadata: &serde_json::Value) -> Result<Settings> {
+    pub(crate) fn from_metadata(workspace_metadata: &serde_json::Value) -> Result<Settings> {
         let Some(table) = workspace_metadata.get("agentcore") else {
             bail!(
                 "the section is missing: add it with region, bucket, role_arn, python_runtime, platform, prod_runtime and uv_version (see docs/configuration.md, \"Settings\")"
@@ -96,7 +96,7 @@ impl Settings {
     }
 
     /// Applies flag and environment overrides, then validates the result.
-    pub fn with_overrides(mut self, args: &SettingsArgs) -> Result<Settings> {
+    pub(crate) fn with_overrides(mut self, args: &SettingsArgs) -> Result<Settings> {
         let overrides = [
             (&mut self.region, &args.region),
             (&mut self.bucket, &args.bucket),
@@ -120,7 +120,7 @@ impl Settings {
         Ok(self)
     }
 
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         check_python_runtime(&self.python_runtime, "python_runtime (--python-runtime, AGENTCORE_PYTHON_RUNTIME)")?;
         if self.max_parallel == 0 {
             bail!("max_parallel must be at least 1 (--max-parallel, AGENTCORE_MAX_PARALLEL)");
@@ -180,7 +180,7 @@ const RUNTIME_LIFECYCLE: &[(&str, &str, &str)] = &[
 ];
 
 /// A warning when `runtime` is deprecated on `today` (an ISO date), or `None`.
-pub fn python_runtime_warning(runtime: &str, today: &str) -> Option<String> {
+pub(crate) fn python_runtime_warning(runtime: &str, today: &str) -> Option<String> {
     let (_, deprecated, blocked) = RUNTIME_LIFECYCLE.iter().find(|(name, _, _)| *name == runtime)?;
     if today < *deprecated {
         return None;
@@ -192,12 +192,12 @@ pub fn python_runtime_warning(runtime: &str, today: &str) -> Option<String> {
 }
 
 /// Today's date (UTC) as `YYYY-MM-DD`.
-pub fn today() -> String {
+pub(crate) fn today() -> String {
     let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
     now.fmt(aws_smithy_types::date_time::Format::DateTime).map(|text| text[..10].to_owned()).unwrap_or_default()
 }
 
-pub fn check_python_runtime(value: &str, what: &str) -> Result<()> {
+pub(crate) fn check_python_runtime(value: &str, what: &str) -> Result<()> {
     if !PYTHON_RUNTIMES.contains(&value) {
         bail!("{what}: `{value}` is not a supported Python runtime; use one of {}", PYTHON_RUNTIMES.join(", "));
     }
@@ -212,7 +212,7 @@ pub fn check_python_runtime(value: &str, what: &str) -> Result<()> {
 /// `cargo xtask`) sets for the process; the nearest directory above the current one whose
 /// `Cargo.toml` holds `[workspace.metadata.agentcore]`. Under cargo, a binary compiled from another
 /// checkout is refused: its code may not be this checkout's.
-pub fn find_workspace() -> Result<PathBuf> {
+pub(crate) fn find_workspace() -> Result<PathBuf> {
     let current = std::env::current_dir().context("cannot read the current directory")?;
     find_workspace_from(
         std::env::var_os("AGENTCORE_WORKSPACE").map(PathBuf::from),
@@ -224,7 +224,7 @@ pub fn find_workspace() -> Result<PathBuf> {
 
 /// [`find_workspace`] with its inputs given: the variables, the directory this binary was compiled
 /// from and the current directory.
-pub fn find_workspace_from(
+pub(crate) fn find_workspace_from(
     explicit: Option<PathBuf>,
     cargo_manifest_dir: Option<PathBuf>,
     compiled_in: &Path,

@@ -10,18 +10,18 @@ use crate::select::Selection;
 use crate::settings::Settings;
 
 /// AgentCore's default quotas (adjustable per account).
-pub const RUNTIMES_QUOTA: usize = 1000;
-pub const VERSIONS_QUOTA: usize = 1000;
-pub const ENDPOINTS_QUOTA: usize = 10;
+pub(crate) const RUNTIMES_QUOTA: usize = 1000;
+pub(crate) const VERSIONS_QUOTA: usize = 1000;
+pub(crate) const ENDPOINTS_QUOTA: usize = 10;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct StatusArgs {
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
 }
 
 impl StatusArgs {
-    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
         let agents =
             if self.selection.agents.is_empty() && !self.selection.all && self.selection.changed_since.is_none() {
                 None
@@ -29,7 +29,7 @@ impl StatusArgs {
                 Some(self.selection.resolve(ctx)?.into_iter().map(|agent| agent.name).collect::<Vec<_>>())
             };
         let (aws, _stack) = crate::connect::connect(ctx).await?;
-        status(&ctx.settings, &aws, agents.as_deref()).await?.publish(ctx.json)
+        status(&ctx.settings, &aws, agents.as_deref()).await?.publish(ctx.json, &ctx.github)
     }
 }
 

@@ -21,9 +21,9 @@ use super::AwsClients;
 pub struct RuntimeSummary {
     pub name: String,
     pub id: String,
-    pub arn: String,
+    pub(crate) arn: String,
     /// The status when listed, or when this run last saw it (`CREATING` right after its create).
-    pub status: String,
+    pub(crate) status: String,
 }
 
 impl From<&AgentRuntime> for RuntimeSummary {
@@ -91,18 +91,18 @@ pub async fn runtimes(aws: &AwsClients) -> Result<Vec<RuntimeSummary>> {
 }
 
 /// Records a runtime as this run made or left it (created, or waited for until READY).
-pub fn record(aws: &AwsClients, runtime: RuntimeSummary) {
+pub(crate) fn record(aws: &AwsClients, runtime: RuntimeSummary) {
     aws.runtimes.set(&runtime.name.clone(), Some(runtime));
 }
 
 /// Forgets a runtime this run deleted, or found gone.
-pub fn deleted(aws: &AwsClients, name: &str) {
+pub(crate) fn deleted(aws: &AwsClients, name: &str) {
     aws.runtimes.set(name, None);
 }
 
 /// Looks for `name` with a listing of its own, for when the account changed behind this run's back
 /// (a create answered 409: another process made it). Records what it finds.
-pub async fn look_again(aws: &AwsClients, name: &str) -> Result<Option<RuntimeSummary>> {
+pub(crate) async fn look_again(aws: &AwsClients, name: &str) -> Result<Option<RuntimeSummary>> {
     let found = super::find_runtime(aws, name).await?.map(|runtime| RuntimeSummary::from(&runtime));
     aws.runtimes.set(name, found.clone());
     Ok(found)

@@ -17,16 +17,16 @@ use crate::context::Ctx;
 pub struct BenchCiArgs {
     /// Revision built cold as the baseline (default: the last commit before the build-time work)
     #[arg(long, default_value = "9e49a2a")]
-    pub baseline: String,
+    pub(crate) baseline: String,
     /// Skip the baseline's cold build and workflows
     #[arg(long)]
-    pub no_baseline: bool,
+    pub(crate) no_baseline: bool,
     /// Skip the cold build with default features (a newcomer's first `cargo xtask`)
     #[arg(long)]
-    pub no_default_build: bool,
+    pub(crate) no_default_build: bool,
     /// Revision of this checkout to measure (committed state; default HEAD)
     #[arg(long, default_value = "HEAD")]
-    pub rev: String,
+    pub(crate) rev: String,
 }
 
 /// Targets from the issue, on a 2-core machine.
@@ -38,21 +38,21 @@ const FIRST_AWS_CALL_TARGET: f64 = 90.0;
 /// What a GitHub-hosted runner spends outside the build, assumed (they cannot be measured here).
 /// Read from GitHub's published figures and typical job logs; override none, read them in the output.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct RunnerCosts {
+pub(crate) struct RunnerCosts {
     /// From job start to its first step (runner set-up, action downloads).
-    pub job_setup: f64,
+    pub(crate) job_setup: f64,
     /// `actions/checkout`, shallow.
-    pub checkout: f64,
+    pub(crate) checkout: f64,
     /// `rustup toolchain install` of a minimal profile.
-    pub toolchain: f64,
+    pub(crate) toolchain: f64,
     /// Restoring a cached binary of ~30 MB, or a miss.
-    pub binary_restore: f64,
+    pub(crate) binary_restore: f64,
     /// Restoring the dependencies' cache (registry and `target/`, ~1 GB compressed ~300 MB).
-    pub dependencies_restore: f64,
+    pub(crate) dependencies_restore: f64,
     /// Uploading the binary as an artifact.
-    pub artifact_upload: f64,
+    pub(crate) artifact_upload: f64,
     /// Downloading it in a later job.
-    pub artifact_download: f64,
+    pub(crate) artifact_download: f64,
 }
 
 const RUNNER: RunnerCosts = RunnerCosts {
@@ -68,7 +68,7 @@ const RUNNER: RunnerCosts = RunnerCosts {
 /// The cache states a workflow run can meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CacheState {
+pub(crate) enum CacheState {
     /// Nothing cached: first run, or the lock file or profiles changed.
     Cold,
     /// Only `xtask/` changed: the dependencies are restored, the crate compiles.
@@ -89,50 +89,50 @@ impl fmt::Display for CacheState {
 
 /// The measured build figures of one revision.
 #[derive(Debug, Clone, Serialize)]
-pub struct BuildFigures {
-    pub revision: String,
+pub(crate) struct BuildFigures {
+    pub(crate) revision: String,
     /// `cargo build -p xtask --locked --no-default-features`, as the workflows build it.
-    pub cold_workflow_build: f64,
+    pub(crate) cold_workflow_build: f64,
     /// CPU seconds (user + system, all processes) of that build: on a busy machine the wall time
     /// grows, this much less; an idle 2-core machine needs at least half of it.
-    pub cold_workflow_cpu: f64,
+    pub(crate) cold_workflow_cpu: f64,
     /// The same after a one-line change under `xtask/`, dependencies already built.
-    pub xtask_changed_build: f64,
+    pub(crate) xtask_changed_build: f64,
     /// `cargo build -p xtask` cold, default features (the local stack): a newcomer's first command.
-    pub cold_default_build: Option<f64>,
-    pub cold_default_cpu: Option<f64>,
+    pub(crate) cold_default_build: Option<f64>,
+    pub(crate) cold_default_cpu: Option<f64>,
     /// `xtask --version` from a copied binary, median of 5.
-    pub restored_start: f64,
-    pub binary_bytes: u64,
+    pub(crate) restored_start: f64,
+    pub(crate) binary_bytes: u64,
     /// The slowest compile units of the cold workflow build (name, seconds).
-    pub slowest_units: Vec<(String, f64)>,
+    pub(crate) slowest_units: Vec<(String, f64)>,
 }
 
 /// One workflow's critical path in one cache state, to the start of its last job's own work.
 #[derive(Debug, Clone, Serialize)]
-pub struct CriticalPath {
-    pub workflow: String,
-    pub state: CacheState,
-    pub jobs: Vec<String>,
-    pub seconds: f64,
+pub(crate) struct CriticalPath {
+    pub(crate) workflow: String,
+    pub(crate) state: CacheState,
+    pub(crate) jobs: Vec<String>,
+    pub(crate) seconds: f64,
     /// Seconds from the start of the job that needs the tool first until it is ready.
-    pub first_ready: f64,
+    pub(crate) first_ready: f64,
     /// Compiles on the path.
-    pub compiles: usize,
+    pub(crate) compiles: usize,
 }
 
 #[derive(Debug, Serialize)]
-pub struct BenchCiReport {
-    pub machine: String,
-    pub runner_costs: RunnerCosts,
-    pub current: BuildFigures,
-    pub baseline: Option<BuildFigures>,
-    pub paths: Vec<CriticalPath>,
-    pub baseline_paths: Vec<CriticalPath>,
+pub(crate) struct BenchCiReport {
+    pub(crate) machine: String,
+    pub(crate) runner_costs: RunnerCosts,
+    pub(crate) current: BuildFigures,
+    pub(crate) baseline: Option<BuildFigures>,
+    pub(crate) paths: Vec<CriticalPath>,
+    pub(crate) baseline_paths: Vec<CriticalPath>,
 }
 
 impl BenchCiArgs {
-    pub fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) fn run(self, ctx: &Ctx) -> Result<()> {
         let scratch_parent = ctx.root.join("target").join("agentcore");
         std::fs::create_dir_all(&scratch_parent)?;
         let scratch = tempfile::Builder::new().prefix("bench-ci-").tempdir_in(&scratch_parent)?;

@@ -18,17 +18,17 @@ use crate::naming::Target;
 pub struct BenchDeployArgs {
     /// Agents deployed at once
     #[arg(long, default_value_t = 8)]
-    pub agents: usize,
+    pub(crate) agents: usize,
     /// Time the local stack keeps each resource in CREATING/UPDATING, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 2000)]
-    pub transition_ms: u64,
+    pub(crate) transition_ms: u64,
     /// Updates timed to measure how long after READY the tool notices it
     #[arg(long, default_value_t = 5)]
-    pub samples: usize,
+    pub(crate) samples: usize,
 }
 
 impl BenchDeployArgs {
-    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
         if self.agents == 0 || self.samples == 0 {
             bail!("--agents and --samples must be at least 1");
         }

@@ -5,10 +5,10 @@ use anyhow::Result;
 use crate::context::Ctx;
 
 #[cfg(feature = "bench-ci")]
-pub mod ci;
+mod ci;
 #[cfg(feature = "local")]
-pub mod deploy;
-pub mod package;
+mod deploy;
+mod package;
 #[cfg(feature = "local")]
 pub mod scale;
 
@@ -29,7 +29,7 @@ pub enum BenchCommand {
 }
 
 impl BenchCommand {
-    pub fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) fn run(self, ctx: &Ctx) -> Result<()> {
         match self {
             BenchCommand::Package(args) => args.run(ctx),
             #[cfg(feature = "bench-ci")]

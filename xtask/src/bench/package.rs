@@ -15,10 +15,10 @@ use crate::package::{self, PackageOptions, PackageTuning, archive, uv};
 pub struct BenchPackageArgs {
     /// Agent to package (default: dad_joke_bot, else the first agent)
     #[arg(value_name = "AGENT")]
-    pub agent: Option<String>,
+    pub(crate) agent: Option<String>,
     /// Runs of each measurement; the median is reported
     #[arg(long, default_value_t = 3)]
-    pub runs: usize,
+    pub(crate) runs: usize,
 }
 
 /// Targets from the project's brief.
@@ -27,20 +27,20 @@ const UNCHANGED_MAX_SECONDS: f64 = 0.5;
 const PEAK_MAX_BYTES: u64 = 200_000_000;
 
 #[derive(Debug, Serialize)]
-pub struct BenchReport {
-    pub agent: String,
-    pub runs: usize,
-    pub files: u64,
-    pub unzipped_bytes: u64,
-    pub zipped_bytes: u64,
-    pub script_seconds: f64,
-    pub cold_seconds: f64,
-    pub warm_seconds: f64,
-    pub unchanged_seconds: f64,
-    pub peak_memory_bytes: Option<u64>,
-    pub warm_ratio: f64,
-    pub cold_ratio: f64,
-    pub targets_met: bool,
+pub(crate) struct BenchReport {
+    pub(crate) agent: String,
+    pub(crate) runs: usize,
+    pub(crate) files: u64,
+    pub(crate) unzipped_bytes: u64,
+    pub(crate) zipped_bytes: u64,
+    pub(crate) script_seconds: f64,
+    pub(crate) cold_seconds: f64,
+    pub(crate) warm_seconds: f64,
+    pub(crate) unchanged_seconds: f64,
+    pub(crate) peak_memory_bytes: Option<u64>,
+    pub(crate) warm_ratio: f64,
+    pub(crate) cold_ratio: f64,
+    pub(crate) targets_met: bool,
 }
 
 impl fmt::Display for BenchReport {
@@ -93,7 +93,7 @@ impl fmt::Display for BenchReport {
 }
 
 impl BenchPackageArgs {
-    pub fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) fn run(self, ctx: &Ctx) -> Result<()> {
         if self.runs == 0 {
             bail!("--runs must be at least 1");
         }

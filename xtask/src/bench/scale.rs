@@ -28,20 +28,20 @@ const CLOSED_PR: u64 = 900;
 pub struct BenchScaleArgs {
     /// Agents in the generated workspace
     #[arg(long, default_value_t = 50)]
-    pub agents: usize,
+    pub(crate) agents: usize,
     /// Runtimes in the account besides the agents' own (another team's, old pull requests')
     #[arg(long, default_value_t = 1000)]
-    pub runtimes: usize,
+    pub(crate) runtimes: usize,
     /// How many of those belong to a closed pull request of these agents, for `github gc` to delete
     #[arg(long, default_value_t = 10)]
-    pub stale: usize,
+    pub(crate) stale: usize,
     /// Time the local stack keeps each resource in CREATING/UPDATING/DELETING, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 100)]
-    pub transition_ms: u64,
+    pub(crate) transition_ms: u64,
 }
 
 /// The agents of a generated workspace: `scale_agent_000`, `scale_agent_001`, …
-pub fn agent_names(agents: usize) -> Vec<String> {
+pub(crate) fn agent_names(agents: usize) -> Vec<String> {
     (0..agents).map(|index| format!("scale_agent_{index:03}")).collect()
 }
 
@@ -79,30 +79,30 @@ pub fn write_workspace(root: &Path, agents: usize) -> Result<Vec<String>> {
 
 /// One measured command.
 #[derive(Debug, Serialize)]
-pub struct Measured {
-    pub command: String,
-    pub seconds: f64,
+pub(crate) struct Measured {
+    pub(crate) command: String,
+    pub(crate) seconds: f64,
     /// Control-plane requests, by operation.
-    pub requests: RequestCounts,
-    pub requests_total: u64,
-    pub requests_per_agent: f64,
+    pub(crate) requests: RequestCounts,
+    pub(crate) requests_total: u64,
+    pub(crate) requests_per_agent: f64,
     /// Runtime lookups that each listed every runtime before the listing was shared.
-    pub lookups_before: u64,
+    pub(crate) lookups_before: u64,
     /// The same command with one listing per lookup: its requests less its listing, plus that many.
-    pub requests_before: u64,
-    pub requests_per_agent_before: f64,
+    pub(crate) requests_before: u64,
+    pub(crate) requests_per_agent_before: f64,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ScaleReport {
-    pub agents: usize,
+pub(crate) struct ScaleReport {
+    pub(crate) agents: usize,
     /// Runtimes in the account while the commands ran (the agents' own included).
-    pub runtimes_in_account: usize,
-    pub stale: usize,
-    pub listing_pages: u64,
-    pub transition_ms: u64,
-    pub max_parallel: usize,
-    pub commands: Vec<Measured>,
+    pub(crate) runtimes_in_account: usize,
+    pub(crate) stale: usize,
+    pub(crate) listing_pages: u64,
+    pub(crate) transition_ms: u64,
+    pub(crate) max_parallel: usize,
+    pub(crate) commands: Vec<Measured>,
 }
 
 impl fmt::Display for ScaleReport {
@@ -152,7 +152,7 @@ impl fmt::Display for ScaleReport {
 }
 
 impl BenchScaleArgs {
-    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
         if self.agents == 0 || self.stale > self.runtimes {
             bail!("--agents must be at least 1, and --stale at most --runtimes");
         }

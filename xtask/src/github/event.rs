@@ -29,7 +29,7 @@ pub fn read<T: DeserializeOwned>(path: &Path, event_name: &str) -> Result<T> {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Repository {
-    pub full_name: String,
+    pub(crate) full_name: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -50,20 +50,19 @@ pub struct Label {
 /// `pull_request` (opened, synchronize, reopened, closed).
 #[derive(Debug, Clone, Deserialize)]
 pub struct PullRequestEvent {
-    pub action: String,
-    pub number: u64,
+    pub(crate) action: String,
+    pub(crate) number: u64,
     pub pull_request: PullRequest,
-    pub repository: Repository,
+    pub(crate) repository: Repository,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PullRequest {
     pub number: u64,
-    pub state: String,
     #[serde(default)]
-    pub merged: bool,
+    pub(crate) merged: bool,
     pub head: GitRef,
-    pub base: GitRef,
+    pub(crate) base: GitRef,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -95,10 +94,9 @@ impl PullRequestEvent {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PushEvent {
     #[serde(rename = "ref")]
-    pub git_ref: String,
+    pub(crate) git_ref: String,
     pub before: String,
     pub after: String,
-    pub repository: Repository,
 }
 
 impl PushEvent {
@@ -124,13 +122,12 @@ pub struct IssuesEvent {
     /// The label just added (for `labeled`).
     pub label: Option<Label>,
     /// Who added it.
-    pub sender: User,
-    pub repository: Repository,
+    pub(crate) sender: User,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Issue {
-    pub number: u64,
+    pub(crate) number: u64,
     pub state: String,
     pub user: User,
     #[serde(default)]
@@ -145,28 +142,28 @@ pub struct Issue {
 }
 
 impl Issue {
-    pub fn has_label(&self, name: &str) -> bool {
+    pub(crate) fn has_label(&self, name: &str) -> bool {
         self.labels.iter().any(|label| label.name == name)
     }
 }
 
 /// `workflow_dispatch` of the promote workflow: an explicit rollback.
 #[derive(Debug, Clone, Deserialize)]
-pub struct DispatchEvent {
-    pub inputs: RollbackInputs,
-    pub sender: User,
+pub(crate) struct DispatchEvent {
+    pub(crate) inputs: RollbackInputs,
+    pub(crate) sender: User,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RollbackInputs {
-    pub agent: String,
-    pub version: String,
+pub(crate) struct RollbackInputs {
+    pub(crate) agent: String,
+    pub(crate) version: String,
 }
 
 /// Either event the promote step runs on.
 #[derive(Debug, Clone)]
-pub enum PromoteEvent {
+pub(crate) enum PromoteEvent {
     Issues(Box<IssuesEvent>),
     Dispatch(DispatchEvent),
 }
@@ -174,7 +171,7 @@ pub enum PromoteEvent {
 impl PromoteEvent {
     /// Reads an `issues` or a `workflow_dispatch` payload, telling them apart by their keys so that
     /// a malformed payload gets an error naming its field.
-    pub fn read(path: &Path) -> Result<PromoteEvent> {
+    pub(crate) fn read(path: &Path) -> Result<PromoteEvent> {
         let value: serde_json::Value = read(path, "issues or workflow_dispatch")?;
         let parse = |what: &str| -> Result<PromoteEvent> {
             Ok(match what {
@@ -213,26 +210,23 @@ pub struct AssociatedPull {
 #[derive(Debug, Clone, Deserialize)]
 pub struct BaseRef {
     #[serde(rename = "ref")]
-    pub git_ref: String,
+    pub(crate) git_ref: String,
 }
 
 /// One entry of `gh pr list --json number`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct OpenPull {
-    pub number: u64,
+pub(crate) struct OpenPull {
+    pub(crate) number: u64,
 }
 
 /// One entry of `gh api repos/{repo}/issues?labels=deployment&state=open`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ListedIssue {
-    pub number: u64,
-    pub user: User,
+    pub(crate) user: User,
     #[serde(default)]
-    pub body: Option<String>,
+    pub(crate) body: Option<String>,
     #[serde(default)]
-    pub performed_via_github_app: Option<App>,
-    #[serde(default)]
-    pub pull_request: Option<serde_json::Value>,
+    pub(crate) pull_request: Option<serde_json::Value>,
 }
 
 /// Reads a `gh api --paginate` listing: one JSON array, or several arrays or objects in a row.

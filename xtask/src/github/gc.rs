@@ -79,7 +79,7 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
     stale.dedup();
     // The same listing again, from the index: one listing for the whole sweep.
     let deleted = delete_pr_runtimes(&ctx.settings, &aws, &stale, args.dry_run).await?;
-    github_output("deleted", &serde_json::to_string(&deleted)?)?;
+    github_output(&ctx.github, "deleted", &serde_json::to_string(&deleted)?)?;
     Ok(StepReport {
         step: Step::Gc,
         result: if args.dry_run { StepResult::Planned } else { StepResult::Deleted },

@@ -23,7 +23,7 @@ pub const MAX_BODY_BYTES: usize = 65_536;
 /// The JSON itself stays small: a few agents with short names.
 pub const MAX_BLOCK_BYTES: usize = 4_096;
 /// More agents than this in one deployment is not something the bot writes.
-pub const MAX_AGENTS: usize = 50;
+pub(crate) const MAX_AGENTS: usize = 50;
 /// Version 1 of the block's format.
 pub const FORMAT: u32 = 1;
 
@@ -60,9 +60,9 @@ pub struct Verified {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifiedAgent {
-    pub agent: String,
+    pub(crate) agent: String,
     /// The prod runtime, from the naming scheme.
-    pub runtime: String,
+    pub(crate) runtime: String,
     pub version: u32,
     /// This agent's runtime for the pull request, from the naming scheme (it may already be gone).
     pub pr_runtime: Option<String>,
@@ -77,7 +77,7 @@ impl Metadata {
 }
 
 /// Parses a version as AgentCore writes it: `1` to `99999`, decimal digits only.
-pub fn parse_version(text: &str) -> Result<u32> {
+pub(crate) fn parse_version(text: &str) -> Result<u32> {
     let bytes = text.as_bytes();
     let well_formed = (1..=5).contains(&bytes.len()) && bytes[0] != b'0' && bytes.iter().all(u8::is_ascii_digit);
     if !well_formed {

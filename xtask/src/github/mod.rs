@@ -11,7 +11,7 @@ mod pr_deploy;
 mod pr_plan;
 mod prod_deploy;
 mod promote;
-pub mod release;
+mod release;
 pub mod render;
 
 pub use gc::{GcArgs, gc, protected_prs};
@@ -30,16 +30,16 @@ use crate::agents::Agent;
 use crate::aws::AwsClients;
 use crate::context::Ctx;
 use crate::naming::Target;
-use crate::output::{emit, github_output};
+use crate::output::{GithubFiles, emit, github_output};
 use crate::progress;
 use crate::settings::Settings;
 
 /// The login GitHub gives the workflow token's bot; it authors deployment issues.
 pub const DEFAULT_BOT_LOGIN: &str = "github-actions[bot]";
 /// The label that asks for a promotion, and the labels a deployment issue carries.
-pub const APPROVED_LABEL: &str = "approved";
-pub const ISSUE_LABELS: &[&str] = &["deployment", "production", "needs-promotion"];
-pub const PROMOTED_LABEL: &str = "promoted";
+pub(crate) const APPROVED_LABEL: &str = "approved";
+pub(crate) const ISSUE_LABELS: &[&str] = &["deployment", "production", "needs-promotion"];
+pub(crate) const PROMOTED_LABEL: &str = "promoted";
 
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum GithubCommand {
@@ -70,7 +70,7 @@ pub struct EventArgs {
 }
 
 impl GithubCommand {
-    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
         match self {
             GithubCommand::PrPlan(args) => emit(ctx.json, &pr_plan(ctx, &args)?),
             GithubCommand::PrDeploy(args) => emit(ctx.json, &pr_deploy(ctx, &args, None).await?),
@@ -83,10 +83,10 @@ impl GithubCommand {
     }
 }
 
-fn write_out(path: Option<&Path>, markdown: &str, key: &str) -> Result<()> {
+fn write_out(github: &GithubFiles, path: Option<&Path>, markdown: &str, key: &str) -> Result<()> {
     if let Some(path) = path {
         std::fs::write(path, markdown).with_context(|| format!("cannot write {}", path.display()))?;
-        github_output(key, &path.to_string_lossy())?;
+        github_output(github, key, &path.to_string_lossy())?;
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs, aws: Option<AwsClients>) 
     let pr = event.number;
     if event.pull_request.merged {
         progress!("PR #{pr} was merged: its runtimes stay until the deployment issue is promoted");
-        github_output("deleted", "[]")?;
+        github_output(&ctx.github, "deleted", "[]")?;
         return Ok(StepReport {
             step: Step::PrClosed,
             result: StepResult::Kept,
@@ -41,7 +41,7 @@ pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs, aws: Option<AwsClients>) 
     }
     let (aws, _stack) = clients(ctx, aws).await?;
     let deleted = delete_pr_runtimes(&ctx.settings, &aws, &[pr], args.dry_run).await?;
-    github_output("deleted", &serde_json::to_string(&deleted)?)?;
+    github_output(&ctx.github, "deleted", &serde_json::to_string(&deleted)?)?;
     Ok(StepReport {
         step: Step::PrClosed,
         result: if args.dry_run { StepResult::Planned } else { StepResult::Deleted },

@@ -46,8 +46,8 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
         Some(name) => agents::pick(&all, std::slice::from_ref(name))?,
         None => pr_affected(ctx, &event, &all, args.changed_files.as_deref())?,
     };
-    github_output("agents", &serde_json::to_string(&names(&affected))?)?;
-    github_output("fork", if event.is_fork() { "true" } else { "false" })?;
+    github_output(&ctx.github, "agents", &serde_json::to_string(&names(&affected))?)?;
+    github_output(&ctx.github, "fork", if event.is_fork() { "true" } else { "false" })?;
 
     if event.is_fork() {
         if args.agent.is_some() || args.result.is_some() {
@@ -68,7 +68,7 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
             packages.push(result);
         }
         let markdown = render::fork_comment(pr, &commit, &packages);
-        write_out(args.event.out.as_deref(), &markdown, "comment")?;
+        write_out(&ctx.github, args.event.out.as_deref(), &markdown, "comment")?;
         let failed: Vec<&str> = packages.iter().filter_map(|p| p.as_ref().err().map(|(a, _)| a.as_str())).collect();
         if !failed.is_empty() {
             bail!("packaging failed for {}", failed.join(", "));
@@ -118,7 +118,7 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
         std::fs::write(path, json).with_context(|| format!("cannot write the result file {}", path.display()))?;
     }
     let markdown = render::pr_comment(pr, &commit, &ctx.settings.region, &results);
-    write_out(args.event.out.as_deref(), &markdown, "comment")?;
+    write_out(&ctx.github, args.event.out.as_deref(), &markdown, "comment")?;
     let failed: Vec<&str> =
         results.iter().filter(|result| result.outcome.is_err()).map(|result| result.agent.as_str()).collect();
     if !failed.is_empty() {

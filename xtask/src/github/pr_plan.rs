@@ -25,8 +25,8 @@ pub fn pr_plan(ctx: &Ctx, args: &PrPlanArgs) -> Result<StepReport> {
     let event = pr_event(&args.event.event)?;
     let all = agents::discover(&ctx.root, &ctx.settings)?;
     let affected = pr_affected(ctx, &event, &all, args.changed_files.as_deref())?;
-    github_output("agents", &serde_json::to_string(&names(&affected))?)?;
-    github_output("fork", if event.is_fork() { "true" } else { "false" })?;
+    github_output(&ctx.github, "agents", &serde_json::to_string(&names(&affected))?)?;
+    github_output(&ctx.github, "fork", if event.is_fork() { "true" } else { "false" })?;
     Ok(StepReport {
         step: Step::PrPlan,
         result: if affected.is_empty() { StepResult::Nothing } else { StepResult::Planned },

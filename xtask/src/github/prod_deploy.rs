@@ -65,8 +65,8 @@ pub fn merged_pull(pulls: &[event::AssociatedPull], branch: &str) -> Result<Opti
 }
 
 /// No deployment issue: no agent affected, or every version live or asked for already.
-fn nothing(pr: Option<u64>) -> Result<StepReport> {
-    github_output("issue", "false")?;
+fn nothing(ctx: &Ctx, pr: Option<u64>) -> Result<StepReport> {
+    github_output(&ctx.github, "issue", "false")?;
     Ok(StepReport {
         step: Step::ProdDeploy,
         result: StepResult::Nothing,
@@ -99,10 +99,10 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
     } else {
         all.clone()
     };
-    github_output("agents", &serde_json::to_string(&names(&affected))?)?;
-    github_output("pr", &pr.map(|pr| pr.to_string()).unwrap_or_default())?;
+    github_output(&ctx.github, "agents", &serde_json::to_string(&names(&affected))?)?;
+    github_output(&ctx.github, "pr", &pr.map(|pr| pr.to_string()).unwrap_or_default())?;
     if affected.is_empty() {
-        return nothing(pr);
+        return nothing(ctx, pr);
     }
     let (aws, _stack) = clients(ctx, aws).await?;
     progress!("{}: deploying {} to prod (not live)", &event.after[..12], names(&affected).join(", "));
@@ -122,7 +122,7 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
     if !failures.is_empty() {
         // No issue for a partial deploy: a re-run finds the finished agents up to date and opens one
         // issue for all of them.
-        github_output("issue", "false")?;
+        github_output(&ctx.github, "issue", "false")?;
         bail!("prod deploy failed, no deployment issue opened; re-run the workflow:\n{}", failures.join("\n"));
     }
     // The issue asks to promote every version that is not live yet, whether this run made it or an
@@ -159,7 +159,7 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
         pending.push(outcome);
     }
     if entries.is_empty() {
-        return nothing(pr);
+        return nothing(ctx, pr);
     }
     let metadata = metadata::Metadata { v: metadata::FORMAT, pr, commit: event.after.clone(), agents: entries };
     let title = render::issue_title(pr, &metadata.agents);
@@ -187,12 +187,12 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
         let key = release::write(&aws, &record).await?;
         progress!("{}: version {version} recorded for promotion in s3://{}/{key}", outcome.agent, aws.bucket);
     }
-    write_out(args.event.out.as_deref(), &markdown, "body")?;
+    write_out(&ctx.github, args.event.out.as_deref(), &markdown, "body")?;
     if let Some(path) = &args.title_out {
         std::fs::write(path, &title).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    github_output("title", &title)?;
-    github_output("issue", "true")?;
+    github_output(&ctx.github, "title", &title)?;
+    github_output(&ctx.github, "issue", "true")?;
     Ok(StepReport {
         step: Step::ProdDeploy,
         result: StepResult::Issue,

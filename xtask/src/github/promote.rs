@@ -98,8 +98,8 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
     let by_label = matches!(event, event::PromoteEvent::Issues(_));
     let refuse = |reason: anyhow::Error| -> Result<StepReport> {
         let reason = format!("{reason:#}");
-        write_out(out, &render::refusal(&reason, by_label), "comment")?;
-        github_output("result", StepResult::Refused.as_str())?;
+        write_out(&ctx.github, out, &render::refusal(&reason, by_label), "comment")?;
+        github_output(&ctx.github, "result", StepResult::Refused.as_str())?;
         bail!("promotion refused: {reason}")
     };
     match event {
@@ -137,8 +137,8 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
             // Compare and set against the live version read now, recorded as a rollback.
             let outcome = crate::promote::roll_back_to(ctx, &aws, &candidate).await?;
             let markdown = render::rollback_summary(&outcome);
-            write_out(out, &markdown, "comment")?;
-            github_output("result", StepResult::RolledBack.as_str())?;
+            write_out(&ctx.github, out, &markdown, "comment")?;
+            github_output(&ctx.github, "result", StepResult::RolledBack.as_str())?;
             Ok(StepReport {
                 step: Step::Promote,
                 result: StepResult::RolledBack,
@@ -149,13 +149,13 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
             })
         }
         event::PromoteEvent::Issues(issue_event) => {
-            github_output("issue", &issue_event.issue.number.to_string())?;
+            github_output(&ctx.github, "issue", &issue_event.issue.number.to_string())?;
             let verified = match check_approval(&issue_event, &args.labeller_permission, &args.bot_login, &all, &scheme)
             {
                 Ok(verified) => verified,
                 Err(err) => return refuse(err),
             };
-            github_output("pr", &verified.pr.map(|pr| pr.to_string()).unwrap_or_default())?;
+            github_output(&ctx.github, "pr", &verified.pr.map(|pr| pr.to_string()).unwrap_or_default())?;
             let (aws, _stack) = clients(ctx, aws).await?;
             // Every version is checked, in AgentCore and against the records in S3, before any
             // endpoint moves: all or nothing.
@@ -224,8 +224,8 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                     Ok(outcome) => outcomes.push(outcome),
                     Err(err) => {
                         let reason = format!("agent `{}`: {err:#}", candidate.agent);
-                        write_out(out, &render::failure(&reason), "comment")?;
-                        github_output("result", StepResult::Failed.as_str())?;
+                        write_out(&ctx.github, out, &render::failure(&reason), "comment")?;
+                        github_output(&ctx.github, "result", StepResult::Failed.as_str())?;
                         bail!("promotion failed: {reason}");
                     }
                 }
@@ -237,16 +237,16 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                         // The versions are live: say so, and that approving again finishes the job.
                         let reason =
                             format!("the versions are live, but deleting the runtimes of PR #{pr} failed: {err:#}");
-                        write_out(out, &render::failure(&reason), "comment")?;
-                        github_output("result", StepResult::Failed.as_str())?;
+                        write_out(&ctx.github, out, &render::failure(&reason), "comment")?;
+                        github_output(&ctx.github, "result", StepResult::Failed.as_str())?;
                         bail!("{reason}");
                     }
                 },
                 None => vec![],
             };
             let markdown = render::promotion_summary(&verified, &outcomes, &deleted);
-            write_out(out, &markdown, "comment")?;
-            github_output("result", StepResult::Promoted.as_str())?;
+            write_out(&ctx.github, out, &markdown, "comment")?;
+            github_output(&ctx.github, "result", StepResult::Promoted.as_str())?;
             Ok(StepReport {
                 step: Step::Promote,
                 result: StepResult::Promoted,

@@ -18,30 +18,30 @@ use crate::records::{self, PutNew, VersionRecord};
 /// What one deployment issue asked to promote for one agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReleaseRecord {
-    pub agent: String,
-    pub runtime_name: String,
-    pub runtime_id: String,
-    pub version: String,
+pub(crate) struct ReleaseRecord {
+    pub(crate) agent: String,
+    pub(crate) runtime_name: String,
+    pub(crate) runtime_id: String,
+    pub(crate) version: String,
     /// The pushed commit on the default branch whose run opened the issue.
-    pub commit: String,
+    pub(crate) commit: String,
     /// The pull request that push merged, if any: the one whose runtimes the promotion deletes.
-    pub pr: Option<u64>,
+    pub(crate) pr: Option<u64>,
     /// The commit deploy recorded for the version (an earlier push's, for a version a failed or
     /// replaced run made).
-    pub version_commit: Option<String>,
-    pub zip_sha256: String,
-    pub code_key: String,
+    pub(crate) version_commit: Option<String>,
+    pub(crate) zip_sha256: String,
+    pub(crate) code_key: String,
 }
 
 /// `<runtime>/v<N>/release-<commit>.json`; `commit` is a checked 40-digit hex SHA.
-pub fn release_key(runtime_name: &str, version: &str, commit: &str) -> String {
+pub(crate) fn release_key(runtime_name: &str, version: &str, commit: &str) -> String {
     format!("{runtime_name}/v{version}/release-{commit}.json")
 }
 
 /// Writes a release record, never overwriting: a re-run of the same push finds its own record and
 /// goes on; a record that says something else stops the run.
-pub async fn write(aws: &AwsClients, record: &ReleaseRecord) -> Result<String> {
+pub(crate) async fn write(aws: &AwsClients, record: &ReleaseRecord) -> Result<String> {
     let key = release_key(&record.runtime_name, &record.version, &record.commit);
     let body = serde_json::to_vec_pretty(record)?;
     if records::put_new(aws, &key, body, "application/json", None).await? == PutNew::Created {
@@ -63,7 +63,7 @@ pub async fn write(aws: &AwsClients, record: &ReleaseRecord) -> Result<String> {
 }
 
 /// Deploy's record of `version` of the runtime with `runtime_id`; refuses a version without one.
-pub async fn version_record(
+pub(crate) async fn version_record(
     aws: &AwsClients,
     runtime_name: &str,
     runtime_id: &str,
@@ -82,16 +82,16 @@ pub async fn version_record(
 
 /// What a promotion claims for one agent: the issue's metadata with the runtime id and code key
 /// AgentCore reports for the version.
-pub struct Claim<'a> {
-    pub agent: &'a str,
-    pub runtime_name: &'a str,
-    pub runtime_id: &'a str,
-    pub version: u32,
+pub(crate) struct Claim<'a> {
+    pub(crate) agent: &'a str,
+    pub(crate) runtime_name: &'a str,
+    pub(crate) runtime_id: &'a str,
+    pub(crate) version: u32,
     /// The issue's commit and pull request; only the release record is held against them.
-    pub commit: &'a str,
-    pub pr: Option<u64>,
+    pub(crate) commit: &'a str,
+    pub(crate) pr: Option<u64>,
     /// The S3 key the version runs from, as `GetAgentRuntime` reports it.
-    pub artifact_key: Option<&'a str>,
+    pub(crate) artifact_key: Option<&'a str>,
 }
 
 /// The release records of `commit` in the prod runtimes of `runtimes` (agent, prod runtime name):
@@ -119,7 +119,7 @@ pub async fn released_versions(
 
 /// Holds a claim against deploy's version record and prod-deploy's release record; the error says
 /// which fact differs. Makes no change.
-pub async fn check(aws: &AwsClients, claim: &Claim<'_>) -> Result<()> {
+pub(crate) async fn check(aws: &AwsClients, claim: &Claim<'_>) -> Result<()> {
     let record = version_record(aws, claim.runtime_name, claim.runtime_id, claim.version).await?;
     check_version_record(claim, &record)?;
     let key = release_key(claim.runtime_name, &claim.version.to_string(), claim.commit);
@@ -138,7 +138,7 @@ pub async fn check(aws: &AwsClients, claim: &Claim<'_>) -> Result<()> {
 }
 
 /// The pure part of [`check`] for deploy's record.
-pub fn check_version_record(claim: &Claim<'_>, record: &VersionRecord) -> Result<()> {
+pub(crate) fn check_version_record(claim: &Claim<'_>, record: &VersionRecord) -> Result<()> {
     let what = format!("the deploy record of version {} of `{}`", claim.version, claim.runtime_name);
     if record.agent != claim.agent {
         bail!("{what} names agent `{}`, not `{}`", record.agent, claim.agent);
@@ -160,7 +160,7 @@ pub fn check_version_record(claim: &Claim<'_>, record: &VersionRecord) -> Result
 }
 
 /// The pure part of [`check`] for the release record.
-pub fn check_release_record(claim: &Claim<'_>, record: &VersionRecord, release: &ReleaseRecord) -> Result<()> {
+pub(crate) fn check_release_record(claim: &Claim<'_>, record: &VersionRecord, release: &ReleaseRecord) -> Result<()> {
     let what = format!("the release record of version {} of `{}`", claim.version, claim.runtime_name);
     if release.commit != claim.commit {
         bail!("{what} names commit {}, the issue {}", release.commit, claim.commit);

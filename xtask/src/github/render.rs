@@ -36,9 +36,9 @@ pub struct AgentResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Deployed {
-    pub runtime_name: String,
+    pub(crate) runtime_name: String,
     pub runtime_arn: Option<String>,
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     pub status: DeployStatus,
     pub action: DeployAction,
     pub s3_key: Option<String>,
@@ -107,7 +107,7 @@ fn cell(value: Option<&str>) -> String {
 /// GitHub refuses a comment or an issue body longer than this many characters.
 pub const GITHUB_BODY_LIMIT: usize = 65_536;
 /// What the PR comment stays under, in bytes (never fewer than characters), with room to spare.
-pub const PR_COMMENT_BUDGET: usize = 60_000;
+pub(crate) const PR_COMMENT_BUDGET: usize = 60_000;
 /// The most of one agent's error the comment quotes: its beginning and its end, where the cause is.
 const MAX_ERROR_CHARS: usize = 4_000;
 
@@ -361,7 +361,7 @@ pub fn promotion_summary(verified: &Verified, outcomes: &[PromoteOutcome], delet
 }
 
 /// The summary comment after an explicit rollback.
-pub fn rollback_summary(outcome: &PromoteOutcome) -> String {
+pub(crate) fn rollback_summary(outcome: &PromoteOutcome) -> String {
     let mut out = String::new();
     writeln!(out, "{PROMOTION_MARKER}").unwrap();
     writeln!(
@@ -398,7 +398,7 @@ pub fn refusal(reason: &str, by_label: bool) -> String {
 }
 
 /// Why the promotion failed part-way, after checks passed; re-running converges.
-pub fn failure(reason: &str) -> String {
+pub(crate) fn failure(reason: &str) -> String {
     let mut out = String::new();
     writeln!(out, "{PROMOTION_MARKER}").unwrap();
     writeln!(out, "## Promotion failed\n").unwrap();

@@ -12,7 +12,7 @@ use zip::{CompressionMethod, DateTime, System, ZipArchive, ZipWriter};
 
 /// Where an entry's bytes come from.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub(crate) enum Source {
     Path(PathBuf),
     /// Small generated or rewritten content (e.g. a script with a portable shebang).
     Bytes(Vec<u8>),
@@ -20,16 +20,16 @@ pub enum Source {
 
 /// One file of the zip.
 #[derive(Debug, Clone)]
-pub struct FileEntry {
+pub(crate) struct FileEntry {
     /// Name in the zip, `/`-separated.
-    pub name: String,
-    pub source: Source,
-    pub size: u64,
-    pub executable: bool,
+    pub(crate) name: String,
+    pub(crate) source: Source,
+    pub(crate) size: u64,
+    pub(crate) executable: bool,
 }
 
 impl FileEntry {
-    pub fn open(&self) -> Result<Box<dyn Read + '_>> {
+    pub(crate) fn open(&self) -> Result<Box<dyn Read + '_>> {
         Ok(match &self.source {
             Source::Path(path) => {
                 Box::new(File::open(path).with_context(|| format!("cannot read {}", path.display()))?)
@@ -41,15 +41,15 @@ impl FileEntry {
 
 /// The files and directories found under a directory.
 #[derive(Debug, Default, Clone)]
-pub struct Tree {
+pub(crate) struct Tree {
     /// Sorted by name.
-    pub files: Vec<FileEntry>,
+    pub(crate) files: Vec<FileEntry>,
     /// Directory names with a trailing `/`.
-    pub dirs: BTreeSet<String>,
+    pub(crate) dirs: BTreeSet<String>,
 }
 
 /// Walks `dir` in a stable order; `skip(name, is_dir)` prunes entries (a skipped directory is not entered).
-pub fn walk(dir: &Path, skip: impl Fn(&str, bool) -> bool) -> Result<Tree> {
+pub(crate) fn walk(dir: &Path, skip: impl Fn(&str, bool) -> bool) -> Result<Tree> {
     let mut tree = Tree::default();
     let walker = walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name().min_depth(1);
     let mut iter = walker.into_iter();
@@ -142,22 +142,22 @@ fn dir_options() -> SimpleFileOptions {
 
 /// A finished zip.
 #[derive(Debug, Clone)]
-pub struct Written {
-    pub files: u64,
-    pub unzipped_bytes: u64,
-    pub zipped_bytes: u64,
-    pub sha256: String,
+pub(crate) struct Written {
+    pub(crate) files: u64,
+    pub(crate) unzipped_bytes: u64,
+    pub(crate) zipped_bytes: u64,
+    pub(crate) sha256: String,
 }
 
 /// A zip whose compressed entries are copied verbatim into a new zip (the dependency layer).
-pub struct Base {
+pub(crate) struct Base {
     archive: ZipArchive<BufReader<File>>,
     /// (name, uncompressed size, is directory) of every entry, in stored order.
-    pub entries: Vec<(String, u64, bool)>,
+    pub(crate) entries: Vec<(String, u64, bool)>,
 }
 
 impl Base {
-    pub fn open(path: &Path) -> Result<Base> {
+    pub(crate) fn open(path: &Path) -> Result<Base> {
         let unreadable = || format!("{} is not a readable zip; delete it to rebuild it", path.display());
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let mut archive = ZipArchive::new(BufReader::new(file)).with_context(unreadable)?;
@@ -177,7 +177,7 @@ enum Item<'a> {
 }
 
 /// Checks that `tree`'s names do not clash with `base`'s, naming the first clash.
-pub fn check_collisions(base: &[(String, u64, bool)], tree: &Tree) -> Result<()> {
+pub(crate) fn check_collisions(base: &[(String, u64, bool)], tree: &Tree) -> Result<()> {
     let files: BTreeSet<&str> = tree.files.iter().map(|file| file.name.as_str()).collect();
     for (name, _, is_dir) in base {
         let clash = if *is_dir {
@@ -196,10 +196,10 @@ pub fn check_collisions(base: &[(String, u64, bool)], tree: &Tree) -> Result<()>
 }
 
 /// Name prefix of a zip being written (in the destination's directory, renamed when complete).
-pub const TEMP_ZIP_PREFIX: &str = ".tmp-zip-";
+pub(crate) const TEMP_ZIP_PREFIX: &str = ".tmp-zip-";
 
 /// Writes `dest` atomically: `base`'s entries (copied raw) merged with `tree`, sorted by name.
-pub fn write_zip(dest: &Path, base: Option<Base>, tree: &Tree) -> Result<Written> {
+pub(crate) fn write_zip(dest: &Path, base: Option<Base>, tree: &Tree) -> Result<Written> {
     let parent = dest.parent().context("zip path has no parent directory")?;
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let (mut archive, base_entries) = match base {
@@ -261,7 +261,7 @@ pub fn write_zip(dest: &Path, base: Option<Base>, tree: &Tree) -> Result<Written
 }
 
 /// SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0; 1 << 16];
@@ -276,7 +276,10 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// The largest top-level entries (packages, directories, files) by size, largest first.
-pub fn largest_contributors<'a>(entries: impl IntoIterator<Item = (&'a str, u64)>, count: usize) -> Vec<(String, u64)> {
+pub(crate) fn largest_contributors<'a>(
+    entries: impl IntoIterator<Item = (&'a str, u64)>,
+    count: usize,
+) -> Vec<(String, u64)> {
     let mut by_top: BTreeMap<String, u64> = BTreeMap::new();
     for (name, size) in entries {
         let top = match name.split_once('/') {
@@ -292,7 +295,7 @@ pub fn largest_contributors<'a>(entries: impl IntoIterator<Item = (&'a str, u64)
 }
 
 /// (name, compressed size) of every file of a zip.
-pub fn compressed_sizes(path: &Path) -> Result<Vec<(String, u64)>> {
+pub(crate) fn compressed_sizes(path: &Path) -> Result<Vec<(String, u64)>> {
     let mut archive = ZipArchive::new(BufReader::new(File::open(path)?))?;
     let mut sizes = Vec::with_capacity(archive.len());
     for index in 0..archive.len() {
@@ -305,7 +308,7 @@ pub fn compressed_sizes(path: &Path) -> Result<Vec<(String, u64)>> {
 }
 
 /// Bytes for humans: `31.0 MB`.
-pub fn human_bytes(bytes: u64) -> String {
+pub(crate) fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -15,19 +15,19 @@ const LAYER_FORMAT: &str = "agentcore-deps-v2";
 
 /// Everything that decides what an install produces.
 #[derive(Debug, Clone)]
-pub struct Inputs<'a> {
-    pub requirements: &'a Path,
+pub(crate) struct Inputs<'a> {
+    pub(crate) requirements: &'a Path,
     /// `3.12`
-    pub python_version: String,
-    pub platform: &'a str,
-    pub uv_version: &'a str,
-    pub find_links: Option<&'a Path>,
-    pub no_index: bool,
+    pub(crate) python_version: String,
+    pub(crate) platform: &'a str,
+    pub(crate) uv_version: &'a str,
+    pub(crate) find_links: Option<&'a Path>,
+    pub(crate) no_index: bool,
 }
 
 impl Inputs<'_> {
     /// The cache key: sha256 over every input, in hex (first 32 digits).
-    pub fn key(&self) -> Result<String> {
+    pub(crate) fn key(&self) -> Result<String> {
         let requirements =
             std::fs::read(self.requirements).with_context(|| format!("cannot read {}", self.requirements.display()))?;
         let mut hasher = Sha256::new();
@@ -54,7 +54,7 @@ impl Inputs<'_> {
     }
 
     /// Whether the requirements file names any package at all.
-    pub fn has_requirements(&self) -> Result<bool> {
+    pub(crate) fn has_requirements(&self) -> Result<bool> {
         let text = std::fs::read_to_string(self.requirements)
             .with_context(|| format!("cannot read {}", self.requirements.display()))?;
         Ok(text.lines().map(|line| line.split('#').next().unwrap_or("").trim()).any(|line| !line.is_empty()))
@@ -64,7 +64,7 @@ impl Inputs<'_> {
 /// Refuses a requirements file that does not pin every dependency to one version: the cache key is
 /// the file's bytes, so a range would ship whatever was newest when the cache was filled, and what
 /// a pull request tested could differ from what ships.
-pub fn check_pinned(agent: &str, requirements: &Path) -> Result<()> {
+pub(crate) fn check_pinned(agent: &str, requirements: &Path) -> Result<()> {
     let text =
         std::fs::read_to_string(requirements).with_context(|| format!("cannot read {}", requirements.display()))?;
     let pinned = Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[A-Za-z0-9._,\s-]*\])?\s*===?\s*[^\s,;*<>=!~]+$")
@@ -120,17 +120,17 @@ pub fn check_pinned(agent: &str, requirements: &Path) -> Result<()> {
 
 /// A cached dependency layer.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Layer {
-    pub key: String,
+pub(crate) struct Layer {
+    pub(crate) key: String,
     /// The platform the wheels were finally resolved for (after any fallback).
-    pub platform: String,
+    pub(crate) platform: String,
     /// Native libraries that are not aarch64 (a wheel that bundles host binaries).
     #[serde(default)]
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     #[serde(skip)]
-    pub zip: PathBuf,
+    pub(crate) zip: PathBuf,
     #[serde(skip)]
-    pub cache_hit: bool,
+    pub(crate) cache_hit: bool,
 }
 
 const LAYER_ZIP: &str = "deps.zip";
@@ -140,7 +140,7 @@ const LAYER_META: &str = "layer.json";
 
 /// The layer for `inputs` from `cache_dir/<key>/`, installing it first when missing. `uv` is only
 /// called (and only located) on a miss.
-pub fn ensure(agent: &str, inputs: &Inputs, cache_dir: &Path, uv: impl FnOnce() -> Result<Uv>) -> Result<Layer> {
+pub(crate) fn ensure(agent: &str, inputs: &Inputs, cache_dir: &Path, uv: impl FnOnce() -> Result<Uv>) -> Result<Layer> {
     let key = inputs.key()?;
     let dir = cache_dir.join(&key);
     if let Some(layer) = read_layer(&dir)? {
@@ -223,10 +223,10 @@ pub fn ensure(agent: &str, inputs: &Inputs, cache_dir: &Path, uv: impl FnOnce() 
 }
 
 /// Days after which an unused layer is removed (a hit marks its layer used).
-pub const UNUSED_DAYS: u64 = 30;
+pub(crate) const UNUSED_DAYS: u64 = 30;
 
 /// Removes the layers of `cache_dir` other than `keep` that were last used longer than `unused` ago.
-pub fn prune(cache_dir: &Path, keep: &str, unused: std::time::Duration) -> usize {
+pub(crate) fn prune(cache_dir: &Path, keep: &str, unused: std::time::Duration) -> usize {
     let Ok(entries) = std::fs::read_dir(cache_dir) else { return 0 };
     let mut removed = 0;
     for entry in entries.flatten() {
@@ -295,7 +295,7 @@ fn install_error(agent: &str, inputs: &Inputs, ladder: &[String], failure: Failu
 const INSTALL_RECORDS: &[&str] = &["INSTALLER", "REQUESTED", "RECORD", "direct_url.json", "uv_cache.json"];
 
 /// The installed tree as it ships: no install records, no bytecode, portable script shebangs.
-pub fn layer_tree(site: &Path) -> Result<Tree> {
+pub(crate) fn layer_tree(site: &Path) -> Result<Tree> {
     let mut tree = archive::walk(site, |name, is_dir| {
         let base = name.rsplit('/').next().unwrap_or(name);
         if is_dir {

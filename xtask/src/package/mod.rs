@@ -5,8 +5,8 @@
 //! A sidecar `<agent>.zip.json` holds the report and a fingerprint of all inputs, so an unchanged
 //! agent is not zipped again.
 
-pub mod archive;
-pub mod deps;
+pub(crate) mod archive;
+mod deps;
 pub mod temp;
 pub mod uv;
 
@@ -24,12 +24,12 @@ use crate::select::Selection;
 use archive::{FileEntry, Source, Tree};
 
 /// AgentCore's limits for direct-code zips (decimal megabytes: the conservative reading).
-pub const MAX_ZIPPED_BYTES: u64 = 250_000_000;
-pub const MAX_UNZIPPED_BYTES: u64 = 750_000_000;
+pub(crate) const MAX_ZIPPED_BYTES: u64 = 250_000_000;
+pub(crate) const MAX_UNZIPPED_BYTES: u64 = 750_000_000;
 /// Share of a limit from which the report warns.
-pub const WARN_PERCENT: u64 = 80;
+pub(crate) const WARN_PERCENT: u64 = 80;
 /// The name the agent reads its prompt from, beside its entry point.
-pub const PROMPT_FILE: &str = "system_prompt.txt";
+pub(crate) const PROMPT_FILE: &str = "system_prompt.txt";
 /// Name prefix of a sidecar being written.
 const TEMP_REPORT_PREFIX: &str = ".tmp-report-";
 /// Bump when the zip's content rules change, so sidecars of older zips no longer match.
@@ -38,26 +38,26 @@ const PACKAGE_FORMAT: &str = "agentcore-package-v1";
 #[derive(clap::Args, Debug, Clone)]
 pub struct PackageArgs {
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// System prompt file to package instead of the agent's own (one named agent only)
     #[arg(long, value_name = "FILE", conflicts_with_all = ["all", "changed_since"])]
-    pub prompt: Option<PathBuf>,
+    pub(crate) prompt: Option<PathBuf>,
     /// Directory for the zips (default: target/agentcore/packages)
     #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Where the pinned uv is installed when missing (default: target/tools)
     #[arg(long, value_name = "DIR", env = "AGENTCORE_TOOLS_DIR", hide = true)]
-    pub tools_dir: Option<PathBuf>,
+    pub(crate) tools_dir: Option<PathBuf>,
     /// Extra wheel directory for uv (tests serve hand-built wheels offline with it)
     #[arg(long, value_name = "DIR", hide = true)]
-    pub find_links: Option<PathBuf>,
+    pub(crate) find_links: Option<PathBuf>,
     /// Resolve from --find-links only (tests)
     #[arg(long, hide = true)]
-    pub no_index: bool,
+    pub(crate) no_index: bool,
 }
 
 impl PackageArgs {
-    pub fn run(self, ctx: &Ctx) -> Result<()> {
+    pub(crate) fn run(self, ctx: &Ctx) -> Result<()> {
         let selection = &self.selection;
         if selection.agents.is_empty() && !selection.all && selection.changed_since.is_none() {
             let known = agents::discover(&ctx.root, &ctx.settings)?;
@@ -165,7 +165,7 @@ pub struct PackageOptions {
 
 impl PackageOptions {
     /// The defaults: zips in `<root>/target/agentcore/packages`, each agent's own prompt.
-    pub fn new(root: &Path) -> PackageOptions {
+    pub(crate) fn new(root: &Path) -> PackageOptions {
         PackageOptions { out_dir: default_out_dir(root), prompt_override: None }
     }
 }
@@ -230,7 +230,7 @@ pub struct PackageReport {
 /// Reports of one run: a table for humans, an array in JSON.
 #[derive(Debug, Clone, Serialize)]
 #[serde(transparent)]
-pub struct Summary(pub Vec<PackageReport>);
+pub(crate) struct Summary(pub(crate) Vec<PackageReport>);
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -270,7 +270,7 @@ impl fmt::Display for Summary {
 }
 
 /// Packages one agent (blocking; call from `spawn_blocking` in async code).
-pub fn package_agent(ctx: &Ctx, agent: &Agent, options: &PackageOptions) -> Result<PackageReport> {
+pub(crate) fn package_agent(ctx: &Ctx, agent: &Agent, options: &PackageOptions) -> Result<PackageReport> {
     package_agent_with(ctx, agent, options, &PackageTuning::default())
 }
 

@@ -30,25 +30,25 @@ pub fn file(dir: &Path, prefix: &str) -> Result<NamedTempFile> {
 }
 
 /// A temporary directory and the open handle that holds its lock.
-pub struct LockedDir {
-    pub dir: TempDir,
+pub(crate) struct LockedDir {
+    pub(crate) dir: TempDir,
     lock: File,
 }
 
 impl LockedDir {
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Keeps the directory on drop (it is about to be renamed) and returns its path with the lock,
     /// which the caller holds until the rename is done.
-    pub fn keep(self) -> (PathBuf, File) {
+    pub(crate) fn keep(self) -> (PathBuf, File) {
         (self.dir.keep(), self.lock)
     }
 }
 
 /// A temporary directory named `<prefix>XXXXXX` in `dir`, locked while the returned value lives.
-pub fn dir(parent: &Path, prefix: &str) -> Result<LockedDir> {
+pub(crate) fn dir(parent: &Path, prefix: &str) -> Result<LockedDir> {
     for _ in 0..ATTEMPTS {
         let dir = tempfile::Builder::new()
             .prefix(prefix)
@@ -91,7 +91,7 @@ fn still_there(path: &Path, handle: &File) -> bool {
 
 /// Removes the entries of `dir` named `<prefix>…` that nobody holds locked: what killed runs left.
 /// Returns how many were removed. Errors are ignored: cleaning up is a courtesy, not the job.
-pub fn remove_abandoned(dir: &Path, prefix: &str) -> usize {
+pub(crate) fn remove_abandoned(dir: &Path, prefix: &str) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     let mut removed = 0;
     for entry in entries.flatten() {

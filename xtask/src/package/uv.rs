@@ -10,11 +10,11 @@ use regex::Regex;
 #[derive(Debug, Clone)]
 pub struct Uv {
     pub path: PathBuf,
-    pub version: String,
+    pub(crate) version: String,
 }
 
 /// The version `uv --version` reports (`uv 0.13.8 (abc 2025-01-01)` → `0.13.8`), if it runs.
-pub fn version_of(program: &Path) -> Option<String> {
+pub(crate) fn version_of(program: &Path) -> Option<String> {
     let output = Command::new(program).arg("--version").output().ok()?;
     if !output.status.success() {
         return None;
@@ -98,17 +98,17 @@ fn install(version: &str, tools_dir: &Path, home: &Path, python: &str) -> Result
 
 /// One `uv pip install` of a requirements file for a target platform.
 #[derive(Debug, Clone)]
-pub struct Install<'a> {
-    pub uv: &'a Uv,
-    pub requirements: &'a Path,
-    pub python_version: &'a str,
-    pub find_links: Option<&'a Path>,
-    pub no_index: bool,
+pub(crate) struct Install<'a> {
+    pub(crate) uv: &'a Uv,
+    pub(crate) requirements: &'a Path,
+    pub(crate) python_version: &'a str,
+    pub(crate) find_links: Option<&'a Path>,
+    pub(crate) no_index: bool,
 }
 
 /// Why an install failed.
 #[derive(Debug)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Some packages have no wheel for the platform tried (with the platforms they do have).
     NoWheel {
         packages: Vec<String>,
@@ -121,7 +121,7 @@ pub enum Failure {
 
 impl Install<'_> {
     /// Installs into `target` (which must be empty or absent) for `platform`.
-    pub fn run(&self, target: &Path, platform: &str) -> Result<std::result::Result<(), Failure>> {
+    pub(crate) fn run(&self, target: &Path, platform: &str) -> Result<std::result::Result<(), Failure>> {
         let mut command = Command::new(&self.uv.path);
         command
             .args(["pip", "install", "--color", "never", "--no-progress", "--only-binary", ":all:"])
@@ -147,7 +147,7 @@ impl Install<'_> {
 }
 
 /// Packages uv's resolver reports as having no usable wheel, from its error text.
-pub fn packages_without_wheels(stderr: &str) -> Vec<String> {
+pub(crate) fn packages_without_wheels(stderr: &str) -> Vec<String> {
     let pattern =
         Regex::new(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:[=<>!~]=?[^\s,]+)? has no (?:wheels with a matching platform tag|usable wheels)")
             .expect("valid regex");
@@ -157,7 +157,7 @@ pub fn packages_without_wheels(stderr: &str) -> Vec<String> {
 }
 
 /// The platforms uv reports wheels exist for, per package (`hint: Wheels are available for ...`).
-pub fn available_platforms(stderr: &str, package: &str) -> Option<String> {
+pub(crate) fn available_platforms(stderr: &str, package: &str) -> Option<String> {
     let pattern = Regex::new(r"Wheels are available for `([^`]+)` \([^)]*\) on the following platforms?: (.+)")
         .expect("valid regex");
     pattern
@@ -168,7 +168,7 @@ pub fn available_platforms(stderr: &str, package: &str) -> Option<String> {
 
 /// The platforms to try in order: the configured one, then newer glibc manylinux tags of the same
 /// architecture up to 2.34 (AgentCore's runtime has glibc 2.34).
-pub fn platform_ladder(platform: &str) -> Vec<String> {
+pub(crate) fn platform_ladder(platform: &str) -> Vec<String> {
     let mut ladder = vec![platform.to_owned()];
     let Some((arch, tag)) = platform.split_once('-') else { return ladder };
     let glibc_minor = match tag {

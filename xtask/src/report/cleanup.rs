@@ -18,13 +18,13 @@ words! {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CleanupOutcome {
-    pub runtime_name: String,
+    pub(crate) runtime_name: String,
     /// Named endpoints deleted before the runtime.
     pub endpoints_deleted: Vec<String>,
     pub action: CleanupAction,
-    pub runtime_id: Option<String>,
+    pub(crate) runtime_id: Option<String>,
     /// With --dry-run: what would be done.
-    pub plan: Option<Plan>,
+    pub(crate) plan: Option<Plan>,
 }
 
 impl Row for CleanupOutcome {

@@ -10,48 +10,48 @@ use super::{Status, markdown_table, table};
 pub struct StatusReport {
     /// Every runtime in the account and region, this project's or not.
     pub runtimes_used: usize,
-    pub runtimes_quota: usize,
+    pub(crate) runtimes_quota: usize,
     pub runtimes: Vec<RuntimeStatus>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RuntimeStatus {
     pub runtime_name: String,
-    pub agent: String,
+    pub(crate) agent: String,
     /// `pr_<N>` or `prod`.
-    pub target: String,
-    pub runtime_id: String,
-    pub runtime_arn: String,
-    pub status: Status,
-    pub latest_version: String,
-    pub versions: Vec<VersionStatus>,
+    pub(crate) target: String,
+    pub(crate) runtime_id: String,
+    pub(crate) runtime_arn: String,
+    pub(crate) status: Status,
+    pub(crate) latest_version: String,
+    pub(crate) versions: Vec<VersionStatus>,
     pub versions_used: usize,
-    pub versions_quota: usize,
+    pub(crate) versions_quota: usize,
     pub endpoints: Vec<EndpointStatus>,
-    pub endpoints_used: usize,
-    pub endpoints_quota: usize,
+    pub(crate) endpoints_used: usize,
+    pub(crate) endpoints_quota: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct VersionStatus {
-    pub version: String,
-    pub status: Status,
+pub(crate) struct VersionStatus {
+    pub(crate) version: String,
+    pub(crate) status: Status,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointStatus {
     pub name: String,
-    pub status: Status,
+    pub(crate) status: Status,
     pub live_version: Option<String>,
-    pub target_version: Option<String>,
+    pub(crate) target_version: Option<String>,
 }
 
 impl StatusReport {
     /// Prints the report on stdout, and writes the `status` GitHub output and the step summary.
-    pub(crate) fn publish(&self, json: bool) -> anyhow::Result<()> {
+    pub(crate) fn publish(&self, json: bool, github: &crate::output::GithubFiles) -> anyhow::Result<()> {
         crate::output::emit(json, self)?;
-        crate::output::github_output("status", &serde_json::to_string(self)?)?;
-        crate::output::step_summary(&self.markdown())
+        crate::output::github_output(github, "status", &serde_json::to_string(self)?)?;
+        crate::output::step_summary(github, &self.markdown())
     }
 
     fn runtime_rows(&self) -> Vec<Vec<String>> {

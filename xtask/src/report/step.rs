@@ -8,7 +8,7 @@ use super::words;
 
 words! {
     /// The workflow steps, named as their subcommands.
-    pub enum Step {
+    pub(crate) enum Step {
         PrPlan = "pr-plan",
         PrDeploy = "pr-deploy",
         PrComment = "pr-comment",
@@ -50,7 +50,7 @@ words! {
 /// What a step did.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
-    pub step: Step,
+    pub(crate) step: Step,
     pub result: StepResult,
     pub pr: Option<u64>,
     pub agents: Vec<String>,

@@ -20,7 +20,8 @@ use xtask::records::{self, PromotionRecord, VersionRecord};
 use xtask::report::{DeployOutcome, Report};
 
 use crate::support::{
-    Ctx, clean_env, ctx, release_fixture, release_snapshot_settings, repo_root, run, run_async, xtask_command,
+    Ctx, clean_env, ctx, github_outputs, release_fixture, release_snapshot_settings, repo_root, run, run_async,
+    xtask_command,
 };
 
 /// A local stack in a temp dir, a context on the release fixture's two agents, and clients for the stack.
@@ -943,25 +944,6 @@ async fn waits_outlast_throttling_that_outlasts_the_sdk_retries() {
     let err = aws::list_runtimes(&impatient).await.unwrap_err().to_string();
     assert!(err.contains("ThrottlingException") && err.contains("lower --max-parallel"), "{err}");
     env.stack.shutdown().await;
-}
-
-/// `$GITHUB_OUTPUT` as the tool writes it (`key<<DELIMITER`, value lines, `DELIMITER`): key → value.
-fn github_outputs(path: &Path) -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut outputs = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let (key, delimiter) = line.split_once("<<").unwrap_or_else(|| panic!("not a `key<<DELIMITER` line: {line}"));
-        let mut value = Vec::new();
-        for next in lines.by_ref() {
-            if next == delimiter {
-                break;
-            }
-            value.push(next);
-        }
-        assert!(outputs.insert(key.to_owned(), value.join("\n")).is_none(), "{key} written twice");
-    }
-    outputs
 }
 
 /// One command run as a GitHub Actions step against the stack.

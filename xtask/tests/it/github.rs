@@ -8,13 +8,15 @@ mod workflows;
 use std::path::{Path, PathBuf};
 
 use xtask::agents::{self, Agent};
-use xtask::context::AwsArgs;
+use xtask::context::{AwsArgs, GithubFiles};
 use xtask::github::event::{self, IssuesEvent};
 use xtask::github::metadata::{self, AgentVersion, FORMAT, Metadata};
 use xtask::github::{self as gh, EventArgs, render};
 use xtask::report::{DeployOutcome, PromoteAction, PromoteOutcome};
 
-use crate::support::{Ctx, copy_workspace, release_fixture, repo_root, snapshot_settings, xtask_command};
+use crate::support::{
+    Ctx, copy_workspace, github_outputs, release_fixture, repo_root, snapshot_settings, xtask_command,
+};
 
 const COMMIT: &str = "3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d";
 
@@ -632,6 +634,29 @@ fn pr_plan_lists_the_matrix() {
     assert_eq!(gh::pr_plan(&ctx(None), &args).unwrap().result, "nothing");
     let args = gh::PrPlanArgs { event: event_args("pr_closed_unmerged.json", None), changed_files: Some(changed) };
     assert!(gh::pr_plan(&ctx(None), &args).unwrap_err().to_string().contains("not `closed`"));
+}
+
+/// The tests run the steps in-process, in an environment that may be a CI job's: their context names
+/// no GitHub files, so no step appends to that job's `$GITHUB_OUTPUT` or `$GITHUB_STEP_SUMMARY`.
+/// Given files, a step writes its outputs there and nowhere else.
+#[test]
+fn in_process_steps_write_github_outputs_only_where_their_context_says() {
+    assert_eq!(ctx(None).github, GithubFiles::default(), "a test's context names no GitHub files");
+    let dir = tempfile::tempdir().unwrap();
+    let files = GithubFiles { output: Some(dir.path().join("output")), step_summary: Some(dir.path().join("summary")) };
+    let changed = dir.path().join("changed.txt");
+    std::fs::write(&changed, "prompts/echo_bot.txt\n").unwrap();
+    let args = gh::PrPlanArgs { event: event_args("pr_opened.json", None), changed_files: Some(changed) };
+    gh::pr_plan(&Ctx { github: files, ..ctx(None) }, &args).unwrap();
+    let outputs = github_outputs(&dir.path().join("output"));
+    let expected = [("agents", r#"["echo_bot"]"#), ("fork", "false")];
+    assert_eq!(outputs, expected.map(|(key, value)| (key.to_owned(), value.to_owned())).into());
+    let mut written: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into())
+        .collect();
+    written.sort();
+    assert_eq!(written, ["changed.txt", "output"], "pr-plan writes outputs and no summary");
 }
 
 /// One job's result is there, the other job never wrote one (cancelled, runner lost): the comment

@@ -1,11 +1,12 @@
 //! What the integration tests share: the one way to build a context, to run the binary in a clean
 //! environment, to copy a workspace, and the one snapshot configuration.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use xtask::context::AwsArgs;
 pub use xtask::context::Ctx;
+use xtask::context::{AwsArgs, GithubFiles};
 use xtask::settings::Settings;
 
 /// This checkout of the repository.
@@ -21,10 +22,30 @@ pub fn release_fixture() -> PathBuf {
 }
 
 /// The context of the workspace at `root`, its settings read from its `Cargo.toml` as the binary
-/// reads them.
+/// reads them. It names no GitHub files: a command the tests run in-process never writes into the
+/// `$GITHUB_OUTPUT` or `$GITHUB_STEP_SUMMARY` of a CI running them.
 pub fn ctx(root: &Path, aws: AwsArgs) -> Ctx {
     let settings = Settings::from_workspace(root).unwrap_or_else(|err| panic!("{err:#}"));
-    Ctx { root: root.to_path_buf(), settings, aws, json: false }
+    Ctx { root: root.to_path_buf(), settings, aws, json: false, github: GithubFiles::default() }
+}
+
+/// `$GITHUB_OUTPUT` as the tool writes it (`key<<DELIMITER`, value lines, `DELIMITER`): key → value.
+pub fn github_outputs(path: &Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut outputs = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (key, delimiter) = line.split_once("<<").unwrap_or_else(|| panic!("not a `key<<DELIMITER` line: {line}"));
+        let mut value = Vec::new();
+        for next in lines.by_ref() {
+            if next == delimiter {
+                break;
+            }
+            value.push(next);
+        }
+        assert!(outputs.insert(key.to_owned(), value.join("\n")).is_none(), "{key} written twice");
+    }
+    outputs
 }
 
 /// Variables of the machine running the tests that the binary reads, and that no test may inherit:

@@ -19,8 +19,9 @@ impl Drop for Running {
     }
 }
 
+/// The binary in the tests' clean environment: no `GITHUB_*` of a CI running them, no `AWS_*`.
 pub(super) fn xtask() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
+    crate::support::xtask_command(&crate::support::repo_root())
 }
 
 fn filters() -> Vec<(&'static str, &'static str)> {

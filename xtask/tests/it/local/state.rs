@@ -104,7 +104,7 @@ async fn local_up_twice_on_one_directory_shares_the_state() {
     let port = export(&first, "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL").rsplit(':').next().unwrap().to_owned();
     let output = tokio::time::timeout(
         Duration::from_secs(120),
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        tokio::process::Command::from(xtask())
             .args(["local", "up", "--control-port", &port, "--dir"])
             .arg(&dir)
             .kill_on_drop(true)
