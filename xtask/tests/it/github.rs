@@ -621,6 +621,10 @@ fn pr_plan_lists_the_matrix() {
     assert_eq!(gh::pr_plan(&ctx(None), &args).unwrap().result, "nothing");
     let args = gh::PrPlanArgs { event: event_args("pr_closed_unmerged.json", None), changed_files: Some(changed) };
     assert!(gh::pr_plan(&ctx(None), &args).unwrap_err().to_string().contains("not `closed`"));
+    // Without --changed-files the paths come from git, against the event's base commit; the sample
+    // payload's is in no clone, so every agent counts as affected.
+    let args = gh::PrPlanArgs { event: event_args("pr_opened.json", None), changed_files: None };
+    assert_eq!(gh::pr_plan(&ctx(None), &args).unwrap().agents, ["echo_bot", "weather_report_bot"]);
 }
 
 /// One job's result is there, the other job never wrote one (cancelled, runner lost): the comment
