@@ -101,14 +101,19 @@ impl Faults {
         store::with_lock(&self.dir, || store::write_json(&self.path(), config))?
     }
 
+    /// Changes the configuration, read and written back under the lock.
+    fn change(&self, change: impl FnOnce(&mut FaultsConfig)) -> Result<()> {
+        store::with_lock(&self.dir, || {
+            let mut config = read(&self.path())?;
+            change(&mut config);
+            store::write_json(&self.path(), &config)
+        })?
+    }
+
     /// Changes one operation's faults.
     fn update(&self, operation: &str, change: impl FnOnce(&mut OperationFaults)) -> Result<()> {
         check_operation(operation)?;
-        store::with_lock(&self.dir, || {
-            let mut config = read(&self.path())?;
-            change(config.operations.entry(operation.to_owned()).or_default());
-            store::write_json(&self.path(), &config)
-        })?
+        self.change(|config| change(config.operations.entry(operation.to_owned()).or_default()))
     }
 
     /// Answers the next `times` requests for `operation` with 429 ThrottlingException.
@@ -141,21 +146,13 @@ impl Faults {
 
     /// Replaces the quotas (AWS's defaults until set).
     pub fn set_quotas(&self, quotas: Quotas) -> Result<()> {
-        store::with_lock(&self.dir, || {
-            let mut config = read(&self.path())?;
-            config.quotas = quotas;
-            store::write_json(&self.path(), &config)
-        })?
+        self.change(|config| config.quotas = quotas)
     }
 
     /// Moves the control plane's clock `offset_ms` milliseconds away from the wall clock (negative:
     /// into the past); 0 puts it back. What it creates or changes meanwhile carries those times.
     pub fn set_clock_offset(&self, offset_ms: i64) -> Result<()> {
-        store::with_lock(&self.dir, || {
-            let mut config = read(&self.path())?;
-            config.clock_offset_ms = offset_ms;
-            store::write_json(&self.path(), &config)
-        })?
+        self.change(|config| config.clock_offset_ms = offset_ms)
     }
 
     /// Removes every fault and quota override, and the clock offset.
