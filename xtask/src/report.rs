@@ -22,7 +22,7 @@ pub use deploy::{DeployAction, DeployOutcome, DeployStatus};
 pub use plan::Plan;
 pub use promote::{PromoteAction, PromoteOutcome, PromotionKind};
 pub use status::{EndpointStatus, RuntimeStatus, StatusReport, VersionStatus};
-pub use step::{Step, StepReport, StepResult};
+pub use step::{AskedVersion, IdlePreview, IssueFate, IssueReport, Step, StepReport, StepResult};
 
 /// An enum of fixed words: each variant is one word in tables, JSON and records. Generates
 /// `as_str`, `Display`, `FromStr`, serde both ways, and comparison with a `&str`.
@@ -509,6 +509,8 @@ mod tests {
             agents: agents.iter().map(|agent| agent.to_string()).collect(),
             deleted: deleted.iter().map(|runtime| runtime.to_string()).collect(),
             markdown: None,
+            issues: vec![],
+            idle: vec![],
         };
         let comment = "<!-- agentcore:pr-comment -->\n## AgentCore preview of PR #12\n".to_owned();
         let reports = [
@@ -526,6 +528,28 @@ mod tests {
             step(Step::Promote, StepResult::RolledBack, None, &["dad_joke_bot"], &[]),
             step(Step::PrClosed, StepResult::Kept, Some(12), &[], &[]),
             step(Step::Gc, StepResult::Deleted, None, &[], &["dad_joke_bot_pr_9", "weather_bot_pr_9"]),
+            StepReport {
+                issues: vec![
+                    IssueReport {
+                        issue: 40,
+                        fate: IssueFate::Superseded,
+                        pr: Some(11),
+                        versions: vec![AskedVersion { agent: "dad_joke_bot".into(), version: 2, live: Some(3) }],
+                        deleted: vec!["dad_joke_bot_pr_11".into()],
+                        reason: None,
+                    },
+                    IssueReport {
+                        issue: 42,
+                        fate: IssueFate::Waiting,
+                        pr: None,
+                        versions: vec![AskedVersion { agent: "dad_joke_bot".into(), version: 4, live: Some(3) }],
+                        deleted: vec![],
+                        reason: Some("it asks for `dad_joke_bot` v4 (live: v3), newer than what is live".into()),
+                    },
+                ],
+                idle: vec![IdlePreview { pr: 30, idle_days: 20, deleted: vec!["dad_joke_bot_pr_30".into()] }],
+                ..step(Step::Gc, StepResult::Deleted, None, &[], &[])
+            },
         ];
         let shown: Vec<String> = reports.iter().map(|report| shown(report, None)).collect();
         insta::assert_snapshot!(shown.join("\n"));
@@ -547,6 +571,7 @@ mod tests {
         round_trip(CleanupAction::ALL);
         round_trip(Step::ALL);
         round_trip(StepResult::ALL);
+        round_trip(IssueFate::ALL);
         assert_eq!("up_to_date".parse::<DeployAction>(), Ok(DeployAction::UpToDate));
         assert_eq!(
             "done".parse::<DeployAction>().unwrap_err(),

@@ -13,6 +13,7 @@ mod prod_deploy;
 mod promote;
 pub mod release;
 pub mod render;
+mod supersede;
 
 pub use gc::{GcArgs, gc, protected_prs};
 pub use pr_closed::{PrClosedArgs, pr_closed};
