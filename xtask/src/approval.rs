@@ -1,7 +1,8 @@
 //! The approval policy: which version an endpoint may be moved to. The version must exist and be
 //! READY, and for an approval (not a rollback) it must not be older than the one the endpoint
 //! serves. `promote`, `rollback` and the workflow's `github promote` each hold a version to it once,
-//! before anything moves; each words a refusal for its own reader.
+//! before anything moves; each words a refusal for its own reader. The same policy says when a
+//! deployment issue is superseded: approving it would change nothing or be refused as older.
 
 use anyhow::{Result, anyhow};
 
@@ -20,6 +21,14 @@ pub(crate) struct Candidate {
     pub(crate) artifact_key: Option<String>,
     /// The version the endpoint served when checked, when the check read it (for an approval).
     pub(crate) live: Option<u32>,
+}
+
+impl Candidate {
+    /// Whether a later promotion superseded this version: the endpoint serves it already, or a
+    /// newer one (which an approval of it would refuse to move back from).
+    pub(crate) fn superseded(&self) -> bool {
+        self.live.is_some_and(|live| live >= self.version)
+    }
 }
 
 /// What a candidate must not be older than.
@@ -110,6 +119,50 @@ pub(crate) async fn check(
     version: u32,
     direction: Direction,
 ) -> Result<Result<Candidate, Refusal>> {
+    let candidate = match look_up(aws, agent, runtime_name, endpoint, version, direction == Direction::Forward).await? {
+        Ok(candidate) => candidate,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    if let Some(live) = candidate.live
+        && live > version
+    {
+        return Ok(Err(refusal(&candidate, Reason::OlderThanLive { live })));
+    }
+    Ok(Ok(candidate))
+}
+
+/// Where `version` stands against the live version, for a deployment issue a later promotion may
+/// have superseded ([`Candidate::superseded`]): it must exist and be READY, as for an approval, and
+/// the live version is read; one older than it is not refused. Changes nothing.
+pub(crate) async fn standing(
+    aws: &AwsClients,
+    agent: &str,
+    runtime_name: &str,
+    endpoint: &str,
+    version: u32,
+) -> Result<Result<Candidate, Refusal>> {
+    look_up(aws, agent, runtime_name, endpoint, version, true).await
+}
+
+fn refusal(candidate: &Candidate, reason: Reason) -> Refusal {
+    Refusal {
+        agent: candidate.agent.clone(),
+        runtime_name: candidate.runtime_name.clone(),
+        endpoint: candidate.endpoint.clone(),
+        version: candidate.version,
+        reason,
+    }
+}
+
+/// The version as AgentCore has it: it exists and is READY, with the live version when `read_live`.
+async fn look_up(
+    aws: &AwsClients,
+    agent: &str,
+    runtime_name: &str,
+    endpoint: &str,
+    version: u32,
+    read_live: bool,
+) -> Result<Result<Candidate, Refusal>> {
     let refuse = |reason| {
         Ok(Err(Refusal {
             agent: agent.to_owned(),
@@ -131,15 +184,7 @@ pub(crate) async fn check(
     if status != Status::Ready {
         return refuse(Reason::NotReady { status, failure: found.failure_reason().map(str::to_owned) });
     }
-    let live = match direction {
-        Direction::Forward => aws::live_version(aws, &runtime.id, endpoint).await?,
-        Direction::Any => None,
-    };
-    if let Some(live) = live
-        && live > version
-    {
-        return refuse(Reason::OlderThanLive { live });
-    }
+    let live = if read_live { aws::live_version(aws, &runtime.id, endpoint).await? } else { None };
     Ok(Ok(Candidate {
         agent: agent.to_owned(),
         runtime_name: runtime_name.to_owned(),
@@ -176,5 +221,21 @@ mod tests {
         let missing = refusal(Reason::NoVersion { latest: Some("2".into()) });
         assert!(missing.for_cli().contains("does not exist (latest is 2)"));
         assert_eq!(missing.for_approval(), "runtime `bot_prod` has no version 3");
+    }
+
+    /// Superseded: an approval would change nothing (live already) or be refused as older.
+    #[test]
+    fn a_version_at_or_below_the_live_one_is_superseded() {
+        let candidate = |live| Candidate {
+            agent: "bot".into(),
+            runtime_name: "bot_prod".into(),
+            runtime_id: "bot_prod-AbCdE12345".into(),
+            endpoint: "prod".into(),
+            version: 3,
+            artifact_key: None,
+            live,
+        };
+        assert!(candidate(Some(3)).superseded() && candidate(Some(4)).superseded());
+        assert!(!candidate(Some(2)).superseded() && !candidate(None).superseded());
     }
 }

@@ -69,24 +69,11 @@ pub fn main() -> ExitCode {
 
 pub(crate) fn run(cli: Cli, github: &GithubFiles) -> Result<()> {
     let mut aws = cli.aws;
-    let talks_to_aws = match cli.command {
-        Command::Package(_) | Command::Bench(_) => false,
-        #[cfg(feature = "local")]
-        Command::Local(_) => false,
-        _ => true,
-    };
-    // Without the bundled stack (workflow builds) there is nothing to fall back to: AWS it is.
-    if cfg!(feature = "local")
-        && talks_to_aws
+    // Without the bundled stack (workflow builds) there is nothing to fall back to: AWS it is. The
+    // fallback is taken, and said, only by a command that connects (`crate::connect`).
+    aws.local_fallback = cfg!(feature = "local")
         && !aws.local
-        && no_aws_account_configured(&aws, |name| std::env::var_os(name), |path| path.exists())
-    {
-        eprintln!(
-            "note: no AWS account is configured (no credentials, profile or endpoint in the environment or ~/.aws), \
-             so this runs against the bundled local stack; configure AWS credentials or pass --profile to use AWS"
-        );
-        aws.local = true;
-    }
+        && no_aws_account_configured(&aws, |name| std::env::var_os(name), |path| path.exists());
     let ctx = Ctx::load(crate::settings::find_workspace()?, &cli.settings, aws, cli.json, github.clone())?;
     match cli.command {
         Command::Package(args) => args.run(&ctx),

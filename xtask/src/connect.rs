@@ -16,12 +16,24 @@ pub(crate) type LocalGuard = agentcore_local::LocalStack;
 #[derive(Debug)]
 pub(crate) enum LocalGuard {}
 
-/// Builds the clients for `ctx`: real AWS, or with `--local` the bundled stack started in-process.
-/// The returned guard keeps an in-process local stack alive; drop it when the command is done.
+/// Builds the clients for `ctx`: real AWS, or with `--local` the bundled stack started in-process,
+/// as also when no AWS account is configured at all (saying so, once: only commands that connect
+/// print the note). The returned guard keeps an in-process local stack alive; drop it when the
+/// command is done.
 pub(crate) async fn connect(ctx: &Ctx) -> Result<(AwsClients, Option<LocalGuard>)> {
-    if ctx.aws.local {
+    if ctx.aws.local || ctx.aws.local_fallback {
         #[cfg(feature = "local")]
         {
+            if !ctx.aws.local {
+                static NOTE: std::sync::Once = std::sync::Once::new();
+                NOTE.call_once(|| {
+                    eprintln!(
+                        "note: no AWS account is configured (no credentials, profile or endpoint in the environment or \
+                         ~/.aws), so this runs against the bundled local stack; configure AWS credentials or pass \
+                         --profile to use AWS"
+                    )
+                });
+            }
             let (clients, stack) = start_local(ctx).await?;
             return Ok((clients, Some(stack)));
         }

@@ -12,7 +12,7 @@ pub use crate::output::GithubFiles;
 use crate::settings::{Settings, SettingsArgs};
 
 /// Where AWS calls go: the flags of every command that talks to AWS. Global, so they may follow any
-/// subcommand. The CLI may turn on `local` when no AWS account is configured at all.
+/// subcommand.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct AwsArgs {
     /// Run against the bundled local AgentCore stack instead of AWS (no account needed)
@@ -27,6 +27,10 @@ pub struct AwsArgs {
     /// Endpoint URL for every AWS service (AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> also work)
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// No AWS account is configured at all and not in CI: a command that connects uses the bundled
+    /// local stack, and says so. Set by the CLI, never a flag.
+    #[arg(skip)]
+    pub local_fallback: bool,
 }
 
 /// The workspace, its settings, the global flags and where a GitHub Actions step writes.

@@ -384,6 +384,7 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
             id: made.runtime_id.clone(),
             arn: made.runtime_arn.clone(),
             status: ready.status().as_str().to_owned(),
+            last_updated: Some(*ready.last_updated_at()),
         },
     );
     outcome.status = DeployStatus::Version(Status::from(ready.status().as_str()));
@@ -466,6 +467,7 @@ async fn create_or_update(aws: &AwsClients, request: &RuntimeRequest<'_>) -> Res
                     id: output.agent_runtime_id().to_owned(),
                     arn: output.agent_runtime_arn().to_owned(),
                     status: output.status().as_str().to_owned(),
+                    last_updated: Some(*output.created_at()),
                 },
             );
             Ok(Made {

@@ -27,6 +27,7 @@ pub(crate) use promote::PromotionKind;
 pub use promote::{PromoteAction, PromoteOutcome};
 pub(crate) use status::{EndpointStatus, RuntimeStatus, StatusReport, VersionStatus};
 pub use step::StepReport;
+pub use step::{AskedVersion, IdlePreview, IssueFate, IssueReport};
 pub(crate) use step::{Step, StepResult};
 
 /// An enum of fixed words: each variant is one word in tables, JSON and records. Generates
@@ -514,6 +515,8 @@ mod tests {
             agents: agents.iter().map(|agent| agent.to_string()).collect(),
             deleted: deleted.iter().map(|runtime| runtime.to_string()).collect(),
             markdown: None,
+            issues: vec![],
+            idle: vec![],
         };
         let comment = "<!-- agentcore:pr-comment -->\n## AgentCore preview of PR #12\n".to_owned();
         let reports = [
@@ -531,6 +534,28 @@ mod tests {
             step(Step::Promote, StepResult::RolledBack, None, &["dad_joke_bot"], &[]),
             step(Step::PrClosed, StepResult::Kept, Some(12), &[], &[]),
             step(Step::Gc, StepResult::Deleted, None, &[], &["dad_joke_bot_pr_9", "weather_bot_pr_9"]),
+            StepReport {
+                issues: vec![
+                    IssueReport {
+                        issue: 40,
+                        fate: IssueFate::Superseded,
+                        pr: Some(11),
+                        versions: vec![AskedVersion { agent: "dad_joke_bot".into(), version: 2, live: Some(3) }],
+                        deleted: vec!["dad_joke_bot_pr_11".into()],
+                        reason: None,
+                    },
+                    IssueReport {
+                        issue: 42,
+                        fate: IssueFate::Waiting,
+                        pr: None,
+                        versions: vec![AskedVersion { agent: "dad_joke_bot".into(), version: 4, live: Some(3) }],
+                        deleted: vec![],
+                        reason: Some("it asks for `dad_joke_bot` v4 (live: v3), newer than what is live".into()),
+                    },
+                ],
+                idle: vec![IdlePreview { pr: 30, idle_days: 20, deleted: vec!["dad_joke_bot_pr_30".into()] }],
+                ..step(Step::Gc, StepResult::Deleted, None, &[], &[])
+            },
         ];
         let shown: Vec<String> = reports.iter().map(|report| shown(report, None)).collect();
         insta::assert_snapshot!(shown.join("\n"));
@@ -552,6 +577,7 @@ mod tests {
         round_trip(CleanupAction::ALL);
         round_trip(Step::ALL);
         round_trip(StepResult::ALL);
+        round_trip(IssueFate::ALL);
         assert_eq!("up_to_date".parse::<DeployAction>(), Ok(DeployAction::UpToDate));
         assert_eq!(
             "done".parse::<DeployAction>().unwrap_err(),

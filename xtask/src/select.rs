@@ -65,6 +65,14 @@ pub(crate) fn changed_files(root: &Path, reference: &str) -> Result<Vec<String>>
     Ok(tracked.lines().chain(untracked.lines()).map(str::to_owned).collect())
 }
 
+/// Whether `sha` names a commit of the repository at `root` (false outside a git checkout).
+pub fn has_commit(root: &Path, sha: &str) -> bool {
+    let Ok(sh) = xshell::Shell::new() else { return false };
+    sh.change_dir(root);
+    let object = format!("{sha}^{{commit}}");
+    xshell::cmd!(sh, "git cat-file -e {object}").quiet().ignore_stdout().ignore_stderr().run().is_ok()
+}
+
 /// The agents that `changed` paths affect, in `all`'s order.
 pub(crate) fn affected(root: &Path, all: &[Agent], changed: &[String]) -> Vec<Agent> {
     if changed.iter().any(|path| {

@@ -41,6 +41,10 @@ pub(crate) struct SettingsArgs {
     /// uv version installed when uv is missing
     #[arg(long, global = true, env = "AGENTCORE_UV_VERSION")]
     pub(crate) uv_version: Option<String>,
+    /// Days after its latest version that an open pull request's preview runtimes are deleted by
+    /// `github gc` (0 keeps them)
+    #[arg(long, global = true, value_name = "DAYS", env = "AGENTCORE_IDLE_PREVIEW_DAYS")]
+    pub(crate) idle_preview_days: Option<u32>,
 }
 
 /// The effective settings after overrides.
@@ -60,6 +64,8 @@ pub struct Settings {
     #[serde(default = "default_max_parallel")]
     pub max_parallel: usize,
     pub uv_version: String,
+    #[serde(default = "default_idle_preview_days")]
+    pub idle_preview_days: u32,
 }
 
 fn default_prod_endpoint() -> String {
@@ -71,6 +77,10 @@ fn default_runtime_name() -> String {
 /// Deploys mostly wait on AgentCore, so 8 at once keeps a many-agent release near the time of one.
 fn default_max_parallel() -> usize {
     8
+}
+/// Two weeks without a push: the preview is idle; pushing again brings it back.
+fn default_idle_preview_days() -> u32 {
+    14
 }
 
 impl Settings {
@@ -115,6 +125,9 @@ impl Settings {
         }
         if let Some(max_parallel) = args.max_parallel {
             self.max_parallel = max_parallel;
+        }
+        if let Some(days) = args.idle_preview_days {
+            self.idle_preview_days = days;
         }
         self.validate()?;
         Ok(self)
@@ -302,10 +315,17 @@ mod tests {
         let settings = Settings::from_metadata(&metadata()).unwrap();
         assert_eq!(settings.prod_endpoint, "prod");
         assert_eq!(settings.runtime_name, "{agent}_{target}");
-        let args = SettingsArgs { bucket: Some("other-bucket".into()), max_parallel: Some(2), ..Default::default() };
+        assert_eq!(settings.idle_preview_days, 14);
+        let args = SettingsArgs {
+            bucket: Some("other-bucket".into()),
+            max_parallel: Some(2),
+            idle_preview_days: Some(0),
+            ..Default::default()
+        };
         let settings = settings.with_overrides(&args).unwrap();
         assert_eq!(settings.bucket, "other-bucket");
         assert_eq!(settings.max_parallel, 2);
+        assert_eq!(settings.idle_preview_days, 0);
         assert_eq!(settings.region, "eu-west-1");
     }
 

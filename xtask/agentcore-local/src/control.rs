@@ -203,7 +203,8 @@ impl Control {
         }
 
         let control = Arc::clone(self);
-        tokio::task::spawn_blocking(move || control.execute(operation, &input, quotas))
+        let now = store::now_ms() + drawn.clock_offset_ms;
+        tokio::task::spawn_blocking(move || control.execute(operation, &input, quotas, now))
             .await
             .map_err(|err| ApiError::internal(err.to_string()))?
     }
@@ -214,6 +215,7 @@ impl Control {
         operation: &str,
         input: &Map<String, Value>,
         quotas: faults::Quotas,
+        now: i64,
     ) -> Result<(u16, Value), ApiError> {
         // The artifact is read outside the lock: it only depends on S3, and zips can be large.
         let artifact_failure = match operation {
@@ -224,14 +226,9 @@ impl Control {
         };
         let write =
             !matches!(operation, "GetAgentRuntime" | "GetAgentRuntimeEndpoint") && !operation.starts_with("List");
-        plane::transact(&self.dir, write, |state| {
-            let env = Env {
-                dir: &self.dir,
-                region: &self.region,
-                delay_ms: self.delay.as_millis() as i64,
-                now: store::now_ms(),
-                quotas,
-            };
+        plane::transact(&self.dir, write, now, |state| {
+            let env =
+                Env { dir: &self.dir, region: &self.region, delay_ms: self.delay.as_millis() as i64, now, quotas };
             let token_key = idempotency_key(operation, input);
             let fingerprint = fingerprint(input);
             if let Some(key) = &token_key

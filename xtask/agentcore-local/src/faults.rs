@@ -1,4 +1,5 @@
-//! Fault injection and quota overrides, kept in `<dir>/faults.json` so other processes can drive them.
+//! Fault injection, quota overrides and the clock offset, kept in `<dir>/faults.json` so other
+//! processes can drive them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -55,6 +56,10 @@ pub struct FaultsConfig {
     pub operations: BTreeMap<String, OperationFaults>,
     /// Quotas in force.
     pub quotas: Quotas,
+    /// Milliseconds added to the wall clock wherever the control plane reads the time: the
+    /// timestamps it reports (`createdAt`, `lastUpdatedAt`) and its transitions. Negative puts it in
+    /// the past, so a resource made meanwhile looks as old as a test needs.
+    pub clock_offset_ms: i64,
 }
 
 /// What a request draws from the configured faults.
@@ -63,6 +68,8 @@ pub(crate) struct Drawn {
     pub(crate) throttle: bool,
     pub(crate) internal_error: bool,
     pub(crate) latency: Duration,
+    /// The clock offset in force (`clock_offset_ms`).
+    pub(crate) clock_offset_ms: i64,
 }
 
 /// A handle on a stack's fault configuration (in-process or over a state directory).
@@ -94,14 +101,19 @@ impl Faults {
         store::with_lock(&self.dir, || store::write_json(&self.path(), config))?
     }
 
+    /// Changes the configuration, read and written back under the lock.
+    fn change(&self, change: impl FnOnce(&mut FaultsConfig)) -> Result<()> {
+        store::with_lock(&self.dir, || {
+            let mut config = read(&self.path())?;
+            change(&mut config);
+            store::write_json(&self.path(), &config)
+        })?
+    }
+
     /// Changes one operation's faults.
     fn update(&self, operation: &str, change: impl FnOnce(&mut OperationFaults)) -> Result<()> {
         check_operation(operation)?;
-        store::with_lock(&self.dir, || {
-            let mut config = read(&self.path())?;
-            change(config.operations.entry(operation.to_owned()).or_default());
-            store::write_json(&self.path(), &config)
-        })?
+        self.change(|config| change(config.operations.entry(operation.to_owned()).or_default()))
     }
 
     /// Answers the next `times` requests for `operation` with 429 ThrottlingException.
@@ -134,14 +146,16 @@ impl Faults {
 
     /// Replaces the quotas (AWS's defaults until set).
     pub fn set_quotas(&self, quotas: Quotas) -> Result<()> {
-        store::with_lock(&self.dir, || {
-            let mut config = read(&self.path())?;
-            config.quotas = quotas;
-            store::write_json(&self.path(), &config)
-        })?
+        self.change(|config| config.quotas = quotas)
     }
 
-    /// Removes every fault and quota override.
+    /// Moves the control plane's clock `offset_ms` milliseconds away from the wall clock (negative:
+    /// into the past); 0 puts it back. What it creates or changes meanwhile carries those times.
+    pub fn set_clock_offset(&self, offset_ms: i64) -> Result<()> {
+        self.change(|config| config.clock_offset_ms = offset_ms)
+    }
+
+    /// Removes every fault and quota override, and the clock offset.
     pub fn clear(&self) -> Result<()> {
         self.set(&FaultsConfig::default())
     }
@@ -169,7 +183,7 @@ fn check_operation(operation: &str) -> Result<()> {
 pub(crate) fn draw(dir: &Path, operation: &str) -> Result<(Drawn, Quotas)> {
     let path = dir.join(store::FAULTS_FILE);
     let mut config = read(&path)?;
-    let mut drawn = Drawn::default();
+    let mut drawn = Drawn { clock_offset_ms: config.clock_offset_ms, ..Drawn::default() };
     if let Some(faults) = config.operations.get_mut(operation) {
         drawn.latency = Duration::from_millis(faults.latency_ms);
         if faults.throttle > 0 {

@@ -227,11 +227,10 @@ impl LocalStack {
     pub async fn preload_runtimes(&self, names: Vec<String>) -> Result<()> {
         let (dir, region) = (self.dir.clone(), self.region.clone());
         tokio::task::spawn_blocking(move || {
-            plane::transact(&dir, true, |state| {
-                let quotas = faults::read(&dir.join(store::FAULTS_FILE))
-                    .map_err(|err| plane::ApiError::internal(format!("{err:#}")))?
-                    .quotas;
-                let env = plane::Env { dir: &dir, region: &region, delay_ms: 0, now: store::now_ms(), quotas };
+            let config = store::with_lock(&dir, || faults::read(&dir.join(store::FAULTS_FILE)))??;
+            let now = store::now_ms() + config.clock_offset_ms;
+            plane::transact(&dir, true, now, |state| {
+                let env = plane::Env { dir: &dir, region: &region, delay_ms: 0, now, quotas: config.quotas };
                 plane::preload_runtimes(state, &env, &names)
             })
             .map_err(|err| anyhow::anyhow!("cannot preload the runtimes: {}: {}", err.code, err.message))

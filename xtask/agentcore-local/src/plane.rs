@@ -940,17 +940,18 @@ pub(crate) fn reset_hint(dir: &Path) -> String {
 }
 
 /// Loads the state, runs `f`, and saves the state when `f` succeeds and may have changed it (`write`)
-/// or finished deletions were forgotten; all under the directory lock.
+/// or deletions finished by `now` were forgotten; all under the directory lock.
 pub(crate) fn transact<T>(
     dir: &Path,
     write: bool,
+    now: i64,
     f: impl FnOnce(&mut State) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     let internal = |err: anyhow::Error| ApiError::internal(format!("local state: {err:#}; {}", reset_hint(dir)));
     store::with_lock(dir, || {
         let path = dir.join(store::STATE_FILE);
         let mut state = parsed::load(&path).map_err(internal)?;
-        let purged = state.purge(store::now_ms());
+        let purged = state.purge(now);
         let result = f(&mut state);
         if purged || (write && result.is_ok()) {
             store::write_json(&path, &state).map_err(internal)?;

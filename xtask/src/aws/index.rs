@@ -24,6 +24,8 @@ pub struct RuntimeSummary {
     pub(crate) arn: String,
     /// The status when listed, or when this run last saw it (`CREATING` right after its create).
     pub(crate) status: String,
+    /// When its latest version was made, as AgentCore reports it (`lastUpdatedAt`).
+    pub(crate) last_updated: Option<aws_smithy_types::DateTime>,
 }
 
 impl From<&AgentRuntime> for RuntimeSummary {
@@ -33,6 +35,7 @@ impl From<&AgentRuntime> for RuntimeSummary {
             id: runtime.agent_runtime_id().to_owned(),
             arn: runtime.agent_runtime_arn().to_owned(),
             status: runtime.status().as_str().to_owned(),
+            last_updated: Some(*runtime.last_updated_at()),
         }
     }
 }

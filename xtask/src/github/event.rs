@@ -222,9 +222,12 @@ pub(crate) struct OpenPull {
 /// One entry of `gh api repos/{repo}/issues?labels=deployment&state=open`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ListedIssue {
+    pub(crate) number: u64,
     pub(crate) user: User,
     #[serde(default)]
     pub(crate) body: Option<String>,
+    #[serde(default)]
+    pub(crate) performed_via_github_app: Option<App>,
     #[serde(default)]
     pub(crate) pull_request: Option<serde_json::Value>,
 }

@@ -1,16 +1,21 @@
-//! `github gc`: the nightly sweep of PR runtimes whose pull request is closed and that no open
-//! deployment issue refers to.
+//! `github gc`: the nightly sweep. It deletes PR runtimes whose pull request is closed and that no
+//! open deployment issue still needs, closes the deployment issues a later release superseded
+//! (`super::supersede`), and deletes the previews of open pull requests nothing was deployed to for
+//! `idle_preview_days`.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use super::{DEFAULT_BOT_LOGIN, EventArgs, clients, delete_pr_runtimes, event, metadata};
+use super::{DEFAULT_BOT_LOGIN, EventArgs, clients, delete_pr_runtimes, event, metadata, render, supersede, write_out};
+use crate::agents;
 use crate::aws::AwsClients;
 use crate::context::Ctx;
 use crate::naming::Target;
-use crate::output::github_output;
-use crate::report::{Step, StepReport, StepResult};
+use crate::output::{github_output, step_summary};
+use crate::report::{IdlePreview, IssueFate, Step, StepReport, StepResult};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct GcArgs {
@@ -29,17 +34,25 @@ pub struct GcArgs {
     /// Login of the bot that opens deployment issues (issues by anyone else protect nothing)
     #[arg(long, value_name = "LOGIN", env = "AGENTCORE_BOT_LOGIN", default_value = DEFAULT_BOT_LOGIN)]
     pub bot_login: String,
+    /// Where to write the comment of each superseded deployment issue, `DIR/<issue>.md`, which the
+    /// workflow posts before it labels the issue `superseded` and closes it
+    #[arg(long, value_name = "DIR")]
+    pub superseded_dir: Option<PathBuf>,
+    /// Where to write the comment of each pull request whose idle preview was deleted, `DIR/<pr>.md`
+    #[arg(long, value_name = "DIR")]
+    pub idle_dir: Option<PathBuf>,
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
 }
 
-/// The pull requests that open deployment issues by the bot still refer to. An issue whose block
-/// does not parse protects nothing: a leaked runtime is cheaper than trusting a tampered body.
-pub fn protected_prs(issues: &[event::ListedIssue], bot_login: &str) -> Vec<u64> {
+/// The pull requests that open deployment issues by the bot still refer to, leaving out the issues
+/// numbered in `superseded`. An issue whose block does not parse protects nothing: a leaked runtime
+/// is cheaper than trusting a tampered body.
+pub fn protected_prs(issues: &[event::ListedIssue], bot_login: &str, superseded: &[u64]) -> Vec<u64> {
     let mut prs: Vec<u64> = issues
         .iter()
-        .filter(|issue| issue.pull_request.is_none() && issue.user.login == bot_login)
+        .filter(|issue| supersede::by_bot(issue, bot_login) && !superseded.contains(&issue.number))
         .filter_map(|issue| metadata::extract(issue.body.as_deref().unwrap_or("")).ok())
         .filter_map(|metadata| metadata.pr)
         .collect();
@@ -48,8 +61,9 @@ pub fn protected_prs(issues: &[event::ListedIssue], bot_login: &str) -> Vec<u64>
     prs
 }
 
-/// `github gc`: delete PR runtimes whose pull request is closed and that no open deployment issue
-/// refers to.
+/// `github gc`: close the deployment issues a later release superseded and delete their pull
+/// requests' runtimes, delete PR runtimes whose pull request is closed and that no open deployment
+/// issue refers to, and delete the previews of idle open pull requests.
 pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<StepReport> {
     // Any event may start the sweep (schedule, dispatch); the payload only has to be JSON.
     let _: serde_json::Value = event::read(&args.event.event, "schedule or workflow_dispatch")?;
@@ -57,12 +71,20 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
         .into_iter()
         .map(|pull| pull.number)
         .collect();
-    let issues: Vec<event::ListedIssue> = event::read_listing(&args.open_issues, "open deployment issues")?;
-    let protected = protected_prs(&issues, &args.bot_login);
+    let listed: Vec<event::ListedIssue> = event::read_listing(&args.open_issues, "open deployment issues")?;
+    let all = agents::discover(&ctx.root, &ctx.settings)?;
     let (aws, _stack) = clients(ctx, aws).await?;
+
+    let sweep =
+        supersede::Sweep { bot_login: &args.bot_login, promoted: None, open_pulls: &open, dry_run: args.dry_run };
+    let issues = supersede::sweep(ctx, &aws, &all, &listed, &sweep).await;
+    let superseded: Vec<u64> =
+        issues.iter().filter(|issue| issue.fate == IssueFate::Superseded).map(|issue| issue.issue).collect();
+    let protected = protected_prs(&listed, &args.bot_login, &superseded);
+
     let scheme = ctx.settings.scheme();
-    let mut stale: Vec<u64> = crate::aws::index::runtimes(&aws)
-        .await?
+    let runtimes = crate::aws::index::runtimes(&aws).await?;
+    let mut stale: Vec<u64> = runtimes
         .iter()
         .filter_map(|runtime| match scheme.parse(&runtime.name) {
             Some((_, Target::Pr(pr)))
@@ -79,6 +101,31 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
     stale.dedup();
     // The same listing again, from the index: one listing for the whole sweep.
     let deleted = delete_pr_runtimes(&ctx.settings, &aws, &stale, args.dry_run).await?;
+
+    let idle_days = ctx.settings.idle_preview_days;
+    let mut idle = Vec::new();
+    for (pr, days) in idle_pulls(&scheme, &runtimes, &open, idle_days, SystemTime::now()) {
+        let gone = delete_pr_runtimes(&ctx.settings, &aws, &[pr], args.dry_run).await?;
+        if !gone.is_empty() {
+            idle.push(IdlePreview { pr, idle_days: days, deleted: gone });
+        }
+    }
+
+    supersede::write_comments(
+        args.superseded_dir.as_deref(),
+        &issues,
+        None,
+        &ctx.settings.prod_endpoint,
+        args.dry_run,
+    )?;
+    if let Some(dir) = args.idle_dir.as_deref()
+        && !args.dry_run
+    {
+        write_idle_comments(dir, &idle, idle_days)?;
+    }
+    let markdown = render::gc_summary(&deleted, &issues, &idle, args.dry_run);
+    write_out(&ctx.github, args.event.out.as_deref(), &markdown, "summary")?;
+    step_summary(&ctx.github, &markdown)?;
     github_output(&ctx.github, "deleted", &serde_json::to_string(&deleted)?)?;
     Ok(StepReport {
         step: Step::Gc,
@@ -86,6 +133,87 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
         pr: None,
         agents: vec![],
         deleted,
-        markdown: None,
+        markdown: Some(markdown),
+        issues,
+        idle,
     })
+}
+
+/// Open pull requests whose newest runtime version is more than `days` old at `now`, with its age in
+/// whole days; none when `days` is 0. A runtime without a time keeps its pull request.
+fn idle_pulls(
+    scheme: &crate::naming::Scheme,
+    runtimes: &[crate::aws::index::RuntimeSummary],
+    open: &[u64],
+    days: u32,
+    now: SystemTime,
+) -> Vec<(u64, u64)> {
+    if days == 0 {
+        return vec![];
+    }
+    let now = aws_smithy_types::DateTime::from(now).secs();
+    // Per open pull request, the age of its newest runtime version; `None` when one has no time.
+    let mut newest: BTreeMap<u64, Option<i64>> = BTreeMap::new();
+    for runtime in runtimes {
+        let Some((_, Target::Pr(pr))) = scheme.parse(&runtime.name) else { continue };
+        if !open.contains(&pr) {
+            continue;
+        }
+        let age = runtime.last_updated.map(|time| now - time.secs());
+        let entry = newest.entry(pr).or_insert(age);
+        *entry = match (*entry, age) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            _ => None,
+        };
+    }
+    let limit = i64::from(days) * 86_400;
+    newest
+        .into_iter()
+        .filter_map(|(pr, age)| age.filter(|age| *age > limit).map(|age| (pr, (age / 86_400) as u64)))
+        .collect()
+}
+
+fn write_idle_comments(dir: &Path, idle: &[IdlePreview], days: u32) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for preview in idle {
+        let path = dir.join(format!("{}.md", preview.pr));
+        std::fs::write(&path, render::idle_comment(preview, days))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::index::RuntimeSummary;
+
+    #[test]
+    fn idle_pulls_are_open_ones_whose_newest_version_is_old_enough() {
+        let scheme = crate::naming::Scheme::new("{agent}_{target}", "prod").unwrap();
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(100 * 86_400);
+        let runtime = |name: &str, days_ago: Option<i64>| RuntimeSummary {
+            name: name.into(),
+            id: format!("{name}-AbCdE12345"),
+            arn: String::new(),
+            status: "READY".into(),
+            last_updated: days_ago.map(|days| aws_smithy_types::DateTime::from_secs((100 - days) * 86_400 - 1)),
+        };
+        let runtimes = [
+            runtime("a_pr_1", Some(20)),
+            runtime("b_pr_1", Some(30)),
+            // One agent deployed recently keeps the whole pull request's preview.
+            runtime("a_pr_2", Some(20)),
+            runtime("b_pr_2", Some(3)),
+            // Closed: gc's other rules decide.
+            runtime("a_pr_3", Some(40)),
+            runtime("a_pr_4", None),
+            runtime("a_pr_5", Some(13)),
+            runtime("a_prod", Some(90)),
+        ];
+        let open = [1, 2, 4, 5];
+        assert_eq!(idle_pulls(&scheme, &runtimes, &open, 14, now), [(1, 20)]);
+        assert_eq!(idle_pulls(&scheme, &runtimes, &open, 13, now), [(1, 20), (5, 13)]);
+        assert_eq!(idle_pulls(&scheme, &runtimes, &open, 0, now), []);
+    }
 }

@@ -13,6 +13,7 @@ mod prod_deploy;
 mod promote;
 mod release;
 pub mod render;
+mod supersede;
 
 pub use gc::{GcArgs, gc, protected_prs};
 pub use pr_closed::{PrClosedArgs, pr_closed};
@@ -127,9 +128,19 @@ fn pr_affected(
     all: &[Agent],
     changed_files: Option<&Path>,
 ) -> Result<Vec<Agent>> {
+    let base = &event.pull_request.base.sha;
     let changed = match changed_files {
         Some(path) => read_changed(path)?,
-        None => crate::select::changed_files(&ctx.root, &event.pull_request.base.sha)?,
+        // The sample payloads name a base commit no clone has; a shallow checkout lacks it too.
+        None if !crate::select::has_commit(&ctx.root, base) => {
+            progress!(
+                "note: the event's base commit {} is not in this checkout (a sample payload, or a shallow clone), so \
+                 every agent counts as affected; pass --changed-files FILE to name the changed paths",
+                &base[..12]
+            );
+            return Ok(all.to_vec());
+        }
+        None => crate::select::changed_files(&ctx.root, base)?,
     };
     Ok(crate::select::affected(&ctx.root, all, &changed))
 }

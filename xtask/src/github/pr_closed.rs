@@ -37,6 +37,8 @@ pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs, aws: Option<AwsClients>) 
             agents: vec![],
             deleted: vec![],
             markdown: None,
+            issues: vec![],
+            idle: vec![],
         });
     }
     let (aws, _stack) = clients(ctx, aws).await?;
@@ -49,5 +51,7 @@ pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs, aws: Option<AwsClients>) 
         agents: vec![],
         deleted,
         markdown: None,
+        issues: vec![],
+        idle: vec![],
     })
 }

@@ -149,5 +149,7 @@ pub fn pr_comment(ctx: &Ctx, args: &PrCommentArgs) -> Result<StepReport> {
         agents: names,
         deleted: vec![],
         markdown: Some(markdown),
+        issues: vec![],
+        idle: vec![],
     })
 }

@@ -80,6 +80,8 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
             agents: names(&affected),
             deleted: vec![],
             markdown: Some(markdown),
+            issues: vec![],
+            idle: vec![],
         });
     }
 
@@ -131,6 +133,8 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
         agents: names(&affected),
         deleted: vec![],
         markdown: Some(markdown),
+        issues: vec![],
+        idle: vec![],
     })
 }
 

@@ -34,5 +34,7 @@ pub fn pr_plan(ctx: &Ctx, args: &PrPlanArgs) -> Result<StepReport> {
         agents: names(&affected),
         deleted: vec![],
         markdown: None,
+        issues: vec![],
+        idle: vec![],
     })
 }

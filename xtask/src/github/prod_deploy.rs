@@ -74,6 +74,8 @@ fn nothing(ctx: &Ctx, pr: Option<u64>) -> Result<StepReport> {
         agents: vec![],
         deleted: vec![],
         markdown: None,
+        issues: vec![],
+        idle: vec![],
     })
 }
 
@@ -200,6 +202,8 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
         agents: metadata.agents.iter().map(|entry| entry.agent.clone()).collect(),
         deleted: vec![],
         markdown: Some(markdown),
+        issues: vec![],
+        idle: vec![],
     })
 }
 

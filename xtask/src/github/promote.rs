@@ -1,13 +1,16 @@
 //! `github promote`: on the `approved` label, promote what the deployment issue records and delete
 //! the pull request's runtimes; on a manual run, roll one agent back. Who may approve and which
 //! issue counts are checked here; which versions may go live, by the approval policy
-//! (`crate::approval`) that `cargo xtask promote` applies too.
+//! (`crate::approval`) that `cargo xtask promote` applies too. Once the versions are live, the other
+//! open deployment issues they supersede are closed too (`super::supersede`).
+
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
 use super::{
     APPROVED_LABEL, DEFAULT_BOT_LOGIN, EventArgs, ISSUE_LABELS, PROMOTED_LABEL, clients, delete_pr_runtimes, event,
-    metadata, release, render, write_out,
+    metadata, release, render, supersede, write_out,
 };
 use crate::agents::{self, Agent};
 use crate::approval::{self, Direction, Refusal};
@@ -28,6 +31,15 @@ pub struct PromoteArgs {
     /// Login of the bot that opens deployment issues
     #[arg(long, value_name = "LOGIN", env = "AGENTCORE_BOT_LOGIN", default_value = DEFAULT_BOT_LOGIN)]
     pub bot_login: String,
+    /// Open deployment issues (`gh api --paginate 'repos/{repo}/issues?labels=deployment&state=open'`):
+    /// once the versions are live, those whose versions are all live or older are superseded, and
+    /// their pull requests' runtimes deleted
+    #[arg(long, value_name = "FILE")]
+    pub open_issues: Option<PathBuf>,
+    /// Where to write the comment of each superseded issue, `DIR/<issue>.md`, which the workflow posts
+    /// before it labels the issue `superseded` and closes it
+    #[arg(long, value_name = "DIR")]
+    pub superseded_dir: Option<PathBuf>,
 }
 
 /// Checks on a promotion that need no AWS call; the error is the reason shown on the issue.
@@ -146,6 +158,8 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                 agents: vec![agent.name],
                 deleted: vec![],
                 markdown: Some(markdown),
+                issues: vec![],
+                idle: vec![],
             })
         }
         event::PromoteEvent::Issues(issue_event) => {
@@ -156,6 +170,10 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                 Err(err) => return refuse(err),
             };
             github_output(&ctx.github, "pr", &verified.pr.map(|pr| pr.to_string()).unwrap_or_default())?;
+            let open_issues: Vec<event::ListedIssue> = match &args.open_issues {
+                Some(path) => event::read_listing(path, "open deployment issues")?,
+                None => vec![],
+            };
             let (aws, _stack) = clients(ctx, aws).await?;
             // Every version is checked, in AgentCore and against the records in S3, before any
             // endpoint moves: all or nothing.
@@ -244,7 +262,26 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                 },
                 None => vec![],
             };
-            let markdown = render::promotion_summary(&verified, &outcomes, &deleted);
+            // What this promotion made live may supersede other open issues: each verified before its
+            // pull request's runtimes go; one that does not verify is left open, and the summary says why.
+            let sweep = supersede::Sweep {
+                bot_login: &args.bot_login,
+                promoted: Some(issue_event.issue.number),
+                open_pulls: &[],
+                dry_run: false,
+            };
+            let issues = supersede::sweep(ctx, &aws, &all, &open_issues, &sweep).await;
+            let release =
+                render::Release { issue: issue_event.issue.number, pr: verified.pr, commit: &verified.commit };
+            if let Err(err) =
+                supersede::write_comments(args.superseded_dir.as_deref(), &issues, Some(&release), &endpoint, false)
+            {
+                let reason = format!("the versions are live, but the superseded issues' comments: {err:#}");
+                write_out(&ctx.github, out, &render::failure(&reason), "comment")?;
+                github_output(&ctx.github, "result", StepResult::Failed.as_str())?;
+                bail!("{reason}");
+            }
+            let markdown = render::promotion_summary(&verified, &outcomes, &deleted, &issues);
             write_out(&ctx.github, out, &markdown, "comment")?;
             github_output(&ctx.github, "result", StepResult::Promoted.as_str())?;
             Ok(StepReport {
@@ -254,6 +291,8 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                 agents: verified.agents.iter().map(|entry| entry.agent.clone()).collect(),
                 deleted,
                 markdown: Some(markdown),
+                issues,
+                idle: vec![],
             })
         }
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::github::metadata::{AgentVersion, FORMAT, Metadata, Verified};
 use crate::package::PackageReport;
-use crate::report::{DeployAction, DeployOutcome, DeployStatus, PromoteOutcome};
+use crate::report::{DeployAction, DeployOutcome, DeployStatus, IdlePreview, IssueFate, IssueReport, PromoteOutcome};
 
 /// Marks the one comment per pull request that the deploy workflow creates, then edits.
 pub const PR_COMMENT_MARKER: &str = "<!-- agentcore:pr-comment -->";
@@ -19,6 +19,10 @@ pub const PR_COMMENT_MARKER: &str = "<!-- agentcore:pr-comment -->";
 pub const ISSUE_MARKER: &str = "<!-- agentcore:deployment-issue -->";
 /// Marks the promotion summary or refusal comment on a deployment issue.
 pub const PROMOTION_MARKER: &str = "<!-- agentcore:promotion -->";
+/// Marks the comment that closes a deployment issue a later release superseded.
+pub const SUPERSEDED_MARKER: &str = "<!-- agentcore:superseded -->";
+/// Marks the comment on a pull request whose idle preview was deleted.
+pub const IDLE_MARKER: &str = "<!-- agentcore:idle-preview -->";
 
 /// One agent's PR deploy as the comment shows it. A matrix job writes it as JSON (`pr-deploy
 /// --agent NAME --result FILE`); the comment job reads every one back (`pr-comment --results DIR`).
@@ -195,7 +199,7 @@ pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult]) 
         })
         .collect();
     let try_it = "\n### Try it\n\nWith credentials for the account (the `DEFAULT` endpoint serves the latest version):\n\n```sh\n";
-    let footer = "\nThese runtimes are deleted when the pull request is closed, or after its merge is promoted.\n";
+    let footer = "\nThese runtimes are deleted when the pull request is closed, after its merge is promoted, or when nothing was deployed to them for a while (the next push makes them again).\n";
     // Room for the fixed text and up to three notes of a few hundred bytes each.
     let mut budget = PR_COMMENT_BUDGET.saturating_sub(out.len() + try_it.len() + "```\n".len() + footer.len() + 900);
     let (rows, rows_left) = fitting(rows, &mut budget);
@@ -327,8 +331,13 @@ pub fn issue_body(metadata: &Metadata, outcomes: &[DeployOutcome], endpoint: &st
     out
 }
 
-/// The summary comment after a promotion.
-pub fn promotion_summary(verified: &Verified, outcomes: &[PromoteOutcome], deleted: &[String]) -> String {
+/// The summary comment after a promotion, with the other open deployment issues it looked at.
+pub fn promotion_summary(
+    verified: &Verified,
+    outcomes: &[PromoteOutcome],
+    deleted: &[String],
+    issues: &[IssueReport],
+) -> String {
     let mut out = String::new();
     writeln!(out, "{PROMOTION_MARKER}").unwrap();
     writeln!(out, "## Promoted\n").unwrap();
@@ -357,6 +366,152 @@ pub fn promotion_summary(verified: &Verified, outcomes: &[PromoteOutcome], delet
         .unwrap(),
         None => {}
     }
+    out.push_str(&issues_section(issues));
+    out
+}
+
+/// The release that made versions live: the deployment issue a promotion approved.
+pub struct Release<'a> {
+    pub issue: u64,
+    pub pr: Option<u64>,
+    pub commit: &'a str,
+}
+
+fn pull(pr: Option<u64>) -> String {
+    pr.map_or_else(|| "a direct push".to_owned(), |pr| format!("PR #{pr}"))
+}
+
+fn runtimes(names: &[String]) -> String {
+    names.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// The comment that closes a deployment issue a later release superseded: which release, which
+/// versions are live, and the pull request runtimes deleted. `by` is `None` when gc found it.
+pub fn superseded_comment(report: &IssueReport, by: Option<&Release<'_>>, endpoint: &str) -> String {
+    let mut out = String::new();
+    writeln!(out, "{SUPERSEDED_MARKER}").unwrap();
+    writeln!(out, "## Superseded\n").unwrap();
+    match by {
+        Some(release) => write!(
+            out,
+            "The promotion of #{} (commit `{}`, {}) made newer versions live. ",
+            release.issue,
+            short(release.commit),
+            pull(release.pr)
+        )
+        .unwrap(),
+        None => write!(out, "A later release is live. ").unwrap(),
+    }
+    writeln!(
+        out,
+        "Every version this issue asks for is live already or older than the one `{endpoint}` serves, so approving \
+         it would change nothing or be refused.\n"
+    )
+    .unwrap();
+    writeln!(out, "| Agent | Asked for | Live now |").unwrap();
+    writeln!(out, "|---|---|---|").unwrap();
+    for asked in &report.versions {
+        let live = asked.live.map_or_else(|| "-".to_owned(), |live| format!("`{live}`"));
+        writeln!(out, "| `{}` | `{}` | {live} |", asked.agent, asked.version).unwrap();
+    }
+    match report.pr {
+        Some(pr) if report.deleted.is_empty() => writeln!(out, "\nPR #{pr} had no runtimes left to delete.").unwrap(),
+        Some(pr) => writeln!(out, "\nDeleted the runtimes of PR #{pr}: {}.", runtimes(&report.deleted)).unwrap(),
+        None => {}
+    }
+    writeln!(
+        out,
+        "\nThe workflow labels this issue `superseded` and closes it. To serve one of its versions again, run the \
+         promote workflow by hand (`workflow_dispatch`), which rolls back."
+    )
+    .unwrap();
+    out
+}
+
+/// The other open deployment issues a promotion or gc looked at: closed, waiting, or left open and
+/// why (free text, so in a fence).
+pub fn issues_section(issues: &[IssueReport]) -> String {
+    let mut out = String::new();
+    if issues.is_empty() {
+        return out;
+    }
+    writeln!(out, "\n### Other open deployment issues\n").unwrap();
+    writeln!(out, "| Issue | Now | Asked for (live) | Runtimes deleted |").unwrap();
+    writeln!(out, "|---|---|---|---|").unwrap();
+    for issue in issues {
+        let versions: Vec<String> = issue
+            .versions
+            .iter()
+            .map(|asked| {
+                let live = asked.live.map_or_else(|| "-".to_owned(), |live| format!("v{live}"));
+                format!("`{}` v{} ({live})", asked.agent, asked.version)
+            })
+            .collect();
+        let now = match issue.fate {
+            IssueFate::Superseded => "superseded: closed",
+            IssueFate::Waiting => "waits for its approval",
+            IssueFate::LeftOpen => "left open",
+        };
+        let versions = if versions.is_empty() { "-".to_owned() } else { versions.join(", ") };
+        let deleted = if issue.deleted.is_empty() { "-".to_owned() } else { runtimes(&issue.deleted) };
+        writeln!(out, "| #{} | {now} | {versions} | {deleted} |", issue.issue).unwrap();
+    }
+    let reasons: Vec<String> = issues
+        .iter()
+        .filter(|issue| issue.fate == IssueFate::LeftOpen)
+        .filter_map(|issue| Some(format!("#{}: {}", issue.issue, issue.reason.as_deref()?)))
+        .collect();
+    if !reasons.is_empty() {
+        writeln!(out, "\nWhy some are left open:\n").unwrap();
+        out.push_str(&fenced(&shortened(&reasons.join("\n"))));
+    }
+    out
+}
+
+/// The comment on an open pull request whose idle preview gc deleted, and how to get it back.
+pub fn idle_comment(idle: &IdlePreview, idle_preview_days: u32) -> String {
+    let mut out = String::new();
+    writeln!(out, "{IDLE_MARKER}").unwrap();
+    writeln!(out, "## AgentCore preview of PR #{} deleted\n", idle.pr).unwrap();
+    writeln!(
+        out,
+        "Nothing was deployed to this pull request's runtimes for {} days, more than the {idle_preview_days} days \
+         a preview is kept without one, so they were deleted: {}.\n",
+        idle.idle_days,
+        runtimes(&idle.deleted)
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "To get the preview back, push a commit to this pull request, or re-run its latest `pr-deploy` workflow run: \
+         the runtimes are made again, starting at version 1."
+    )
+    .unwrap();
+    out
+}
+
+/// The summary of a gc run: what it deleted, the deployment issues it closed or left open, and the
+/// idle previews it deleted.
+pub fn gc_summary(deleted: &[String], issues: &[IssueReport], idle: &[IdlePreview], dry_run: bool) -> String {
+    let mut out = String::new();
+    writeln!(out, "## Garbage collection{}\n", if dry_run { " (dry run: nothing changed)" } else { "" }).unwrap();
+    if deleted.is_empty() {
+        writeln!(out, "No runtime of a closed pull request was left to delete.").unwrap();
+    } else {
+        writeln!(out, "Runtimes of closed pull requests that no open deployment issue needs: {}.", runtimes(deleted))
+            .unwrap();
+    }
+    for preview in idle {
+        writeln!(
+            out,
+            "\nPR #{} was idle for {} days: deleted {}; the pull request gets a comment saying how to get it back.",
+            preview.pr,
+            preview.idle_days,
+            runtimes(&preview.deleted)
+        )
+        .unwrap();
+    }
+    out.push_str(&issues_section(issues));
     out
 }
 
@@ -463,6 +618,6 @@ mod tests {
             markdown
                 .contains("more agents failed is left out to keep this comment under GitHub's 65536-character limit")
         );
-        assert!(markdown.ends_with("after its merge is promoted.\n"));
+        assert!(markdown.ends_with("(the next push makes them again).\n"));
     }
 }

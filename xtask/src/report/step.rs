@@ -47,6 +47,53 @@ words! {
     }
 }
 
+words! {
+    /// What became of another open deployment issue when a promotion or gc looked at it.
+    pub enum IssueFate {
+        /// Every version it asks for is live or older than the live one: its pull request's runtimes
+        /// are deleted, and the workflow labels it `superseded` and closes it.
+        Superseded = "superseded",
+        /// It asks for a version newer than the live one: it stays open for its approval.
+        Waiting = "waiting",
+        /// Its metadata, versions or records do not verify, or deleting its pull request's runtimes
+        /// failed: it stays open, and `reason` says why.
+        LeftOpen = "left_open",
+    }
+}
+
+/// A version an open deployment issue asks for, against the version live now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AskedVersion {
+    pub agent: String,
+    pub version: u32,
+    /// What the prod endpoint serves (`None`: nothing yet, or not read).
+    pub live: Option<u32>,
+}
+
+/// Another open deployment issue, as a promotion or gc found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssueReport {
+    pub issue: u64,
+    pub fate: IssueFate,
+    /// The pull request its metadata names, once verified.
+    pub pr: Option<u64>,
+    pub versions: Vec<AskedVersion>,
+    /// That pull request's runtimes deleted (or, with --dry-run, that would be).
+    pub deleted: Vec<String>,
+    /// Why it stays open.
+    pub reason: Option<String>,
+}
+
+/// An open pull request whose preview gc deleted: nothing was pushed to it for `idle_days`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdlePreview {
+    pub pr: u64,
+    /// Whole days since its newest runtime version.
+    pub idle_days: u64,
+    /// Its runtimes deleted (or, with --dry-run, that would be).
+    pub deleted: Vec<String>,
+}
+
 /// What a step did.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
@@ -58,6 +105,10 @@ pub struct StepReport {
     pub deleted: Vec<String>,
     /// The rendered markdown, also written to --out.
     pub markdown: Option<String>,
+    /// The other open deployment issues promote and gc looked at.
+    pub issues: Vec<IssueReport>,
+    /// Idle previews gc deleted.
+    pub idle: Vec<IdlePreview>,
 }
 
 impl fmt::Display for StepReport {
@@ -68,6 +119,19 @@ impl fmt::Display for StepReport {
         }
         if !self.deleted.is_empty() {
             writeln!(f, "deleted: {}", self.deleted.join(", "))?;
+        }
+        for issue in &self.issues {
+            write!(f, "issue #{}: {}", issue.issue, issue.fate)?;
+            if !issue.deleted.is_empty() {
+                write!(f, ", deleted {}", issue.deleted.join(", "))?;
+            }
+            match &issue.reason {
+                Some(reason) => writeln!(f, " ({reason})")?,
+                None => writeln!(f)?,
+            }
+        }
+        for idle in &self.idle {
+            writeln!(f, "idle PR #{} ({} days): deleted {}", idle.pr, idle.idle_days, idle.deleted.join(", "))?;
         }
         Ok(())
     }

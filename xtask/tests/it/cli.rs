@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::support::{copy_workspace, repo_root, snapshot_settings, xtask_command};
+use crate::support::{copy_workspace, release_fixture, repo_root, run, snapshot_settings, xtask_command};
 
 /// Runs the binary with no AWS, AgentCore or GitHub variables, so help shows no local values.
 fn xtask(args: &[&str]) -> std::process::Output {
@@ -94,4 +94,26 @@ fn each_checkout_is_found_when_the_command_runs() {
     std::fs::create_dir_all(&outside).unwrap();
     let stderr = known_agents(&outside, None);
     assert!(stderr.contains("no monorepo found"), "{stderr}");
+}
+
+/// Without any AWS account configured, a command that connects says once that it runs against the
+/// bundled local stack; a step that makes no AWS call, such as `github pr-plan`, says nothing of it.
+#[test]
+fn only_commands_that_connect_note_the_local_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let changed = dir.path().join("changed.txt");
+    std::fs::write(&changed, "prompts/echo_bot.txt\n").unwrap();
+    let note = "no AWS account is configured";
+    let event = repo_root().join("tests/events/pr_opened.json");
+    let (ok, stdout, stderr) = run(xtask_command(&release_fixture())
+        .args(["github", "pr-plan", "--event"])
+        .arg(&event)
+        .arg("--changed-files")
+        .arg(&changed));
+    assert!(ok && stdout.contains("agents: echo_bot"), "{stdout}{stderr}");
+    assert!(!stderr.contains(note), "{stderr}");
+    let (ok, _, stderr) =
+        run(xtask_command(&release_fixture()).args(["status", "--local-dir"]).arg(dir.path().join("state")));
+    assert!(ok, "{stderr}");
+    assert_eq!(stderr.matches(note).count(), 1, "{stderr}");
 }

@@ -1,6 +1,7 @@
 //! The documentation holds: README.md and docs/*.md link only to files and headings that exist,
 //! every `cargo xtask` command line they show parses as the binary parses it, README's quick start
-//! is the one CI relies on, and code that sends readers to a section of them names one that exists.
+//! is the one CI relies on, the documented ways to try the GitHub steps run in a fresh clone, and
+//! code that sends readers to a section of them names one that exists.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
@@ -12,7 +13,7 @@ use clap::error::ErrorKind;
 use regex::Regex;
 use xtask::cli::{Cli, Command};
 
-use crate::support::repo_root;
+use crate::support::{clean_env, copy_workspace, repo_root, run};
 
 /// One Markdown file: its path relative to the repository root (`/`-separated) and its text.
 struct Doc {
@@ -779,4 +780,119 @@ fn shell_words_split_as_a_shell_does() {
     let synopsis = args("(A… | --b) [--c <D>] \"$E\"");
     assert!(synopsis.iter().all(|(text, placeholder)| *placeholder || text.starts_with("--")), "{synopsis:?}");
     assert_eq!(synopsis.len(), 6, "{synopsis:?}");
+}
+
+/// A documented step to try without GitHub: where it is, the shell line, and whether the docs say
+/// it is refused.
+struct Example {
+    at: String,
+    line: String,
+    refused: bool,
+}
+
+/// The lines of the "Try the steps without GitHub or AWS" section of docs/github-workflows.md, its
+/// code blocks and its `cargo xtask` code spans in document order, then the `github` examples of
+/// README.md's command table. A line is refused when its comment (or, in the table, its row) says so.
+fn github_examples(root: &Path) -> Vec<Example> {
+    let doc = std::fs::read_to_string(root.join("docs/github-workflows.md")).unwrap();
+    let heading = "\n## Try the steps without GitHub or AWS\n";
+    let start = doc.find(heading).expect("docs/github-workflows.md has its \"Try the steps\" section");
+    let first_line = doc[..start].matches('\n').count() + 2;
+    let section = &doc[start + heading.len()..];
+    let section = section.split("\n## ").next().unwrap();
+    let scan = scan(section);
+    let mut lines: Vec<(usize, String)> = scan.code.clone();
+    for (start, paragraph) in &scan.prose {
+        for (offset, span) in code_spans(paragraph).0 {
+            if span.starts_with("cargo xtask ") {
+                lines.push((start + paragraph[..offset].matches('\n').count(), span));
+            }
+        }
+    }
+    lines.sort_by_key(|(line, _)| *line);
+    let mut examples: Vec<Example> = lines
+        .into_iter()
+        .map(|(line, text)| Example {
+            at: format!("docs/github-workflows.md:{}", first_line + line),
+            refused: text.split_once(" # ").is_some_and(|(_, comment)| comment.contains("refused")),
+            line: text,
+        })
+        .collect();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for (index, row) in readme.lines().enumerate().filter(|(_, row)| row.starts_with("| `github ")) {
+        let (spans, _) = code_spans(row);
+        let (_, example) = spans.last().expect("a command row ends with its example");
+        examples.push(Example {
+            at: format!("README.md:{}", index + 1),
+            line: example.clone(),
+            refused: row.contains("refused"),
+        });
+    }
+    examples
+}
+
+/// The documented ways to try the workflow steps without GitHub run as they are, in order, in a fresh
+/// clone: a copy of the repository committed to a new git repository, which has none of the sample
+/// events' base commits. Each line runs through `sh` with `cargo xtask` being this binary; one the docs
+/// call refused must be refused, every other must succeed, and the steps that make no AWS call do not
+/// say they run against the local stack. Packaging shares this checkout's dependency cache and uv.
+#[cfg(unix)]
+#[test]
+fn documented_github_steps_run_in_a_fresh_clone() {
+    let root = repo_root();
+    let examples = github_examples(&root);
+    assert!(examples.len() >= 15, "too few examples found: {:?}", examples.iter().map(|e| &e.at).collect::<Vec<_>>());
+    let temp = tempfile::tempdir().unwrap();
+    let clone = temp.path().join("clone");
+    copy_workspace(&root, &clone);
+    let git = |args: &[&str]| {
+        let (ok, _, stderr) = run(std::process::Command::new("git")
+            .args(["-c", "user.name=Fresh Clone", "-c", "user.email=fresh@example.com"])
+            .args(args)
+            .current_dir(&clone));
+        assert!(ok, "git {args:?}: {stderr}");
+    };
+    git(&["init", "--quiet"]);
+    git(&["add", "--all"]);
+    git(&["commit", "--quiet", "--message", "a fresh clone"]);
+    for shared in ["target/agentcore/deps", "target/tools"] {
+        std::fs::create_dir_all(root.join(shared)).unwrap();
+        std::fs::create_dir_all(clone.join(shared).parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(root.join(shared), clone.join(shared)).unwrap();
+    }
+    // `cargo xtask …` is this binary; anything else the shim refuses.
+    let bin = temp.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let shim = bin.join("cargo");
+    std::fs::write(&shim, "#!/bin/sh\n[ \"$1\" = xtask ] || { echo \"not cargo xtask: $*\" >&2; exit 97; }\nshift\nexec \"$XTASK_BIN\" \"$@\"\n").unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin.clone()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    for example in &examples {
+        let mut command = std::process::Command::new("sh");
+        clean_env(&mut command, &clone);
+        command
+            .args(["-c", &example.line])
+            .env("PATH", &path)
+            .env("XTASK_BIN", env!("CARGO_BIN_EXE_xtask"))
+            .env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let shown = format!("{} `{}`", example.at, example.line);
+        if example.refused {
+            assert_eq!(output.status.code(), Some(1), "{shown} is documented as refused: {stderr}");
+            assert!(stderr.contains("promotion refused"), "{shown}: {stderr}");
+        } else {
+            assert!(output.status.success(), "{shown} failed in a fresh clone: {stderr}");
+        }
+        let makes_no_aws_call = ["github pr-plan", "github pr-comment"].iter().any(|step| example.line.contains(step));
+        if makes_no_aws_call {
+            assert!(!stderr.contains("no AWS account is configured"), "{shown}: {stderr}");
+        }
+        if example.line.contains("github pr-plan") && !example.line.contains("--changed-files") {
+            assert!(stderr.contains("is not in this checkout"), "{shown}: {stderr}");
+        }
+    }
 }

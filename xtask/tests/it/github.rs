@@ -12,7 +12,7 @@ use xtask::context::{AwsArgs, GithubFiles};
 use xtask::github::event::{self, IssuesEvent};
 use xtask::github::metadata::{self, AgentVersion, FORMAT, Metadata};
 use xtask::github::{self as gh, EventArgs, render};
-use xtask::report::{DeployOutcome, PromoteAction, PromoteOutcome};
+use xtask::report::{AskedVersion, DeployOutcome, IdlePreview, IssueFate, IssueReport, PromoteAction, PromoteOutcome};
 
 use crate::support::{
     Ctx, copy_workspace, github_outputs, release_fixture, repo_root, snapshot_settings, xtask_command,
@@ -167,7 +167,42 @@ fn promotion_and_refusal_snapshots() {
         plan: None,
     }];
     let deleted = vec!["echo_bot_pr_12".to_owned()];
-    snapshot("promotion_summary", &render::promotion_summary(&verified, &outcomes, &deleted));
+    snapshot("promotion_summary", &render::promotion_summary(&verified, &outcomes, &deleted, &[]));
+    let asked = |agent: &str, version, live| AskedVersion { agent: agent.into(), version, live };
+    let issues = [
+        IssueReport {
+            issue: 38,
+            fate: IssueFate::Superseded,
+            pr: Some(11),
+            versions: vec![asked("echo_bot", 2, Some(3))],
+            deleted: vec!["echo_bot_pr_11".into()],
+            reason: None,
+        },
+        IssueReport {
+            issue: 39,
+            fate: IssueFate::Waiting,
+            pr: None,
+            versions: vec![asked("echo_bot", 4, Some(3))],
+            deleted: vec![],
+            reason: Some("it asks for `echo_bot` v4 (live: v3), newer than what is live".into()),
+        },
+        IssueReport {
+            issue: 41,
+            fate: IssueFate::LeftOpen,
+            pr: None,
+            versions: vec![],
+            deleted: vec![],
+            reason: Some("its metadata does not verify: ```<b>two blocks</b>".into()),
+        },
+    ];
+    snapshot("promotion_summary_with_issues", &render::promotion_summary(&verified, &outcomes, &deleted, &issues));
+    let release = render::Release { issue: 40, pr: Some(12), commit: COMMIT };
+    snapshot("superseded_comment", &render::superseded_comment(&issues[0], Some(&release), "prod"));
+    let swept = render::superseded_comment(&issues[0], None, "prod");
+    assert!(swept.starts_with(render::SUPERSEDED_MARKER) && swept.contains("A later release is live."), "{swept}");
+    let idle = IdlePreview { pr: 30, idle_days: 20, deleted: vec!["echo_bot_pr_30".into()] };
+    snapshot("idle_comment", &render::idle_comment(&idle, 14));
+    snapshot("gc_summary", &render::gc_summary(&["echo_bot_pr_16".into()], &issues, &[idle], false));
     snapshot("refusal", &render::refusal("the metadata block lists agent `echo_bot` twice", true));
     snapshot("rollback_refusal", &render::refusal("runtime `echo_bot_prod` has no version 9", false));
 }
@@ -390,11 +425,15 @@ fn gc_keeps_pull_requests_that_bot_issues_refer_to() {
         {"number": 41, "user": {"login": "mallory"}, "body": body.replace("\"pr\":12", "\"pr\":77")},
         // The bot's, but tampered into two blocks: protects nothing.
         {"number": 42, "user": {"login": "github-actions[bot]"}, "body": format!("{body}\n{}", valid_metadata().render())},
+        // Opened through another app than the bot's: protects nothing.
+        {"number": 44, "user": {"login": "github-actions[bot]"}, "performed_via_github_app": {"slug": "evil-app"}, "body": body.replace("\"pr\":12", "\"pr\":79")},
         // A pull request, not an issue.
         {"number": 43, "user": {"login": "github-actions[bot]"}, "body": body.replace("\"pr\":12", "\"pr\":78"), "pull_request": {}},
     ]))
     .unwrap();
-    assert_eq!(gh::protected_prs(&issues, gh::DEFAULT_BOT_LOGIN), [12]);
+    assert_eq!(gh::protected_prs(&issues, gh::DEFAULT_BOT_LOGIN, &[]), [12]);
+    // An issue found superseded protects nothing.
+    assert!(gh::protected_prs(&issues, gh::DEFAULT_BOT_LOGIN, &[40]).is_empty());
 }
 
 #[test]
@@ -426,6 +465,8 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
         event: event_args("schedule.json", None),
         labeller_permission: "admin".into(),
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
+        open_issues: None,
+        superseded_dir: None,
     };
     let err = format!("{:#}", xtask::context::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("neither an `issues` nor a `workflow_dispatch`"), "{err}");
@@ -598,6 +639,8 @@ fn rollbacks_that_are_refused() {
             event: EventArgs { event, out: Some(out.clone()) },
             labeller_permission: permission.into(),
             bot_login: gh::DEFAULT_BOT_LOGIN.into(),
+            open_issues: None,
+            superseded_dir: None,
         };
         let err = format!("{:#}", xtask::context::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
         assert!(err.contains("promotion refused") && err.contains(expected), "{expected}: {err}");
@@ -634,6 +677,10 @@ fn pr_plan_lists_the_matrix() {
     assert_eq!(gh::pr_plan(&ctx(None), &args).unwrap().result, "nothing");
     let args = gh::PrPlanArgs { event: event_args("pr_closed_unmerged.json", None), changed_files: Some(changed) };
     assert!(gh::pr_plan(&ctx(None), &args).unwrap_err().to_string().contains("not `closed`"));
+    // Without --changed-files the paths come from git, against the event's base commit; the sample
+    // payload's is in no clone, so every agent counts as affected.
+    let args = gh::PrPlanArgs { event: event_args("pr_opened.json", None), changed_files: None };
+    assert_eq!(gh::pr_plan(&ctx(None), &args).unwrap().agents, ["echo_bot", "weather_report_bot"]);
 }
 
 /// The tests run the steps in-process, in an environment that may be a CI job's: their context names

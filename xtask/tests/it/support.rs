@@ -101,12 +101,14 @@ pub async fn run_async(mut command: Command) -> (bool, String, String) {
 }
 
 /// Copies the workspace at `from` into `to` (made if missing): its files as they are, without what
-/// builds and tools leave (`target/` at the top, `.git`, `.venv`, `__pycache__`).
+/// builds and tools leave (`target/` at the top, `.venv`, `__pycache__`) and without `.git`, be it a
+/// directory or the file a git worktree has, which points at the checkout's own repository.
 pub fn copy_workspace(from: &Path, to: &Path) {
     let skipped = |entry: &walkdir::DirEntry| {
         let name = entry.file_name().to_string_lossy();
-        entry.file_type().is_dir()
-            && (matches!(&*name, ".git" | ".venv" | "__pycache__") || (entry.depth() == 1 && name == "target"))
+        name == ".git"
+            || entry.file_type().is_dir()
+                && (matches!(&*name, ".venv" | "__pycache__") || (entry.depth() == 1 && name == "target"))
     };
     for entry in walkdir::WalkDir::new(from).into_iter().filter_entry(|entry| !skipped(entry)) {
         let entry = entry.unwrap();

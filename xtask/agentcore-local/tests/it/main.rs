@@ -498,6 +498,51 @@ async fn injected_faults_throttle_fail_and_delay() {
     assert!(err.contains("unknown operation `InvokeAgentRuntime`"), "{err}");
 }
 
+/// The clock offset puts what the control plane makes meanwhile in the past (or the future): its
+/// timestamps move, its transitions and deletions still finish, and 0 puts the clock back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_can_be_set_back() {
+    let harness = start(30).await;
+    let stack = &harness.stack;
+    upload(stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    let client = control_client(stack).await;
+    let days = |n: i64| n * 86_400_000;
+    let age_days = |time: &aws_smithy_types::DateTime| {
+        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+        (now.secs() - time.secs()) as f64 / 86_400.0
+    };
+    stack.faults().set_clock_offset(-days(20)).unwrap();
+    assert_eq!(stack.faults().load().unwrap().clock_offset_ms, -days(20));
+    let old = create_runtime(&client, "old", "a.zip").await;
+    let runtime = wait_runtime(&client, &old).await;
+    assert_eq!(runtime.status(), &AgentRuntimeStatus::Ready);
+    let age = age_days(runtime.last_updated_at());
+    assert!((19.9..20.1).contains(&age), "{age} days");
+    stack.faults().set_clock_offset(0).unwrap();
+    let new = create_runtime(&client, "new", "a.zip").await;
+    wait_runtime(&client, &new).await;
+    let listed = client.list_agent_runtimes().send().await.unwrap();
+    let ages: Vec<(String, i64)> = listed
+        .agent_runtimes()
+        .iter()
+        .map(|runtime| (runtime.agent_runtime_name().to_owned(), age_days(runtime.last_updated_at()).round() as i64))
+        .collect();
+    assert!(ages.contains(&("old".to_owned(), 20)) && ages.contains(&("new".to_owned(), 0)), "{ages:?}");
+    // A clock ahead of the wall clock still finishes deletions.
+    stack.faults().set_clock_offset(days(3)).unwrap();
+    client.delete_agent_runtime().agent_runtime_id(&old).send().await.unwrap();
+    for _ in 0..200 {
+        match client.get_agent_runtime().agent_runtime_id(&old).send().await {
+            Err(err) if err.code() == Some("ResourceNotFoundException") => break,
+            _ => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+    }
+    let err = client.get_agent_runtime().agent_runtime_id(&old).send().await.unwrap_err();
+    assert_eq!(err.code(), Some("ResourceNotFoundException"));
+    stack.faults().clear().unwrap();
+    assert_eq!(stack.faults().load().unwrap().clock_offset_ms, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_stuck_and_failed_versions() {
     let harness = start(0).await;

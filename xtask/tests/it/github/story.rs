@@ -10,6 +10,7 @@ use agentcore_local::{LocalConfig, LocalStack};
 use serde_json::{Value, json};
 use xtask::aws::{self, AwsClients};
 use xtask::github::{self as gh, EventArgs, render};
+use xtask::report::AskedVersion;
 
 use super::{ctx, events_dir};
 use crate::support::Ctx;
@@ -139,23 +140,17 @@ impl Story {
     async fn prod_deploy(
         &mut self,
         revisions: &[(&str, &str)],
-        pulls: Option<&str>,
+        pulls: Option<PathBuf>,
         open_issues: &[&str],
     ) -> (xtask::report::StepReport, String) {
         let event = self.event("push_main_squash.json", |_| {});
         let title_out = self.path(&format!("title-{}.txt", self.step));
-        let issues: Vec<Value> = open_issues
-            .iter()
-            .enumerate()
-            .map(
-                |(number, body)| json!({"number": number + 40, "user": {"login": gh::DEFAULT_BOT_LOGIN}, "body": body}),
-            )
-            .collect();
-        let issues_file = self.path(&format!("open-issues-{}.json", self.step));
-        std::fs::write(&issues_file, Value::from(issues).to_string()).unwrap();
+        let numbered: Vec<(u64, &str)> =
+            open_issues.iter().enumerate().map(|(index, body)| (index as u64 + 40, *body)).collect();
+        let issues_file = self.open_issues(&numbered);
         let args = gh::ProdDeployArgs {
             event,
-            pulls: pulls.map(|fixture| events_dir().join(fixture)),
+            pulls,
             changed_files: None,
             only_changed: false,
             open_issues: Some(issues_file),
@@ -169,11 +164,88 @@ impl Story {
     }
 
     async fn approve(&mut self, body: &str, permission: &str) -> anyhow::Result<xtask::report::StepReport> {
+        self.approve_issue(40, body, permission, &[]).await
+    }
+
+    /// The approval of issue `number` with `body`; `open_issues` are the other open deployment
+    /// issues by the bot, (number, body), as the workflow lists them. Superseded issues' comments go
+    /// to `superseded-<step>/`.
+    async fn approve_issue(
+        &mut self,
+        number: u64,
+        body: &str,
+        permission: &str,
+        open_issues: &[(u64, &str)],
+    ) -> anyhow::Result<xtask::report::StepReport> {
         let body = body.to_owned();
-        let event = self.event("issues_labeled_approved.json", move |payload| payload["issue"]["body"] = body.into());
-        let args =
-            gh::PromoteArgs { event, labeller_permission: permission.into(), bot_login: gh::DEFAULT_BOT_LOGIN.into() };
+        let event = self.event("issues_labeled_approved.json", move |payload| {
+            payload["issue"]["body"] = body.into();
+            payload["issue"]["number"] = number.into();
+        });
+        let args = gh::PromoteArgs {
+            event,
+            labeller_permission: permission.into(),
+            bot_login: gh::DEFAULT_BOT_LOGIN.into(),
+            open_issues: Some(self.open_issues(open_issues)),
+            superseded_dir: Some(self.path(&format!("superseded-{}", self.step))),
+        };
         gh::promote(&self.ctx, &args, Some(self.aws.clone())).await
+    }
+
+    /// `github promote` on an event [`Story::event`] wrote, with no other open issue listed.
+    async fn promote(&self, event: EventArgs, permission: &str) -> anyhow::Result<xtask::report::StepReport> {
+        let args = gh::PromoteArgs {
+            event,
+            labeller_permission: permission.into(),
+            bot_login: gh::DEFAULT_BOT_LOGIN.into(),
+            open_issues: None,
+            superseded_dir: None,
+        };
+        gh::promote(&self.ctx, &args, Some(self.aws.clone())).await
+    }
+
+    /// A listing of open deployment issues by the bot, (number, body), as `gh api` writes it.
+    fn open_issues(&self, issues: &[(u64, &str)]) -> PathBuf {
+        let listed: Vec<Value> = issues
+            .iter()
+            .map(|(number, body)| json!({"number": number, "user": {"login": gh::DEFAULT_BOT_LOGIN}, "body": body}))
+            .collect();
+        let file = self.path(&format!("open-issues-{}.json", self.step));
+        std::fs::write(&file, Value::from(listed).to_string()).unwrap();
+        file
+    }
+
+    /// The commits API's answer for a push that merged pull request `pr`.
+    fn pulls(&self, pr: u64) -> PathBuf {
+        let file = self.path(&format!("pulls-{pr}.json"));
+        let listed = std::fs::read_to_string(events_dir().join("commit_pulls_squash.json")).unwrap();
+        std::fs::write(&file, listed.replace("\"number\": 12", &format!("\"number\": {pr}"))).unwrap();
+        file
+    }
+
+    /// The nightly sweep with these pull requests open and these deployment issues by the bot open,
+    /// (number, body); comments go to `superseded-<step>/` and `idle-<step>/`.
+    async fn gc(&mut self, open_pulls: &[u64], open_issues: &[(u64, &str)]) -> xtask::report::StepReport {
+        let event = self.event("schedule.json", |_| {});
+        let pulls = self.path(&format!("open-pulls-{}.json", self.step));
+        let listed: Vec<Value> = open_pulls.iter().map(|number| json!({"number": number})).collect();
+        std::fs::write(&pulls, Value::from(listed).to_string()).unwrap();
+        let args = gh::GcArgs {
+            event,
+            open_pulls: pulls,
+            open_issues: self.open_issues(open_issues),
+            newest_number: None,
+            bot_login: gh::DEFAULT_BOT_LOGIN.into(),
+            superseded_dir: Some(self.path(&format!("superseded-{}", self.step))),
+            idle_dir: Some(self.path(&format!("idle-{}", self.step))),
+            dry_run: false,
+        };
+        gh::gc(&self.ctx, &args, Some(self.aws.clone())).await.unwrap()
+    }
+
+    /// The comment a step wrote for issue or pull request `number` into `<what>-<step>/`, if any.
+    fn comment(&self, what: &str, number: u64) -> Option<String> {
+        std::fs::read_to_string(self.path(&format!("{what}-{}/{number}.md", self.step))).ok()
     }
 
     fn last_out(&self) -> String {
@@ -244,16 +316,16 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
 
     // The squash merge of PR 12: a new prod version, not live, and an issue pointing at PR 12.
     let merged = [("echo_bot", "main-2")];
-    let (report, title) = story.prod_deploy(&merged, Some("commit_pulls_squash.json"), &[]).await;
+    let (report, title) = story.prod_deploy(&merged, Some(story.pulls(12)), &[]).await;
     assert_eq!((report.result.as_str(), report.pr), ("issue", Some(12)));
     assert_eq!(title, "Promote to prod: echo_bot v2 (PR #12)");
     let issue_body = report.markdown.unwrap();
     assert_eq!(story.live("echo_bot").await.as_deref(), Some("1"), "a merge must not go live");
     // Re-running that push (or the next push after a replaced run) asks for nothing twice...
-    let (report, _) = story.prod_deploy(&merged, Some("commit_pulls_squash.json"), &[&issue_body]).await;
+    let (report, _) = story.prod_deploy(&merged, Some(story.pulls(12)), &[&issue_body]).await;
     assert_eq!((report.result.as_str(), report.agents.len()), ("nothing", 0));
     // ...but does ask when the first issue was never opened (its run failed or was replaced).
-    let (report, _) = story.prod_deploy(&merged, Some("commit_pulls_squash.json"), &[]).await;
+    let (report, _) = story.prod_deploy(&merged, Some(story.pulls(12)), &[]).await;
     assert_eq!((report.result.as_str(), report.agents.as_slice()), ("issue", &["echo_bot".to_owned()][..]));
     assert_eq!(report.markdown.as_deref(), Some(issue_body.as_str()), "same versions, same issue");
     // The merged PR keeps its runtime until the promotion.
@@ -323,8 +395,7 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let event = story.event("workflow_dispatch_rollback.json", |payload| {
         payload["inputs"] = json!({"agent": "weather_report_bot", "version": "1"});
     });
-    let args = gh::PromoteArgs { event, labeller_permission: "admin".into(), bot_login: gh::DEFAULT_BOT_LOGIN.into() };
-    let err = format!("{:#}", gh::promote(&story.ctx, &args, Some(story.aws.clone())).await.unwrap_err());
+    let err = format!("{:#}", story.promote(event, "admin").await.unwrap_err());
     assert!(err.contains("has no deploy record"), "{err}");
     assert!(story.last_out().contains("Rollback refused"));
 
@@ -332,8 +403,7 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let event = story.event("workflow_dispatch_rollback.json", |payload| {
         payload["inputs"] = json!({"agent": "echo_bot", "version": "1"});
     });
-    let args = gh::PromoteArgs { event, labeller_permission: "admin".into(), bot_login: gh::DEFAULT_BOT_LOGIN.into() };
-    let report = gh::promote(&story.ctx, &args, Some(story.aws.clone())).await.unwrap();
+    let report = story.promote(event, "admin").await.unwrap();
     assert_eq!(report.result, "rolled_back");
     assert_eq!(story.live("echo_bot").await.as_deref(), Some("1"));
     assert!(story.last_out().contains("## Rolled back"));
@@ -362,6 +432,8 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
         open_issues: issues_file.clone(),
         newest_number: Some(17),
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
+        superseded_dir: None,
+        idle_dir: None,
         dry_run,
     };
     let report = gh::gc(&story.ctx, &gc_args(event, true), Some(story.aws.clone())).await.unwrap();
@@ -409,9 +481,7 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
 
     // The versions go live but deleting the PR's runtimes fails (it never finishes): the issue gets
     // a comment saying so, and the step's result is `failed`, so it is not labelled promoted.
-    let pulls = story.path("pulls-15.json");
-    let listed = std::fs::read_to_string(events_dir().join("commit_pulls_squash.json")).unwrap();
-    std::fs::write(&pulls, listed.replace("\"number\": 12", "\"number\": 15")).unwrap();
+    let pulls = story.pulls(15);
     // Another push: a commit of its own, as on GitHub.
     let event = story.event("push_main_squash.json", |payload| payload["after"] = "4d".repeat(20).into());
     let args = gh::ProdDeployArgs {
@@ -435,5 +505,151 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     assert!(story.last_out().contains("## Promotion failed"), "{}", story.last_out());
     assert_eq!(story.live("weather_report_bot").await.as_deref(), Some("2"));
     story.aws.wait.timeout = patient;
+    stack.shutdown().await;
+}
+
+/// A later release supersedes earlier deployment issues. PRs 20, 21 and 22 change one agent and are
+/// merged one after the other, each merge opening an issue for its own version (A, B, C); approving
+/// B closes A as superseded and deletes PR 20's runtimes, while C, which asks for a newer version,
+/// stays open. A replayed approval of A is refused; gc closes a superseded issue left open and
+/// deletes what its pull request leaked, but never on the word of a body the records contradict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_release_supersedes_earlier_deployment_issues() {
+    let (stack, mut story) = start().await;
+    let (report, _) = story.prod_deploy(&[], None, &[]).await;
+    story.approve(&report.markdown.unwrap(), "admin").await.unwrap();
+    assert_eq!(story.live("echo_bot").await.as_deref(), Some("1"));
+
+    let mut bodies: Vec<String> = Vec::new();
+    for (pr, revision) in [(20, "main-a"), (21, "main-b"), (22, "main-c")] {
+        story.pr_deploy("pr_opened.json", pr, revision, &["prompts/echo_bot.txt"]).await;
+        let pulls = story.pulls(pr);
+        let open: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let (report, title) = story.prod_deploy(&[("echo_bot", revision)], Some(pulls), &open).await;
+        let version = pr - 18;
+        assert_eq!(title, format!("Promote to prod: echo_bot v{version} (PR #{pr})"));
+        bodies.push(report.markdown.unwrap());
+    }
+    let [a, b, c] = [&bodies[0], &bodies[1], &bodies[2]];
+    let listed = [(50, a.as_str()), (51, b.as_str()), (52, c.as_str()), (53, "no block: a note someone filed")];
+
+    // Approving B (issue 51) makes version 3 live: A (version 2) is superseded, C (version 4) waits.
+    let report = story.approve_issue(51, b, "write", &listed).await.unwrap();
+    assert_eq!((report.result.as_str(), report.deleted.as_slice()), ("promoted", &["echo_bot_pr_21".to_owned()][..]));
+    assert_eq!(story.live("echo_bot").await.as_deref(), Some("3"));
+    let fates: Vec<(u64, &str, &[String])> =
+        report.issues.iter().map(|issue| (issue.issue, issue.fate.as_str(), issue.deleted.as_slice())).collect();
+    assert_eq!(
+        fates,
+        [(50, "superseded", &["echo_bot_pr_20".to_owned()][..]), (52, "waiting", &[][..]), (53, "left_open", &[][..]),]
+    );
+    assert_eq!(report.issues[1].versions, [AskedVersion { agent: "echo_bot".into(), version: 4, live: Some(3) }]);
+    let names = story.runtime_names().await;
+    assert!(!names.iter().any(|name| name.ends_with("_pr_20") || name.ends_with("_pr_21")), "{names:?}");
+    assert!(names.contains(&"echo_bot_pr_22".to_owned()), "C's pull request keeps its runtime: {names:?}");
+    // The workflow posts A's comment, labels it `superseded` and closes it; only A has a comment.
+    let comment = story.comment("superseded", 50).expect("A's comment");
+    assert!(comment.starts_with(render::SUPERSEDED_MARKER), "{comment}");
+    assert!(comment.contains("The promotion of #51") && comment.contains("PR #21"), "{comment}");
+    assert!(comment.contains("| `echo_bot` | `2` | `3` |"), "{comment}");
+    assert!(comment.contains("Deleted the runtimes of PR #20: `echo_bot_pr_20`."), "{comment}");
+    assert!(story.comment("superseded", 52).is_none() && story.comment("superseded", 53).is_none());
+    let summary = story.last_out();
+    assert!(summary.contains("| #50 | superseded: closed |") && summary.contains("| #52 | waits for its approval |"));
+    assert!(summary.contains("#53: its metadata does not verify"), "{summary}");
+
+    // A replayed approval of A is refused, closed as it is, and were it still open.
+    let replay = a.clone();
+    let event = story.event("issues_labeled_approved.json", move |payload| {
+        payload["issue"]["body"] = replay.into();
+        payload["issue"]["number"] = 50.into();
+        payload["issue"]["state"] = "closed".into();
+    });
+    let err = format!("{:#}", story.promote(event, "admin").await.unwrap_err());
+    assert!(err.contains("issue #50 is closed"), "{err}");
+    let err = format!("{:#}", story.approve_issue(50, a, "admin", &[]).await.unwrap_err());
+    assert!(err.contains("serves version 3, newer than 2"), "{err}");
+    assert_eq!(story.live("echo_bot").await.as_deref(), Some("3"));
+
+    // gc, for issues a promotion left behind: A is still open (its close failed) and PR 20 leaked a
+    // runtime since. A body copied from A onto PR 22 by someone else's edit names a pull request the
+    // records do not: it is left open and PR 22 keeps its runtime, as C still asks for it.
+    story.pr_deploy("pr_opened.json", 20, "leaked", &["prompts/echo_bot.txt"]).await;
+    let forged = a.replace(r#""pr":20"#, r#""pr":22"#);
+    assert_ne!(&forged, a);
+    let report = story.gc(&[], &[(50, a), (52, c), (54, &forged)]).await;
+    let fates: Vec<(u64, &str)> = report.issues.iter().map(|issue| (issue.issue, issue.fate.as_str())).collect();
+    assert_eq!(fates, [(50, "superseded"), (52, "waiting"), (54, "left_open")]);
+    assert_eq!(report.issues[0].deleted, ["echo_bot_pr_20"]);
+    let reason = report.issues[2].reason.as_deref().unwrap();
+    assert!(reason.contains("names PR #20, the issue PR #22"), "{reason}");
+    assert!(report.deleted.is_empty(), "{:?}", report.deleted);
+    let comment = story.comment("superseded", 50).expect("A's comment");
+    assert!(comment.contains("A later release is live.") && comment.contains("`echo_bot_pr_20`"), "{comment}");
+    assert!(story.comment("superseded", 54).is_none());
+    let markdown = report.markdown.unwrap();
+    assert!(markdown.contains("#54: agent `echo_bot`: the release record"), "{markdown}");
+    let names = story.runtime_names().await;
+    assert!(!names.contains(&"echo_bot_pr_20".to_owned()) && names.contains(&"echo_bot_pr_22".to_owned()));
+
+    // Approving C makes version 4 live and deletes PR 22's runtime: no preview is left.
+    story.approve_issue(52, c, "write", &[]).await.unwrap();
+    assert_eq!(story.live("echo_bot").await.as_deref(), Some("4"));
+    assert!(!story.runtime_names().await.iter().any(|name| name.contains("_pr_")));
+    stack.shutdown().await;
+}
+
+/// Open pull requests nothing was deployed to for `idle_preview_days` lose their previews, with a
+/// comment saying how to get them back; 0 keeps them. The local stack's clock, set back, makes a
+/// preview old. The next push makes the runtime again, at version 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_deletes_the_previews_of_idle_pull_requests() {
+    let (stack, mut story) = start().await;
+    let days = |n: i64| n * 86_400_000;
+    stack.faults().set_clock_offset(-days(20)).unwrap();
+    story.pr_deploy("pr_opened.json", 30, "old", &["prompts/echo_bot.txt"]).await;
+    story.pr_deploy("pr_opened.json", 32, "old", &["prompts/echo_bot.txt"]).await;
+    stack.faults().set_clock_offset(-days(3)).unwrap();
+    story.pr_deploy("pr_opened.json", 31, "recent", &["prompts/echo_bot.txt"]).await;
+    stack.faults().set_clock_offset(0).unwrap();
+
+    // With 0, idle previews are kept.
+    story.ctx.settings.idle_preview_days = 0;
+    let report = story.gc(&[30, 31, 32], &[]).await;
+    assert!(report.idle.is_empty() && report.deleted.is_empty(), "{report:?}");
+    assert_eq!(story.runtime_names().await, ["echo_bot_pr_30", "echo_bot_pr_31", "echo_bot_pr_32"]);
+
+    // With the default of 14 days, PRs 30 and 32 (20 days) lose theirs; PR 31 (3 days) keeps it.
+    story.ctx.settings.idle_preview_days = 14;
+    let report = story.gc(&[30, 31, 32], &[]).await;
+    let idle: Vec<(u64, u64, &[String])> =
+        report.idle.iter().map(|idle| (idle.pr, idle.idle_days, idle.deleted.as_slice())).collect();
+    assert_eq!(idle, [(30, 20, &["echo_bot_pr_30".to_owned()][..]), (32, 20, &["echo_bot_pr_32".to_owned()][..])]);
+    assert_eq!(story.runtime_names().await, ["echo_bot_pr_31"]);
+    let comment = story.comment("idle", 30).expect("PR 30's comment");
+    assert!(comment.starts_with(render::IDLE_MARKER), "{comment}");
+    assert!(comment.contains("for 20 days, more than the 14 days") && comment.contains("push a commit"), "{comment}");
+    assert!(story.comment("idle", 31).is_none());
+    assert!(report.markdown.unwrap().contains("PR #30 was idle for 20 days: deleted `echo_bot_pr_30`"));
+
+    // The next push makes the runtime again, at version 1, its records under the new runtime id.
+    story.pr_deploy("pr_synchronize.json", 30, "new", &["prompts/echo_bot.txt"]).await;
+    let comment = story.last_out();
+    assert!(comment.contains("| `echo_bot` | `echo_bot_pr_30` | `1` | `READY` | created |"), "{comment}");
+    let keys: Vec<String> = story
+        .aws
+        .s3
+        .list_objects_v2()
+        .bucket(&story.aws.bucket)
+        .prefix("echo_bot_pr_30/v1/")
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|object| object.key().map(str::to_owned))
+        .collect();
+    assert!(keys.contains(&"echo_bot_pr_30/v1/record.json".to_owned()), "{keys:?}");
+    assert!(keys.iter().any(|key| key.starts_with("echo_bot_pr_30/v1/record-echo_bot_pr_30-")), "{keys:?}");
     stack.shutdown().await;
 }

@@ -500,6 +500,54 @@ fn the_promotion_runs_in_production_for_approved_only() {
     assert!(get(take_back, "run").and_then(Value::as_str).unwrap().contains("--remove-label approved"));
     let close = step("Label promoted and close");
     assert!(get(close, "if").and_then(Value::as_str).unwrap().contains("steps.promote.outputs.result == 'promoted'"));
+    // The other open deployment issues go to xtask, which writes a comment per issue it superseded;
+    // only after a promotion are those closed.
+    let promote = get(step("Promote (or roll back)"), "run").and_then(Value::as_str).unwrap();
+    assert!(promote.contains("--open-issues \"$RUNNER_TEMP/open-issues.json\""), "{promote}");
+    assert!(promote.contains("--superseded-dir \"$RUNNER_TEMP/superseded\""), "{promote}");
+    assert!(
+        get(step("List the open deployment issues"), "run")
+            .and_then(Value::as_str)
+            .unwrap()
+            .contains("open-issues.json")
+    );
+    let superseded = step("Close the issues it superseded");
+    assert!(
+        get(superseded, "if").and_then(Value::as_str).unwrap().contains("steps.promote.outputs.result == 'promoted'")
+    );
+    let script = get(superseded, "run").and_then(Value::as_str).unwrap();
+    assert!(
+        script.contains("\"$RUNNER_TEMP\"/superseded/*.md") && script.contains("--add-label superseded"),
+        "{script}"
+    );
+}
+
+/// gc closes the issues xtask wrote a comment for, comments on the pull requests whose idle preview
+/// it deleted, and holds the permissions for both and no more.
+#[test]
+fn gc_closes_superseded_issues_and_tells_idle_pull_requests() {
+    let text = std::fs::read_to_string(workspace_root().join(".github/workflows/gc.yml")).unwrap();
+    let workflow: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let job = get(get(&workflow, "jobs").unwrap(), "gc").unwrap();
+    let permissions: Vec<(String, String)> = get(job, "permissions")
+        .and_then(Value::as_mapping)
+        .unwrap()
+        .iter()
+        .map(|(scope, level)| (scope.as_str().unwrap().to_owned(), level.as_str().unwrap().to_owned()))
+        .collect();
+    let expected = [("contents", "read"), ("id-token", "write"), ("issues", "write"), ("pull-requests", "write")];
+    assert_eq!(permissions, expected.map(|(scope, level)| (scope.to_owned(), level.to_owned())));
+    let steps = get(job, "steps").and_then(Value::as_sequence).unwrap();
+    let script = |name: &str| {
+        let step = steps.iter().find(|step| get(step, "name").and_then(Value::as_str) == Some(name)).unwrap();
+        get(step, "run").and_then(Value::as_str).unwrap().to_owned()
+    };
+    let gc = script("Delete PR runtimes nothing refers to");
+    assert!(gc.contains("--superseded-dir \"$RUNNER_TEMP/superseded\" --idle-dir \"$RUNNER_TEMP/idle\""), "{gc}");
+    let close = script("Close the deployment issues a later release superseded");
+    assert!(close.contains("\"$RUNNER_TEMP\"/superseded/*.md") && close.contains("gh issue close"), "{close}");
+    let tell = script("Tell idle pull requests how to get their preview back");
+    assert!(tell.contains("\"$RUNNER_TEMP\"/idle/*.md") && tell.contains("/comments"), "{tell}");
 }
 
 #[test]
@@ -747,8 +795,9 @@ fn subjects(trust: &serde_json::Value) -> Vec<String> {
 }
 
 /// The example roles are scoped as the README says: the PR role is trusted from pull requests and
-/// the cleanup environment only and can change only `*_pr_*` runtimes and S3 prefixes; the prod
-/// role is trusted from the production environments only.
+/// the cleanup environment only, can change only `*_pr_*` runtimes and S3 prefixes, and reads of
+/// prod only its versions, endpoints and records; the prod role is trusted from the production
+/// environments only.
 #[test]
 fn iam_examples_scope_each_role() {
     assert_eq!(
@@ -794,8 +843,16 @@ fn iam_examples_scope_each_role() {
                         !action.contains("Endpoint") || !action.contains("Create") && !action.contains("Update"),
                         "{action}: the PR role never moves an endpoint"
                     );
+                    // gc reads prod's versions, endpoints and records (never its code) to check a
+                    // superseded issue before it deletes that issue's pull request's runtimes.
+                    let reads = ["bedrock-agentcore:GetAgentRuntime", "bedrock-agentcore:GetAgentRuntimeEndpoint"];
                     for resource in &resources {
-                        assert!(resource.contains("_pr_*"), "{action} on {resource}: only PR runtimes and prefixes");
+                        let reads_prod = (reads.contains(&action) && resource.contains("runtime/*_prod-*"))
+                            || (action == "s3:GetObject" && resource.ends_with("/*_prod/v*/*.json"));
+                        assert!(
+                            resource.contains("_pr_*") || reads_prod,
+                            "{action} on {resource}: only PR runtimes and prefixes, and reads of prod's versions and records"
+                        );
                     }
                 }
             }
