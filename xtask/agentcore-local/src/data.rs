@@ -68,10 +68,13 @@ impl DataPlane {
             Err(error) => (error_response(&error, &request_id).map(full), None),
         };
         if self.log {
-            let code = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).unwrap_or("");
-            let version =
-                served.map(|t| format!(" ({} v{} via {})", t.runtime_name, t.version, t.endpoint)).unwrap_or_default();
-            eprintln!("local data: {} {path} -> {} {code}{version}", parts.method, response.status().as_u16());
+            let code = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok());
+            let outcome = match (code, served) {
+                (Some(code), _) => format!(" {code}"),
+                (None, Some(t)) => format!(" ({} v{} via {})", t.runtime_name, t.version, t.endpoint),
+                (None, None) => String::new(),
+            };
+            eprintln!("local data: {} {path} -> {}{outcome}", parts.method, response.status().as_u16());
         }
         Ok(response)
     }

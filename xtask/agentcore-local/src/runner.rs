@@ -273,6 +273,18 @@ impl Runner {
             .kill_on_drop(true);
         #[cfg(unix)]
         command.process_group(0);
+        // A stack killed outright (SIGKILL) cannot stop its agents: the kernel does it.
+        #[cfg(target_os = "linux")]
+        // SAFETY: the closure runs in the child between fork and exec, and only calls prctl(2),
+        // which is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let mut child = command
             .spawn()
             .map_err(|err| start_failure(target, format!("cannot run {}: {err}", launch.program.display())))?;

@@ -14,57 +14,8 @@ use super::{
     wait_runtime, zip_with,
 };
 
-/// An agent on the standard library's HTTP server, on AgentCore's port 8080: it answers with its
-/// greeting file, the payload, the session, its environment and its pid; on request it fails,
-/// streams server-sent events, or stays silent.
-const AGENT: &str = r#"
-import json, os, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-
-GREETING = Path(__file__).with_name("greeting.txt").read_text(encoding="utf-8").strip()
-
-class Handler(BaseHTTPRequestHandler):
-    def send_json(self, status, value):
-        body = json.dumps(value).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        self.send_json(200 if self.path == "/ping" else 404, {"status": "Healthy"})
-
-    def do_POST(self):
-        payload = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
-        if payload.get("fail"):
-            return self.send_json(500, {"error": "the agent failed on purpose"})
-        if payload.get("stream"):
-            self.send_response(200)
-            self.send_header("content-type", "text/event-stream")
-            self.end_headers()
-            for index in range(3):
-                self.wfile.write(f"data: {json.dumps({'part': index})}\n\n".encode())
-                self.wfile.flush()
-                time.sleep(0.05)
-            return
-        self.send_json(200, {
-            "greeting": GREETING,
-            "prompt": payload.get("prompt"),
-            "session": self.headers.get("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"),
-            "mode": os.environ.get("MODE"),
-            "key": os.environ.get("AWS_ACCESS_KEY_ID"),
-            "bedrock": os.environ.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
-            "pid": os.getpid(),
-        })
-
-    def log_message(self, *args):
-        pass
-
-print("agent starting", flush=True)
-ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
-"#;
+/// The test agent (`fixtures/http_agent.py`): the standard library's HTTP server on port 8080.
+const AGENT: &str = include_str!("fixtures/http_agent.py");
 
 const SESSION: &str = "local-test-session-0123456789abcdefghij";
 
