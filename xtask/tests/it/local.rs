@@ -1,5 +1,6 @@
 //! `cargo xtask local` as users run it, and the stack through the clients the tests install: the
-//! xtask binary's `local up` and `local reset`, the AWS CLI against `local up`'s exports, and boto3.
+//! xtask binary's `local up` and `local reset`, the AWS CLI against `local up`'s exports (the
+//! control plane, S3 and invocations), and boto3.
 //! The stack's own tests (every operation, the model, faults, state) live with it in
 //! `xtask/agentcore-local/tests`.
 
@@ -12,6 +13,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 mod cli;
+mod data;
 mod state;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/AgentCoreRuntimeRole";
