@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod cli;
 pub mod deploy;
 pub mod github;
+pub mod invoke;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod naming;

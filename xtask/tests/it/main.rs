@@ -4,6 +4,7 @@ mod agents;
 mod cli;
 mod deploy;
 mod github;
+mod invoke;
 mod local;
 mod new_agent;
 mod package;
