@@ -8,6 +8,8 @@ use crate::cli::Ctx;
 pub mod ci;
 #[cfg(feature = "local")]
 pub mod deploy;
+#[cfg(feature = "local")]
+pub mod invoke;
 pub mod package;
 #[cfg(feature = "local")]
 pub mod scale;
@@ -26,6 +28,10 @@ pub enum BenchCommand {
     /// one listing per runtime lookup
     #[cfg(feature = "local")]
     Scale(scale::BenchScaleArgs),
+    /// Invoke a real agent on the local stack: first call of a version (process start) and warm
+    /// calls, against direct calls to the agent process
+    #[cfg(feature = "local")]
+    Invoke(invoke::BenchInvokeArgs),
 }
 
 impl BenchCommand {
@@ -38,6 +44,14 @@ impl BenchCommand {
             BenchCommand::Deploy(args) => crate::cli::block_on(args.run(ctx)),
             #[cfg(feature = "local")]
             BenchCommand::Scale(args) => crate::cli::block_on(args.run(ctx)),
+            #[cfg(feature = "local")]
+            BenchCommand::Invoke(args) => crate::cli::block_on(args.run(ctx)),
         }
     }
+}
+
+/// The median of `values` (the upper one of an even count); sorts them.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use super::median;
 use crate::cli::Ctx;
 use crate::package::{self, PackageOptions, PackageTuning, archive, uv};
 
@@ -187,11 +188,6 @@ fn timed<T>(work: impl FnOnce() -> Result<T>) -> Result<(f64, T)> {
     let start = Instant::now();
     let value = work()?;
     Ok((start.elapsed().as_secs_f64(), value))
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// The way a shell script packages: install into a fresh folder, copy the agent in, `zip -r`.
