@@ -77,19 +77,8 @@ impl BenchInvokeArgs {
         if self.runs == 0 || self.calls == 0 {
             bail!("--runs and --calls must be at least 1");
         }
-        let agents = crate::agents::discover(&ctx.root, &ctx.settings)?;
-        let agent = match &self.agent {
-            Some(name) => crate::agents::pick(&agents, std::slice::from_ref(name))?.remove(0),
-            None => agents
-                .iter()
-                .find(|agent| agent.name == "dad_joke_bot")
-                .or(agents.first())
-                .cloned()
-                .context("no agent under agents/ to benchmark")?,
-        };
-        let scratch_parent = ctx.root.join("target").join("agentcore");
-        std::fs::create_dir_all(&scratch_parent)?;
-        let scratch = tempfile::Builder::new().prefix("bench-invoke-").tempdir_in(&scratch_parent)?;
+        let agent = super::bench_agent(ctx, self.agent.as_deref())?;
+        let scratch = super::scratch(ctx, "bench-invoke-")?;
         let stack = agentcore_local::LocalStack::start(agentcore_local::LocalConfig {
             transition_delay: Duration::ZERO,
             region: ctx.settings.region.clone(),

@@ -1,6 +1,6 @@
 //! Benchmarks: each compares our way against a baseline in the same run and reports ratios.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::Ctx;
 
@@ -48,6 +48,27 @@ impl BenchCommand {
             BenchCommand::Invoke(args) => crate::cli::block_on(args.run(ctx)),
         }
     }
+}
+
+/// The agent a benchmark runs: `name`, else `dad_joke_bot`, else the first agent.
+pub fn bench_agent(ctx: &Ctx, name: Option<&str>) -> Result<crate::agents::Agent> {
+    let agents = crate::agents::discover(&ctx.root, &ctx.settings)?;
+    match name {
+        Some(name) => Ok(crate::agents::pick(&agents, &[name.to_owned()])?.remove(0)),
+        None => agents
+            .iter()
+            .find(|agent| agent.name == "dad_joke_bot")
+            .or(agents.first())
+            .cloned()
+            .context("no agent under agents/ to benchmark"),
+    }
+}
+
+/// A scratch directory under `target/agentcore`, deleted when dropped.
+pub fn scratch(ctx: &Ctx, prefix: &str) -> Result<tempfile::TempDir> {
+    let parent = ctx.root.join("target").join("agentcore");
+    std::fs::create_dir_all(&parent)?;
+    Ok(tempfile::Builder::new().prefix(prefix).tempdir_in(&parent)?)
 }
 
 /// The median of `values` (the upper one of an even count); sorts them.

@@ -98,19 +98,8 @@ impl BenchPackageArgs {
         if self.runs == 0 {
             bail!("--runs must be at least 1");
         }
-        let agents = crate::agents::discover(&ctx.root, &ctx.settings)?;
-        let agent = match &self.agent {
-            Some(name) => crate::agents::pick(&agents, std::slice::from_ref(name))?.remove(0),
-            None => agents
-                .iter()
-                .find(|agent| agent.name == "dad_joke_bot")
-                .or(agents.first())
-                .cloned()
-                .context("no agent under agents/ to benchmark")?,
-        };
-        let scratch_parent = ctx.root.join("target").join("agentcore");
-        std::fs::create_dir_all(&scratch_parent)?;
-        let scratch = tempfile::Builder::new().prefix("bench-package-").tempdir_in(&scratch_parent)?;
+        let agent = super::bench_agent(ctx, self.agent.as_deref())?;
+        let scratch = super::scratch(ctx, "bench-package-")?;
         let uv = uv::ensure(&ctx.settings.uv_version, &ctx.root.join("target").join("tools"), None, "python3")?;
         let options = PackageOptions { out_dir: scratch.path().join("out"), prompt_override: None };
         let deps_dir = scratch.path().join("deps");

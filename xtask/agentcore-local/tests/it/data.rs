@@ -40,6 +40,16 @@ async fn runtime(client: &control::Client, name: &str, key: &str, environment: &
     (id, created.agent_runtime_arn().to_owned())
 }
 
+/// A stack with one READY runtime `name` of the test agent saying `greeting`: the harness, the
+/// runtime's id and its ARN.
+async fn one_agent(name: &str, greeting: &str) -> (Harness, String, String) {
+    let harness = start(0).await;
+    let key = format!("{name}.zip");
+    upload(&harness.stack, &key, agent_zip(greeting)).await;
+    let (id, arn) = runtime(&control_client(&harness.stack).await, name, &key, &[]).await;
+    (harness, id, arn)
+}
+
 async fn update(client: &control::Client, id: &str, key: &str) {
     client
         .update_agent_runtime()
@@ -149,11 +159,8 @@ async fn an_invocation_runs_the_version_its_endpoint_serves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_answers_and_the_agents_own_failures() {
-    let harness = start(0).await;
+    let (harness, _, arn) = one_agent("streamer", "hi").await;
     let stack = &harness.stack;
-    let client = control_client(stack).await;
-    upload(stack, "streamer.zip", agent_zip("hi")).await;
-    let (_, arn) = runtime(&client, "streamer", "streamer.zip", &[]).await;
 
     let (body, content_type, _) = invoke(stack, &arn, None, json!({ "stream": true })).await.unwrap();
     assert_eq!(content_type, "text/event-stream");
@@ -206,12 +213,9 @@ async fn a_version_that_cannot_start_answers_with_its_output_not_a_hang() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_processes_stop_and_come_back_and_the_stack_stops_them_all() {
-    let harness = start(0).await;
+    let (harness, _, arn) = one_agent("idler", "idle").await;
     let stack = &harness.stack;
     stack.set_agent_host(AgentHost { idle_timeout: Some(Duration::from_millis(400)), ..AgentHost::default() });
-    let client = control_client(stack).await;
-    upload(stack, "idle.zip", agent_zip("idle")).await;
-    let (_, arn) = runtime(&client, "idler", "idle.zip", &[]).await;
     let first = answer(stack, &arn, None).await["pid"].as_u64().unwrap();
     for _ in 0..100 {
         if stack.agent_processes().is_empty() {
@@ -257,11 +261,8 @@ async fn raw_invoke(stack: &LocalStack, target: &str, body: &[u8]) -> super::Raw
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invocation_errors_are_the_models() {
-    let harness = start(0).await;
+    let (harness, id, arn) = one_agent("errors", "e").await;
     let stack = &harness.stack;
-    let client = control_client(stack).await;
-    upload(stack, "e.zip", agent_zip("e")).await;
-    let (id, arn) = runtime(&client, "errors", "e.zip", &[]).await;
     let encoded = arn.replace(':', "%3A").replace('/', "%2F");
 
     let missing =

@@ -5,8 +5,8 @@
 use std::ffi::OsStr;
 use std::time::Duration;
 
-use super::ROLE;
-use super::cli::{Running, spawn_up, wait_bounded};
+use super::cli::spawn_up;
+use super::{ROLE, client_script};
 
 /// The standard-library test agent of the stack's own tests.
 const HTTP_AGENT: &str = include_str!("../../../agentcore-local/tests/it/fixtures/http_agent.py");
@@ -51,33 +51,16 @@ print(answer["contentType"], answer["runtimeSessionId"])
 print(answer["response"].read().decode())
 '
 "#;
-    let empty = temp.path().join("no-aws-config");
-    let child = std::process::Command::new("bash")
-        .args(["-c", script])
-        .env("AWS_CLI", &aws)
-        .env("PYTHON", &python)
-        .env("EXPORTS", exports.join("\n"))
-        .env("ZIP", &zip)
-        .env("ROLE", ROLE)
-        .env("OUT", temp.path().join("answer.json"))
-        .env("AWS_CONFIG_FILE", &empty)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("PYTHONPATH")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut running = Running(child);
-    let status = wait_bounded(&mut running, Duration::from_secs(300));
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    use std::io::Read;
-    running.0.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-    running.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert!(status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let (exports, out) = (exports.join("\n"), temp.path().join("answer.json"));
+    let vars = [
+        ("AWS_CLI", aws.as_os_str()),
+        ("PYTHON", python.as_os_str()),
+        ("EXPORTS", exports.as_ref()),
+        ("ZIP", zip.as_os_str()),
+        ("ROLE", ROLE.as_ref()),
+        ("OUT", out.as_os_str()),
+    ];
+    let stdout = client_script(script, temp.path(), &vars);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], "application/json\tsession-of-the-aws-cli-0123456789abcdef\t200", "{stdout}");
     assert_eq!(lines[2], "application/json session-of-boto3-0123456789abcdefghijkl", "{stdout}");
