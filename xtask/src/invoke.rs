@@ -108,13 +108,16 @@ impl InvokeArgs {
             Some(session) => (session.clone(), false),
             None => (new_session(), true),
         };
-        #[allow(unused_mut)] // only the local stack replaces the data client
-        let (mut aws, stack) = aws::connect(ctx).await?;
+        let (aws, stack) = aws::connect(ctx).await?;
+        // The in-process stack runs the agents with xtask's uv, behind its own data endpoint.
         #[cfg(feature = "local")]
-        if let Some(stack) = &stack {
-            stack.set_agent_host(crate::local::agent_host(ctx));
-            aws.data = Some(stack.data_client());
-        }
+        let aws = match &stack {
+            Some(stack) => {
+                stack.set_agent_host(crate::local::agent_host(ctx));
+                AwsClients { data: Some(stack.data_client()), ..aws }
+            }
+            None => aws,
+        };
         let local = if ctx.aws.local { " --local" } else { "" };
         let (arn, version) = resolve(&aws, &destination, local).await?;
         let served = version.as_deref().map(|v| format!(", version {v}")).unwrap_or_default();

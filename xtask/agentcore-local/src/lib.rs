@@ -470,6 +470,9 @@ where
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
+                // Answers go out in several writes (a streamed body's chunks): without this,
+                // Nagle's algorithm holds each one for the client's delayed ACK, 40 ms on Linux.
+                let _ = stream.set_nodelay(true);
                 let handler = handler.clone();
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(handler);

@@ -502,6 +502,7 @@ async fn ping(port: u16) -> Result<hyper::StatusCode> {
 /// and no connection outlives the process).
 pub(crate) async fn send(port: u16, request: hyper::Request<Full<Bytes>>) -> Result<hyper::Response<Incoming>> {
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream.set_nodelay(true)?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(async move {
         let _ = connection.await;

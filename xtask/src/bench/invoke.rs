@@ -167,6 +167,7 @@ async fn direct_call(port: u16, payload: &[u8], session: &str) -> Result<f64> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let started = Instant::now();
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream.set_nodelay(true)?;
     let head = format!(
         "POST /invocations HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n\
          x-amzn-bedrock-agentcore-runtime-session-id: {session}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
