@@ -48,6 +48,10 @@ impl Default for WaitPolicy {
 pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     pub control: aws_sdk_bedrockagentcorecontrol::Client,
+    /// The data plane (InvokeAgentRuntime), from the same configuration (`AWS_ENDPOINT_URL_BEDROCK_AGENTCORE`
+    /// overrides its endpoint). `None` where no data-plane endpoint is known: clients of a local
+    /// stack built from its S3 and control endpoints alone.
+    pub data: Option<aws_sdk_bedrockagentcore::Client>,
     /// The artifact bucket (settings or --bucket).
     pub bucket: String,
     /// Deadline and poll pacing of every wait.
@@ -107,10 +111,25 @@ pub(crate) fn clients_from_config(config: &aws_config::SdkConfig, bucket: &str, 
     AwsClients {
         s3: aws_sdk_s3::Client::from_conf(s3_builder(config, path_style).build()),
         control: aws_sdk_bedrockagentcorecontrol::Client::new(config),
+        data: Some(data_client(config, None)),
         bucket: bucket.to_owned(),
         wait: WaitPolicy::default(),
         runtimes: Default::default(),
     }
+}
+
+/// The data-plane client of `config`, at `endpoint` when given. An invocation may stream for
+/// minutes, so no attempt timeout cuts it (the caller bounds the whole call), and it is retried at
+/// most twice, for throttling and AgentCore's own failures only, as the SDK retries.
+pub fn data_client(config: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_bedrockagentcore::Client {
+    let builder = aws_sdk_bedrockagentcore::config::Builder::from(config)
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).build());
+    let builder = match endpoint {
+        Some(endpoint) => builder.endpoint_url(endpoint),
+        None => builder,
+    };
+    aws_sdk_bedrockagentcore::Client::from_conf(builder.build())
 }
 
 fn s3_builder(config: &aws_config::SdkConfig, path_style: bool) -> aws_sdk_s3::config::Builder {
@@ -198,6 +217,7 @@ pub async fn local_clients(
         .load()
         .await;
     let mut clients = clients_from_config(&config, bucket, true);
+    clients.data = None;
     clients.s3 = aws_sdk_s3::Client::from_conf(s3_builder(&config, true).endpoint_url(s3_endpoint).build());
     let control_config =
         aws_sdk_bedrockagentcorecontrol::config::Builder::from(&config).endpoint_url(control_endpoint).build();

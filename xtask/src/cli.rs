@@ -41,7 +41,9 @@ pub enum Command {
     Cleanup(cleanup::CleanupArgs),
     /// Runtimes, versions, endpoints and quota use
     Status(status::StatusArgs),
-    /// The bundled local AgentCore stack (control plane and S3)
+    /// Call an agent through AgentCore's data plane and print its answer as it streams
+    Invoke(crate::invoke::InvokeArgs),
+    /// The bundled local AgentCore stack (control and data planes, S3, a Bedrock stand-in)
     #[cfg(feature = "local")]
     #[command(subcommand)]
     Local(local::LocalCommand),
@@ -82,6 +84,7 @@ pub(crate) fn run(cli: Cli, github: &GithubFiles) -> Result<()> {
         Command::Rollback(args) => block_on(args.run(&ctx)),
         Command::Cleanup(args) => block_on(args.run(&ctx)),
         Command::Status(args) => block_on(args.run(&ctx)),
+        Command::Invoke(args) => block_on(args.run(&ctx)),
         #[cfg(feature = "local")]
         Command::Local(command) => block_on(command.run(&ctx)),
         Command::Github(command) => block_on(command.run(&ctx)),

@@ -10,6 +10,7 @@ mod connect;
 pub mod context;
 pub mod deploy;
 pub mod github;
+pub mod invoke;
 #[cfg(feature = "local")]
 mod local;
 pub mod naming;

@@ -1,10 +1,11 @@
 //! `cargo xtask local up` and `local reset`: the bundled local AgentCore stack (crate
-//! `agentcore-local`) in the foreground, and the deletion of its state.
+//! `agentcore-local`) in the foreground, and the deletion of its state; and how the stack runs the
+//! agents' code for xtask.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use agentcore_local::{LocalConfig, LocalStack};
+use agentcore_local::{AgentHost, LocalConfig, LocalStack, UvSource};
 use anyhow::{Context, Result};
 
 use crate::context::Ctx;
@@ -41,6 +42,10 @@ pub struct UpArgs {
         value_parser = clap::value_parser!(u64).range(..=MAX_TRANSITION_MS)
     )]
     pub(crate) transition_delay: u64,
+    /// Stop an agent process after this many seconds without a call (default: the version's
+    /// idleRuntimeSessionTimeout, 900 unless set)
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) idle_timeout: Option<u64>,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -80,15 +85,23 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         region: ctx.settings.region.clone(),
     };
     let stack = LocalStack::start_with_log(config, true).await?;
+    stack.set_agent_host(AgentHost { idle_timeout: args.idle_timeout.map(Duration::from_secs), ..agent_host(ctx) });
     // Listen for signals before announcing readiness: a supervisor may stop us as soon as it has read
     // the exports, and a signal without a handler would end the process before a clean shutdown.
     let stop = StopSignals::listen()?;
     progress!("local: state in {}", stack.dir().display());
     progress!("local: S3 at {}, AgentCore control plane at {}", stack.s3_endpoint(), stack.control_endpoint());
+    progress!(
+        "local: AgentCore data plane at {}, Bedrock runtime stand-in at {}",
+        stack.data_endpoint(),
+        stack.model_endpoint()
+    );
     let ready = Ready {
         dir: stack.dir().to_owned(),
         s3_endpoint: stack.s3_endpoint(),
         control_endpoint: stack.control_endpoint(),
+        data_endpoint: stack.data_endpoint(),
+        model_endpoint: stack.model_endpoint(),
         region: stack.region().to_owned(),
         env: stack.env_exports(),
     };
@@ -100,6 +113,19 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     Ok(())
 }
 
+/// How the local data plane runs the agents' code for xtask: their dependencies are installed for
+/// this machine with the pinned uv (found or installed on first need, as packaging does), into
+/// virtualenvs cached in `target/agentcore/host-venvs`, which `local reset` leaves alone.
+pub fn agent_host(ctx: &Ctx) -> AgentHost {
+    let version = ctx.settings.uv_version.clone();
+    let tools = ctx.root.join("target").join("tools");
+    AgentHost {
+        uv: Some(UvSource::new(move || Ok(crate::package::uv::ensure(&version, &tools, None, "python3")?.path))),
+        venvs: Some(ctx.root.join("target").join("agentcore").join("host-venvs")),
+        ..AgentHost::default()
+    }
+}
+
 /// What `local up` prints once it serves: `export` lines, or with `--json` an object whose `env`
 /// holds the same variables.
 #[derive(Debug, serde::Serialize)]
@@ -107,6 +133,8 @@ struct Ready {
     dir: PathBuf,
     s3_endpoint: String,
     control_endpoint: String,
+    data_endpoint: String,
+    model_endpoint: String,
     region: String,
     #[serde(serialize_with = "env_map")]
     env: Vec<(String, String)>,

@@ -64,7 +64,7 @@ pub(crate) fn check(dir: &Path, artifact: &Value) -> Option<String> {
 }
 
 /// Where the S3 server (s3s-fs) keeps `bucket/key`; `None` for keys that would escape the bucket.
-fn object_path(dir: &Path, bucket: &str, key: &str) -> Option<PathBuf> {
+pub(crate) fn object_path(dir: &Path, bucket: &str, key: &str) -> Option<PathBuf> {
     let relative = Path::new(key);
     if key.is_empty() || !relative.components().all(|part| matches!(part, Component::Normal(_))) {
         return None;

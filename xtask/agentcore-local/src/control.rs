@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::model::{Location, model};
+use super::model::{Location, Model, model};
 use super::plane::{self, ApiError, Env};
 use super::uri::{parse_query, percent_decode};
 use super::{artifact, faults, sigv4, store};
@@ -104,9 +104,9 @@ fn route(method: &str, path: &str) -> Option<(&'static str, Vec<(&'static str, S
     Some(op)
 }
 
-type Body = Full<Bytes>;
+pub(crate) type Body = Full<Bytes>;
 
-fn json_response(status: u16, body: &Value, request_id: &str) -> Response<Body> {
+pub(crate) fn json_response(status: u16, body: &Value, request_id: &str) -> Response<Body> {
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header("content-type", "application/json")
@@ -115,7 +115,7 @@ fn json_response(status: u16, body: &Value, request_id: &str) -> Response<Body> 
         .expect("static response parts are valid")
 }
 
-fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
+pub(crate) fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
     let mut body = json!({ "message": error.message });
     if let Some(reason) = error.reason {
         body["reason"] = reason.into();
@@ -128,7 +128,7 @@ fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
     response
 }
 
-fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     let bytes: [u8; 16] = rand::random();
     let hex = hex::encode(bytes);
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
@@ -181,29 +181,11 @@ impl Control {
             ));
         };
         let input = build_input(operation, &labels, query, method, body)?;
-        validate(operation, &input)?;
+        validate(model(), operation, &input)?;
+        let (quotas, clock_offset_ms) = injected_faults(&self.dir, operation).await?;
 
         let control = Arc::clone(self);
-        let drawn = tokio::task::spawn_blocking(move || {
-            store::with_lock(&control.dir, || faults::draw(&control.dir, operation))
-        })
-        .await
-        .map_err(|err| ApiError::internal(err.to_string()))?
-        .and_then(|drawn| drawn)
-        .map_err(|err| ApiError::internal(format!("{err:#}; fix or delete faults.json in the state directory")))?;
-        let (drawn, quotas) = drawn;
-        if !drawn.latency.is_zero() {
-            tokio::time::sleep(drawn.latency).await;
-        }
-        if drawn.throttle {
-            return Err(ApiError::new(429, "ThrottlingException", format!("Rate exceeded for {operation} (injected)")));
-        }
-        if drawn.internal_error {
-            return Err(ApiError::internal(format!("internal error in {operation} (injected)")));
-        }
-
-        let control = Arc::clone(self);
-        let now = store::now_ms() + drawn.clock_offset_ms;
+        let now = store::now_ms() + clock_offset_ms;
         tokio::task::spawn_blocking(move || control.execute(operation, &input, quotas, now))
             .await
             .map_err(|err| ApiError::internal(err.to_string()))?
@@ -265,6 +247,29 @@ impl Control {
             Ok(result)
         })
     }
+}
+
+/// Draws `operation`'s injected faults (`faults.json`): waits out their latency, then answers
+/// throttling or an internal error when one is due; else the quotas in force.
+/// The faults `operation` draws (latency, throttling, 500s), then its quotas and the clock offset in force.
+pub(crate) async fn injected_faults(dir: &Path, operation: &'static str) -> Result<(faults::Quotas, i64), ApiError> {
+    let dir = dir.to_path_buf();
+    let drawn = tokio::task::spawn_blocking(move || store::with_lock(&dir, || faults::draw(&dir, operation)))
+        .await
+        .map_err(|err| ApiError::internal(err.to_string()))?
+        .and_then(|drawn| drawn)
+        .map_err(|err| ApiError::internal(format!("{err:#}; fix or delete faults.json in the state directory")))?;
+    let (drawn, quotas) = drawn;
+    if !drawn.latency.is_zero() {
+        tokio::time::sleep(drawn.latency).await;
+    }
+    if drawn.throttle {
+        return Err(ApiError::new(429, "ThrottlingException", format!("Rate exceeded for {operation} (injected)")));
+    }
+    if drawn.internal_error {
+        return Err(ApiError::internal(format!("internal error in {operation} (injected)")));
+    }
+    Ok((quotas, drawn.clock_offset_ms))
 }
 
 /// Operation, resource and token: a token is scoped to the call it was first used with.
@@ -339,8 +344,7 @@ fn build_input(
 }
 
 /// Model-driven validation of a whole input.
-fn validate(operation: &str, input: &Map<String, Value>) -> Result<(), ApiError> {
-    let model = model();
+pub(crate) fn validate(model: &Model, operation: &str, input: &Map<String, Value>) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     if let Some(shape) = model.input_shape(operation) {
         model.validate(shape, &Value::Object(input.clone()), "", &mut errors);

@@ -8,11 +8,12 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::model::OPERATIONS;
+use super::model::{DATA_OPERATIONS, OPERATIONS};
 use super::store;
 
-/// Faults for one operation. Counters are consumed one per request (or per resource for
-/// `stuck` and `fail`); `latency_ms` applies to every request while set.
+/// Faults for one operation (of the control plane, or the data plane's InvokeAgentRuntime, which
+/// takes `throttle`, `internal_error` and `latency_ms`). Counters are consumed one per request (or
+/// per resource for `stuck` and `fail`); `latency_ms` applies to every request while set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "snake_case", deny_unknown_fields)]
 pub struct OperationFaults {
@@ -172,8 +173,9 @@ pub(crate) fn read(path: &Path) -> Result<FaultsConfig> {
 }
 
 fn check_operation(operation: &str) -> Result<()> {
-    if !OPERATIONS.contains(&operation) {
-        bail!("unknown operation `{operation}` for fault injection; use one of {}", OPERATIONS.join(", "));
+    if !OPERATIONS.contains(&operation) && !DATA_OPERATIONS.contains(&operation) {
+        let known: Vec<&str> = OPERATIONS.iter().chain(DATA_OPERATIONS).copied().collect();
+        bail!("unknown operation `{operation}` for fault injection; use one of {}", known.join(", "));
     }
     Ok(())
 }

@@ -1,15 +1,20 @@
-//! The bundled local AgentCore stack: a control-plane emulator and an S3 server on 127.0.0.1.
+//! The bundled local AgentCore stack on 127.0.0.1: a control-plane emulator, an S3 server, a data
+//! plane that runs the agents' code, and a stand-in for the Bedrock runtime they call.
 //!
-//! [`LocalStack::start`] runs both in-process with a [`LocalConfig`] (what xtask's `--local` and
-//! `local up` do); [`LocalStack::faults`] injects failures; [`reset`] deletes a state directory.
+//! [`LocalStack::start`] runs them in-process with a [`LocalConfig`] (what xtask's `--local` and
+//! `local up` do); [`LocalStack::set_agent_host`] says how agent code runs on this machine;
+//! [`LocalStack::faults`] injects failures; [`reset`] deletes a state directory.
 
 #![warn(missing_docs)]
 
 mod artifact;
+mod bedrock;
 mod control;
+mod data;
 mod faults;
 mod model;
 mod plane;
+mod runner;
 mod s3;
 mod sigv4;
 mod store;
@@ -28,7 +33,8 @@ use tokio::task::{JoinHandle, JoinSet};
 
 pub use control::RequestCounts;
 pub use faults::{Faults, FaultsConfig, OperationFaults, Quotas};
-pub use model::OPERATIONS;
+pub use model::{DATA_OPERATIONS, OPERATIONS};
+pub use runner::{AgentHost, AgentProcessInfo, UvSource};
 pub use sigv4::sign;
 pub use store::prepare_dir;
 
@@ -95,12 +101,16 @@ impl LocalConfig {
     }
 }
 
-/// A running stack on 127.0.0.1; stops when shut down or dropped.
+/// A running stack on 127.0.0.1; stops (with the agent processes it started) when shut down or dropped.
 pub struct LocalStack {
     dir: PathBuf,
     region: String,
     s3_addr: SocketAddr,
     control_addr: SocketAddr,
+    data_addr: SocketAddr,
+    model_addr: SocketAddr,
+    /// The agent processes of the data plane.
+    runner: Arc<runner::Runner>,
     shutdown: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
     /// The control plane's request counts.
@@ -116,6 +126,8 @@ impl std::fmt::Debug for LocalStack {
             .field("dir", &self.dir)
             .field("s3", &self.s3_addr)
             .field("control", &self.control_addr)
+            .field("data", &self.data_addr)
+            .field("model", &self.model_addr)
             .finish_non_exhaustive()
     }
 }
@@ -126,12 +138,14 @@ pub const ACCESS_KEY_ID: &str = "AKIALOCALAGENTCORE01";
 pub const SECRET_ACCESS_KEY: &str = "local-agentcore-secret-key";
 
 impl LocalStack {
-    /// Starts both servers on 127.0.0.1; returns once both listen (connections queue from then on).
+    /// Starts the servers on 127.0.0.1; returns once they listen (connections queue from then on).
+    /// The data plane and the Bedrock stand-in take free ports.
     pub async fn start(config: LocalConfig) -> Result<LocalStack> {
         LocalStack::start_with_log(config, false).await
     }
 
-    /// [`LocalStack::start`], logging every control-plane request on stderr when `log` is set.
+    /// [`LocalStack::start`], logging every request and the agent processes' output on stderr when
+    /// `log` is set.
     pub async fn start_with_log(config: LocalConfig, log: bool) -> Result<LocalStack> {
         let dir = std::path::absolute(&config.dir)
             .with_context(|| format!("cannot resolve state directory {}", config.dir.display()))?;
@@ -142,8 +156,10 @@ impl LocalStack {
             );
         }
         // Ports first: a port that is taken fails the start before the state directory is touched.
-        let s3_listener = bind(config.s3_port, "S3", "--s3-port").await?;
-        let control_listener = bind(config.control_port, "control plane", "--control-port").await?;
+        let s3_listener = bind(config.s3_port, "S3", Some("--s3-port")).await?;
+        let control_listener = bind(config.control_port, "control plane", Some("--control-port")).await?;
+        let data_listener = bind(0, "data plane", None).await?;
+        let model_listener = bind(0, "Bedrock runtime stand-in", None).await?;
         store::prepare_dir(&dir)?;
         if log && store::in_use(&dir) {
             eprintln!("local: another local stack runs on {}; this one shares its state", dir.display());
@@ -161,22 +177,51 @@ impl LocalStack {
         });
         let s3_addr = s3_listener.local_addr()?;
         let control_addr = control_listener.local_addr()?;
+        let data_addr = data_listener.local_addr()?;
+        let model_addr = model_listener.local_addr()?;
+        let runner = Arc::new(runner::Runner::new(
+            &dir,
+            log,
+            agent_env(
+                &config.region,
+                [s3_addr, control_addr, data_addr, model_addr].map(|addr| format!("http://{addr}")),
+            ),
+        ));
+        let data = Arc::new(data::DataPlane {
+            dir: dir.clone(),
+            region: config.region.clone(),
+            log,
+            runner: Arc::clone(&runner),
+        });
+        let model = Arc::new(bedrock::ModelStandIn { region: config.region.clone(), log });
         let (shutdown, watcher) = watch::channel(false);
         let s3_server = tokio::spawn(serve(s3_listener, watcher.clone(), move |request| {
             let s3 = s3.clone();
             s3.serve(request)
         }));
-        let control_server = tokio::spawn(serve(control_listener, watcher, move |request| {
+        let control_server = tokio::spawn(serve(control_listener, watcher.clone(), move |request| {
             let control = Arc::clone(&control);
             control.serve(request)
         }));
+        let data_server = tokio::spawn(serve(data_listener, watcher.clone(), move |request| {
+            let data = Arc::clone(&data);
+            data.serve(request)
+        }));
+        let model_server = tokio::spawn(serve(model_listener, watcher.clone(), move |request| {
+            let model = Arc::clone(&model);
+            model.serve(request)
+        }));
+        let reaper = tokio::spawn(reap(Arc::clone(&runner), watcher));
         Ok(LocalStack {
             dir,
             region: config.region,
             s3_addr,
             control_addr,
+            data_addr,
+            model_addr,
+            runner,
             shutdown,
-            servers: vec![s3_server, control_server],
+            servers: vec![s3_server, control_server, data_server, model_server, reaper],
             requests,
             _in_use: in_use,
         })
@@ -192,6 +237,33 @@ impl LocalStack {
         format!("http://{}", self.control_addr)
     }
 
+    /// The data plane's URL (InvokeAgentRuntime), `http://127.0.0.1:<port>`.
+    pub fn data_endpoint(&self) -> String {
+        format!("http://{}", self.data_addr)
+    }
+
+    /// The Bedrock runtime stand-in's URL (Converse, ConverseStream), `http://127.0.0.1:<port>`.
+    pub fn model_endpoint(&self) -> String {
+        format!("http://{}", self.model_addr)
+    }
+
+    /// Says how the data plane runs agent code on this machine (uv, Python, where virtualenvs are
+    /// cached, timeouts). Until called, the defaults of [`AgentHost`] apply: no uv, so only versions
+    /// without dependencies run. Processes already running keep their settings.
+    pub fn set_agent_host(&self, host: AgentHost) {
+        self.runner.set_host(host);
+    }
+
+    /// The agent processes running now, by runtime id and version.
+    pub fn agent_processes(&self) -> Vec<AgentProcessInfo> {
+        self.runner.processes()
+    }
+
+    /// Stops every agent process now (the next invocation of a version starts it again).
+    pub fn stop_agents(&self) {
+        self.runner.stop_all(false);
+    }
+
     /// The region the stack answers for.
     pub fn region(&self) -> &str {
         &self.region
@@ -202,12 +274,15 @@ impl LocalStack {
         &self.dir
     }
 
-    /// Environment variables that point any AWS SDK or the AWS CLI at this stack. Besides the
-    /// five the SDKs read, AWS_DEFAULT_REGION is set too: botocore (boto3, the AWS CLI) ignores AWS_REGION.
+    /// Environment variables that point any AWS SDK or the AWS CLI at this stack: S3, the AgentCore
+    /// control and data planes, the Bedrock runtime stand-in, the region and the credentials.
+    /// AWS_DEFAULT_REGION is set too: botocore (boto3, the AWS CLI) ignores AWS_REGION.
     pub fn env_exports(&self) -> Vec<(String, String)> {
         vec![
             ("AWS_ENDPOINT_URL_S3".to_owned(), self.s3_endpoint()),
             ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL".to_owned(), self.control_endpoint()),
+            ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE".to_owned(), self.data_endpoint()),
+            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME".to_owned(), self.model_endpoint()),
             ("AWS_REGION".to_owned(), self.region.clone()),
             ("AWS_DEFAULT_REGION".to_owned(), self.region.clone()),
             ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY_ID.to_owned()),
@@ -269,6 +344,19 @@ impl LocalStack {
         aws_sdk_bedrockagentcorecontrol::Client::from_conf(config)
     }
 
+    /// A data-plane client for this stack (static credentials, no shared config read).
+    pub fn data_client(&self) -> aws_sdk_bedrockagentcore::Client {
+        use aws_sdk_bedrockagentcore::config;
+        let config = config::Builder::new()
+            .behavior_version(config::BehaviorVersion::latest())
+            .http_client(http_client())
+            .region(config::Region::new(self.region.clone()))
+            .credentials_provider(credentials())
+            .endpoint_url(self.data_endpoint())
+            .build();
+        aws_sdk_bedrockagentcore::Client::from_conf(config)
+    }
+
     /// Creates `bucket` unless it exists.
     pub async fn ensure_bucket(&self, bucket: &str) -> Result<()> {
         let client = self.s3_client();
@@ -289,8 +377,9 @@ impl LocalStack {
         }
     }
 
-    /// Stops both servers and waits for them.
+    /// Stops the agent processes and the servers, and waits for the servers.
     pub async fn shutdown(mut self) {
+        self.runner.stop_all(true);
         let _ = self.shutdown.send(true);
         for server in self.servers.drain(..) {
             let _ = server.await;
@@ -300,6 +389,7 @@ impl LocalStack {
 
 impl Drop for LocalStack {
     fn drop(&mut self) {
+        self.runner.stop_all(true);
         let _ = self.shutdown.send(true);
         for server in &self.servers {
             server.abort(); // also drops (and so aborts) the server's open connections
@@ -317,10 +407,47 @@ fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
     aws_smithy_http_client::Builder::new().build_http()
 }
 
-async fn bind(port: u16, what: &str, flag: &str) -> Result<TcpListener> {
+/// What every agent process gets: this stack as its only AWS. The catch-all endpoint is the data
+/// plane, which refuses what it does not serve, so no AWS call of an agent leaves the machine; the
+/// shared config files and instance metadata are out of reach, so no other credentials are found.
+fn agent_env(region: &str, [s3, control, data, model]: [String; 4]) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", data.as_str()),
+        ("AWS_ENDPOINT_URL_S3", &s3),
+        ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL", &control),
+        ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", &data),
+        ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", &model),
+        ("AWS_REGION", region),
+        ("AWS_DEFAULT_REGION", region),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+        ("AWS_CONFIG_FILE", "/nonexistent/agentcore-local/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/agentcore-local/credentials"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .collect()
+}
+
+/// Stops idle agent processes until the stack stops.
+async fn reap(runner: Arc<runner::Runner>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => runner.reap(),
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+/// Listens on `port` of loopback (0: a free one); `flag` names the option that picks another port.
+async fn bind(port: u16, what: &str, flag: Option<&str>) -> Result<TcpListener> {
     // Loopback only: the stack has fixed credentials and must never be reachable from the network.
-    TcpListener::bind(("127.0.0.1", port)).await.with_context(|| {
-        format!("cannot listen on 127.0.0.1:{port} for the {what}: pick another port with {flag} or 0 for a free one")
+    TcpListener::bind(("127.0.0.1", port)).await.with_context(|| match flag {
+        Some(flag) => format!(
+            "cannot listen on 127.0.0.1:{port} for the {what}: pick another port with {flag} or 0 for a free one"
+        ),
+        None => format!("cannot listen on a free port of 127.0.0.1 for the {what}"),
     })
 }
 
@@ -342,6 +469,9 @@ where
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
+                // Answers go out in several writes (a streamed body's chunks): without this,
+                // Nagle's algorithm holds each one for the client's delayed ACK, 40 ms on Linux.
+                let _ = stream.set_nodelay(true);
                 let handler = handler.clone();
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(handler);

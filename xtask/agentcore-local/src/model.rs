@@ -1,4 +1,5 @@
-//! The vendored botocore model of the control API and the input validation it drives.
+//! The vendored botocore models (the control API, and the data plane's InvokeAgentRuntime) and the
+//! input validation they drive.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -8,6 +9,8 @@ use serde_json::{Map, Value};
 
 /// The botocore model, vendored unmodified so the emulator validates exactly what AWS documents.
 const MODEL_JSON: &str = include_str!("model/service-2.json");
+/// The data plane's botocore model (`bedrock-agentcore`, 2024-02-28), vendored unmodified too.
+const DATA_MODEL_JSON: &str = include_str!("model/data-plane/service-2.json");
 
 /// The runtime and runtime-endpoint operations the local control plane serves.
 pub const OPERATIONS: &[&str] = &[
@@ -23,6 +26,9 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteAgentRuntimeEndpoint",
     "ListAgentRuntimeEndpoints",
 ];
+
+/// The data-plane operations the local stack serves.
+pub const DATA_OPERATIONS: &[&str] = &["InvokeAgentRuntime"];
 
 /// One field that failed validation, as in the `fieldList` of a ValidationException.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -45,22 +51,30 @@ pub(crate) enum Location {
 pub(crate) struct Model {
     shapes: Map<String, Value>,
     operations: Map<String, Value>,
+    /// The operations served: only their inputs' patterns are compiled.
+    served: &'static [&'static str],
     /// Anchored patterns by shape name; `None` when the regex crate cannot compile one.
     patterns: HashMap<String, Option<Regex>>,
 }
 
-/// The model, parsed on first use.
+/// The control-plane model, parsed on first use.
 pub(crate) fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
-    MODEL.get_or_init(|| Model::parse(MODEL_JSON).expect("the vendored model is valid JSON"))
+    MODEL.get_or_init(|| Model::parse(MODEL_JSON, OPERATIONS).expect("the vendored model is valid JSON"))
+}
+
+/// The data-plane model, parsed on the first invocation.
+pub(crate) fn data_model() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| Model::parse(DATA_MODEL_JSON, DATA_OPERATIONS).expect("the vendored model is valid JSON"))
 }
 
 impl Model {
-    fn parse(text: &str) -> anyhow::Result<Model> {
+    fn parse(text: &str, served: &'static [&'static str]) -> anyhow::Result<Model> {
         let root: Value = serde_json::from_str(text)?;
         let shapes = root.get("shapes").and_then(Value::as_object).cloned().unwrap_or_default();
         let operations = root.get("operations").and_then(Value::as_object).cloned().unwrap_or_default();
-        let mut model = Model { shapes, operations, patterns: HashMap::new() };
+        let mut model = Model { shapes, operations, served, patterns: HashMap::new() };
         for name in model.reachable_shapes() {
             let Some(pattern) = model.shape(&name).and_then(|shape| shape.get("pattern")).and_then(Value::as_str)
             else {
@@ -111,7 +125,7 @@ impl Model {
     /// Every shape reachable from the served operations' inputs.
     fn reachable_shapes(&self) -> Vec<String> {
         let mut seen = Vec::new();
-        for operation in OPERATIONS {
+        for operation in self.served {
             if let Some(input) = self.input_shape(operation) {
                 self.collect(input, &mut seen);
             }
@@ -287,11 +301,13 @@ mod tests {
 
     #[test]
     fn every_reachable_pattern_compiles() {
-        let model = model();
-        let uncompiled: Vec<&String> =
-            model.patterns.iter().filter(|(_, regex)| regex.is_none()).map(|(shape, _)| shape).collect();
-        assert!(uncompiled.is_empty(), "the regex crate cannot compile the patterns of {uncompiled:?}");
-        assert!(model.pattern("AgentRuntimeName").is_some());
+        for model in [model(), data_model()] {
+            let uncompiled: Vec<&String> =
+                model.patterns.iter().filter(|(_, regex)| regex.is_none()).map(|(shape, _)| shape).collect();
+            assert!(uncompiled.is_empty(), "the regex crate cannot compile the patterns of {uncompiled:?}");
+        }
+        assert!(model().pattern("AgentRuntimeName").is_some());
+        assert!(data_model().pattern("InvokeAgentRuntimeRequestAccountIdString").is_some());
     }
 
     #[test]

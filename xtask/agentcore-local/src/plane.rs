@@ -931,6 +931,108 @@ pub(crate) fn list_endpoints(state: &State, env: &Env, input: &Map<String, Value
     Ok((200, with_token(json!({ "runtimeEndpoints": rows }), token)))
 }
 
+/// What an invocation runs: one version of a runtime, as an endpoint serves it now.
+#[derive(Debug, Clone)]
+pub(crate) struct InvocationTarget {
+    pub(crate) runtime_id: String,
+    pub(crate) runtime_name: String,
+    pub(crate) endpoint: String,
+    pub(crate) version: u32,
+    /// The version's configuration, as its create or update request gave it.
+    pub(crate) config: Map<String, Value>,
+}
+
+/// The runtime a data-plane path label names: its ARN (URL-encoded by the SDKs), or its id with
+/// `accountId`. Another region or account is a runtime this stack does not have.
+pub(crate) fn runtime_id_of(label: &str, account_id: Option<&str>, region: &str) -> Result<String, ApiError> {
+    if let Some(rest) = label.strip_prefix("arn:") {
+        let parts: Vec<&str> = rest.splitn(5, ':').collect();
+        let [_partition, service, arn_region, account, resource] = parts.as_slice() else {
+            return Err(ApiError::validation("FieldValidationFailed", format!("{label} is not an agent runtime ARN")));
+        };
+        let Some(id) = resource.strip_prefix("runtime/").filter(|id| !id.is_empty() && !id.contains('/')) else {
+            return Err(ApiError::validation(
+                "FieldValidationFailed",
+                format!(
+                    "{label} is not an agent runtime ARN (arn:aws:bedrock-agentcore:<region>:<account>:runtime/<id>)"
+                ),
+            ));
+        };
+        if *service != "bedrock-agentcore" || *arn_region != region || *account != ACCOUNT_ID {
+            return Err(ApiError::not_found(format!(
+                "no agent runtime {label}: the local stack holds the runtimes of account {ACCOUNT_ID} in {region}"
+            )));
+        }
+        return Ok((*id).to_owned());
+    }
+    match account_id {
+        None => Err(ApiError::validation(
+            "FieldValidationFailed",
+            format!("{label} is a runtime id, which needs the accountId query parameter; or pass the runtime's ARN"),
+        )),
+        Some(account) if account != ACCOUNT_ID => {
+            Err(ApiError::not_found(format!("no agent runtime {label} in account {account}")))
+        }
+        Some(_) => Ok(label.to_owned()),
+    }
+}
+
+/// The version the endpoint `qualifier` (DEFAULT when absent) of runtime `id` serves now.
+pub(crate) fn invocation_target(
+    state: &State,
+    now: i64,
+    id: &str,
+    qualifier: Option<&str>,
+) -> Result<InvocationTarget, ApiError> {
+    let runtime =
+        state.runtimes.get(id).filter(|runtime| runtime.deleting.is_none()).ok_or_else(|| {
+            ApiError::not_found(format!("no agent runtime {id}: it does not exist or is being deleted"))
+        })?;
+    let name = qualifier.unwrap_or(DEFAULT_ENDPOINT);
+    let Some(endpoint) = runtime.endpoints.get(name) else {
+        let hint = if name.chars().all(|c| c.is_ascii_digit()) {
+            "; the qualifier is an endpoint name, not a version: point an endpoint at the version to call it"
+        } else {
+            ""
+        };
+        return Err(ApiError::not_found(format!("agent runtime {} has no endpoint named {name}{hint}", runtime.name)));
+    };
+    let (status, live, _, failure) = runtime.endpoint_view(endpoint, now);
+    if status == "DELETING" {
+        return Err(ApiError::not_found(format!("endpoint {name} of agent runtime {} is being deleted", runtime.name)));
+    }
+    let Some(version) = live else {
+        if status.ends_with("_FAILED") {
+            return Err(ApiError::not_found(format!(
+                "endpoint {name} of agent runtime {} serves no version: it is {status} ({})",
+                runtime.name,
+                failure.as_deref().unwrap_or("no failure reason")
+            )));
+        }
+        return Err(ApiError::new(
+            409,
+            "RetryableConflictException",
+            format!(
+                "endpoint {name} of agent runtime {} is {status} and serves no version yet; retry once it is READY",
+                runtime.name
+            ),
+        ));
+    };
+    let config = runtime.versions.get(&version).map(|v| v.config.clone()).ok_or_else(|| {
+        ApiError::internal(format!(
+            "endpoint {name} of agent runtime {} serves version {version}, which is gone",
+            runtime.name
+        ))
+    })?;
+    Ok(InvocationTarget {
+        runtime_id: runtime.id.clone(),
+        runtime_name: runtime.name.clone(),
+        endpoint: name.to_owned(),
+        version,
+        config,
+    })
+}
+
 /// How to start over when the state directory `dir` cannot be read.
 pub(crate) fn reset_hint(dir: &Path) -> String {
     format!(

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use super::median;
 use crate::context::Ctx;
 use crate::package::{self, PackageOptions, PackageTuning, archive, uv};
 
@@ -97,19 +98,8 @@ impl BenchPackageArgs {
         if self.runs == 0 {
             bail!("--runs must be at least 1");
         }
-        let agents = crate::agents::discover(&ctx.root, &ctx.settings)?;
-        let agent = match &self.agent {
-            Some(name) => crate::agents::pick(&agents, std::slice::from_ref(name))?.remove(0),
-            None => agents
-                .iter()
-                .find(|agent| agent.name == "dad_joke_bot")
-                .or(agents.first())
-                .cloned()
-                .context("no agent under agents/ to benchmark")?,
-        };
-        let scratch_parent = ctx.root.join("target").join("agentcore");
-        std::fs::create_dir_all(&scratch_parent)?;
-        let scratch = tempfile::Builder::new().prefix("bench-package-").tempdir_in(&scratch_parent)?;
+        let agent = super::bench_agent(ctx, self.agent.as_deref())?;
+        let scratch = super::scratch(ctx, "bench-package-")?;
         let uv = uv::ensure(&ctx.settings.uv_version, &ctx.root.join("target").join("tools"), None, "python3")?;
         let options = PackageOptions { out_dir: scratch.path().join("out"), prompt_override: None };
         let deps_dir = scratch.path().join("deps");
@@ -187,11 +177,6 @@ fn timed<T>(work: impl FnOnce() -> Result<T>) -> Result<(f64, T)> {
     let start = Instant::now();
     let value = work()?;
     Ok((start.elapsed().as_secs_f64(), value))
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// The way a shell script packages: install into a fresh folder, copy the agent in, `zip -r`.

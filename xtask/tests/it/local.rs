@@ -1,5 +1,6 @@
 //! `cargo xtask local` as users run it, and the stack through the clients the tests install: the
-//! xtask binary's `local up` and `local reset`, the AWS CLI against `local up`'s exports, and boto3.
+//! xtask binary's `local up` and `local reset`, the AWS CLI against `local up`'s exports (the
+//! control plane, S3 and invocations), and boto3.
 //! The stack's own tests (every operation, the model, faults, state) live with it in
 //! `xtask/agentcore-local/tests`.
 
@@ -12,6 +13,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 mod cli;
+mod data;
 mod state;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/AgentCoreRuntimeRole";
@@ -35,6 +37,41 @@ fn assert_error<E: ProvideErrorMetadata + std::fmt::Debug>(
     assert!(err.message().is_some_and(|text| text.contains(message)), "{err:?}");
 }
 
+/// A command for `program` driving the stack as a user's AWS client would, from the stack's exports
+/// (which the caller adds) alone: no shared config files, and none of the machine's profile, global
+/// endpoint, session token or PYTHONPATH.
+fn client_command(program: impl AsRef<std::ffi::OsStr>, temp: &Path) -> std::process::Command {
+    let empty = temp.join("no-aws-config");
+    let mut command = std::process::Command::new(program);
+    command
+        .env("AWS_CONFIG_FILE", &empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("PYTHONPATH");
+    command
+}
+
+/// Runs the bash `script` as a [`client_command`] with `vars` (bounded to 300 s) and returns its
+/// stdout; a failure shows both outputs.
+fn client_script(script: &str, temp: &Path, vars: &[(&str, &std::ffi::OsStr)]) -> String {
+    use std::io::Read;
+    let mut command = client_command("bash", temp);
+    command.args(["-c", script]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let mut running = cli::Running(command.spawn().unwrap());
+    let status = cli::wait_bounded(&mut running, Duration::from_secs(300));
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    running.0.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    running.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    stdout
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boto3_scenario() {
     let python = crate::tools::boto3_python();
@@ -45,18 +82,8 @@ async fn boto3_scenario() {
     // One runtime fits: the scenario's second create must hit the quota.
     stack.faults().set_quotas(agentcore_local::Quotas { runtimes: 1, ..Default::default() }).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/boto3/scenario.py");
-    let empty = temp.path().join("no-aws-config");
-    let mut command = tokio::process::Command::new(&python);
-    command
-        .arg(&script)
-        .envs(stack.env_exports())
-        .env("AWS_CONFIG_FILE", &empty)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("PYTHONPATH")
-        .kill_on_drop(true);
+    let mut command = tokio::process::Command::from(client_command(&python, temp.path()));
+    command.arg(&script).envs(stack.env_exports()).kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(300), command.output()).await.unwrap().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {

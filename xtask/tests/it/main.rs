@@ -5,6 +5,7 @@ mod cli;
 mod deploy;
 mod docs;
 mod github;
+mod invoke;
 mod local;
 mod new_agent;
 mod package;

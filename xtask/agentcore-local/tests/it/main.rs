@@ -14,6 +14,7 @@ use aws_sdk_bedrockagentcorecontrol::types::{
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 mod conformance;
+mod data;
 mod reference;
 mod state;
 
@@ -494,8 +495,9 @@ async fn injected_faults_throttle_fail_and_delay() {
     faults.clear().unwrap();
     client.list_agent_runtimes().send().await.expect("faults cleared");
 
-    let err = faults.throttle("InvokeAgentRuntime", 1).unwrap_err().to_string();
-    assert!(err.contains("unknown operation `InvokeAgentRuntime`"), "{err}");
+    let err = faults.throttle("StopRuntimeSession", 1).unwrap_err().to_string();
+    assert!(err.contains("unknown operation `StopRuntimeSession`"), "{err}");
+    assert!(err.contains("ListAgentRuntimes") && err.contains("InvokeAgentRuntime"), "{err}");
 }
 
 /// The clock offset puts what the control plane makes meanwhile in the past (or the future): its

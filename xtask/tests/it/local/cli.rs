@@ -40,7 +40,11 @@ pub(super) fn wait_bounded(running: &mut Running, limit: Duration) -> std::proce
     panic!("the process did not exit within {limit:?}");
 }
 
-/// `cargo xtask local up` with `args`, once it has printed its six export lines; stderr is drained
+/// The `export` lines `local up` prints: the endpoints of S3, the AgentCore control and data
+/// planes and the Bedrock runtime stand-in, two region variables and the credentials.
+const EXPORTS: usize = 8;
+
+/// `cargo xtask local up` with `args`, once it has printed its export lines; stderr is drained
 /// into the returned receiver so the server never blocks on a full pipe.
 pub(super) fn spawn_up(args: &[&std::ffi::OsStr]) -> (Running, Vec<String>, mpsc::Receiver<String>) {
     let mut child =
@@ -63,7 +67,7 @@ pub(super) fn spawn_up(args: &[&std::ffi::OsStr]) -> (Running, Vec<String>, mpsc
         }
     });
     let mut lines = Vec::new();
-    while lines.len() < 6 {
+    while lines.len() < EXPORTS {
         match lines_rx.recv_timeout(Duration::from_secs(120)) {
             Ok(line) => lines.push(line),
             Err(err) => {
@@ -109,7 +113,7 @@ async fn local_up_prints_exports_and_serves_until_killed() {
         }
     });
     let mut lines = Vec::new();
-    while lines.len() < 6 {
+    while lines.len() < EXPORTS {
         let line = lines_rx.recv_timeout(Duration::from_secs(120)).expect("`local up` printed its exports");
         lines.push(line);
     }
@@ -118,6 +122,8 @@ async fn local_up_prints_exports_and_serves_until_killed() {
         insta::assert_snapshot!(exports, @r"
         export AWS_ENDPOINT_URL_S3=http://127.0.0.1:[PORT]
         export AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL=http://127.0.0.1:[PORT]
+        export AWS_ENDPOINT_URL_BEDROCK_AGENTCORE=http://127.0.0.1:[PORT]
+        export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:[PORT]
         export AWS_REGION=eu-west-1
         export AWS_DEFAULT_REGION=eu-west-1
         export AWS_ACCESS_KEY_ID=AKIALOCALAGENTCORE01
@@ -309,6 +315,8 @@ async fn local_up_and_reset_with_json() {
     }
     let ready: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{err}: {text}"));
     assert_eq!(ready["env"]["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL"], ready["control_endpoint"]);
+    assert_eq!(ready["env"]["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"], ready["data_endpoint"]);
+    assert_eq!(ready["env"]["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"], ready["model_endpoint"]);
     let shown = text.replace(&dir.display().to_string(), "[DIR]");
     insta::with_settings!({ filters => filters() }, {
         insta::assert_snapshot!(shown, @r#"
@@ -316,10 +324,14 @@ async fn local_up_and_reset_with_json() {
           "dir": "[DIR]",
           "s3_endpoint": "http://127.0.0.1:[PORT]",
           "control_endpoint": "http://127.0.0.1:[PORT]",
+          "data_endpoint": "http://127.0.0.1:[PORT]",
+          "model_endpoint": "http://127.0.0.1:[PORT]",
           "region": "eu-west-1",
           "env": {
             "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:[PORT]",
             "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL": "http://127.0.0.1:[PORT]",
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": "http://127.0.0.1:[PORT]",
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://127.0.0.1:[PORT]",
             "AWS_REGION": "eu-west-1",
             "AWS_DEFAULT_REGION": "eu-west-1",
             "AWS_ACCESS_KEY_ID": "AKIALOCALAGENTCORE01",

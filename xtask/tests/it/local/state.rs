@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_bedrockagentcorecontrol as control;
 
 use super::cli::{Running, export, spawn_up, wait_bounded, xtask};
-use super::{ROLE, assert_error, main_py_zip};
+use super::{ROLE, assert_error, client_script, main_py_zip};
 
 fn state_dir(temp: &tempfile::TempDir) -> std::path::PathBuf {
     let dir = temp.path().join("state");
@@ -147,31 +147,15 @@ aws bedrock-agentcore-control get-agent-runtime --agent-runtime-id "$(cat "$OUT"
 aws bedrock-agentcore-control list-agent-runtime-endpoints --agent-runtime-id "$(cat "$OUT")" --query 'runtimeEndpoints[].name' --output text
 aws bedrock-agentcore-control delete-agent-runtime-endpoint --agent-runtime-id "$(cat "$OUT")" --endpoint-name DEFAULT 2>&1 || true
 "#;
-    let empty = temp.path().join("no-aws-config");
-    let child = std::process::Command::new("bash")
-        .args(["-c", script])
-        .env("AWS_CLI", &aws)
-        .env("EXPORTS", exports.join("\n"))
-        .env("ZIP", &zip)
-        .env("OUT", temp.path().join("id"))
-        .env("AWS_CONFIG_FILE", &empty)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("PYTHONPATH")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut running = Running(child);
-    let status = wait_bounded(&mut running, Duration::from_secs(300));
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    use std::io::Read;
-    running.0.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-    running.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert!(status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let exports = exports.join("\n");
+    let out = temp.path().join("id");
+    let vars = [
+        ("AWS_CLI", aws.as_os_str()),
+        ("EXPORTS", exports.as_ref()),
+        ("ZIP", zip.as_os_str()),
+        ("OUT", out.as_os_str()),
+    ];
+    let stdout = client_script(script, temp.path(), &vars);
     insta::assert_snapshot!(stdout, @r"
     READY
     DEFAULT
