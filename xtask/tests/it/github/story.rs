@@ -100,6 +100,7 @@ impl Story {
             result: None,
             force: false,
             package_dir: Some(self.zips(&revisions)),
+            smoke: false,
         };
         gh::pr_deploy(&self.ctx, &args, Some(self.aws.clone())).await.unwrap()
     }
@@ -127,6 +128,7 @@ impl Story {
                 result: Some(results.join(format!("{agent}.json"))),
                 force: false,
                 package_dir: Some(self.zips(&revisions)),
+                smoke: false,
             };
             gh::pr_deploy(&self.ctx, &args, Some(self.aws.clone())).await.unwrap();
         }
