@@ -175,7 +175,7 @@ pub async fn promote(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest) -> R
 /// latest, else on a temporary endpoint pinned to it, removed afterwards), then the endpoint moves,
 /// then the endpoint itself is tested; if that fails, the endpoint moves back to the version it
 /// served before (compare and set), both moves are recorded, and the promotion fails.
-async fn gated(
+pub(crate) async fn gated(
     ctx: &Ctx,
     aws: &AwsClients,
     candidate: &Candidate,

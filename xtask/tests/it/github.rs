@@ -471,6 +471,7 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
         open_issues: None,
         superseded_dir: None,
+        smoke: false,
     };
     let err = format!("{:#}", xtask::context::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("neither an `issues` nor a `workflow_dispatch`"), "{err}");
@@ -647,6 +648,7 @@ fn rollbacks_that_are_refused() {
             bot_login: gh::DEFAULT_BOT_LOGIN.into(),
             open_issues: None,
             superseded_dir: None,
+            smoke: false,
         };
         let err = format!("{:#}", xtask::context::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
         assert!(err.contains("promotion refused") && err.contains(expected), "{expected}: {err}");

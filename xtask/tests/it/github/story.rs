@@ -190,6 +190,7 @@ impl Story {
             bot_login: gh::DEFAULT_BOT_LOGIN.into(),
             open_issues: Some(self.open_issues(open_issues)),
             superseded_dir: Some(self.path(&format!("superseded-{}", self.step))),
+            smoke: false,
         };
         gh::promote(&self.ctx, &args, Some(self.aws.clone())).await
     }
@@ -202,6 +203,7 @@ impl Story {
             bot_login: gh::DEFAULT_BOT_LOGIN.into(),
             open_issues: None,
             superseded_dir: None,
+            smoke: false,
         };
         gh::promote(&self.ctx, &args, Some(self.aws.clone())).await
     }
