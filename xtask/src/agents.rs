@@ -38,6 +38,58 @@ pub struct Manifest {
     /// Glob patterns (relative to the agent directory) of files that must not be packaged.
     #[serde(default)]
     pub(crate) exclude: Vec<String>,
+    /// The smoke test of a deployed version (default: `{"prompt": "ping"}` answered with HTTP 200).
+    pub smoke: Option<SmokeManifest>,
+}
+
+/// `[smoke]` of `agent.toml`: what a smoke test sends and what it must get back.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeManifest {
+    /// The request body, a TOML table (or any value) sent as JSON (default `{"prompt": "ping"}`).
+    pub payload: Option<serde_json::Value>,
+    /// Seconds the whole answer may take (default 60, at most 900).
+    pub timeout_secs: Option<u64>,
+    /// A substring of the answer, or with a leading `/` a JSON pointer that must be present in it.
+    pub expect: Option<String>,
+}
+
+/// The most a smoke test may take: AgentCore's own limit on a synchronous invocation.
+pub(crate) const SMOKE_TIMEOUT_MAX: u64 = 900;
+
+impl SmokeManifest {
+    fn check(&self, name: &str) -> Result<()> {
+        if let Some(seconds) = self.timeout_secs
+            && !(1..=SMOKE_TIMEOUT_MAX).contains(&seconds)
+        {
+            bail!(
+                "agent `{name}`: [smoke] timeout_secs must be 1 to {SMOKE_TIMEOUT_MAX} seconds, not {seconds}; e.g. timeout_secs = 60"
+            );
+        }
+        match self.expect.as_deref() {
+            Some("") => bail!(
+                "agent `{name}`: [smoke] expect is empty; give a substring of the answer, or a JSON pointer such as \"/echo\", or leave it out"
+            ),
+            Some(pointer) if pointer.starts_with('/') => {
+                let escapes_ok = pointer.split('/').all(|token| {
+                    let mut chars = token.chars();
+                    while let Some(c) = chars.next() {
+                        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+                            return false;
+                        }
+                    }
+                    true
+                });
+                if !escapes_ok {
+                    bail!(
+                        "agent `{name}`: [smoke] expect `{pointer}` is not a valid JSON pointer: `~` must be followed by 0 (for `~`) or 1 (for `/`)"
+                    );
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -173,6 +225,9 @@ impl Agent {
             }
         }
         check_tags(&name, &manifest.tags)?;
+        if let Some(smoke) = &manifest.smoke {
+            smoke.check(&name)?;
+        }
         for pattern in &manifest.exclude {
             globset::Glob::new(pattern)
                 .map_err(|err| anyhow::anyhow!("agent `{name}`: exclude pattern `{pattern}` is invalid: {err}"))?;
@@ -372,6 +427,26 @@ team = "fun"
 
         let err = error(&[("Bot", "entry_point = \"main.py\"\n"), ("bot", "entry_point = \"main.py\"\n")]);
         assert!(err.contains("duplicate agents `Bot` and `bot`"), "{err}");
+    }
+
+    #[test]
+    fn smoke_tables_are_read_and_checked() {
+        let root = workspace(&[(
+            "bot",
+            "entry_point = \"main.py\"\n[smoke]\npayload = { prompt = \"hi\", n = 2 }\ntimeout_secs = 30\nexpect = \"/echo\"\n",
+        )]);
+        let smoke = discover(root.path(), &settings()).unwrap().remove(0).manifest.smoke.unwrap();
+        assert_eq!(smoke.payload, Some(serde_json::json!({ "prompt": "hi", "n": 2 })));
+        assert_eq!((smoke.timeout_secs, smoke.expect.as_deref()), (Some(30), Some("/echo")));
+
+        let err = error(&[("bot", "entry_point = \"main.py\"\n[smoke]\ntimeout = 3\n")]);
+        assert!(err.contains("unknown field `timeout`"), "{err}");
+        let err = error(&[("bot", "entry_point = \"main.py\"\n[smoke]\ntimeout_secs = 0\n")]);
+        assert!(err.contains("timeout_secs must be 1 to 900 seconds, not 0"), "{err}");
+        let err = error(&[("bot", "entry_point = \"main.py\"\n[smoke]\nexpect = \"\"\n")]);
+        assert!(err.contains("expect is empty"), "{err}");
+        let err = error(&[("bot", "entry_point = \"main.py\"\n[smoke]\nexpect = \"/a~2\"\n")]);
+        assert!(err.contains("not a valid JSON pointer"), "{err}");
     }
 
     #[test]

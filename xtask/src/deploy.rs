@@ -49,6 +49,9 @@ pub struct DeployArgs {
     /// Deploy the zips `<DIR>/<agent>.zip` built earlier by `cargo xtask package --out DIR`
     #[arg(long, value_name = "DIR")]
     pub(crate) package_dir: Option<PathBuf>,
+    /// Smoke-test each deployed version through the endpoint that serves it (the agent's `[smoke]`)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub(crate) smoke: bool,
 }
 
 impl DeployArgs {
@@ -79,12 +82,50 @@ impl DeployArgs {
                 }
             }
         }
-        let (mut aws, _stack) = crate::connect::connect(ctx).await?;
+        let (mut aws, stack) = crate::connect::connect(ctx).await?;
+        if self.smoke {
+            smoke_clients(ctx, &mut aws, stack.as_ref());
+        }
         aws.wait.timeout = Duration::from_secs(self.timeout);
         let options = DeployOptions { force: self.force, dry_run: self.dry_run, package_dir: self.package_dir };
-        let results = deploy_jobs(ctx, &aws, &jobs, &options).await;
+        let mut results = deploy_jobs(ctx, &aws, &jobs, &options).await;
+        if self.smoke {
+            smoke_outcomes(&aws, &mut results, &agents).await;
+        }
         let report = Report::new("deploy", agents.iter().map(|agent| agent.name.clone()), results);
         report.publish(ctx.json, &ctx.github)
+    }
+}
+
+/// Points `aws`'s data plane at the in-process local stack, if one runs, which then runs the agents
+/// a smoke test calls.
+pub(crate) fn smoke_clients(ctx: &Ctx, aws: &mut AwsClients, stack: Option<&crate::connect::LocalGuard>) {
+    #[cfg(feature = "local")]
+    if let Some(stack) = stack {
+        stack.set_agent_host(crate::local::agent_host(ctx));
+        aws.data = Some(stack.data_client());
+    }
+    #[cfg(not(feature = "local"))]
+    let _ = (ctx, aws, stack);
+}
+
+/// Smoke-tests each deployed version through DEFAULT, which serves a runtime's latest version: the
+/// one just deployed (or found up to date), for a pull request and for prod alike.
+pub async fn smoke_outcomes(aws: &AwsClients, results: &mut [Result<DeployOutcome>], agents: &[Agent]) {
+    for (result, agent) in results.iter_mut().zip(agents) {
+        let Ok(outcome) = result else { continue };
+        let Some(version) = outcome.version.clone() else { continue };
+        let destination = crate::invoke::Destination {
+            runtime: outcome.runtime_name.clone(),
+            qualifier: "DEFAULT".to_owned(),
+            deploy_hint: None,
+            agent: Some(agent.name.clone()),
+        };
+        progress!("{}: smoke-testing {} version {version} on DEFAULT", agent.name, outcome.runtime_name);
+        let smoke =
+            crate::smoke::run(aws, &destination, Some(&version), &crate::smoke::SmokeTest::for_agent(agent)).await;
+        progress!("{}: smoke test {}", agent.name, smoke.summary());
+        outcome.smoke = Some(smoke);
     }
 }
 
@@ -258,6 +299,7 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
         commit: run.commit.clone(),
         plan: None,
         record_key: None,
+        smoke: None,
     };
 
     let mut existing = aws::index::runtime(aws, runtime_name).await?;

@@ -21,6 +21,7 @@ pub mod records;
 pub mod report;
 mod select;
 pub mod settings;
+pub mod smoke;
 pub mod status;
 #[cfg(test)]
 mod tidy;

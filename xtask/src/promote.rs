@@ -16,8 +16,9 @@ use crate::context::Ctx;
 use crate::naming::Target;
 use crate::progress;
 use crate::records::{self, PromotionRecord};
-use crate::report::{Plan, PromoteAction, PromoteOutcome, PromotionKind, Report};
+use crate::report::{Plan, PromoteAction, PromoteOutcome, PromoteSmoke, PromotionKind, Report, SmokeResult};
 use crate::select::Selection;
+use crate::smoke::SmokeTest;
 
 // `--version N` is the version to promote; the tool's own version stays on `cargo xtask --version`.
 #[derive(clap::Args, Debug, Clone)]
@@ -40,6 +41,9 @@ pub struct PromoteArgs {
     /// Give up waiting for the endpoint after this many seconds
     #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) timeout: u64,
+    /// Skip the smoke gate (the version's test before the move, the endpoint's after it); the record says so
+    #[arg(long)]
+    pub(crate) no_smoke: bool,
 }
 
 impl PromoteArgs {
@@ -50,7 +54,10 @@ impl PromoteArgs {
         if self.version == 0 {
             bail!("--version must be at least 1");
         }
-        let (mut aws, _stack) = crate::connect::connect(ctx).await?;
+        let (mut aws, stack) = crate::connect::connect(ctx).await?;
+        if !self.no_smoke {
+            crate::deploy::smoke_clients(ctx, &mut aws, stack.as_ref());
+        }
         aws.wait.timeout = Duration::from_secs(self.timeout);
         let aws = &aws;
         let requests: Vec<PromoteRequest> = agents
@@ -62,6 +69,7 @@ impl PromoteArgs {
                 expect_live: self.expect_live,
                 require_newer: false,
                 dry_run: self.dry_run,
+                smoke: (!self.no_smoke).then(|| SmokeTest::for_agent(agent)),
             })
             .collect();
         let results: Vec<Result<PromoteOutcome>> = futures_util::stream::iter(requests.iter())
@@ -123,6 +131,8 @@ pub struct PromoteRequest {
     /// Refuse a version older than the one served now, so a replayed approval cannot roll prod back.
     pub require_newer: bool,
     pub dry_run: bool,
+    /// The smoke gate's test; `None` skips the gate (`--no-smoke`), and the record says so.
+    pub smoke: Option<SmokeTest>,
 }
 
 /// Endpoint names AgentCore accepts, minus DEFAULT, which follows every new version by itself.
@@ -149,7 +159,127 @@ pub async fn promote(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest) -> R
     let checked =
         approval::check(aws, &request.agent, &runtime_name, &request.endpoint, request.version, direction).await;
     let candidate = approval::worded(checked, Refusal::for_cli)?;
-    move_to(ctx, aws, &candidate, request.expect_live, PromotionKind::Promote, request.dry_run).await
+    match &request.smoke {
+        Some(test) if !request.dry_run => gated(ctx, aws, &candidate, request.expect_live, test).await,
+        _ => {
+            let note = (request.smoke.is_none() && !request.dry_run).then(|| {
+                progress!("{}: no smoke gate (--no-smoke)", request.agent);
+                "skipped (--no-smoke)".to_owned()
+            });
+            move_noted(ctx, aws, &candidate, request.expect_live, PromotionKind::Promote, request.dry_run, note).await
+        }
+    }
+}
+
+/// The smoke gate around a move: the exact version is tested first (on DEFAULT when it is the
+/// latest, else on a temporary endpoint pinned to it, removed afterwards), then the endpoint moves,
+/// then the endpoint itself is tested; if that fails, the endpoint moves back to the version it
+/// served before (compare and set), both moves are recorded, and the promotion fails.
+pub(crate) async fn gated(
+    ctx: &Ctx,
+    aws: &AwsClients,
+    candidate: &Candidate,
+    expect_live: Option<u32>,
+    test: &SmokeTest,
+) -> Result<PromoteOutcome> {
+    let Candidate { agent, runtime_name, runtime_id, endpoint, version, .. } = candidate;
+    let current = aws::get_endpoint(aws, runtime_id, endpoint).await?;
+    let live = current.as_ref().and_then(|current| current.live_version().map(str::to_owned));
+    if live.as_deref() == Some(version.to_string().as_str()) {
+        // Nothing moves: nothing to gate.
+        return move_noted(ctx, aws, candidate, expect_live, PromotionKind::Promote, false, None).await;
+    }
+    records::check_bucket(aws).await?;
+    let before = smoke_version(aws, candidate, test).await?;
+    if let Some(reason) = &before.reason {
+        bail!(
+            "the smoke test of version {version} of {runtime_name} on {} failed, so {endpoint} was not moved: {reason}",
+            before.qualifier
+        );
+    }
+    progress!("{agent}: version {version} passed its smoke test ({} ms)", before.latency_ms);
+    let mut outcome =
+        move_noted(ctx, aws, candidate, expect_live, PromotionKind::Promote, false, Some("passed".to_owned())).await?;
+    let destination = destination(agent, runtime_name, endpoint);
+    let after = crate::smoke::run(aws, &destination, Some(&version.to_string()), test).await;
+    let Some(reason) = after.reason.clone() else {
+        progress!("{agent}: {endpoint} passed its smoke test ({} ms)", after.latency_ms);
+        outcome.smoke = Some(PromoteSmoke { before, after: Some(after) });
+        return Ok(outcome);
+    };
+    let forward = outcome.record_key.clone().unwrap_or_default();
+    let Some(previous) = outcome.previous_version.as_deref().and_then(|previous| previous.parse::<u32>().ok()) else {
+        bail!(
+            "the smoke test of {endpoint} of {runtime_name} failed after it moved to version {version}: {reason}; it served no version before, so it was not moved back: fix the agent and promote a version that passes (move recorded in {forward})"
+        );
+    };
+    progress!("{agent}: {endpoint} failed its smoke test after the move; moving it back to version {previous}");
+    let back = Candidate { version: previous, ..candidate.clone() };
+    let note = format!("moved back: the smoke test of {endpoint} at version {version} failed after the move");
+    let reverted =
+        move_noted(ctx, aws, &back, Some(*version), PromotionKind::Rollback, false, Some(note)).await.with_context(|| {
+            format!(
+                "the smoke test of {endpoint} of {runtime_name} failed after it moved to version {version} ({reason}), and moving it back to version {previous} failed too: roll it back with `cargo xtask rollback {agent}`"
+            )
+        })?;
+    bail!(
+        "the smoke test of {endpoint} of {runtime_name} failed after it moved to version {version}: {reason}; {endpoint} was moved back to version {previous} (both moves recorded: {forward}, {})",
+        reverted.record_key.as_deref().unwrap_or("-")
+    )
+}
+
+fn destination(agent: &str, runtime_name: &str, qualifier: &str) -> crate::invoke::Destination {
+    crate::invoke::Destination {
+        runtime: runtime_name.to_owned(),
+        qualifier: qualifier.to_owned(),
+        deploy_hint: None,
+        agent: Some(agent.to_owned()),
+    }
+}
+
+/// Smoke-tests the candidate's exact version: through DEFAULT when it is the runtime's latest,
+/// else through a temporary endpoint pinned to it, deleted again whatever the result.
+async fn smoke_version(aws: &AwsClients, candidate: &Candidate, test: &SmokeTest) -> Result<SmokeResult> {
+    let Candidate { agent, runtime_name, runtime_id, version, .. } = candidate;
+    let version_text = version.to_string();
+    let latest =
+        aws::get_runtime(aws, runtime_id, None).await?.map(|runtime| runtime.agent_runtime_version().to_owned());
+    if latest.as_deref() == Some(version_text.as_str()) {
+        progress!("{agent}: smoke-testing version {version} of {runtime_name} on DEFAULT (its latest version)");
+        return Ok(
+            crate::smoke::run(aws, &destination(agent, runtime_name, "DEFAULT"), Some(&version_text), test).await
+        );
+    }
+    let temporary = format!("smoke_v{version}_{}", hex::encode(rand::random::<[u8; 4]>()));
+    let resource = format!("endpoint {temporary} of runtime {runtime_name}");
+    progress!("{agent}: smoke-testing version {version} of {runtime_name} on a temporary endpoint, {temporary}");
+    aws.control
+        .create_agent_runtime_endpoint()
+        .agent_runtime_id(runtime_id)
+        .name(&temporary)
+        .agent_runtime_version(&version_text)
+        .send()
+        .await
+        .map_err(|err| aws::explain(err, "bedrock-agentcore:CreateAgentRuntimeEndpoint", &resource))?;
+    let result = match aws::wait_endpoint_live(aws, runtime_id, runtime_name, &temporary, &version_text).await {
+        Ok(_) => {
+            Ok(crate::smoke::run(aws, &destination(agent, runtime_name, &temporary), Some(&version_text), test).await)
+        }
+        Err(err) => Err(err),
+    };
+    let deleted = aws
+        .control
+        .delete_agent_runtime_endpoint()
+        .agent_runtime_id(runtime_id)
+        .endpoint_name(&temporary)
+        .send()
+        .await
+        .map_err(|err| aws::explain(err, "bedrock-agentcore:DeleteAgentRuntimeEndpoint", &resource));
+    match (result, deleted) {
+        (Ok(result), Ok(_)) => Ok(result),
+        (Err(err), _) => Err(err),
+        (Ok(_), Err(err)) => Err(err.context(format!("delete the temporary {resource} by hand"))),
+    }
 }
 
 /// Points the endpoint back at `to`, or at the version it served before its current one according
@@ -242,6 +372,19 @@ pub(crate) async fn move_to(
     kind: PromotionKind,
     dry_run: bool,
 ) -> Result<PromoteOutcome> {
+    move_noted(ctx, aws, candidate, expect_live, kind, dry_run, None).await
+}
+
+/// [`move_to`], with what the smoke gate said written into the promotion record.
+async fn move_noted(
+    ctx: &Ctx,
+    aws: &AwsClients,
+    candidate: &Candidate,
+    expect_live: Option<u32>,
+    kind: PromotionKind,
+    dry_run: bool,
+    smoke: Option<String>,
+) -> Result<PromoteOutcome> {
     let Candidate { agent, runtime_name, runtime_id, endpoint, .. } = candidate;
     let (endpoint, version) = (endpoint.as_str(), candidate.version.to_string());
     let current = aws::get_endpoint(aws, runtime_id, endpoint).await?;
@@ -275,6 +418,7 @@ pub(crate) async fn move_to(
         endpoint_arn: current.as_ref().map(|current| current.agent_runtime_endpoint_arn().to_owned()),
         record_key: None,
         plan: None,
+        smoke: None,
     };
     let ready = current.as_ref().is_some_and(|current| current.status().as_str() == "READY");
     if live.as_deref() == Some(version.as_str()) && ready {
@@ -297,6 +441,7 @@ pub(crate) async fn move_to(
                 actor: records::actor(),
                 git_commit: records::git_commit(&ctx.root),
                 at: records::now_rfc3339(),
+                smoke: smoke.clone(),
             };
             outcome.record_key = Some(records::write_promotion(aws, &record).await?);
         }
@@ -376,6 +521,7 @@ pub(crate) async fn move_to(
         actor: records::actor(),
         git_commit: records::git_commit(&ctx.root),
         at: records::now_rfc3339(),
+        smoke,
     };
     let key = records::write_promotion(aws, &record).await.with_context(|| {
         format!(

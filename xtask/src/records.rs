@@ -59,6 +59,10 @@ pub struct PromotionRecord {
     pub(crate) actor: String,
     pub(crate) git_commit: Option<String>,
     pub(crate) at: String,
+    /// What the smoke gate of `promote` said about this move (`skipped (--no-smoke)`, `passed`, or
+    /// why it was moved back); absent for moves without a gate (rollbacks, approvals, older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smoke: Option<String>,
 }
 
 pub fn code_key(runtime_name: &str, version: u32) -> String {

@@ -9,6 +9,7 @@ mod cleanup;
 mod deploy;
 mod plan;
 mod promote;
+mod smoke;
 mod status;
 mod step;
 
@@ -24,7 +25,8 @@ pub(crate) use deploy::DeployStatus;
 pub use deploy::{DeployAction, DeployOutcome};
 pub(crate) use plan::Plan;
 pub(crate) use promote::PromotionKind;
-pub use promote::{PromoteAction, PromoteOutcome};
+pub use promote::{PromoteAction, PromoteOutcome, PromoteSmoke};
+pub use smoke::SmokeResult;
 pub(crate) use status::{EndpointStatus, RuntimeStatus, StatusReport, VersionStatus};
 pub use step::StepReport;
 pub use step::{AskedVersion, IdlePreview, IssueFate, IssueReport};
@@ -192,6 +194,18 @@ pub trait Row {
     fn cells(&self) -> Vec<String>;
     /// With --dry-run: what would be done, printed under the table.
     fn plan(&self) -> Option<&Plan>;
+    /// A last column shown only when some row fills it: its header.
+    fn optional_header() -> &'static str {
+        ""
+    }
+    /// This row's cell of the optional column, when it has one.
+    fn optional_cell(&self) -> Option<String> {
+        None
+    }
+    /// Why an outcome that was reached still counts as a failure (a failed smoke test).
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 impl<T: Row + Serialize> Report<T> {
@@ -200,7 +214,10 @@ impl<T: Row + Serialize> Report<T> {
             .into_iter()
             .zip(results)
             .map(|(name, result)| match result {
-                Ok(outcome) => Entry { name, ok: true, outcome: Some(outcome), error: None },
+                Ok(outcome) => {
+                    let error = outcome.failure();
+                    Entry { name, ok: error.is_none(), outcome: Some(outcome), error }
+                }
                 // The entry names the item; the error only says why.
                 Err(err) => Entry { name, ok: false, outcome: None, error: Some(format!("{err:#}")) },
             })
@@ -223,8 +240,34 @@ impl<T: Row + Serialize> Report<T> {
         Ok(())
     }
 
+    fn outcomes(&self) -> impl Iterator<Item = &T> {
+        self.results.iter().filter_map(|entry| entry.outcome.as_ref())
+    }
+
+    /// Whether the optional column shows: when some row fills it.
+    fn optional(&self) -> bool {
+        self.outcomes().any(|outcome| outcome.optional_cell().is_some())
+    }
+
+    fn headers(&self) -> Vec<&'static str> {
+        let mut headers = T::headers().to_vec();
+        if self.optional() {
+            headers.push(T::optional_header());
+        }
+        headers
+    }
+
     fn rows(&self) -> Vec<Vec<String>> {
-        self.results.iter().filter_map(|entry| entry.outcome.as_ref()).map(|outcome| outcome.cells()).collect()
+        let optional = self.optional();
+        self.outcomes()
+            .map(|outcome| {
+                let mut cells = outcome.cells();
+                if optional {
+                    cells.push(outcome.optional_cell().unwrap_or_else(|| "-".to_owned()));
+                }
+                cells
+            })
+            .collect()
     }
 
     /// The step summary: the table, each plan of a dry run, each failure and the totals.
@@ -232,7 +275,7 @@ impl<T: Row + Serialize> Report<T> {
         let mut text = format!("### cargo xtask {}\n\n", self.command);
         let rows = self.rows();
         if !rows.is_empty() {
-            text += &markdown_table(T::headers(), &rows);
+            text += &markdown_table(&self.headers(), &rows);
         }
         let plans: Vec<String> = self
             .results
@@ -255,7 +298,7 @@ impl<T: Row + Serialize> fmt::Display for Report<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rows = self.rows();
         if !rows.is_empty() {
-            f.write_str(&table(T::headers(), &rows))?;
+            f.write_str(&table(&self.headers(), &rows))?;
         }
         for entry in &self.results {
             if let Some(plan) = entry.outcome.as_ref().and_then(|outcome| outcome.plan()) {
@@ -343,6 +386,7 @@ mod tests {
             commit: Some(COMMIT.into()),
             plan: None,
             record_key: Some(format!("{runtime}/v{version}/record.json")),
+            smoke: None,
         }
     }
 
@@ -401,6 +445,7 @@ mod tests {
             endpoint_arn: Some(format!("{}/runtime-endpoint/prod", arn("dad_joke_bot_prod"))),
             record_key: Some(format!("dad_joke_bot_prod/promotions/prod/20261125T174711123Z-v{to}.json")),
             plan: None,
+            smoke: None,
         }
     }
 

@@ -33,6 +33,9 @@ pub struct PrDeployArgs {
     /// Deploy the zips in DIR (`<agent>.zip`, from `cargo xtask package --out DIR`) instead of packaging
     #[arg(long, value_name = "DIR")]
     pub package_dir: Option<PathBuf>,
+    /// Smoke-test each deployed version (the agent's `[smoke]`); a failed test fails the step
+    #[arg(long)]
+    pub smoke: bool,
 }
 
 /// `github pr-deploy`: deploy the affected agents (or the one `--agent`) to the pull request's
@@ -126,6 +129,16 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
     if !failed.is_empty() {
         bail!("deploy failed for {} (the PR comment says why)", failed.join(", "));
     }
+    let smoke_failed: Vec<&str> = results
+        .iter()
+        .filter(|result| {
+            result.outcome.as_ref().is_ok_and(|deployed| deployed.smoke.as_ref().is_some_and(|smoke| !smoke.passed))
+        })
+        .map(|result| result.agent.as_str())
+        .collect();
+    if !smoke_failed.is_empty() {
+        bail!("the smoke test failed for {} (the PR comment says why)", smoke_failed.join(", "));
+    }
     Ok(StepReport {
         step: Step::PrDeploy,
         result: if results.is_empty() { StepResult::Nothing } else { StepResult::Deployed },
@@ -146,11 +159,15 @@ async fn deploy_pr_agents(
     affected: &[Agent],
     pr: u64,
 ) -> Result<Vec<Result<DeployOutcome>>> {
-    let (aws, _stack) = clients(ctx, aws).await?;
+    let (mut aws, stack) = clients(ctx, aws).await?;
     progress!("PR #{pr}: deploying {}", names(affected).join(", "));
     let options =
         crate::deploy::DeployOptions { force: args.force, dry_run: false, package_dir: args.package_dir.clone() };
-    let outcomes = crate::deploy::deploy_agents_with(ctx, &aws, affected, Target::Pr(pr), &options).await;
+    let mut outcomes = crate::deploy::deploy_agents_with(ctx, &aws, affected, Target::Pr(pr), &options).await;
+    if args.smoke {
+        crate::deploy::smoke_clients(ctx, &mut aws, stack.as_ref());
+        crate::deploy::smoke_outcomes(&aws, &mut outcomes, affected).await;
+    }
     if outcomes.len() != affected.len() {
         bail!("deploy returned {} results for {} agents", outcomes.len(), affected.len());
     }

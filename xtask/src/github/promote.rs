@@ -40,6 +40,10 @@ pub struct PromoteArgs {
     /// before it labels the issue `superseded` and closes it
     #[arg(long, value_name = "DIR")]
     pub superseded_dir: Option<PathBuf>,
+    /// Smoke-gate each move as `promote` does (the version before, the endpoint after, moved back
+    /// when the second test fails); a failure fails the step and the issue comment says why
+    #[arg(long)]
+    pub smoke: bool,
 }
 
 /// Checks on a promotion that need no AWS call; the error is the reason shown on the issue.
@@ -174,7 +178,10 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                 Some(path) => event::read_listing(path, "open deployment issues")?,
                 None => vec![],
             };
-            let (aws, _stack) = clients(ctx, aws).await?;
+            let (mut aws, stack) = clients(ctx, aws).await?;
+            if args.smoke {
+                crate::deploy::smoke_clients(ctx, &mut aws, stack.as_ref());
+            }
             // Every version is checked, in AgentCore and against the records in S3, before any
             // endpoint moves: all or nothing.
             let mut candidates = Vec::new();
@@ -237,8 +244,18 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
             for candidate in &candidates {
                 // Compare and set against the version the check read: an endpoint moved since is
                 // not moved again on the strength of this approval.
-                match crate::promote::move_to(ctx, &aws, candidate, candidate.live, PromotionKind::Promote, false).await
-                {
+                let agent = all.iter().find(|agent| agent.name == candidate.agent).filter(|_| args.smoke);
+                let moved = match agent {
+                    Some(agent) => {
+                        let test = crate::smoke::SmokeTest::for_agent(agent);
+                        crate::promote::gated(ctx, &aws, candidate, candidate.live, &test).await
+                    }
+                    None => {
+                        crate::promote::move_to(ctx, &aws, candidate, candidate.live, PromotionKind::Promote, false)
+                            .await
+                    }
+                };
+                match moved {
                     Ok(outcome) => outcomes.push(outcome),
                     Err(err) => {
                         let reason = format!("agent `{}`: {err:#}", candidate.agent);

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::github::metadata::{AgentVersion, FORMAT, Metadata, Verified};
 use crate::package::PackageReport;
-use crate::report::{DeployAction, DeployOutcome, DeployStatus, IdlePreview, IssueFate, IssueReport, PromoteOutcome};
+use crate::report::{
+    DeployAction, DeployOutcome, DeployStatus, IdlePreview, IssueFate, IssueReport, PromoteOutcome, SmokeResult,
+};
 
 /// Marks the one comment per pull request that the deploy workflow creates, then edits.
 pub const PR_COMMENT_MARKER: &str = "<!-- agentcore:pr-comment -->";
@@ -46,6 +48,9 @@ pub struct Deployed {
     pub status: DeployStatus,
     pub action: DeployAction,
     pub s3_key: Option<String>,
+    /// With `pr-deploy --smoke`: the version's smoke test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smoke: Option<SmokeResult>,
 }
 
 impl From<&DeployOutcome> for Deployed {
@@ -57,6 +62,7 @@ impl From<&DeployOutcome> for Deployed {
             status: outcome.status.clone(),
             action: outcome.action,
             s3_key: outcome.s3_key.clone(),
+            smoke: outcome.smoke.clone(),
         }
     }
 }
@@ -191,6 +197,11 @@ pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult]) 
             )
         })
         .collect();
+    let smokes: Vec<String> = results
+        .iter()
+        .filter_map(|result| Some((result.agent.as_str(), result.outcome.as_ref().ok()?.smoke.as_ref()?)))
+        .map(|(agent, smoke)| smoke_item(agent, smoke))
+        .collect();
     let failures: Vec<String> = results
         .iter()
         .filter_map(|result| {
@@ -203,11 +214,19 @@ pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult]) 
     // Room for the fixed text and up to three notes of a few hundred bytes each.
     let mut budget = PR_COMMENT_BUDGET.saturating_sub(out.len() + try_it.len() + "```\n".len() + footer.len() + 900);
     let (rows, rows_left) = fitting(rows, &mut budget);
+    let (smokes, smokes_left) = fitting(smokes, &mut budget);
     let (failures, failures_left) = fitting(failures, &mut budget);
     let (invocations, invocations_left) = fitting(invocations, &mut budget);
     out.extend(rows);
     if rows_left > 0 {
         writeln!(out, "\n{rows_left} more agents are left out to keep this comment under GitHub's {GITHUB_BODY_LIMIT}-character limit; each agent's deploy job shows its result.").unwrap();
+    }
+    if !smokes.is_empty() {
+        out.push_str("\n### Smoke tests\n");
+        out.extend(smokes);
+    }
+    if smokes_left > 0 {
+        writeln!(out, "\n{smokes_left} more smoke tests are left out to keep this comment under GitHub's {GITHUB_BODY_LIMIT}-character limit; each agent's deploy job shows its result.").unwrap();
     }
     if !invocations.is_empty() {
         out.push_str(try_it);
@@ -223,6 +242,26 @@ pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult]) 
     }
     out.push_str(footer);
     out
+}
+
+/// One agent's smoke test in the PR comment: pass or fail, the latency, and the first lines of the
+/// answer (and why it failed), fenced: both are the agent's untrusted text.
+fn smoke_item(agent: &str, smoke: &SmokeResult) -> String {
+    let verdict = if smoke.passed { "pass" } else { "**fail**" };
+    let version = cell(smoke.version.as_deref());
+    let mut item = format!(
+        "\n- {} {verdict} in {} ms on {} version {version}\n",
+        cell(Some(agent)),
+        smoke.latency_ms,
+        cell(Some(&smoke.qualifier))
+    );
+    if !smoke.answer.is_empty() {
+        item += &format!("\n{}", fenced(&smoke.answer));
+    }
+    if let Some(reason) = &smoke.reason {
+        item += &format!("\n{}", fenced(&shortened(reason)));
+    }
+    item
 }
 
 /// The comment on a pull request from a fork: built, not deployed, and why.
@@ -580,7 +619,40 @@ mod tests {
             version: Some("1".into()),
             status: "READY".into(),
             action: DeployAction::Created,
+            smoke: None,
         }
+    }
+
+    #[test]
+    fn smoke_results_show_fenced_untrusted_text() {
+        let smoke = |passed: bool, answer: &str, reason: Option<&str>| SmokeResult {
+            passed,
+            qualifier: "DEFAULT".into(),
+            version: Some("1".into()),
+            status: Some(200),
+            latency_ms: 42,
+            answer: answer.into(),
+            reason: reason.map(str::to_owned),
+        };
+        let results = vec![
+            result(0, Ok(Deployed { smoke: Some(smoke(true, "pong | <b>hi</b>", None)), ..deployed(0) })),
+            result(
+                1,
+                Ok(Deployed {
+                    smoke: Some(smoke(false, "```\n# injected heading", Some("the answer does not contain `pong`"))),
+                    ..deployed(1)
+                }),
+            ),
+        ];
+        let text = pr_comment(7, "0123456789abcdef", "us-east-1", &results);
+        assert!(text.contains("\n### Smoke tests\n"), "{text}");
+        assert!(
+            text.contains("- `agent_000` pass in 42 ms on `DEFAULT` version `1`\n\n```text\npong | <b>hi</b>\n```\n"),
+            "{text}"
+        );
+        assert!(text.contains("- `agent_001` **fail** in 42 ms"), "{text}");
+        assert!(text.contains("````text\n```\n# injected heading\n````\n"), "a fence the answer cannot close: {text}");
+        assert!(text.contains("the answer does not contain `pong`"), "{text}");
     }
 
     /// The result file a matrix job writes with `pr-deploy --result` and the comment job reads back.

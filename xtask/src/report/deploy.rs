@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Plan, Row, Status, or_dash, text, words};
+use super::{Plan, Row, SmokeResult, Status, or_dash, text, words};
 
 words! {
     /// What a deploy did to the runtime.
@@ -70,6 +70,9 @@ pub struct DeployOutcome {
     pub plan: Option<Plan>,
     /// The version record beside the code zip.
     pub record_key: Option<String>,
+    /// With --smoke: the smoke test of the version, through the endpoint that serves it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smoke: Option<SmokeResult>,
 }
 
 impl Row for DeployOutcome {
@@ -90,5 +93,16 @@ impl Row for DeployOutcome {
     }
     fn plan(&self) -> Option<&Plan> {
         self.plan.as_ref()
+    }
+    fn optional_header() -> &'static str {
+        "SMOKE"
+    }
+    fn optional_cell(&self) -> Option<String> {
+        self.smoke.as_ref().map(SmokeResult::summary)
+    }
+    fn failure(&self) -> Option<String> {
+        let smoke = self.smoke.as_ref()?;
+        let reason = smoke.reason.as_ref()?;
+        Some(format!("the smoke test of version {} failed: {reason}", self.version.as_deref().unwrap_or("-")))
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Plan, Row, or_dash, words};
+use super::{Plan, Row, SmokeResult, or_dash, words};
 
 words! {
     /// What a promotion or a rollback did to the endpoint.
@@ -40,6 +40,19 @@ pub struct PromoteOutcome {
     pub record_key: Option<String>,
     /// With --dry-run: what would be done.
     pub plan: Option<Plan>,
+    /// The smoke gate: the version's test before the move and the endpoint's after it (absent
+    /// with --no-smoke, with --dry-run, and when nothing moved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smoke: Option<PromoteSmoke>,
+}
+
+/// The two smoke tests of a promotion.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromoteSmoke {
+    /// The exact version, on DEFAULT when it is the latest, else on a temporary endpoint.
+    pub before: SmokeResult,
+    /// The endpoint itself, once moved.
+    pub after: Option<SmokeResult>,
 }
 
 impl Row for PromoteOutcome {
@@ -59,5 +72,13 @@ impl Row for PromoteOutcome {
     }
     fn plan(&self) -> Option<&Plan> {
         self.plan.as_ref()
+    }
+    fn optional_header() -> &'static str {
+        "SMOKE"
+    }
+    fn optional_cell(&self) -> Option<String> {
+        let smoke = self.smoke.as_ref()?;
+        let after = smoke.after.as_ref().map(SmokeResult::summary).unwrap_or_else(|| "-".to_owned());
+        Some(format!("before: {}; after: {after}", smoke.before.summary()))
     }
 }

@@ -213,6 +213,7 @@ async fn walkthrough_pr_merge_promote_rollback_cleanup() {
         expect_live,
         require_newer: true,
         dry_run: false,
+        smoke: None,
     };
     for agent in [&echo, &weather] {
         let outcome = promote(&env.ctx, &env.aws, &request(agent, 1, None)).await.unwrap();
@@ -365,6 +366,7 @@ async fn throttling_and_server_errors_on_every_operation_are_retried() {
             expect_live: None,
             require_newer: true,
             dry_run: false,
+            smoke: None,
         };
         assert_eq!(promote(&env.ctx, &env.aws, &request).await.unwrap().action, "promoted");
     }
@@ -445,6 +447,7 @@ async fn promote_refuses_a_missing_version_default_and_a_moved_endpoint() {
         expect_live,
         require_newer: false,
         dry_run: false,
+        smoke: None,
     };
     let err = promote(&env.ctx, &env.aws, &request(9, "prod", None)).await.unwrap_err().to_string();
     assert!(err.contains("version 9 of runtime echo_bot_prod does not exist (latest is 1)"), "{err}");
@@ -743,7 +746,7 @@ fn cli_promotes_and_rolls_back() {
     let zips = zips.to_str().unwrap();
     let (ok, _, stderr) = local(&["deploy", "echo_bot", "--prod", "--package-dir", zips]);
     assert!(ok, "{stderr}");
-    let (ok, stdout, stderr) = local(&["promote", "echo_bot", "--version", "1", "--json"]);
+    let (ok, stdout, stderr) = local(&["promote", "echo_bot", "--version", "1", "--json", "--no-smoke"]);
     assert!(ok, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["results"][0]["outcome"]["action"], "promoted");
@@ -755,7 +758,7 @@ fn cli_promotes_and_rolls_back() {
     assert!(stderr.ends_with("error: 1 of 1 failed (echo_bot); the reasons are above\n"), "{stderr}");
     let (ok, _, stderr) = local(&["deploy", "echo_bot", "--prod", "--force", "--package-dir", zips]);
     assert!(ok, "{stderr}");
-    let (ok, stdout, stderr) = local(&["promote", "echo_bot", "--version", "2", "--expect-live", "1"]);
+    let (ok, stdout, stderr) = local(&["promote", "echo_bot", "--version", "2", "--expect-live", "1", "--no-smoke"]);
     assert!(ok, "{stderr}");
     release_snapshot_settings().bind(|| insta::assert_snapshot!("cli_promote_human", stdout));
     let (ok, stdout, stderr) = local(&["rollback", "echo_bot", "--dry-run", "--json"]);
@@ -856,6 +859,7 @@ async fn a_stuck_promotion_hits_the_deadline_and_records_nothing() {
         expect_live: None,
         require_newer: true,
         dry_run: false,
+        smoke: None,
     };
     promote(&env.ctx, &env.aws, &request(1)).await.unwrap();
     env.stack.faults().stuck("UpdateAgentRuntimeEndpoint", 1).unwrap();
@@ -994,9 +998,9 @@ async fn every_command_reports_to_github_and_every_dry_run_changes_nothing() {
         (&[&deploy[..], &["--dry-run"]].concat(), "deploy", true),
         (&deploy, "deploy", false),
         (&["promote", "echo_bot", "--version", "1", "--json", "--dry-run"], "promote", true),
-        (&["promote", "echo_bot", "--version", "1", "--json"], "promote", false),
+        (&["promote", "echo_bot", "--version", "1", "--json", "--no-smoke"], "promote", false),
         (&[&deploy[..], &["--force"]].concat(), "deploy", false),
-        (&["promote", "echo_bot", "--version", "2", "--expect-live", "1", "--json"], "promote", false),
+        (&["promote", "echo_bot", "--version", "2", "--expect-live", "1", "--json", "--no-smoke"], "promote", false),
         (&["rollback", "echo_bot", "--json", "--dry-run"], "rollback", true),
         (&["rollback", "echo_bot", "--json"], "rollback", false),
         (&["promote", "echo_bot", "--version", "9", "--json"], "promote", false),
@@ -1322,6 +1326,7 @@ async fn a_rerun_after_an_interrupted_wait_waits_for_the_same_version_or_endpoin
         expect_live: Some(1).filter(|_| version == 2),
         require_newer: true,
         dry_run,
+        smoke: None,
     };
     promote(&env.ctx, &env.aws, &request(1, false)).await.unwrap();
     env.aws.wait.timeout = Duration::from_millis(200);

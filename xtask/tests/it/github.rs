@@ -58,6 +58,7 @@ fn outcome(agent: &str, runtime: &str, version: &str, action: &str) -> DeployOut
         commit: Some(COMMIT.into()),
         plan: None,
         record_key: Some(format!("{runtime}/v{version}/record.json")),
+        smoke: None,
     }
 }
 
@@ -165,6 +166,7 @@ fn promotion_and_refusal_snapshots() {
         endpoint_arn: None,
         record_key: None,
         plan: None,
+        smoke: None,
     }];
     let deleted = vec!["echo_bot_pr_12".to_owned()];
     snapshot("promotion_summary", &render::promotion_summary(&verified, &outcomes, &deleted, &[]));
@@ -446,6 +448,7 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
         result: None,
         force: false,
         package_dir: None,
+        smoke: false,
     };
     let err = format!("{:#}", xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("push_main_squash.json is not a `pull_request` event payload"), "{err}");
@@ -457,6 +460,7 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
         result: None,
         force: false,
         package_dir: None,
+        smoke: false,
     };
     let err = format!("{:#}", xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("not `closed`"), "{err}");
@@ -467,6 +471,7 @@ fn wrong_event_payloads_are_refused_with_the_file_named() {
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
         open_issues: None,
         superseded_dir: None,
+        smoke: false,
     };
     let err = format!("{:#}", xtask::context::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("neither an `issues` nor a `workflow_dispatch`"), "{err}");
@@ -485,6 +490,7 @@ fn pr_without_agent_changes_deploys_nothing() {
         result: None,
         force: false,
         package_dir: None,
+        smoke: false,
     };
     // No AWS is needed (nor reachable: the context points at no stack) when nothing changed.
     let report = xtask::context::block_on(gh::pr_deploy(&ctx(Some(dir.path())), &args, None)).unwrap();
@@ -565,6 +571,7 @@ fn fork_pull_request_is_packaged_not_deployed() {
         result: None,
         force: false,
         package_dir: None,
+        smoke: false,
     };
     let report = xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap();
     assert_eq!((report.result.as_str(), report.agents.as_slice()), ("packaged", &["echo_bot".to_owned()][..]));
@@ -641,6 +648,7 @@ fn rollbacks_that_are_refused() {
             bot_login: gh::DEFAULT_BOT_LOGIN.into(),
             open_issues: None,
             superseded_dir: None,
+            smoke: false,
         };
         let err = format!("{:#}", xtask::context::block_on(gh::promote(&ctx, &args, None)).unwrap_err());
         assert!(err.contains("promotion refused") && err.contains(expected), "{expected}: {err}");
@@ -851,6 +859,7 @@ fn a_fork_is_never_deployed_one_agent_at_a_time() {
         result: Some(dir.path().join("result.json")),
         force: false,
         package_dir: None,
+        smoke: false,
     };
     let err = format!("{:#}", xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("comes from a fork") && err.contains("no deploy"), "{err}");
@@ -872,6 +881,7 @@ fn a_failed_matrix_job_still_writes_its_result() {
         force: false,
         // An empty folder: the zip is missing, so the deploy fails before it changes anything.
         package_dir: Some(dir.path().join("zips")),
+        smoke: false,
     };
     let err = format!("{:#}", xtask::context::block_on(gh::pr_deploy(&ctx, &args, None)).unwrap_err());
     assert!(err.contains("deploy failed for echo_bot"), "{err}");

@@ -310,3 +310,238 @@ fn invoke_help() {
     let own = stdout.split("      --json").next().unwrap().to_owned();
     release_snapshot_settings().bind(|| insta::assert_snapshot!("help_invoke", own));
 }
+
+/// `deploy --smoke` on a copy of the release fixture: `echo_bot` (the standard-library test agent,
+/// with a `[smoke]` table) passes its smoke test; `weather_report_bot`, broken at import, fails
+/// its default one, and the deploy fails with it while still reporting the version it made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_smoke_tests_each_version_it_made() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("workspace");
+    copy_workspace(&release_fixture(), &root);
+    let echo = root.join("agents/echo_bot");
+    std::fs::write(echo.join("main.py"), HTTP_AGENT).unwrap();
+    std::fs::write(echo.join("greeting.txt"), "hello from the smoke test\n").unwrap();
+    let manifest = std::fs::read_to_string(echo.join("agent.toml")).unwrap();
+    let smoke = "\n[smoke]\npayload = { prompt = \"are you there?\" }\ntimeout_secs = 30\nexpect = \"/greeting\"\n";
+    std::fs::write(echo.join("agent.toml"), manifest + smoke).unwrap();
+    std::fs::write(root.join("agents/weather_report_bot/main.py"), "import no_such_module_at_all\n").unwrap();
+    let settings = ctx(&root, Default::default()).settings;
+    let stack = stack(&temp.path().join("state"), &settings.region).await;
+    stack.ensure_bucket(&settings.bucket).await.unwrap();
+    let zips = package_all(&root, &temp.path().join("zips"));
+    let zips = zips.to_str().unwrap();
+
+    let args = ["deploy", "--all", "--pr", "5", "--package-dir", zips, "--smoke", "--json"];
+    let (ok, stdout, stderr) = xtask(&root, &stack, &args).await;
+    assert!(!ok, "a failed smoke test fails the deploy: {stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("{err}: {stdout}"));
+    let [echo, weather] = [&report["results"][0], &report["results"][1]];
+    assert_eq!((echo["name"].as_str(), echo["ok"].as_bool()), (Some("echo_bot"), Some(true)), "{report:#}");
+    let smoke = &echo["outcome"]["smoke"];
+    assert_eq!((smoke["passed"].as_bool(), smoke["status"].as_u64()), (Some(true), Some(200)), "{report:#}");
+    assert_eq!((smoke["qualifier"].as_str(), smoke["version"].as_str()), (Some("DEFAULT"), Some("1")));
+    assert!(smoke["answer"].as_str().unwrap().contains("hello from the smoke test"), "{report:#}");
+    assert!(smoke["answer"].as_str().unwrap().contains("are you there?"), "the manifest's payload: {report:#}");
+    assert!(smoke.get("reason").is_none(), "{report:#}");
+
+    assert_eq!((weather["name"].as_str(), weather["ok"].as_bool()), (Some("weather_report_bot"), Some(false)));
+    assert_eq!(weather["outcome"]["version"].as_str(), Some("1"), "the version made is still reported");
+    let smoke = &weather["outcome"]["smoke"];
+    assert_eq!(smoke["passed"].as_bool(), Some(false), "{report:#}");
+    let reason = smoke["reason"].as_str().unwrap();
+    assert!(reason.contains("no_such_module_at_all"), "the agent's own output says why: {reason}");
+    let error = weather["error"].as_str().unwrap();
+    assert!(error.starts_with("the smoke test of version 1 failed: "), "{error}");
+    assert_eq!(report["failed"].as_u64(), Some(1));
+
+    // The table has a SMOKE column; a deploy without --smoke neither tests nor shows one.
+    let args = ["deploy", "--all", "--pr", "5", "--package-dir", zips, "--smoke"];
+    let (ok, stdout, stderr) = xtask(&root, &stack, &args).await;
+    assert!(!ok, "{stderr}");
+    let header = stdout.lines().next().unwrap();
+    assert!(header.starts_with("AGENT ") && header.ends_with("  SMOKE"), "{stdout}");
+    let row = stdout.lines().find(|line| line.starts_with("weather_report_bot ")).unwrap();
+    assert!(
+        row.contains("FAIL ") && row.ends_with("before it answered GET /ping; its last output:"),
+        "one line: {row}"
+    );
+    assert!(stdout.contains(" pass ") && stdout.contains(" FAIL "), "{stdout}");
+    assert!(stdout.contains("FAILED weather_report_bot: the smoke test of version 1 failed"), "{stdout}");
+    let args = ["deploy", "echo_bot", "--pr", "5", "--package-dir", zips, "--json"];
+    let (ok, stdout, stderr) = xtask(&root, &stack, &args).await;
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains("smoke"), "{stdout}");
+
+    // `github pr-deploy --smoke`: the comment shows each test, the agent's text fenced.
+    let changed = temp.path().join("changed.txt");
+    std::fs::write(&changed, "agents/echo_bot/main.py\nagents/weather_report_bot/main.py\n").unwrap();
+    let comment = temp.path().join("comment.md");
+    let event = repo_root().join("tests/events/pr_opened.json");
+    let args = [
+        "github",
+        "pr-deploy",
+        "--event",
+        event.to_str().unwrap(),
+        "--changed-files",
+        changed.to_str().unwrap(),
+        "--package-dir",
+        zips,
+        "--smoke",
+        "--out",
+        comment.to_str().unwrap(),
+    ];
+    let (ok, _, stderr) = xtask(&root, &stack, &args).await;
+    assert!(
+        !ok && stderr.contains("the smoke test failed for weather_report_bot (the PR comment says why)"),
+        "{stderr}"
+    );
+    let comment = std::fs::read_to_string(&comment).unwrap();
+    let section = &comment[comment.find("### Smoke tests").expect(&comment)..];
+    assert!(section.contains("- `echo_bot` pass in "), "{comment}");
+    assert!(section.contains("\"greeting\":\"hello from the smoke test\""), "{comment}");
+    assert!(section.contains("- `weather_report_bot` **fail** in "), "{comment}");
+    assert!(section.contains("No module named 'no_such_module_at_all'"), "{comment}");
+    stack.shutdown().await;
+}
+
+/// An agent on the standard library that answers its first call and fails every later one: it
+/// passes a promotion's first smoke test and fails the second.
+const FAILS_FROM_THE_SECOND_CALL: &str = r#"
+import json
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+CALLS = [0]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def answer(self, status, value):
+        body = json.dumps(value).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self.answer(200, {"status": "Healthy"})
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        CALLS[0] += 1
+        if CALLS[0] > 1:
+            return self.answer(500, {"error": "worn out after one call"})
+        self.answer(200, {"fresh": True})
+
+
+HTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+"#;
+
+/// `promote`'s smoke gate on a copy of the release fixture: a version that is not the latest is
+/// tested on a temporary endpoint, removed afterwards; one that fails before the move is not made
+/// live; one that fails on the endpoint after the move is moved back, both moves recorded;
+/// `--no-smoke` skips the gate and the record says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_smoke_tests_before_and_after_the_move() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("workspace");
+    copy_workspace(&release_fixture(), &root);
+    let echo = root.join("agents/echo_bot");
+    std::fs::write(echo.join("main.py"), HTTP_AGENT).unwrap();
+    std::fs::write(echo.join("greeting.txt"), "hello from prod\n").unwrap();
+    let manifest = std::fs::read_to_string(echo.join("agent.toml")).unwrap();
+    std::fs::write(echo.join("agent.toml"), manifest.clone() + "\n[smoke]\nexpect = \"/greeting\"\n").unwrap();
+    std::fs::write(root.join("agents/weather_report_bot/main.py"), FAILS_FROM_THE_SECOND_CALL).unwrap();
+    let settings = ctx(&root, Default::default()).settings;
+    let stack = stack(&temp.path().join("state"), &settings.region).await;
+    stack.ensure_bucket(&settings.bucket).await.unwrap();
+    let zips = package_all(&root, &temp.path().join("zips"));
+    let zips = zips.to_str().unwrap();
+    for force in [&[][..], &["--force"][..]] {
+        let args = [&["deploy", "--all", "--prod", "--package-dir", zips][..], force].concat();
+        let (ok, _, stderr) = xtask(&root, &stack, &args).await;
+        assert!(ok, "{stderr}");
+    }
+    let client = stack.control_client();
+    let endpoints = async |runtime: &str| -> Vec<(String, Option<String>)> {
+        let runtimes = client.list_agent_runtimes().send().await.unwrap();
+        let id =
+            runtimes.agent_runtimes().iter().find(|r| r.agent_runtime_name() == runtime).unwrap().agent_runtime_id();
+        let listed = client.list_agent_runtime_endpoints().agent_runtime_id(id).send().await.unwrap();
+        let mut names: Vec<(String, Option<String>)> = listed
+            .runtime_endpoints()
+            .iter()
+            .filter(|endpoint| endpoint.status().as_str() != "DELETING")
+            .map(|endpoint| (endpoint.name().to_owned(), endpoint.live_version().map(str::to_owned)))
+            .collect();
+        names.sort();
+        names
+    };
+
+    // Version 1 is not the latest: tested on a temporary endpoint, which is gone afterwards.
+    let (ok, stdout, stderr) = xtask(&root, &stack, &["promote", "echo_bot", "--version", "1", "--json"]).await;
+    assert!(ok, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let smoke = &report["results"][0]["outcome"]["smoke"];
+    assert!(smoke["before"]["qualifier"].as_str().unwrap().starts_with("smoke_v1_"), "{report:#}");
+    assert_eq!((smoke["before"]["passed"].as_bool(), smoke["before"]["version"].as_str()), (Some(true), Some("1")));
+    assert_eq!((smoke["after"]["qualifier"].as_str(), smoke["after"]["passed"].as_bool()), (Some("prod"), Some(true)));
+    assert!(stderr.contains("on a temporary endpoint, smoke_v1_"), "{stderr}");
+    let expected = vec![("DEFAULT".to_owned(), Some("2".to_owned())), ("prod".to_owned(), Some("1".to_owned()))];
+    assert_eq!(endpoints("echo_bot_prod").await, expected, "the temporary endpoint is removed");
+
+    // A version failing its test before the move is not made live.
+    std::fs::write(echo.join("agent.toml"), manifest + "\n[smoke]\nexpect = \"/no_such_key\"\n").unwrap();
+    let (ok, stdout, stderr) = xtask(&root, &stack, &["promote", "echo_bot", "--version", "2"]).await;
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains("the smoke test of version 2 of echo_bot_prod on DEFAULT failed, so prod was not moved")
+            && stdout.contains("nothing at JSON pointer `/no_such_key`"),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(endpoints("echo_bot_prod").await[1], ("prod".to_owned(), Some("1".to_owned())));
+
+    // --no-smoke skips the gate; then a version passing its first test and failing on the endpoint
+    // is moved back, and both moves are recorded.
+    let (ok, _, stderr) =
+        xtask(&root, &stack, &["promote", "weather_report_bot", "--version", "1", "--no-smoke"]).await;
+    assert!(ok && stderr.contains("no smoke gate (--no-smoke)"), "{stderr}");
+    let (ok, stdout, stderr) = xtask(&root, &stack, &["promote", "weather_report_bot", "--version", "2"]).await;
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains("the smoke test of prod of weather_report_bot_prod failed after it moved to version 2")
+            && stdout.contains("worn out after one call")
+            && stdout.contains("prod was moved back to version 1 (both moves recorded: "),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(endpoints("weather_report_bot_prod").await[1], ("prod".to_owned(), Some("1".to_owned())));
+    let listed = stack
+        .s3_client()
+        .list_objects_v2()
+        .bucket(&settings.bucket)
+        .prefix("weather_report_bot_prod/promotions/prod/")
+        .send()
+        .await
+        .unwrap();
+    let mut records = Vec::new();
+    for object in listed.contents() {
+        let got =
+            stack.s3_client().get_object().bucket(&settings.bucket).key(object.key().unwrap()).send().await.unwrap();
+        let record: Value = serde_json::from_slice(&got.body.collect().await.unwrap().into_bytes()).unwrap();
+        records.push((record["kind"].clone(), record["to_version"].clone(), record["smoke"].clone()));
+    }
+    assert_eq!(
+        records,
+        [
+            ("promote".into(), "1".into(), "skipped (--no-smoke)".into()),
+            ("promote".into(), "2".into(), "passed".into()),
+            (
+                "rollback".into(),
+                "1".into(),
+                "moved back: the smoke test of prod at version 2 failed after the move".into()
+            ),
+        ],
+        "{records:?}"
+    );
+    stack.shutdown().await;
+}

@@ -100,6 +100,7 @@ impl Story {
             result: None,
             force: false,
             package_dir: Some(self.zips(&revisions)),
+            smoke: false,
         };
         gh::pr_deploy(&self.ctx, &args, Some(self.aws.clone())).await.unwrap()
     }
@@ -127,6 +128,7 @@ impl Story {
                 result: Some(results.join(format!("{agent}.json"))),
                 force: false,
                 package_dir: Some(self.zips(&revisions)),
+                smoke: false,
             };
             gh::pr_deploy(&self.ctx, &args, Some(self.aws.clone())).await.unwrap();
         }
@@ -188,6 +190,7 @@ impl Story {
             bot_login: gh::DEFAULT_BOT_LOGIN.into(),
             open_issues: Some(self.open_issues(open_issues)),
             superseded_dir: Some(self.path(&format!("superseded-{}", self.step))),
+            smoke: false,
         };
         gh::promote(&self.ctx, &args, Some(self.aws.clone())).await
     }
@@ -200,6 +203,7 @@ impl Story {
             bot_login: gh::DEFAULT_BOT_LOGIN.into(),
             open_issues: None,
             superseded_dir: None,
+            smoke: false,
         };
         gh::promote(&self.ctx, &args, Some(self.aws.clone())).await
     }
