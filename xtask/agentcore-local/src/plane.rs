@@ -271,6 +271,15 @@ impl Version {
 }
 
 impl Runtime {
+    /// The version an endpoint may target: one that exists and is not being deleted.
+    fn endpoint_target(&self, wanted: &str) -> Result<u32, ApiError> {
+        let number = parse_version(wanted);
+        match self.versions.get(&number) {
+            Some(version) if version.deleting.is_none() => Ok(number),
+            _ => Err(ApiError::not_found(format!("agent runtime {} has no version {wanted}", self.id))),
+        }
+    }
+
     fn latest(&self) -> &Version {
         self.versions.values().next_back().expect("a runtime always keeps its latest version")
     }
@@ -785,13 +794,7 @@ pub(crate) fn create_endpoint(
     }
     let target = match str_of(input, "agentRuntimeVersion") {
         None => runtime.latest().number,
-        Some(wanted) => {
-            let number = parse_version(wanted);
-            match runtime.versions.get(&number) {
-                Some(version) if version.deleting.is_none() => number,
-                _ => return Err(ApiError::not_found(format!("agent runtime {id} has no version {wanted}"))),
-            }
-        }
+        Some(wanted) => runtime.endpoint_target(wanted)?,
     };
     let fate = env.fate("CreateAgentRuntimeEndpoint")?;
     let arn = format!("{}/runtime-endpoint/{name}", runtime.arn);
@@ -850,13 +853,7 @@ pub(crate) fn update_endpoint(
     }
     let target = match str_of(input, "agentRuntimeVersion") {
         None => endpoint.target,
-        Some(wanted) => {
-            let number = parse_version(wanted);
-            match runtime.versions.get(&number) {
-                Some(version) if version.deleting.is_none() => number,
-                _ => return Err(ApiError::not_found(format!("agent runtime {id} has no version {wanted}"))),
-            }
-        }
+        Some(wanted) => runtime.endpoint_target(wanted)?,
     };
     let fate = env.fate("UpdateAgentRuntimeEndpoint")?;
     let runtime_arn = runtime.arn.clone();

@@ -59,6 +59,13 @@ pub(crate) fn with_lock<T>(dir: &Path, f: impl FnOnce() -> T) -> Result<T> {
 
 /// Opens `dir/name` and takes its exclusive lock (blocking); dropping the file releases it.
 pub(crate) fn lock_file(dir: &Path, name: &str) -> Result<File> {
+    let (file, path) = open_lock_file(dir, name)?;
+    file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
+}
+
+/// Opens (creating) `dir/name` for locking, never truncating it.
+fn open_lock_file(dir: &Path, name: &str) -> Result<(File, std::path::PathBuf)> {
     let path = dir.join(name);
     let file = File::options()
         .create(true)
@@ -66,19 +73,12 @@ pub(crate) fn lock_file(dir: &Path, name: &str) -> Result<File> {
         .write(true)
         .open(&path)
         .with_context(|| format!("cannot open lock file {}", path.display()))?;
-    file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
-    Ok(file)
+    Ok((file, path))
 }
 
 /// Takes a shared lock on the directory's in-use file; the stack keeps the file open while it runs.
 pub(crate) fn mark_in_use(dir: &Path) -> Result<File> {
-    let path = dir.join(IN_USE_FILE);
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    let (file, path) = open_lock_file(dir, IN_USE_FILE)?;
     file.lock_shared().with_context(|| format!("cannot lock {}", path.display()))?;
     Ok(file)
 }
