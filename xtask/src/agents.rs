@@ -29,6 +29,14 @@ pub struct Manifest {
     pub(crate) requirements: Option<PathBuf>,
     #[serde(default)]
     pub(crate) network_mode: NetworkMode,
+    /// The protocol the agent serves: HTTP (default), MCP, A2A or AGUI.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// The port the agent listens on, when not its protocol's default (8000-12000, not 8443).
+    pub port: Option<i64>,
+    /// The path the agent serves, when not its protocol's default (`/` then up to 2047 of
+    /// `A-Z a-z 0-9 - . _ ~ / %`).
+    pub path: Option<String>,
     /// Environment variables of the runtime.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
@@ -38,7 +46,8 @@ pub struct Manifest {
     /// Glob patterns (relative to the agent directory) of files that must not be packaged.
     #[serde(default)]
     pub(crate) exclude: Vec<String>,
-    /// The smoke test of a deployed version (default: `{"prompt": "ping"}` answered with HTTP 200).
+    /// The smoke test of a deployed version (default: the protocol's [`Protocol::smoke_payload`]
+    /// answered with HTTP 200).
     pub smoke: Option<SmokeManifest>,
 }
 
@@ -134,6 +143,130 @@ impl fmt::Display for NetworkMode {
     }
 }
 
+/// `protocol` of `agent.toml`: the contract the agent's server speaks, AgentCore's
+/// `protocolConfiguration.serverProtocol`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(try_from = "String", into = "String")]
+pub enum Protocol {
+    /// `POST /invocations` and `GET /ping` on 8080: the AgentCore app object's contract.
+    #[default]
+    Http,
+    /// A Model Context Protocol server: streamable HTTP, JSON-RPC on `POST /mcp`, port 8000.
+    Mcp,
+    /// An Agent2Agent server: JSON-RPC on `POST /`, port 9000.
+    A2a,
+    /// An AG-UI server: `POST /invocations` answered with server-sent events, port 8080.
+    Agui,
+}
+
+/// AgentCore's range of agent ports, and the one port in it that it keeps for itself.
+pub(crate) const PORTS: std::ops::RangeInclusive<i64> = 8000..=12000;
+pub(crate) const RESERVED_PORT: i64 = 8443;
+/// The longest path AgentCore takes (the model's `ServerPath`).
+pub(crate) const PATH_MAX: usize = 2048;
+
+impl Protocol {
+    pub const ALL: [Protocol; 4] = [Protocol::Http, Protocol::Mcp, Protocol::A2a, Protocol::Agui];
+
+    /// The name AgentCore and `agent.toml` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "HTTP",
+            Protocol::Mcp => "MCP",
+            Protocol::A2a => "A2A",
+            Protocol::Agui => "AGUI",
+        }
+    }
+
+    /// The protocol AgentCore's `serverProtocol` names (`None` for a name it does not have).
+    pub fn parse(text: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|protocol| protocol.as_str() == text)
+    }
+
+    /// The port AgentCore sends requests to when the agent sets none.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Protocol::Http | Protocol::Agui => 8080,
+            Protocol::Mcp => 8000,
+            Protocol::A2a => 9000,
+        }
+    }
+
+    /// The path AgentCore sends requests to when the agent sets none.
+    pub fn default_path(self) -> &'static str {
+        match self {
+            Protocol::Http | Protocol::Agui => "/invocations",
+            Protocol::Mcp => "/mcp",
+            Protocol::A2a => "/",
+        }
+    }
+
+    /// The request that carries one user message in this protocol: `{"prompt": TEXT}` for HTTP, an
+    /// A2A `message/send`, an AG-UI `RunAgentInput`; `None` for MCP, whose requests call tools.
+    pub fn prompt_payload(self, text: &str) -> Option<serde_json::Value> {
+        use serde_json::json;
+        match self {
+            Protocol::Http => Some(json!({ "prompt": text })),
+            Protocol::Mcp => None,
+            Protocol::A2a => Some(json!({
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "message/send",
+                "params": { "message": {
+                    "role": "user",
+                    "parts": [{ "kind": "text", "text": text }],
+                    "messageId": "xtask-message-1",
+                } },
+            })),
+            Protocol::Agui => Some(json!({
+                "threadId": "xtask-thread",
+                "runId": "xtask-run",
+                "state": {},
+                "messages": [{ "id": "xtask-message-1", "role": "user", "content": text }],
+                "tools": [],
+                "context": [],
+                "forwardedProps": {},
+            })),
+        }
+    }
+
+    /// What a smoke test sends when the agent's `[smoke]` gives no payload: a `ping` message, or
+    /// for MCP a `tools/list` request.
+    pub fn smoke_payload(self) -> serde_json::Value {
+        self.prompt_payload("ping").unwrap_or_else(|| mcp_request("tools/list"))
+    }
+}
+
+/// A JSON-RPC request of MCP without parameters, such as `tools/list`.
+pub fn mcp_request(method: &str) -> serde_json::Value {
+    serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": {} })
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for Protocol {
+    type Error = String;
+    fn try_from(text: String) -> Result<Protocol, String> {
+        Protocol::parse(&text).ok_or_else(|| {
+            let known: Vec<&str> = Protocol::ALL.iter().map(|protocol| protocol.as_str()).collect();
+            format!(
+                "protocol `{text}` is not one AgentCore runs: write one of {} in capitals, e.g. protocol = \"MCP\", or leave it out for HTTP",
+                known.join(", ")
+            )
+        })
+    }
+}
+
+impl From<Protocol> for String {
+    fn from(protocol: Protocol) -> String {
+        protocol.as_str().to_owned()
+    }
+}
+
 /// A validated agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {
@@ -150,6 +283,26 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// The protocol the agent serves.
+    pub fn protocol(&self) -> Protocol {
+        self.manifest.protocol
+    }
+
+    /// The port the agent set, if any (checked to be within 8000 to 12000 when loaded).
+    pub fn port(&self) -> Option<u16> {
+        self.manifest.port.and_then(|port| u16::try_from(port).ok())
+    }
+
+    /// The port AgentCore sends requests to: the agent's own, else its protocol's.
+    pub fn serving_port(&self) -> u16 {
+        self.port().unwrap_or_else(|| self.protocol().default_port())
+    }
+
+    /// The path AgentCore sends requests to: the agent's own, else its protocol's.
+    pub fn serving_path(&self) -> &str {
+        self.manifest.path.as_deref().unwrap_or_else(|| self.protocol().default_path())
+    }
+
     /// Reads and validates `agents/<name>/agent.toml` under `root`.
     pub(crate) fn load(root: &Path, dir: &Path, settings: &Settings) -> Result<Agent> {
         let name = dir.file_name().and_then(|name| name.to_str()).unwrap_or_default().to_owned();
@@ -225,6 +378,7 @@ impl Agent {
             }
         }
         check_tags(&name, &manifest.tags)?;
+        check_protocol(&name, &manifest)?;
         if let Some(smoke) = &manifest.smoke {
             smoke.check(&name)?;
         }
@@ -245,6 +399,35 @@ fn check_inside(name: &str, key: &str, path: &Path, base: &str) -> Result<()> {
             "agent `{name}`: {key} `{}` must be a relative path inside {base}, without `..`; move the file there",
             path.display()
         );
+    }
+    Ok(())
+}
+
+/// `port` and `path`: what AgentCore's model allows (`ServerPort`, `ServerPath`), and AgentCore's
+/// reserved port.
+fn check_protocol(name: &str, manifest: &Manifest) -> Result<()> {
+    let protocol = manifest.protocol;
+    if let Some(port) = manifest.port {
+        let default = protocol.default_port();
+        if port == RESERVED_PORT {
+            bail!(
+                "agent `{name}`: port {port} is reserved by AgentCore; pick another port from 8000 to 12000, or leave `port` out for {protocol}'s {default}"
+            );
+        }
+        if !PORTS.contains(&port) {
+            bail!(
+                "agent `{name}`: port {port} is outside the 8000 to 12000 AgentCore allows; pick a port in that range (not 8443), or leave `port` out for {protocol}'s {default}"
+            );
+        }
+    }
+    if let Some(path) = &manifest.path {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~/%".contains(c);
+        if !path.starts_with('/') || path.len() > PATH_MAX || !path.chars().all(allowed) {
+            bail!(
+                "agent `{name}`: path `{path}` must start with `/` and hold only letters, digits and `- . _ ~ / %`, at most {PATH_MAX} characters, e.g. path = \"/tools\"; or leave `path` out for {protocol}'s `{}`",
+                protocol.default_path()
+            );
+        }
     }
     Ok(())
 }
@@ -447,6 +630,57 @@ team = "fun"
         assert!(err.contains("expect is empty"), "{err}");
         let err = error(&[("bot", "entry_point = \"main.py\"\n[smoke]\nexpect = \"/a~2\"\n")]);
         assert!(err.contains("not a valid JSON pointer"), "{err}");
+    }
+
+    #[test]
+    fn protocol_port_and_path_are_read_and_checked() {
+        let root = workspace(&[
+            ("plain", "entry_point = \"main.py\"\n"),
+            ("tools", "entry_point = \"main.py\"\nprotocol = \"MCP\"\n"),
+            ("peer", "entry_point = \"main.py\"\nprotocol = \"A2A\"\nport = 9100\npath = \"/a2a/v1\"\n"),
+            ("ui", "entry_point = \"main.py\"\nprotocol = \"AGUI\"\nport = 12000\npath = \"/%7Eui_x-1.2\"\n"),
+        ]);
+        let agents = discover(root.path(), &settings()).unwrap();
+        let shown: Vec<(&str, Protocol, Option<u16>, u16, &str)> = agents
+            .iter()
+            .map(|agent| {
+                (agent.name.as_str(), agent.protocol(), agent.port(), agent.serving_port(), agent.serving_path())
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("peer", Protocol::A2a, Some(9100), 9100, "/a2a/v1"),
+                ("plain", Protocol::Http, None, 8080, "/invocations"),
+                ("tools", Protocol::Mcp, None, 8000, "/mcp"),
+                ("ui", Protocol::Agui, Some(12000), 12000, "/%7Eui_x-1.2"),
+            ]
+        );
+
+        let err = error(&[("bot", "entry_point = \"main.py\"\nprotocol = \"mcp\"\n")]);
+        assert!(err.contains("agent `bot`") && err.contains("protocol `mcp` is not one AgentCore runs"), "{err}");
+        assert!(err.contains("HTTP, MCP, A2A, AGUI") && err.contains("protocol = \"MCP\""), "{err}");
+        let err = error(&[("bot", "entry_point = \"main.py\"\nprotocol = \"MCP\"\nport = 8443\n")]);
+        assert!(err.contains("agent `bot`: port 8443 is reserved by AgentCore") && err.contains("MCP's 8000"), "{err}");
+        for port in ["7999", "12001", "-1", "80"] {
+            let err = error(&[("bot", &format!("entry_point = \"main.py\"\nport = {port}\n"))]);
+            assert!(err.contains(&format!("port {port} is outside the 8000 to 12000")), "{err}");
+            assert!(err.contains("HTTP's 8080"), "{err}");
+        }
+        let err = error(&[("bot", "entry_point = \"main.py\"\nport = \"8000\"\n")]);
+        assert!(err.contains("agent `bot`") && err.contains("port"), "{err}");
+        for path in ["mcp", "/with space", "/é", "/a?b"] {
+            let err = error(&[("bot", &format!("entry_point = \"main.py\"\nprotocol = \"MCP\"\npath = \"{path}\"\n"))]);
+            assert!(
+                err.contains(&format!("path `{path}` must start with `/`")) && err.contains("MCP's `/mcp`"),
+                "{err}"
+            );
+        }
+        let long = format!("/{}", "a".repeat(PATH_MAX));
+        let err = error(&[("bot", &format!("entry_point = \"main.py\"\npath = \"{long}\"\n"))]);
+        assert!(err.contains("at most 2048 characters"), "{err}");
+        let err = error(&[("bot", "entry_point = \"main.py\"\nserver_protocol = \"MCP\"\n")]);
+        assert!(err.contains("unknown field `server_protocol`"), "{err}");
     }
 
     #[test]

@@ -261,7 +261,9 @@ fn desired_config(settings: &Settings, agent: &Agent) -> Result<DeployedConfig> 
         network_mode: agent.manifest.network_mode.to_string(),
         environment: agent.manifest.environment.clone(),
         description: agent.manifest.description.clone(),
-        protocol: "HTTP".to_owned(),
+        protocol: agent.protocol().to_string(),
+        port: agent.port(),
+        path: agent.manifest.path.clone(),
         bucket: settings.bucket.clone(),
     })
 }
@@ -472,8 +474,14 @@ impl RuntimeRequest<'_> {
             .build()?)
     }
 
+    /// The declared protocol, and its port and path when `agent.toml` sets them (AgentCore's
+    /// defaults otherwise).
     fn protocol(&self) -> Result<ProtocolConfiguration> {
-        Ok(ProtocolConfiguration::builder().server_protocol(ServerProtocol::Http).build()?)
+        Ok(ProtocolConfiguration::builder()
+            .server_protocol(ServerProtocol::from(self.desired.protocol.as_str()))
+            .set_port(self.desired.port.map(i32::from))
+            .set_path(self.desired.path.clone())
+            .build()?)
     }
 
     fn environment(&self) -> HashMap<String, String> {
@@ -577,5 +585,71 @@ async fn update(aws: &AwsClients, request: &RuntimeRequest<'_>, runtime_id: &str
                 return Err(aws::explain(err, UPDATE, &format!("runtime {} ({runtime_id})", request.runtime_name)));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(manifest: &str) -> (tempfile::TempDir, Agent) {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("agents/bot");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(root.path().join("prompts")).unwrap();
+        std::fs::write(dir.join("agent.toml"), manifest).unwrap();
+        std::fs::write(dir.join("main.py"), "").unwrap();
+        std::fs::write(dir.join("requirements.txt"), "").unwrap();
+        std::fs::write(root.path().join("prompts/bot.txt"), "hi").unwrap();
+        let agent = crate::agents::discover(root.path(), &settings()).unwrap().remove(0);
+        (root, agent)
+    }
+
+    fn settings() -> Settings {
+        Settings::from_metadata(&serde_json::json!({"agentcore": {
+            "region": "us-east-1", "bucket": "b-bucket", "role_arn": "arn:aws:iam::123456789012:role/R",
+            "python_runtime": "PYTHON_3_12", "platform": "aarch64-manylinux2014", "prod_runtime": "prod",
+            "uv_version": "0.13.8"
+        }}))
+        .unwrap()
+    }
+
+    /// The `config` of a record written before agent.toml had protocol, port and path.
+    const OLD_CONFIG: &str = r#"{"role_arn": "arn:aws:iam::123456789012:role/R", "python_runtime": "PYTHON_3_12",
+        "entry_point": ["main.py"], "network_mode": "PUBLIC", "environment": {}, "description": null,
+        "protocol": "HTTP", "bucket": "b-bucket"}"#;
+
+    #[test]
+    fn records_from_before_protocols_still_match_http_agents() {
+        let old: DeployedConfig = serde_json::from_str(OLD_CONFIG).unwrap();
+        let (_root, http) = agent("entry_point = \"main.py\"\n");
+        assert_eq!(desired_config(&settings(), &http).unwrap(), old, "an HTTP agent is up to date");
+        let (_root, declared) = agent("entry_point = \"main.py\"\nprotocol = \"HTTP\"\n");
+        assert_eq!(desired_config(&settings(), &declared).unwrap(), old, "so is one that says HTTP");
+        // And what a record of such an agent holds is what older records held.
+        let written = serde_json::to_value(desired_config(&settings(), &http).unwrap()).unwrap();
+        assert_eq!(written, serde_json::from_str::<serde_json::Value>(OLD_CONFIG).unwrap());
+    }
+
+    #[test]
+    fn protocol_port_and_path_are_part_of_the_desired_config() {
+        let old: DeployedConfig = serde_json::from_str(OLD_CONFIG).unwrap();
+        let (_root, mcp) = agent("entry_point = \"main.py\"\nprotocol = \"MCP\"\n");
+        let desired = desired_config(&settings(), &mcp).unwrap();
+        assert_eq!((desired.protocol.as_str(), desired.port, desired.path.as_deref()), ("MCP", None, None));
+        assert_ne!(desired, old);
+        let (_root, custom) = agent("entry_point = \"main.py\"\nport = 9000\npath = \"/run\"\n");
+        let desired = desired_config(&settings(), &custom).unwrap();
+        assert_eq!(
+            (desired.protocol.as_str(), desired.port, desired.path.as_deref()),
+            ("HTTP", Some(9000), Some("/run"))
+        );
+        assert_ne!(desired, old);
+        let request = RuntimeRequest { agent: &custom, runtime_name: "bot_pr_1", desired: &desired, code_key: "k" };
+        let sent = request.protocol().unwrap();
+        assert_eq!(
+            (sent.server_protocol(), sent.port(), sent.path()),
+            (&ServerProtocol::Http, Some(9000), Some("/run"))
+        );
     }
 }

@@ -11,6 +11,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::Value;
 
+use crate::agents::{Agent, Protocol};
 use crate::aws::{self, AwsClients};
 use crate::context::Ctx;
 use crate::naming::Target;
@@ -41,10 +42,11 @@ pub struct InvokeArgs {
     /// Endpoint of --runtime to call (default: DEFAULT)
     #[arg(long, value_name = "Q", requires = "runtime")]
     pub qualifier: Option<String>,
-    /// The request body, a JSON document (default: {})
+    /// The request body, a JSON document (default: {}; for an MCP, A2A or AG-UI agent, its
+    /// protocol's default request)
     #[arg(long, value_name = "JSON", conflicts_with = "prompt")]
     pub payload: Option<String>,
-    /// Sends {"prompt": TEXT}
+    /// Sends TEXT as a user message: {"prompt": TEXT}, or an A2A or AG-UI agent's message
     #[arg(long, value_name = "TEXT")]
     pub prompt: Option<String>,
     /// Session to continue, 33 to 256 characters (default: a new one, printed on stderr)
@@ -102,8 +104,9 @@ pub struct Invocation {
 
 impl InvokeArgs {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let destination = self.destination(ctx)?;
-        let payload = self.payload()?;
+        let agent = self.agent(ctx)?;
+        let destination = self.destination(ctx, agent.as_ref())?;
+        let payload = self.payload(agent.as_ref())?;
         let (session, new) = match &self.session {
             Some(session) => (session.clone(), false),
             None => (new_session(), true),
@@ -161,16 +164,17 @@ impl InvokeArgs {
         Ok(())
     }
 
-    /// The runtime and endpoint the flags name; unknown agents and bad names are refused here,
-    /// before any call.
-    pub fn destination(&self, ctx: &Ctx) -> Result<Destination> {
-        let agent = match &self.agent {
-            Some(name) => {
-                let all = crate::agents::discover(&ctx.root, &ctx.settings)?;
-                Some(crate::agents::pick(&all, std::slice::from_ref(name))?.remove(0).name)
-            }
-            None => None,
-        };
+    /// The agent named, if any; an unknown one is refused here, before any call.
+    pub fn agent(&self, ctx: &Ctx) -> Result<Option<Agent>> {
+        let Some(name) = &self.agent else { return Ok(None) };
+        let all = crate::agents::discover(&ctx.root, &ctx.settings)?;
+        Ok(Some(crate::agents::pick(&all, std::slice::from_ref(name))?.remove(0)))
+    }
+
+    /// The runtime and endpoint the flags name (with `agent`, the one [`InvokeArgs::agent`]
+    /// found); bad names are refused here, before any call.
+    pub fn destination(&self, ctx: &Ctx, agent: Option<&Agent>) -> Result<Destination> {
+        let agent = agent.map(|agent| agent.name.clone());
         let scheme = ctx.settings.scheme();
         let local = if ctx.aws.local { " --local" } else { "" };
         let destination = match (&agent, self.pr, self.prod, &self.runtime) {
@@ -209,8 +213,10 @@ impl InvokeArgs {
         Ok(destination)
     }
 
-    /// The request body: `--payload` (checked to be JSON), `{"prompt": TEXT}`, or `{}`.
-    pub fn payload(&self) -> Result<Vec<u8>> {
+    /// The request body: `--payload` (checked to be JSON), `--prompt` as a user message of the
+    /// agent's protocol (`{"prompt": TEXT}` for HTTP), else `{}` for HTTP and the protocol's default
+    /// request for the others (without an agent, as for HTTP).
+    pub fn payload(&self, agent: Option<&Agent>) -> Result<Vec<u8>> {
         if let Some(text) = &self.payload {
             if let Err(err) = serde_json::from_str::<Value>(text) {
                 bail!(
@@ -219,9 +225,17 @@ impl InvokeArgs {
             }
             return Ok(text.clone().into_bytes());
         }
-        let value = match &self.prompt {
-            Some(prompt) => serde_json::json!({ "prompt": prompt }),
-            None => serde_json::json!({}),
+        let protocol = agent.map_or(Protocol::Http, Agent::protocol);
+        let value = match (&self.prompt, protocol) {
+            (Some(prompt), protocol) => protocol.prompt_payload(prompt).ok_or_else(|| {
+                anyhow!(
+                    "agent {} serves MCP, whose requests call tools rather than carry a prompt: send a JSON-RPC request with --payload, e.g. --payload '{}' (tools/call takes {{\"name\": …, \"arguments\": {{…}}}} as params)",
+                    agent.map_or("", |agent| agent.name.as_str()),
+                    crate::agents::mcp_request("tools/list")
+                )
+            })?,
+            (None, Protocol::Http) => serde_json::json!({}),
+            (None, protocol) => protocol.smoke_payload(),
         };
         Ok(value.to_string().into_bytes())
     }
@@ -487,6 +501,73 @@ mod tests {
         assert_eq!((printed.as_str(), body), ("{\n  \"joke\": \"hi\"\n}\n", serde_json::json!({ "joke": "hi" })));
         let (printed, body) = read("text/plain", &["hello ", "world"]);
         assert_eq!((printed.as_str(), body), ("hello world\n", Value::String("hello world".into())));
+    }
+
+    /// The agent `bot` of a workspace whose manifest says `protocol`.
+    fn agent(protocol: &str) -> (tempfile::TempDir, Agent) {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("agents/bot");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(root.path().join("prompts")).unwrap();
+        std::fs::write(dir.join("agent.toml"), format!("entry_point = \"main.py\"\nprotocol = \"{protocol}\"\n"))
+            .unwrap();
+        std::fs::write(dir.join("main.py"), "").unwrap();
+        std::fs::write(dir.join("requirements.txt"), "").unwrap();
+        std::fs::write(root.path().join("prompts/bot.txt"), "hi").unwrap();
+        let settings = crate::settings::Settings::from_metadata(&serde_json::json!({"agentcore": {
+            "region": "us-east-1", "bucket": "b-bucket", "role_arn": "arn:aws:iam::123456789012:role/R",
+            "python_runtime": "PYTHON_3_12", "platform": "aarch64-manylinux2014", "prod_runtime": "prod",
+            "uv_version": "0.13.8"
+        }}))
+        .unwrap();
+        let agent = crate::agents::discover(root.path(), &settings).unwrap().remove(0);
+        (root, agent)
+    }
+
+    fn args(payload: Option<&str>, prompt: Option<&str>) -> InvokeArgs {
+        InvokeArgs {
+            agent: Some("bot".into()),
+            pr: Some(1),
+            prod: false,
+            endpoint: None,
+            runtime: None,
+            qualifier: None,
+            payload: payload.map(str::to_owned),
+            prompt: prompt.map(str::to_owned),
+            session: None,
+            timeout: 300,
+        }
+    }
+
+    #[test]
+    fn payloads_speak_the_agents_protocol() {
+        let sent = |args: InvokeArgs, agent: Option<&Agent>| -> Value {
+            serde_json::from_slice(&args.payload(agent).unwrap()).unwrap()
+        };
+        let (_http_root, http) = agent("HTTP");
+        let (_mcp_root, mcp) = agent("MCP");
+        let (_a2a_root, a2a) = agent("A2A");
+        let (_agui_root, agui) = agent("AGUI");
+        assert_eq!(sent(args(None, Some("hi")), Some(&http)), serde_json::json!({ "prompt": "hi" }));
+        assert_eq!(sent(args(None, Some("hi")), None), serde_json::json!({ "prompt": "hi" }));
+        assert_eq!(sent(args(None, None), Some(&http)), serde_json::json!({}));
+        assert_eq!(sent(args(None, None), Some(&mcp))["method"], "tools/list");
+        let message = sent(args(None, Some("hi")), Some(&a2a));
+        assert_eq!(
+            (message["method"].as_str(), message.pointer("/params/message/parts/0/text")),
+            (Some("message/send"), Some(&serde_json::json!("hi")))
+        );
+        assert_eq!(
+            sent(args(None, Some("hi")), Some(&agui)).pointer("/messages/0/content"),
+            Some(&serde_json::json!("hi"))
+        );
+        let call = r#"{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "convert"}}"#;
+        assert_eq!(sent(args(Some(call), None), Some(&mcp))["method"], "tools/call", "--payload goes as it is");
+        let err = args(None, Some("hi")).payload(Some(&mcp)).unwrap_err().to_string();
+        assert!(
+            err.contains("agent bot serves MCP") && err.contains("--payload '{") && err.contains("tools/list"),
+            "{err}"
+        );
     }
 
     #[test]

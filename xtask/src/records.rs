@@ -24,6 +24,13 @@ pub(crate) struct DeployedConfig {
     pub(crate) environment: BTreeMap<String, String>,
     pub(crate) description: Option<String>,
     pub(crate) protocol: String,
+    /// `protocolConfiguration.port` and `.path` when `agent.toml` sets them; absent from records
+    /// of versions that set none (and of every version made before they could be set), so those
+    /// still compare equal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) path: Option<String>,
     pub(crate) bucket: String,
 }
 

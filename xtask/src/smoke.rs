@@ -1,12 +1,12 @@
 //! Smoke tests: one invocation of a deployed version through the endpoint that serves it, with
-//! `invoke`'s code path, judged by the agent's `[smoke]` table (or the default: `{"prompt": "ping"}`
-//! answered with HTTP 200 in time).
+//! `invoke`'s code path, judged by the agent's `[smoke]` table (or the default: its protocol's
+//! [`Protocol::smoke_payload`], `{"prompt": "ping"}` for HTTP, answered with HTTP 200 in time).
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::agents::{Agent, SmokeManifest};
+use crate::agents::{Agent, Protocol, SmokeManifest};
 use crate::aws::AwsClients;
 use crate::invoke::{Call, Destination};
 pub use crate::report::SmokeResult;
@@ -35,11 +35,11 @@ pub struct SmokeTest {
 }
 
 impl SmokeTest {
-    /// The test of `[smoke]`, each key left out taking its default.
-    pub fn from_manifest(smoke: Option<&SmokeManifest>) -> SmokeTest {
+    /// The test of `[smoke]` of an agent serving `protocol`, each key left out taking its default.
+    pub fn from_manifest(smoke: Option<&SmokeManifest>, protocol: Protocol) -> SmokeTest {
         let smoke = smoke.cloned().unwrap_or_default();
         SmokeTest {
-            payload: smoke.payload.unwrap_or_else(|| serde_json::json!({ "prompt": "ping" })),
+            payload: smoke.payload.unwrap_or_else(|| protocol.smoke_payload()),
             timeout: Duration::from_secs(smoke.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS)),
             expect: smoke.expect.map(|text| match text.starts_with('/') {
                 true => Expect::Pointer(text),
@@ -49,7 +49,7 @@ impl SmokeTest {
     }
 
     pub fn for_agent(agent: &Agent) -> SmokeTest {
-        SmokeTest::from_manifest(agent.manifest.smoke.as_ref())
+        SmokeTest::from_manifest(agent.manifest.smoke.as_ref(), agent.protocol())
     }
 
     /// Judges an answer: `None` when it passes, else why not.
@@ -151,16 +151,29 @@ mod tests {
     use serde_json::json;
 
     fn test(expect: Option<&str>) -> SmokeTest {
-        SmokeTest::from_manifest(Some(&SmokeManifest { expect: expect.map(str::to_owned), ..Default::default() }))
+        let smoke = SmokeManifest { expect: expect.map(str::to_owned), ..Default::default() };
+        SmokeTest::from_manifest(Some(&smoke), Protocol::Http)
     }
 
     #[test]
     fn the_default_sends_ping_and_wants_a_200() {
-        let default = SmokeTest::from_manifest(None);
+        let default = SmokeTest::from_manifest(None, Protocol::Http);
         assert_eq!(default.payload, json!({ "prompt": "ping" }));
         assert_eq!(default.timeout, Duration::from_secs(60));
         assert_eq!(default.judge(200, &json!("anything")), None);
         assert_eq!(default.judge(500, &json!({})).unwrap(), "HTTP 500, not 200");
+    }
+
+    #[test]
+    fn the_default_payload_speaks_the_agents_protocol() {
+        let payload = |protocol| SmokeTest::from_manifest(None, protocol).payload;
+        assert_eq!(payload(Protocol::Mcp), json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {} }));
+        assert_eq!(payload(Protocol::A2a)["method"], "message/send");
+        assert_eq!(payload(Protocol::A2a).pointer("/params/message/parts/0/text"), Some(&json!("ping")));
+        assert_eq!(payload(Protocol::Agui).pointer("/messages/0/content"), Some(&json!("ping")));
+        // A payload of its own wins, whatever the protocol.
+        let own = SmokeManifest { payload: Some(json!({ "x": 1 })), ..Default::default() };
+        assert_eq!(SmokeTest::from_manifest(Some(&own), Protocol::Mcp).payload, json!({ "x": 1 }));
     }
 
     #[test]

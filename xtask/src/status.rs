@@ -55,9 +55,25 @@ pub async fn status(settings: &Settings, aws: &AwsClients, agents: Option<&[Stri
     let runtimes: Vec<Result<RuntimeStatus>> = futures_util::stream::iter(ours)
         .map(|(agent, target, runtime)| async move {
             let id = runtime.id.as_str();
-            let versions = aws::list_versions(aws, id).await?;
-            let endpoints = aws::list_endpoints(aws, id).await?;
-            let latest = versions.last().map(|version| version.agent_runtime_version().to_owned()).unwrap_or_default();
+            let (versions, endpoints, latest) = futures_util::try_join!(
+                aws::list_versions(aws, id),
+                aws::list_endpoints(aws, id),
+                aws::get_runtime(aws, id, None)
+            )?;
+            // The protocol of the latest version (what DEFAULT serves); AgentCore's default, HTTP,
+            // when the version names none.
+            let protocol = latest.as_ref().map(|latest| latest.protocol_configuration());
+            let (protocol, port, path) = match protocol {
+                None => ("-".to_owned(), None, None),
+                Some(None) => ("HTTP".to_owned(), None, None),
+                Some(Some(config)) => (
+                    config.server_protocol().as_str().to_owned(),
+                    config.port().and_then(|port| u16::try_from(port).ok()),
+                    config.path().map(str::to_owned),
+                ),
+            };
+            let latest_version =
+                versions.last().map(|version| version.agent_runtime_version().to_owned()).unwrap_or_default();
             let mut endpoints: Vec<EndpointStatus> = endpoints
                 .iter()
                 .map(|endpoint| EndpointStatus {
@@ -75,7 +91,10 @@ pub async fn status(settings: &Settings, aws: &AwsClients, agents: Option<&[Stri
                 runtime_id: id.to_owned(),
                 runtime_arn: runtime.arn.clone(),
                 status: Status::from(runtime.status.as_str()),
-                latest_version: latest,
+                protocol,
+                port,
+                path,
+                latest_version,
                 versions_used: versions.len(),
                 versions_quota: VERSIONS_QUOTA,
                 versions: versions

@@ -1,6 +1,8 @@
 //! The data plane's HTTP server: InvokeAgentRuntime as the botocore model says (restJson1, SigV4 for
 //! `bedrock-agentcore`), answered by the agent process that runs the version the qualifier's
-//! endpoint serves, its answer streamed back as it comes. Every other request is refused here, on
+//! endpoint serves (forwarded to the path of the version's protocol: `/invocations` for HTTP and
+//! AGUI, `/mcp` for MCP, `/` for A2A, or its own), its answer streamed back as it comes with the
+//! headers the model's response carries (MCP session and protocol version, tracing). Every other request is refused here, on
 //! loopback: the agents' catch-all AWS endpoint points at this server, so no call leaves the machine.
 
 use std::convert::Infallible;
@@ -133,7 +135,7 @@ impl DataPlane {
             None => request_id.to_owned(),
         };
         let call = self.runner.process(&target).await?;
-        let mut forwarded = Request::post("/invocations")
+        let mut forwarded = Request::post(call.path())
             .header("host", format!("127.0.0.1:{}", call.port()))
             .header("content-type", header(headers, "content-type").unwrap_or("application/json"))
             .header(SESSION_HEADER, &session)
@@ -178,6 +180,7 @@ impl DataPlane {
             .get("content-type")
             .cloned()
             .unwrap_or_else(|| hyper::header::HeaderValue::from_static("application/json"));
+        let answer_headers = answer.headers().clone();
         // The call counts as in flight (the process is not idle) until its answer is consumed.
         let body = answer
             .into_body()
@@ -187,15 +190,40 @@ impl DataPlane {
             })
             .map_err(|err| Box::new(err) as Box<dyn std::error::Error + Send + Sync>)
             .boxed_unsync();
-        let response = Response::builder()
+        let mut response = Response::builder()
             .status(200)
             .header("content-type", content_type)
             .header(SESSION_HEADER, &session)
-            .header("x-amzn-requestid", request_id)
-            .body(body)
-            .map_err(|err| ApiError::internal(format!("cannot answer: {err}")))?;
+            .header("x-amzn-requestid", request_id);
+        for name in returned_headers() {
+            for value in answer_headers.get_all(name.as_str()) {
+                response = response.header(name.as_str(), value);
+            }
+        }
+        let response = response.body(body).map_err(|err| ApiError::internal(format!("cannot answer: {err}")))?;
         Ok((response, target))
     }
+}
+
+/// The headers of InvokeAgentRuntime's answer the model defines and an agent may set (`Mcp-Session-Id`,
+/// `Mcp-Protocol-Version`, the tracing ones), passed back from the agent's answer; the content type and
+/// the runtime session are the data plane's own.
+fn returned_headers() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let members = data_model()
+            .shape("InvokeAgentRuntimeResponse")
+            .and_then(|shape| shape.get("members"))
+            .and_then(Value::as_object);
+        members
+            .into_iter()
+            .flatten()
+            .filter(|(member, _)| !matches!(member.as_str(), "contentType" | "runtimeSessionId" | "sessionEndpointUrl"))
+            .filter(|(_, member)| member.get("location").and_then(Value::as_str) == Some("header"))
+            .filter_map(|(_, member)| member.get("locationName").and_then(Value::as_str))
+            .map(|name| name.to_ascii_lowercase())
+            .collect()
+    })
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -225,6 +253,17 @@ fn build_input(label: &str, query: &[(String, String)], headers: &HeaderMap) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_agents_mcp_and_tracing_headers_go_back_to_the_caller() {
+        let names = returned_headers();
+        for name in
+            ["mcp-session-id", "mcp-protocol-version", "x-amzn-trace-id", "traceparent", "tracestate", "baggage"]
+        {
+            assert!(names.iter().any(|known| known == name), "{name} in {names:?}");
+        }
+        assert!(!names.iter().any(|name| name == "content-type" || name.contains("runtime-session")), "{names:?}");
+    }
 
     #[test]
     fn routes_invocations_only() {

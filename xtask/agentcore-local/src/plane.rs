@@ -431,6 +431,9 @@ fn semantic_checks(input: &Map<String, Value>) -> Result<(), ApiError> {
             ));
         }
     }
+    if input.get("protocolConfiguration").and_then(|config| config.get("port")).and_then(Value::as_i64) == Some(8443) {
+        return Err(field_error("protocolConfiguration.port", "port 8443 is reserved by AgentCore".to_owned()));
+    }
     for (index, port) in input.get("allowedPorts").and_then(Value::as_array).into_iter().flatten().enumerate() {
         let reserved = port.get("port").and_then(Value::as_i64) == Some(8443)
             || port.get("portRange").is_some_and(|range| {

@@ -1,7 +1,8 @@
 //! The agents' processes: a runtime version's code, taken from its zip in the local S3, its
-//! dependencies installed for this machine, started as AgentCore starts it (`GET /ping` and `POST
-//! /invocations` on port 8080, the version's environment variables), one process per version,
-//! started on the first call and stopped when idle or with the stack.
+//! dependencies installed for this machine, started as AgentCore starts it (listening on its
+//! protocol's port, `GET /ping` and `POST /invocations` on 8080 for HTTP; see [`contract`]; the
+//! version's environment variables), one process per version, started on the first call and
+//! stopped when idle or with the stack.
 //!
 //! The zip's dependencies were installed for linux ARM64, so they cannot run here. The zip says
 //! exactly what they are: every installed distribution left a `<name>-<version>.dist-info`
@@ -29,7 +30,11 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use super::plane::{ApiError, InvocationTarget};
 use super::{artifact, store};
 
-/// Run as `python boot.py <entry point>`: moves the contract port 8080 to a free loopback port.
+mod contract;
+pub(crate) use contract::Contract;
+
+/// Run as `python boot.py <entry point>`: moves the bind of the contract port (8080 for HTTP, the
+/// protocol's or the version's port otherwise) to a free loopback port.
 const BOOT_SCRIPT: &str = include_str!("runner/boot.py");
 /// Part of every virtualenv's cache key: bump when what a virtualenv holds changes.
 const VENV_FORMAT: &str = "agentcore-local-venv-1";
@@ -102,7 +107,7 @@ pub struct AgentProcessInfo {
     pub runtime_id: String,
     /// The version the process runs.
     pub version: u32,
-    /// Its loopback port (the agent believes it listens on 8080).
+    /// Its loopback port (the agent believes it listens on its protocol's port: 8080 for HTTP).
     pub port: u16,
     /// Its process id.
     pub pid: u32,
@@ -134,6 +139,7 @@ pub(crate) struct AgentProcess {
     child: Mutex<tokio::process::Child>,
     pid: u32,
     port: u16,
+    contract: Contract,
     idle_timeout: Duration,
     last_used: Mutex<Instant>,
     in_flight: AtomicUsize,
@@ -252,6 +258,7 @@ impl Runner {
             eprintln!("local agent {label}: starting {}", launch.describe());
         }
         let started = Instant::now();
+        let contract = Contract::of(&target.config);
         let ports = self.dir.join(RUNS_DIR).join(".ports");
         std::fs::create_dir_all(&ports)
             .map_err(|err| ApiError::internal(format!("cannot create {}: {err}", ports.display())))?;
@@ -267,6 +274,7 @@ impl Runner {
             .env("PATH", launch.path_variable())
             .env("PYTHONUNBUFFERED", "1")
             .env("AGENTCORE_LOCAL_PORT_FILE", &port_file)
+            .env("AGENTCORE_LOCAL_CONTRACT_PORT", contract.port.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -294,7 +302,7 @@ impl Runner {
             child.stdout.take().map(|out| read_lines(out, output.clone(), self.log.then(|| label.clone()))),
             child.stderr.take().map(|err| read_lines(err, output.clone(), self.log.then(|| label.clone()))),
         ];
-        let ready = wait_ready(&mut child, &port_file, started + host.start_timeout).await;
+        let ready = wait_ready(&mut child, &port_file, &contract, started + host.start_timeout).await;
         let _ = std::fs::remove_file(&port_file);
         let port = match ready {
             Ok(port) => port,
@@ -309,7 +317,12 @@ impl Runner {
             }
         };
         if self.log {
-            eprintln!("local agent {label}: ready on 127.0.0.1:{port} after {} ms", started.elapsed().as_millis());
+            eprintln!(
+                "local agent {label}: ready on 127.0.0.1:{port} ({} port {}) after {} ms",
+                contract.protocol.as_str(),
+                contract.port,
+                started.elapsed().as_millis()
+            );
         }
         let idle_timeout = host.idle_timeout.unwrap_or_else(|| idle_of(&target.config));
         Ok(AgentProcess {
@@ -319,6 +332,7 @@ impl Runner {
             child: Mutex::new(child),
             pid,
             port,
+            contract,
             idle_timeout,
             last_used: Mutex::new(Instant::now()),
             in_flight: AtomicUsize::new(0),
@@ -408,6 +422,11 @@ impl AgentProcess {
         self.port
     }
 
+    /// Where an invocation goes: the path of the version's protocol (or its own).
+    pub(crate) fn path(&self) -> &str {
+        &self.contract.path
+    }
+
     pub(crate) fn label(&self) -> &str {
         &self.label
     }
@@ -459,9 +478,15 @@ fn read_lines(
     })
 }
 
-/// Waits until the process has bound its port and answers `GET /ping` with 200; fails when it ends
+/// Waits until the process has bound its contract port and is ready as its protocol says (`GET
+/// /ping` answered with 200 for HTTP and AGUI, any HTTP answer for MCP and A2A); fails when it ends
 /// first or the deadline passes.
-async fn wait_ready(child: &mut tokio::process::Child, port_file: &Path, deadline: Instant) -> Result<u16, String> {
+async fn wait_ready(
+    child: &mut tokio::process::Child,
+    port_file: &Path,
+    contract: &Contract,
+    deadline: Instant,
+) -> Result<u16, String> {
     let mut port = None;
     loop {
         match child.try_wait() {
@@ -474,15 +499,12 @@ async fn wait_ready(child: &mut tokio::process::Child, port_file: &Path, deadlin
         }
         if let Some(port) = port
             && let Ok(Ok(response)) = tokio::time::timeout(Duration::from_secs(2), ping(port)).await
-            && response == hyper::StatusCode::OK
+            && contract.ready(response)
         {
             return Ok(port);
         }
         if Instant::now() >= deadline {
-            let what = match port {
-                None => "it did not listen on port 8080".to_owned(),
-                Some(_) => "GET /ping did not answer 200".to_owned(),
-            };
+            let what = contract.not_ready(port.is_some());
             return Err(format!("{what} within the start timeout; it was stopped"));
         }
         tokio::time::sleep(Duration::from_millis(40)).await;

@@ -103,7 +103,10 @@ impl BenchInvokeArgs {
             deploy_hint: None,
             agent: Some(agent.name.clone()),
         };
-        let payload = serde_json::json!({ "prompt": "a benchmark" }).to_string().into_bytes();
+        // A user message in the agent's protocol (for an MCP server, `tools/list`).
+        let protocol = agent.protocol();
+        let payload = protocol.prompt_payload("a benchmark").unwrap_or_else(|| protocol.smoke_payload());
+        let payload = payload.to_string().into_bytes();
         let session = format!("bench-invoke-{}", hex::encode(rand::random::<[u8; 16]>()));
         let new_version = async || -> Result<String> {
             let options = DeployOptions { force: true, dry_run: false, package_dir: None };
@@ -145,7 +148,7 @@ impl BenchInvokeArgs {
         let port = stack.agent_processes().last().map(|process| process.port).context("the agent process is gone")?;
         let mut direct = Vec::new();
         for _ in 0..self.calls {
-            direct.push(direct_call(port, &payload, &session).await?);
+            direct.push(direct_call(port, agent.serving_path(), &payload, &session).await?);
         }
         stack.shutdown().await;
 
@@ -166,15 +169,16 @@ impl BenchInvokeArgs {
     }
 }
 
-/// `POST /invocations` straight to the agent process, on a new connection as the data plane makes
-/// one; milliseconds until the whole answer is read.
-async fn direct_call(port: u16, payload: &[u8], session: &str) -> Result<f64> {
+/// `POST <path>` (`/invocations` for HTTP) straight to the agent process, on a new connection as the
+/// data plane makes one, with the headers `invoke` sends; milliseconds until the whole answer is read.
+async fn direct_call(port: u16, path: &str, payload: &[u8], session: &str) -> Result<f64> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let started = Instant::now();
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     stream.set_nodelay(true)?;
     let head = format!(
-        "POST /invocations HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n\
+        "POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n\
+         accept: application/json, text/event-stream\r\n\
          x-amzn-bedrock-agentcore-runtime-session-id: {session}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         payload.len()
     );

@@ -214,6 +214,8 @@ mod tests {
                 environment: Default::default(),
                 description: None,
                 protocol: "HTTP".into(),
+                port: None,
+                path: None,
                 bucket: "b".into(),
             },
             tool_version: "0.1.0".into(),

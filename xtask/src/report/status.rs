@@ -23,6 +23,13 @@ pub struct RuntimeStatus {
     pub(crate) runtime_id: String,
     pub(crate) runtime_arn: String,
     pub(crate) status: Status,
+    /// The latest version's protocol (`HTTP`, `MCP`, `A2A`, `AGUI`), and its port and path when
+    /// it sets them.
+    pub protocol: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     pub(crate) latest_version: String,
     pub(crate) versions: Vec<VersionStatus>,
     pub versions_used: usize,
@@ -46,6 +53,21 @@ pub struct EndpointStatus {
     pub(crate) target_version: Option<String>,
 }
 
+impl RuntimeStatus {
+    /// The protocol as the tables show it: with its port and path when the version sets them
+    /// (`MCP :9100 /tools`).
+    fn protocol_text(&self) -> String {
+        let mut text = self.protocol.clone();
+        if let Some(port) = self.port {
+            text += &format!(" :{port}");
+        }
+        if let Some(path) = &self.path {
+            text += &format!(" {path}");
+        }
+        text
+    }
+}
+
 impl StatusReport {
     /// Prints the report on stdout, and writes the `status` GitHub output and the step summary.
     pub(crate) fn publish(&self, json: bool, github: &crate::output::GithubFiles) -> anyhow::Result<()> {
@@ -62,6 +84,7 @@ impl StatusReport {
                     runtime.runtime_name.clone(),
                     runtime.agent.clone(),
                     runtime.target.clone(),
+                    runtime.protocol_text(),
                     runtime.status.to_string(),
                     runtime.latest_version.clone(),
                     format!("{}/{}", runtime.versions_used, runtime.versions_quota),
@@ -119,7 +142,7 @@ impl StatusReport {
 }
 
 const RUNTIME_HEADERS: &[&str] =
-    &["RUNTIME", "AGENT", "TARGET", "STATUS", "LATEST", "VERSIONS", "ENDPOINTS", "RUNTIME ID"];
+    &["RUNTIME", "AGENT", "TARGET", "PROTOCOL", "STATUS", "LATEST", "VERSIONS", "ENDPOINTS", "RUNTIME ID"];
 const ENDPOINT_HEADERS: &[&str] = &["RUNTIME", "ENDPOINT", "STATUS", "LIVE", "TARGET"];
 const VERSION_HEADERS: &[&str] = &["RUNTIME", "VERSIONS"];
 

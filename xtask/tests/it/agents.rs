@@ -1,11 +1,13 @@
-//! The agents' own Python code: each one loaded as AgentCore loads it and driven over its HTTP
-//! contract (`GET /ping`, `POST /invocations`) offline, with its pinned dependencies installed.
+//! The agents' own Python code: each one loaded as AgentCore loads it and driven over its
+//! protocol's contract offline, with its pinned dependencies installed: `GET /ping` and `POST
+//! /invocations` for HTTP, an MCP `tools/list` for MCP (`tests/agents/check_agent.py` says what
+//! each protocol's check is).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use xtask::agents;
+use xtask::agents::{self, Protocol};
 use xtask::settings::Settings;
 
 use crate::support::repo_root;
@@ -53,6 +55,9 @@ pub fn check_agents(root: &Path) -> Vec<String> {
             .arg(&agent.dir)
             .arg(&agent.prompt)
             .arg(agent.manifest.entry_point.file())
+            .arg(agent.protocol().as_str())
+            .arg(agent.serving_port().to_string())
+            .arg(agent.serving_path())
             .envs(&agent.manifest.environment)
             .env_remove("AWS_ACCESS_KEY_ID")
             .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -66,13 +71,28 @@ pub fn check_agents(root: &Path) -> Vec<String> {
             String::from_utf8_lossy(&output.stderr)
         );
         let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
-        assert_eq!(report["ping"], "Healthy", "{}: {report}", agent.name);
-        assert!(report["default_request"].as_str().is_some_and(|text| !text.is_empty()), "{}: {report}", agent.name);
+        assert_eq!(report["protocol"], agent.protocol().as_str(), "{}: {report}", agent.name);
+        match agent.protocol() {
+            Protocol::Http => {
+                assert_eq!(report["ping"], "Healthy", "{}: {report}", agent.name);
+                assert!(
+                    report["default_request"].as_str().is_some_and(|text| !text.is_empty()),
+                    "{}: {report}",
+                    agent.name
+                );
+            }
+            Protocol::Mcp => {
+                let tools = report["tools"].as_array().map(Vec::len).unwrap_or_default();
+                assert!(tools > 0, "{}: tools/list answered no tools: {report}", agent.name);
+            }
+            Protocol::A2a => assert!(report["agent_card"].is_string(), "{}: {report}", agent.name),
+            Protocol::Agui => assert_eq!(report["ping"], "Healthy", "{}: {report}", agent.name),
+        }
     }
     all.into_iter().map(|agent| agent.name).collect()
 }
 
 #[test]
-fn every_agent_serves_ping_and_invocations_with_its_prompt() {
+fn every_agent_serves_its_protocol_offline() {
     check_agents(&repo_root());
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 use agentcore_local::{AgentHost, LocalConfig, LocalStack, UvSource};
 use aws_sdk_bedrockagentcorecontrol as control;
 use serde_json::Value;
+use xtask::agents::Protocol;
 use xtask::package::{PackageOptions, PackageTuning, package_agent_with};
+use xtask::smoke::SmokeTest;
 
 use crate::support::{
     copy_workspace, ctx, release_fixture, release_snapshot_settings, repo_root, run, run_async, xtask_command,
@@ -85,15 +87,17 @@ fn prompt_head(root: &Path, agent: &str) -> String {
 
 /// Every agent `agents/` holds, deployed for a pull request and for prod, answers from the version
 /// its endpoint serves: a prompt changed between two versions shows in the stand-in model's answer
-/// on the PR at once, and on prod only once promoted, and no more after a rollback.
+/// on the PR at once, and on prod only once promoted, and no more after a rollback. An HTTP agent is
+/// sent a prompt, which reaches the model; an agent of another protocol is sent its smoke test's
+/// payload (its protocol's default unless `[smoke]` gives one), and its answer must pass that test.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_agent_answers_from_the_version_its_endpoint_serves() {
     let temp = tempfile::tempdir().unwrap();
     let root = temp.path().join("workspace");
     copy_workspace(&repo_root(), &root);
     let settings = ctx(&root, Default::default()).settings;
-    let agents: Vec<String> =
-        xtask::agents::discover(&root, &settings).unwrap().into_iter().map(|agent| agent.name).collect();
+    let all = xtask::agents::discover(&root, &settings).unwrap();
+    let agents: Vec<String> = all.iter().map(|agent| agent.name.clone()).collect();
     assert!(!agents.is_empty(), "no agent under agents/ to invoke");
     let stack = stack(&temp.path().join("state"), &settings.region).await;
     stack.ensure_bucket(&settings.bucket).await.unwrap();
@@ -105,15 +109,25 @@ async fn each_agent_answers_from_the_version_its_endpoint_serves() {
     let (ok, _, stderr) = xtask(&root, &stack, &["promote", "--all", "--version", "1"]).await;
     assert!(ok, "{stderr}");
 
-    // Each call is checked for the version served and for what reached the model: the packaged
-    // prompt (a different one per version) and the request.
+    // Each call is checked for the version served and, for an HTTP agent, for what reached the
+    // model: the packaged prompt (a different one per version) and the request.
     let check = async |agent: &str, target: &[&str], version: &str, head: &str| {
+        let manifest = all.iter().find(|known| known.name == agent).unwrap();
         let prompt = format!("hello from the invoke test to {agent}");
-        let mut args = vec![agent, "--prompt", &prompt];
+        let smoke = SmokeTest::for_agent(manifest);
+        let payload = smoke.payload.to_string();
+        let mut args = match manifest.protocol() {
+            Protocol::Http => vec![agent, "--prompt", &prompt],
+            _ => vec![agent, "--payload", &payload],
+        };
         args.extend_from_slice(target);
         let answer = invoke_json(&root, &stack, &args).await;
         let context = format!("{agent} {target:?}: {answer:#}");
         assert_eq!((answer["status"].as_u64(), answer["version"].as_str()), (Some(200), Some(version)), "{context}");
+        if manifest.protocol() != Protocol::Http {
+            assert_eq!(smoke.judge(200, &answer["body"]), None, "{context}");
+            return;
+        }
         let body = answer["body"].to_string();
         assert!(body.contains("stand-in model "), "{context}");
         assert!(body.contains(&format!("system prompt: {}", head.replace('"', "\\\""))), "{context}");

@@ -9,5 +9,6 @@ mod invoke;
 mod local;
 mod new_agent;
 mod package;
+mod protocols;
 mod support;
 mod tools;

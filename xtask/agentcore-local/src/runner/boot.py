@@ -1,10 +1,13 @@
 """Started by the local AgentCore stack as `python boot.py <entry point>`, in place of AgentCore's
 `python <entry point>`.
 
-AgentCore's contract port is 8080; on a developer's machine several agents run at once, so the
-first bind of port 8080 goes to a free loopback port instead, which this script writes to the file
-named by AGENTCORE_LOCAL_PORT_FILE for the stack to read. Then the entry point runs as `python
-<entry point>` runs it: as __main__, with its own directory first on sys.path.
+AgentCore sends requests to the port of the version's protocol: 8080 for HTTP and AGUI, 8000 for MCP,
+9000 for A2A, or the port its protocolConfiguration sets; the stack passes it as
+AGENTCORE_LOCAL_CONTRACT_PORT. On a developer's machine several agents run at once, so the first
+bind of that port goes to a free loopback port instead, which this script writes to the file named
+by AGENTCORE_LOCAL_PORT_FILE for the stack to read; every later bind of it gets the same port. Then
+the entry point runs as `python <entry point>` runs it: as __main__, with its own directory first
+on sys.path.
 """
 
 import os
@@ -12,7 +15,7 @@ import runpy
 import socket
 import sys
 
-CONTRACT_PORT = 8080
+CONTRACT_PORT = int(os.environ.pop("AGENTCORE_LOCAL_CONTRACT_PORT", None) or 8080)
 _port_file = os.environ.pop("AGENTCORE_LOCAL_PORT_FILE", None)
 _bind = socket.socket.bind
 _chosen = []

@@ -15,6 +15,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 mod conformance;
 mod data;
+mod protocols;
 mod reference;
 mod state;
 

@@ -116,6 +116,7 @@ async fn each_command_lists_the_runtimes_once_whatever_the_number_of_agents() {
     assert_eq!(
         by_operation(&requests),
         counts(&[
+            ("GetAgentRuntime", agents + 2),
             ("ListAgentRuntimeEndpoints", agents + 2),
             ("ListAgentRuntimeVersions", agents + 2),
             ("ListAgentRuntimes", 3)
