@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_bedrockagentcorecontrol::types::{
-    AgentManagedRuntimeType, AgentRuntimeArtifact, AgentRuntimeStatus, Code, CodeConfiguration, NetworkConfiguration,
-    NetworkMode, ProtocolConfiguration, S3Location, ServerProtocol,
+    AgentManagedRuntimeType, AgentRuntimeArtifact, AgentRuntimeStatus, AllowedPort, AuthorizerConfiguration, Code,
+    CodeConfiguration, CustomJwtAuthorizerConfiguration, LifecycleConfiguration, NetworkConfiguration, NetworkMode,
+    PortRange, ProtocolConfiguration, RequestHeaderConfiguration, S3Location, ServerProtocol, VpcConfig,
 };
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
@@ -24,6 +25,7 @@ use crate::naming::Target;
 use crate::progress;
 use crate::records::{self, DeployedConfig, VersionRecord};
 use crate::report::{DeployAction, DeployOutcome, DeployStatus, Plan, Report, Status};
+use crate::runtime_config::{self, Call};
 use crate::select::Selection;
 use crate::settings::Settings;
 
@@ -150,10 +152,17 @@ struct Job {
 }
 
 impl Job {
-    /// Refuses a runtime name or settings that AgentCore would refuse.
+    /// Refuses a runtime name or settings that AgentCore would refuse: the create and the update this
+    /// job may send, checked against AgentCore's model and rules as they will be sent (with the code
+    /// key of a first version).
     fn new(settings: &Settings, agent: &Agent, target: Target) -> Result<Job> {
         let runtime_name = settings.scheme().runtime_name(&agent.name, target)?;
-        let desired = desired_config(settings, agent)?;
+        let desired = desired_config(settings, agent);
+        let key = records::code_key(&runtime_name, 1);
+        let code = runtime_config::Code { bucket: &settings.bucket, key: &key };
+        for call in [Call::Create { runtime_name: &runtime_name, tags: &agent.manifest.tags }, Call::Update] {
+            runtime_config::check(&agent.name, call.operation(), &runtime_config::input(&desired, &code, &call))?;
+        }
         Ok(Job { agent: agent.clone(), target, runtime_name, desired })
     }
 }
@@ -246,24 +255,28 @@ async fn package(ctx: &Ctx, agent: &Agent) -> Result<Zip> {
     Ok(Zip { path: report.path, sha256: report.sha256, bytes: report.zipped_bytes })
 }
 
-/// The settings a deploy of `agent` sends, refused when AgentCore would refuse them.
-fn desired_config(settings: &Settings, agent: &Agent) -> Result<DeployedConfig> {
-    if agent.manifest.network_mode == crate::agents::NetworkMode::Vpc {
-        bail!(
-            "agent {}: network_mode VPC needs subnets and security groups, which agent.toml cannot hold yet; use PUBLIC",
-            agent.name
-        );
-    }
-    Ok(DeployedConfig {
+/// The settings a deploy of `agent` sends (checked by `Job::new`).
+fn desired_config(settings: &Settings, agent: &Agent) -> DeployedConfig {
+    let manifest = &agent.manifest;
+    DeployedConfig {
         role_arn: settings.role_arn.clone(),
         python_runtime: agent.python_runtime.clone(),
-        entry_point: agent.manifest.entry_point.to_vec(),
-        network_mode: agent.manifest.network_mode.to_string(),
-        environment: agent.manifest.environment.clone(),
-        description: agent.manifest.description.clone(),
+        entry_point: manifest.entry_point.to_vec(),
+        network_mode: manifest.network_mode.to_string(),
+        environment: manifest.environment.clone(),
+        description: manifest.description.clone(),
         protocol: "HTTP".to_owned(),
         bucket: settings.bucket.clone(),
-    })
+        vpc: manifest.vpc.clone(),
+        // An empty [lifecycle] asks for AgentCore's defaults, as no [lifecycle] does.
+        lifecycle: manifest.lifecycle.clone().filter(|lifecycle| *lifecycle != Default::default()),
+        authorizer: manifest.authorizer.as_ref().and_then(|authorizer| authorizer.jwt.clone()),
+        request_headers: manifest.request_headers.clone(),
+        // Always sent: sources disagree on AgentCore's default, and V2 changes how sessions start.
+        platform_version: Some(manifest.platform_version.clone().unwrap_or_else(|| settings.platform_version.clone())),
+        allowed_ports: manifest.allowed_ports.clone(),
+        resources: manifest.resources.clone(),
+    }
 }
 
 /// Deploys one agent from a zip built already (by `package`, or by hand in tests).
@@ -317,13 +330,19 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
                 predicted = aws::version_number(&latest_version) + 1;
                 outcome.runtime_id = Some(runtime_id.clone());
                 outcome.runtime_arn = Some(latest.agent_runtime_arn().to_owned());
+                if *latest.status() == AgentRuntimeStatus::DeleteFailed {
+                    bail!(
+                        "runtime {runtime_name} ({runtime_id}) is DELETE_FAILED: {}; delete it again with `cargo xtask cleanup {runtime_name}`, then deploy again to make it anew",
+                        latest.failure_reason().unwrap_or("AgentCore gave no failureReason")
+                    );
+                }
                 if !run.force {
                     let record = records::read_version_record(aws, runtime_name, &latest_version, &runtime_id).await?;
                     let deployed_key = aws::artifact_key(latest.agent_runtime_artifact());
                     let status = latest.status().clone();
                     if let Some((record_key, record)) = record
                         && record.zip_sha256 == zip.sha256
-                        && record.config == job.desired
+                        && record.config.same_as(&job.desired, latest.platform_version())
                         && matches!(
                             status,
                             AgentRuntimeStatus::Ready | AgentRuntimeStatus::Creating | AgentRuntimeStatus::Updating
@@ -357,6 +376,7 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
                         outcome.status = DeployStatus::Version(Status::Ready);
                         outcome.action = DeployAction::UpToDate;
                         outcome.default_endpoint = default_endpoint_arn(aws, &runtime_id).await?;
+                        sync_tags(aws, agent, latest.agent_runtime_arn()).await?;
                         return Ok(outcome);
                     }
                 }
@@ -431,7 +451,31 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
     );
     outcome.status = DeployStatus::Version(Status::from(ready.status().as_str()));
     outcome.default_endpoint = default_endpoint_arn(aws, &made.runtime_id).await?;
+    sync_tags(aws, agent, &made.runtime_arn).await?;
     Ok(outcome)
+}
+
+/// Makes the runtime's tags agent.toml's: UpdateAgentRuntime cannot change tags, so they are
+/// compared and changed on their own, after every deploy (a create's tags are already right).
+async fn sync_tags(aws: &AwsClients, agent: &Agent, runtime_arn: &str) -> Result<()> {
+    let wanted = &agent.manifest.tags;
+    let current = aws::list_tags(aws, runtime_arn).await?;
+    let changed: std::collections::BTreeMap<String, String> = wanted
+        .iter()
+        .filter(|(key, value)| current.get(*key) != Some(value))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    let removed: Vec<String> = current.keys().filter(|key| !wanted.contains_key(*key)).cloned().collect();
+    if !removed.is_empty() {
+        progress!("{}: removing tags {}", agent.name, removed.join(", "));
+        aws::untag(aws, runtime_arn, &removed).await?;
+    }
+    if !changed.is_empty() {
+        let keys: Vec<&str> = changed.keys().map(String::as_str).collect();
+        progress!("{}: setting tags {}", agent.name, keys.join(", "));
+        aws::tag(aws, runtime_arn, &changed).await?;
+    }
+    Ok(())
 }
 
 async fn default_endpoint_arn(aws: &AwsClients, runtime_id: &str) -> Result<Option<String>> {
@@ -455,6 +499,15 @@ struct Made {
 }
 
 impl RuntimeRequest<'_> {
+    /// The body this request must have, checked once more (it was checked before any call with the
+    /// key of a first version): [`aws::ExactBody`] makes the SDK's request exactly this.
+    fn exact(&self, bucket: &str, call: &Call<'_>) -> Result<aws::ExactBody> {
+        let code = runtime_config::Code { bucket, key: self.code_key };
+        let expected = runtime_config::input(self.desired, &code, call);
+        runtime_config::check(&self.agent.name, call.operation(), &expected)?;
+        Ok(aws::ExactBody { expected })
+    }
+
     fn artifact(&self, bucket: &str) -> Result<AgentRuntimeArtifact> {
         let location = S3Location::builder().bucket(bucket).prefix(self.code_key).build()?;
         let mut code = CodeConfiguration::builder()
@@ -467,9 +520,62 @@ impl RuntimeRequest<'_> {
     }
 
     fn network(&self) -> Result<NetworkConfiguration> {
+        let vpc = match &self.desired.vpc {
+            None => None,
+            Some(vpc) => Some(
+                VpcConfig::builder()
+                    .set_subnets(Some(vpc.subnets.clone()))
+                    .set_security_groups(Some(vpc.security_groups.clone()))
+                    .set_require_service_s3_endpoint(vpc.require_service_s3_endpoint)
+                    .build()?,
+            ),
+        };
         Ok(NetworkConfiguration::builder()
             .network_mode(NetworkMode::from(self.desired.network_mode.as_str()))
+            .set_network_mode_config(vpc)
             .build()?)
+    }
+
+    fn lifecycle(&self) -> Option<LifecycleConfiguration> {
+        // Checked against the model's ranges, so every value fits the SDK's i32.
+        let lifecycle = self.desired.lifecycle.as_ref()?;
+        Some(
+            LifecycleConfiguration::builder()
+                .set_idle_runtime_session_timeout(lifecycle.idle_timeout_secs.map(|secs| secs as i32))
+                .set_max_lifetime(lifecycle.max_lifetime_secs.map(|secs| secs as i32))
+                .build(),
+        )
+    }
+
+    fn authorizer(&self) -> Result<Option<AuthorizerConfiguration>> {
+        let Some(jwt) = &self.desired.authorizer else { return Ok(None) };
+        let config = CustomJwtAuthorizerConfiguration::builder()
+            .discovery_url(&jwt.discovery_url)
+            .set_allowed_audience(jwt.allowed_audiences.clone())
+            .set_allowed_clients(jwt.allowed_clients.clone())
+            .set_allowed_scopes(jwt.allowed_scopes.clone())
+            .build()?;
+        Ok(Some(AuthorizerConfiguration::CustomJwtAuthorizer(config)))
+    }
+
+    fn request_headers(&self) -> Option<RequestHeaderConfiguration> {
+        let headers = self.desired.request_headers.clone()?;
+        Some(RequestHeaderConfiguration::RequestHeaderAllowlist(headers))
+    }
+
+    fn allowed_ports(&self) -> Result<Option<Vec<AllowedPort>>> {
+        let Some(ports) = &self.desired.allowed_ports else { return Ok(None) };
+        let mut entries = Vec::new();
+        for entry in ports {
+            entries.push(match entry {
+                crate::agents::AllowedPort::Port(port) => AllowedPort::Port(*port as i32),
+                crate::agents::AllowedPort::Range(text) => {
+                    let (from, to) = crate::agents::AllowedPort::range(text).unwrap_or((0, 0));
+                    AllowedPort::PortRange(PortRange::builder().from(from as i32).to(to as i32).build()?)
+                }
+            });
+        }
+        Ok(Some(entries))
     }
 
     fn protocol(&self) -> Result<ProtocolConfiguration> {
@@ -497,6 +603,16 @@ async fn create_or_update(aws: &AwsClients, request: &RuntimeRequest<'_>) -> Res
         .set_environment_variables(Some(request.environment()))
         .set_description(request.desired.description.clone())
         .set_tags(Some(request.agent.manifest.tags.clone().into_iter().collect()))
+        .set_lifecycle_configuration(request.lifecycle())
+        .set_authorizer_configuration(request.authorizer()?)
+        .set_request_header_configuration(request.request_headers())
+        .set_platform_version(request.desired.platform_version.clone())
+        .set_allowed_ports(request.allowed_ports()?)
+        .customize()
+        .interceptor(request.exact(
+            &aws.bucket,
+            &Call::Create { runtime_name: request.runtime_name, tags: &request.agent.manifest.tags },
+        )?)
         .send()
         .await;
     match sent {
@@ -558,6 +674,13 @@ async fn update(aws: &AwsClients, request: &RuntimeRequest<'_>, runtime_id: &str
             .protocol_configuration(request.protocol()?)
             .set_environment_variables(Some(request.environment()))
             .set_description(request.desired.description.clone())
+            .set_lifecycle_configuration(request.lifecycle())
+            .set_authorizer_configuration(request.authorizer()?)
+            .set_request_header_configuration(request.request_headers())
+            .set_platform_version(request.desired.platform_version.clone())
+            .set_allowed_ports(request.allowed_ports()?)
+            .customize()
+            .interceptor(request.exact(&aws.bucket, &Call::Update)?)
             .send()
             .await;
         match sent {

@@ -6,6 +6,7 @@ use futures_util::StreamExt;
 use crate::aws::{self, AwsClients};
 use crate::context::Ctx;
 use crate::report::{EndpointStatus, RuntimeStatus, Status, StatusReport, VersionStatus};
+use crate::runtime_config::reported_settings;
 use crate::select::Selection;
 use crate::settings::Settings;
 
@@ -57,6 +58,8 @@ pub async fn status(settings: &Settings, aws: &AwsClients, agents: Option<&[Stri
             let id = runtime.id.as_str();
             let versions = aws::list_versions(aws, id).await?;
             let endpoints = aws::list_endpoints(aws, id).await?;
+            // The latest version's settings, as AgentCore reports them (gone meanwhile: none).
+            let settings = aws::get_runtime_json(aws, id, None).await?.map(|json| reported_settings(&json));
             let latest = versions.last().map(|version| version.agent_runtime_version().to_owned()).unwrap_or_default();
             let mut endpoints: Vec<EndpointStatus> = endpoints
                 .iter()
@@ -85,6 +88,7 @@ pub async fn status(settings: &Settings, aws: &AwsClients, agents: Option<&[Stri
                         status: Status::from(version.status().as_str()),
                     })
                     .collect(),
+                settings,
                 endpoints_used: endpoints.len(),
                 endpoints_quota: ENDPOINTS_QUOTA,
                 endpoints,
