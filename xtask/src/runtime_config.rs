@@ -116,7 +116,12 @@ pub(crate) fn input(desired: &DeployedConfig, code: &Code<'_>, call: &Call<'_>) 
 /// Refuses an input AgentCore would refuse, before any call: every violation of the model and its
 /// rules, each named by its `agent.toml` key (or setting), the rule it breaks, and the fix.
 pub(crate) fn check(agent: &str, operation: &str, input: &Map<String, Value>) -> Result<()> {
-    let errors = agentcore_model::check_input(operation, input);
+    // An update names its runtime in the URI, by the id AgentCore gave it: a valid stand-in here.
+    let mut whole = input.clone();
+    if operation == "UpdateAgentRuntime" {
+        whole.entry("agentRuntimeId").or_insert_with(|| json!("runtime-0000000000"));
+    }
+    let errors = agentcore_model::check_input(operation, &whole);
     if errors.is_empty() {
         return Ok(());
     }
@@ -217,8 +222,11 @@ fn describe(member: &str, rule: &str, input: &Map<String, Value>) -> String {
         return format!("{member}: {rule}");
     };
     let rest = &member[prefix.len()..];
-    // `.3.member` is the third entry of a list; a map value is `.KEY`.
-    let entry = rest.split('.').find(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()));
+    // `.3.member` is the third entry of a list (`[resources]` is agent.toml's one entry of its list).
+    let entry = rest
+        .split('.')
+        .find(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
+        .filter(|_| *prefix != "resourceConfigurations");
     let mut subject = (*key).to_owned();
     if let Some(entry) = entry {
         subject += &format!(" entry {entry}");
@@ -229,6 +237,16 @@ fn describe(member: &str, rule: &str, input: &Map<String, Value>) -> String {
         subject += &format!(" ({value})");
     }
     let rule = rule.strip_prefix("Member ").unwrap_or(rule);
+    // A rule naming another entry of the same list (an overlap) names it as agent.toml counts.
+    let rule = match rule.split_once(&format!("{prefix}.")) {
+        Some((before, after)) => match after.split_once(".member") {
+            Some((index, after)) if index.chars().all(|c| c.is_ascii_digit()) => {
+                format!("{before}entry {index}{after}")
+            }
+            _ => rule.to_owned(),
+        },
+        None => rule.to_owned(),
+    };
     format!("{subject}: {rule}; fix: {fix}")
 }
 

@@ -2,6 +2,7 @@
 
 mod deny;
 mod scale;
+mod settings;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -349,13 +350,22 @@ impl Env {
 async fn throttling_and_server_errors_on_every_operation_are_retried() {
     let env = Env::start(Duration::from_millis(50)).await;
     let faults = env.stack.faults();
-    for operation in agentcore_local::OPERATIONS {
+    let tagging = ["TagResource", "UntagResource"];
+    for operation in agentcore_local::OPERATIONS.iter().filter(|operation| !tagging.contains(operation)) {
         faults.throttle(operation, 2).unwrap();
         faults.internal_error(operation, 2).unwrap();
     }
     let zips = env.zips("faults");
     let created = env.deploy_one(Target::Prod, &zips, false, false).await.unwrap();
     assert_eq!(created.action, "created");
+    // Tags changed behind the tool's back: the next deploy tags and untags, through faults too.
+    let arn = created.runtime_arn.clone().unwrap();
+    env.aws.control.untag_resource().resource_arn(&arn).tag_keys("team").send().await.unwrap();
+    env.aws.control.tag_resource().resource_arn(&arn).tags("stray", "x").send().await.unwrap();
+    for operation in tagging {
+        faults.throttle(operation, 2).unwrap();
+        faults.internal_error(operation, 2).unwrap();
+    }
     let updated = env.deploy_one(Target::Prod, &zips, true, false).await.unwrap();
     assert_eq!((updated.action.as_str(), updated.version.as_deref()), ("updated", Some("2")));
     for version in [1, 2] {
@@ -373,6 +383,9 @@ async fn throttling_and_server_errors_on_every_operation_are_retried() {
     let status = xtask::status::status(&env.ctx.settings, &env.aws, None).await.unwrap();
     assert_eq!(status.runtimes[0].versions_used, 2);
     let name = env.name("echo_bot", Target::Prod);
+    let tags = env.aws.control.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    let tags: BTreeMap<String, String> = tags.tags().cloned().unwrap_or_default().into_iter().collect();
+    assert_eq!(tags, BTreeMap::from([("team".into(), "fun".into()), ("agent".into(), "echo_bot".into())]));
     let results =
         xtask::cleanup::cleanup_runtimes(&env.aws, std::slice::from_ref(&name), false, env.ctx.settings.max_parallel)
             .await;
