@@ -190,7 +190,6 @@ pub(crate) fn check_release_record(claim: &Claim<'_>, record: &VersionRecord, re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::DeployedConfig;
 
     const PUSH: &str = "1111111111111111111111111111111111111111";
     const MADE: &str = "2222222222222222222222222222222222222222";
