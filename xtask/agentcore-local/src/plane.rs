@@ -905,12 +905,11 @@ pub(crate) fn list_endpoints(state: &State, env: &Env, input: &Map<String, Value
     Ok((200, with_token(json!({ "runtimeEndpoints": rows }), token)))
 }
 
-/// The runtime whose ARN is `arn`: the resources the local stack tags are runtimes.
-fn runtime_by_arn<'a>(state: &'a mut State, arn: &str) -> Result<&'a mut Runtime, ApiError> {
-    state
-        .runtimes
-        .values_mut()
-        .find(|runtime| runtime.arn == arn)
+/// The id of the runtime whose ARN is `arn`: the resources the local stack tags are runtimes.
+fn runtime_id_by_arn(state: &State, arn: &str) -> Result<String, ApiError> {
+    let runtime = state.runtimes.values().find(|runtime| runtime.arn == arn);
+    runtime
+        .map(|runtime| runtime.id.clone())
         .ok_or_else(|| ApiError::not_found(format!("no taggable resource {arn}: no agent runtime has that ARN")))
 }
 
@@ -923,7 +922,7 @@ pub(crate) fn tag_resource(
     input: &Map<String, Value>,
 ) -> Result<(u16, Value), ApiError> {
     let arn = str_of(input, "resourceArn").unwrap_or_default();
-    let runtime = runtime_by_arn(state, arn)?;
+    let runtime = runtime_mut(state, &runtime_id_by_arn(state, arn)?)?;
     let mut tags = runtime.tags.clone();
     tags.extend(input.get("tags").and_then(Value::as_object).cloned().unwrap_or_default());
     if tags.len() > MAX_TAGS {
@@ -942,7 +941,7 @@ pub(crate) fn untag_resource(
     input: &Map<String, Value>,
 ) -> Result<(u16, Value), ApiError> {
     let arn = str_of(input, "resourceArn").unwrap_or_default();
-    let runtime = runtime_by_arn(state, arn)?;
+    let runtime = runtime_mut(state, &runtime_id_by_arn(state, arn)?)?;
     for key in input.get("tagKeys").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
         runtime.tags.remove(key);
     }
@@ -951,11 +950,7 @@ pub(crate) fn untag_resource(
 
 pub(crate) fn list_tags(state: &State, _env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
     let arn = str_of(input, "resourceArn").unwrap_or_default();
-    let runtime = state
-        .runtimes
-        .values()
-        .find(|runtime| runtime.arn == arn)
-        .ok_or_else(|| ApiError::not_found(format!("no taggable resource {arn}: no agent runtime has that ARN")))?;
+    let runtime = runtime_ref(state, &runtime_id_by_arn(state, arn)?)?;
     Ok((200, json!({ "tags": runtime.tags })))
 }
 

@@ -39,26 +39,7 @@ impl Env {
         let temp = tempfile::tempdir().unwrap();
         let ctx = ctx(&release_fixture(), Default::default());
         let settings = &ctx.settings;
-        let stack = LocalStack::start(LocalConfig {
-            dir: temp.path().join("stack"),
-            s3_port: 0,
-            control_port: 0,
-            transition_delay: transition,
-            region: settings.region.clone(),
-        })
-        .await
-        .unwrap();
-        stack.ensure_bucket(&settings.bucket).await.unwrap();
-        let mut aws = aws::local_clients(
-            &stack.s3_endpoint(),
-            &stack.control_endpoint(),
-            stack.region(),
-            &settings.bucket,
-            agentcore_local::credentials(),
-        )
-        .await;
-        // Short deadlines: every wait in these tests is over in well under a second.
-        aws.wait = WaitPolicy { timeout: Duration::from_secs(20), ..WaitPolicy::default() };
+        let (stack, aws) = start_stack(&temp.path().join("stack"), settings, transition).await;
         let agents = xtask::agents::discover(&ctx.root, settings).unwrap();
         Env { stack, ctx, aws, agents, temp }
     }
@@ -143,6 +124,35 @@ impl Env {
             "environment variables come from agent.toml"
         );
     }
+}
+
+/// A local stack in `dir` with the settings' bucket, and clients for it with short deadlines: every
+/// wait in these tests is over in well under a second.
+async fn start_stack(
+    dir: &Path,
+    settings: &xtask::settings::Settings,
+    transition: Duration,
+) -> (LocalStack, AwsClients) {
+    let stack = LocalStack::start(LocalConfig {
+        dir: dir.to_path_buf(),
+        s3_port: 0,
+        control_port: 0,
+        transition_delay: transition,
+        region: settings.region.clone(),
+    })
+    .await
+    .unwrap();
+    stack.ensure_bucket(&settings.bucket).await.unwrap();
+    let mut aws = aws::local_clients(
+        &stack.s3_endpoint(),
+        &stack.control_endpoint(),
+        stack.region(),
+        &settings.bucket,
+        agentcore_local::credentials(),
+    )
+    .await;
+    aws.wait = WaitPolicy { timeout: Duration::from_secs(20), ..WaitPolicy::default() };
+    (stack, aws)
 }
 
 fn fixture_zip(path: &Path, text: &str) {

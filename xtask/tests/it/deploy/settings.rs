@@ -6,15 +6,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use agentcore_local::{LocalConfig, LocalStack};
+use agentcore_local::LocalStack;
 use serde_json::{Value, json};
 use xtask::agents::Agent;
-use xtask::aws::{self, AwsClients, WaitPolicy};
+use xtask::aws::{self, AwsClients};
 use xtask::deploy::{DeployOptions, deploy_agents_with};
 use xtask::naming::Target;
 use xtask::report::DeployOutcome;
 
-use super::fixture_zip;
+use super::{fixture_zip, start_stack};
 use crate::support::{Ctx, copy_workspace, ctx, release_fixture, release_snapshot_settings, run_async, xtask_command};
 
 /// The release fixture copied into a temp dir, with echo_bot's agent.toml ours to rewrite, and a
@@ -34,25 +34,7 @@ impl Workspace {
         copy_workspace(&release_fixture(), &temp.path().join("repo"));
         std::fs::remove_dir_all(temp.path().join("repo/agents/weather_report_bot")).unwrap();
         let settings = ctx(&temp.path().join("repo"), Default::default()).settings;
-        let stack = LocalStack::start(LocalConfig {
-            dir: temp.path().join("stack"),
-            s3_port: 0,
-            control_port: 0,
-            transition_delay: Duration::from_millis(20),
-            region: settings.region.clone(),
-        })
-        .await
-        .unwrap();
-        stack.ensure_bucket(&settings.bucket).await.unwrap();
-        let mut aws = aws::local_clients(
-            &stack.s3_endpoint(),
-            &stack.control_endpoint(),
-            stack.region(),
-            &settings.bucket,
-            agentcore_local::credentials(),
-        )
-        .await;
-        aws.wait = WaitPolicy { timeout: Duration::from_secs(20), ..WaitPolicy::default() };
+        let (stack, aws) = start_stack(&temp.path().join("stack"), &settings, Duration::from_millis(20)).await;
         let workspace = Workspace { stack, aws, temp };
         std::fs::create_dir_all(workspace.zips()).unwrap();
         fixture_zip(&workspace.zips().join("echo_bot.zip"), "echo_bot settings");
