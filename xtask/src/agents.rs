@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+pub use crate::settings::Vpc;
 use crate::settings::{self, Settings};
 
 pub(crate) const AGENTS_DIR: &str = "agents";
@@ -29,7 +30,8 @@ pub struct Manifest {
     pub(crate) requirements: Option<PathBuf>,
     #[serde(default)]
     pub(crate) network_mode: NetworkMode,
-    /// `[vpc]`: where a `network_mode = "VPC"` runtime's network interfaces go.
+    /// `[vpc]`: where a `network_mode = "VPC"` runtime's network interfaces go (default: the
+    /// workspace's `[workspace.metadata.agentcore.vpc]`).
     pub(crate) vpc: Option<Vpc>,
     /// `[lifecycle]`: how long sessions may idle and live (default: AgentCore's 900 s and 8 h).
     pub(crate) lifecycle: Option<Lifecycle>,
@@ -104,18 +106,6 @@ impl SmokeManifest {
         }
         Ok(())
     }
-}
-
-/// `[vpc]` of `agent.toml`: the runtime's network interfaces go into these subnets, behind these
-/// security groups.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Vpc {
-    pub(crate) subnets: Vec<String>,
-    pub(crate) security_groups: Vec<String>,
-    /// Whether AgentCore provisions its own S3 gateway endpoint in the VPC (AWS's default when unset).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) require_service_s3_endpoint: Option<bool>,
 }
 
 /// `[lifecycle]` of `agent.toml`, in seconds.

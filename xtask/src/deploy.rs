@@ -267,7 +267,11 @@ fn desired_config(settings: &Settings, agent: &Agent) -> DeployedConfig {
         description: manifest.description.clone(),
         protocol: "HTTP".to_owned(),
         bucket: settings.bucket.clone(),
-        vpc: manifest.vpc.clone(),
+        // A VPC agent without a [vpc] of its own takes the workspace's; a PUBLIC one takes none.
+        vpc: manifest.vpc.clone().or_else(|| match manifest.network_mode {
+            crate::agents::NetworkMode::Vpc => settings.vpc.clone(),
+            crate::agents::NetworkMode::Public => None,
+        }),
         // An empty [lifecycle] asks for AgentCore's defaults, as no [lifecycle] does.
         lifecycle: manifest.lifecycle.clone().filter(|lifecycle| *lifecycle != Default::default()),
         authorizer: manifest.authorizer.as_ref().and_then(|authorizer| authorizer.jwt.clone()),

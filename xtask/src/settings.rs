@@ -78,6 +78,22 @@ pub struct Settings {
     pub uv_version: String,
     #[serde(default = "default_idle_preview_days")]
     pub idle_preview_days: u32,
+    /// `[workspace.metadata.agentcore.vpc]`: the `[vpc]` of every `network_mode = "VPC"` agent that
+    /// has none of its own (no flag: a table of lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) vpc: Option<Vpc>,
+}
+
+/// `[vpc]` of `agent.toml`, or of the workspace settings: the runtime's network interfaces go into
+/// these subnets, behind these security groups.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Vpc {
+    pub(crate) subnets: Vec<String>,
+    pub(crate) security_groups: Vec<String>,
+    /// Whether AgentCore provisions its own S3 gateway endpoint in the VPC (AWS's default when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) require_service_s3_endpoint: Option<bool>,
 }
 
 fn default_platform_version() -> String {
@@ -342,6 +358,15 @@ mod tests {
         assert_eq!(settings.runtime_name, "{agent}_{target}");
         assert_eq!(settings.idle_preview_days, 14);
         assert_eq!(settings.platform_version, "V1", "the default when the workspace sets none");
+        assert_eq!(settings.vpc, None);
+        let mut with_vpc = metadata();
+        with_vpc["agentcore"]["vpc"] =
+            serde_json::json!({"subnets": ["subnet-0123456789abcdef0"], "security_groups": []});
+        let vpc = Settings::from_metadata(&with_vpc).unwrap().vpc.unwrap();
+        assert_eq!(vpc.subnets, ["subnet-0123456789abcdef0"]);
+        with_vpc["agentcore"]["vpc"]["subnet"] = serde_json::json!([]);
+        let err = Settings::from_metadata(&with_vpc).unwrap_err().to_string();
+        assert!(err.contains("unknown field `subnet`"), "{err}");
         let args = SettingsArgs {
             bucket: Some("other-bucket".into()),
             max_parallel: Some(2),

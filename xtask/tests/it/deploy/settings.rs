@@ -223,6 +223,33 @@ async fn each_setting_reaches_the_runtime_and_a_change_makes_one_version() {
     workspace.stack.shutdown().await;
 }
 
+/// A VPC agent without a `[vpc]` of its own is deployed into the workspace's; a PUBLIC one is not,
+/// and an agent's own `[vpc]` wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vpc_agent_without_its_own_vpc_takes_the_workspaces() {
+    let workspace = Workspace::start().await;
+    let manifest = workspace.root().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let vpc = "\n[workspace.metadata.agentcore.vpc]\nsubnets = [\"subnet-0000000000000000a\"]\nsecurity_groups = [\"sg-0000000000000000a\"]\n";
+    std::fs::write(&manifest, format!("{text}{vpc}")).unwrap();
+    let outcome = workspace.deploy(BASE).await;
+    assert!(
+        workspace
+            .latest(&outcome)
+            .await
+            .get("networkConfiguration")
+            .is_some_and(|n| n.get("networkModeConfig").is_none())
+    );
+    let outcome = workspace.deploy(&format!("{BASE}network_mode = \"VPC\"\n")).await;
+    let got = workspace.latest(&outcome).await;
+    assert_eq!(got["networkConfiguration"]["networkModeConfig"]["subnets"], json!(["subnet-0000000000000000a"]));
+    let own = "network_mode = \"VPC\"\n[vpc]\nsubnets = [\"subnet-0000000000000000b\"]\nsecurity_groups = [\"sg-0000000000000000b\"]\n";
+    let outcome = workspace.deploy(&format!("{BASE}{own}")).await;
+    let got = workspace.latest(&outcome).await;
+    assert_eq!(got["networkConfiguration"]["networkModeConfig"]["securityGroups"], json!(["sg-0000000000000000b"]));
+    workspace.stack.shutdown().await;
+}
+
 /// A record written by an earlier release (without the settings added since) of a version AgentCore
 /// reports on V1 is up to date with an agent.toml that sets none of them: upgrading the tool makes no
 /// version.
