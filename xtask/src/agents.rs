@@ -531,6 +531,45 @@ team = "fun"
     }
 
     #[test]
+    fn runtime_settings_are_read_and_checked() {
+        let root = workspace(&[(
+            "bot",
+            r#"entry_point = "main.py"
+network_mode = "VPC"
+platform_version = "V2"
+request_headers = ["X-Api-Key"]
+allowed_ports = [8081, "9000-9010"]
+[vpc]
+subnets = ["subnet-0123456789abcdef0"]
+security_groups = ["sg-0123456789abcdef0"]
+require_service_s3_endpoint = true
+[lifecycle]
+idle_timeout_secs = 600
+[authorizer.jwt]
+discovery_url = "https://idp.example.com/.well-known/openid-configuration"
+[resources]
+min_memory_mib = 2048
+"#,
+        )]);
+        let manifest = discover(root.path(), &settings()).unwrap().remove(0).manifest;
+        assert_eq!(manifest.vpc.unwrap().require_service_s3_endpoint, Some(true));
+        assert_eq!(manifest.lifecycle, Some(Lifecycle { idle_timeout_secs: Some(600), max_lifetime_secs: None }));
+        assert_eq!(manifest.allowed_ports, Some(vec![AllowedPort::Port(8081), AllowedPort::Range("9000-9010".into())]));
+        assert_eq!(AllowedPort::range("9000-9010"), Some((9000, 9010)));
+        assert!(manifest.authorizer.unwrap().jwt.is_some());
+        assert_eq!(manifest.resources, Some(Resources { min_memory_mib: 2048 }));
+
+        let err = error(&[("bot", "entry_point = \"main.py\"\n[authorizer]\n")]);
+        assert!(err.contains("[authorizer] names no authorizer; add [authorizer.jwt]"), "{err}");
+        let err = error(&[("bot", "entry_point = \"main.py\"\n[authorizer.oauth]\n")]);
+        assert!(err.contains("unknown field `oauth`"), "{err}");
+        let err = error(&[("bot", "entry_point = \"main.py\"\nallowed_ports = [\"http\"]\n")]);
+        assert!(err.contains("allowed_ports entry \"http\" is neither a port nor a range"), "{err}");
+        let err = error(&[("bot", "entry_point = \"main.py\"\n[resources]\n")]);
+        assert!(err.contains("missing field `min_memory_mib`"), "{err}");
+    }
+
+    #[test]
     fn smoke_tables_are_read_and_checked() {
         let root = workspace(&[(
             "bot",
