@@ -462,6 +462,12 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
 /// Makes the runtime's tags agent.toml's: UpdateAgentRuntime cannot change tags, so they are
 /// compared and changed on their own, after every deploy (a create's tags are already right).
 async fn sync_tags(aws: &AwsClients, agent: &Agent, runtime_arn: &str) -> Result<()> {
+    sync_tags_of(aws, agent, runtime_arn)
+        .await
+        .context("the runtime's tags are not agent.toml's [tags] yet (its version is deployed); re-run the deploy")
+}
+
+async fn sync_tags_of(aws: &AwsClients, agent: &Agent, runtime_arn: &str) -> Result<()> {
     let wanted = &agent.manifest.tags;
     let current = aws::list_tags(aws, runtime_arn).await?;
     let changed: std::collections::BTreeMap<String, String> = wanted
