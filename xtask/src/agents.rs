@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+pub use crate::settings::Vpc;
 use crate::settings::{self, Settings};
 
 pub(crate) const AGENTS_DIR: &str = "agents";
@@ -23,7 +24,7 @@ pub struct Manifest {
     pub entry_point: EntryPoint,
     /// System prompt, relative to the workspace root (default `prompts/<agent>.txt`).
     pub(crate) prompt: Option<PathBuf>,
-    /// PYTHON_3_10 … PYTHON_3_13 (default: the workspace setting).
+    /// PYTHON_3_10 … PYTHON_3_14 (default: the workspace setting).
     pub(crate) python_runtime: Option<String>,
     /// Pinned dependencies, relative to the agent directory (default `requirements.txt`).
     pub(crate) requirements: Option<PathBuf>,
@@ -37,6 +38,21 @@ pub struct Manifest {
     /// The path the agent serves, when not its protocol's default (`/` then up to 2047 of
     /// `A-Z a-z 0-9 - . _ ~ / %`).
     pub path: Option<String>,
+    /// `[vpc]`: where a `network_mode = "VPC"` runtime's network interfaces go (default: the
+    /// workspace's `[workspace.metadata.agentcore.vpc]`).
+    pub(crate) vpc: Option<Vpc>,
+    /// `[lifecycle]`: how long sessions may idle and live (default: AgentCore's 900 s and 8 h).
+    pub(crate) lifecycle: Option<Lifecycle>,
+    /// `[authorizer.jwt]`: inbound auth by a JWT authorizer instead of IAM (SigV4), the default.
+    pub(crate) authorizer: Option<Authorizer>,
+    /// Request headers AgentCore passes on to the agent.
+    pub(crate) request_headers: Option<Vec<String>>,
+    /// `V1` or `V2` (default: the workspace setting).
+    pub(crate) platform_version: Option<String>,
+    /// Further ports reachable through the session URL: a port, or a range `"9000-9010"`.
+    pub(crate) allowed_ports: Option<Vec<AllowedPort>>,
+    /// `[resources]`: what AgentCore reserves for each session.
+    pub(crate) resources: Option<Resources>,
     /// Environment variables of the runtime.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
@@ -99,6 +115,75 @@ impl SmokeManifest {
         }
         Ok(())
     }
+}
+
+/// `[lifecycle]` of `agent.toml`, in seconds.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Lifecycle {
+    /// A session idle this long ends (AgentCore's default: 900).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) idle_timeout_secs: Option<i64>,
+    /// A session ends this long after it started (AgentCore's default: 28,800).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_lifetime_secs: Option<i64>,
+}
+
+/// `[authorizer]` of `agent.toml`: one kind of authorizer, today `jwt`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Authorizer {
+    pub(crate) jwt: Option<JwtAuthorizer>,
+}
+
+/// `[authorizer.jwt]`: callers present a bearer token that this identity provider issued.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct JwtAuthorizer {
+    /// The provider's `…/.well-known/openid-configuration` (or `oauth-authorization-server`) URL.
+    pub(crate) discovery_url: String,
+    /// Tokens must carry one of these `aud` values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) allowed_audiences: Option<Vec<String>>,
+    /// Tokens must carry one of these client ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) allowed_clients: Option<Vec<String>>,
+    /// Tokens must carry one of these scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) allowed_scopes: Option<Vec<String>>,
+}
+
+/// One entry of `allowed_ports`: `8081`, or `"9000-9010"` for an inclusive range.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum AllowedPort {
+    Port(i64),
+    Range(String),
+}
+
+impl AllowedPort {
+    /// `(from, to)` of a range entry; `None` when it is not `"FROM-TO"` with two numbers.
+    pub(crate) fn range(text: &str) -> Option<(i64, i64)> {
+        let (from, to) = text.split_once('-')?;
+        Some((from.trim().parse().ok()?, to.trim().parse().ok()?))
+    }
+}
+
+impl fmt::Display for AllowedPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AllowedPort::Port(port) => write!(f, "{port}"),
+            AllowedPort::Range(range) => f.write_str(range),
+        }
+    }
+}
+
+/// `[resources]` of `agent.toml`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// The least memory, in MiB, AgentCore gives each session.
+    pub(crate) min_memory_mib: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -379,6 +464,22 @@ impl Agent {
         }
         check_tags(&name, &manifest.tags)?;
         check_protocol(&name, &manifest)?;
+        if let Some(authorizer) = &manifest.authorizer
+            && authorizer.jwt.is_none()
+        {
+            bail!(
+                "agent `{name}`: [authorizer] names no authorizer; add [authorizer.jwt] with discovery_url, or remove [authorizer] to keep IAM (SigV4) auth"
+            );
+        }
+        for entry in manifest.allowed_ports.iter().flatten() {
+            if let AllowedPort::Range(text) = entry
+                && AllowedPort::range(text).is_none()
+            {
+                bail!(
+                    "agent `{name}`: allowed_ports entry \"{text}\" is neither a port nor a range; write a port such as 8081 or a range such as \"9000-9010\""
+                );
+            }
+        }
         if let Some(smoke) = &manifest.smoke {
             smoke.check(&name)?;
         }
@@ -610,6 +711,45 @@ team = "fun"
 
         let err = error(&[("Bot", "entry_point = \"main.py\"\n"), ("bot", "entry_point = \"main.py\"\n")]);
         assert!(err.contains("duplicate agents `Bot` and `bot`"), "{err}");
+    }
+
+    #[test]
+    fn runtime_settings_are_read_and_checked() {
+        let root = workspace(&[(
+            "bot",
+            r#"entry_point = "main.py"
+network_mode = "VPC"
+platform_version = "V2"
+request_headers = ["X-Api-Key"]
+allowed_ports = [8081, "9000-9010"]
+[vpc]
+subnets = ["subnet-0123456789abcdef0"]
+security_groups = ["sg-0123456789abcdef0"]
+require_service_s3_endpoint = true
+[lifecycle]
+idle_timeout_secs = 600
+[authorizer.jwt]
+discovery_url = "https://idp.example.com/.well-known/openid-configuration"
+[resources]
+min_memory_mib = 2048
+"#,
+        )]);
+        let manifest = discover(root.path(), &settings()).unwrap().remove(0).manifest;
+        assert_eq!(manifest.vpc.unwrap().require_service_s3_endpoint, Some(true));
+        assert_eq!(manifest.lifecycle, Some(Lifecycle { idle_timeout_secs: Some(600), max_lifetime_secs: None }));
+        assert_eq!(manifest.allowed_ports, Some(vec![AllowedPort::Port(8081), AllowedPort::Range("9000-9010".into())]));
+        assert_eq!(AllowedPort::range("9000-9010"), Some((9000, 9010)));
+        assert!(manifest.authorizer.unwrap().jwt.is_some());
+        assert_eq!(manifest.resources, Some(Resources { min_memory_mib: 2048 }));
+
+        let err = error(&[("bot", "entry_point = \"main.py\"\n[authorizer]\n")]);
+        assert!(err.contains("[authorizer] names no authorizer; add [authorizer.jwt]"), "{err}");
+        let err = error(&[("bot", "entry_point = \"main.py\"\n[authorizer.oauth]\n")]);
+        assert!(err.contains("unknown field `oauth`"), "{err}");
+        let err = error(&[("bot", "entry_point = \"main.py\"\nallowed_ports = [\"http\"]\n")]);
+        assert!(err.contains("allowed_ports entry \"http\" is neither a port nor a range"), "{err}");
+        let err = error(&[("bot", "entry_point = \"main.py\"\n[resources]\n")]);
+        assert!(err.contains("missing field `min_memory_mib`"), "{err}");
     }
 
     #[test]

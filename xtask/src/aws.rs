@@ -15,7 +15,14 @@ use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime_endpoint::GetA
 use aws_sdk_bedrockagentcorecontrol::types::{
     AgentRuntime, AgentRuntimeArtifact, AgentRuntimeEndpoint, AgentRuntimeStatus, Code,
 };
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+};
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::settings::Settings;
@@ -441,6 +448,140 @@ pub async fn get_runtime(
             Err(explain(err, "bedrock-agentcore:GetAgentRuntime", &resource))
         }
     }
+}
+
+/// A runtime (its latest version, or `version`) as AgentCore's JSON, or `None` when it does not
+/// exist: every member the service returns, the ones this crate's model predates included
+/// (`resourceConfigurations`).
+pub async fn get_runtime_json(
+    aws: &AwsClients,
+    runtime_id: &str,
+    version: Option<&str>,
+) -> Result<Option<serde_json::Value>> {
+    let body = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let sent = aws
+        .control
+        .get_agent_runtime()
+        .agent_runtime_id(runtime_id)
+        .set_agent_runtime_version(version.map(str::to_owned))
+        .customize()
+        .interceptor(KeepBody(body.clone()))
+        .send()
+        .await;
+    match sent {
+        Ok(_) => {
+            let bytes = body.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().unwrap_or_default();
+            let json = serde_json::from_slice(&bytes)
+                .map_err(|err| anyhow!("GetAgentRuntime on runtime {runtime_id} answered with invalid JSON: {err}"))?;
+            Ok(Some(json))
+        }
+        Err(err) if error_code(&err).as_deref() == Some("ResourceNotFoundException") => Ok(None),
+        Err(err) => Err(explain(err, "bedrock-agentcore:GetAgentRuntime", &format!("runtime {runtime_id}"))),
+    }
+}
+
+/// Keeps the body of the response it sees (read once the SDK has loaded it whole).
+#[derive(Debug)]
+struct KeepBody(std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>);
+
+impl Intercept for KeepBody {
+    fn name(&self) -> &'static str {
+        "KeepBody"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let bytes = context.response().body().bytes().map(<[u8]>::to_vec);
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = bytes;
+        Ok(())
+    }
+}
+
+/// Makes a request's JSON body exactly `expected` (plus the `clientToken` the SDK adds): members the
+/// SDK could not set are added, and a body that differs from `expected` in anything else is not
+/// sent. So what goes out is the input that was validated, byte for byte in meaning.
+#[derive(Debug)]
+pub(crate) struct ExactBody {
+    pub(crate) expected: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Intercept for ExactBody {
+    fn name(&self) -> &'static str {
+        "ExactBody"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        let sent: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(request.body().bytes().ok_or("the request body is a stream")?)?;
+        let mut body = self.expected.clone();
+        for (key, value) in &sent {
+            if key == "clientToken" {
+                body.insert(key.clone(), value.clone());
+            } else if self.expected.get(key) != Some(value) {
+                return Err(
+                    format!("the SDK built `{key}` as {value}, not as validated; this is a bug in xtask").into()
+                );
+            }
+        }
+        for key in self.expected.keys() {
+            if !sent.contains_key(key) && !SDK_LACKS.contains(&key.as_str()) {
+                return Err(format!("the SDK left out `{key}`, which was validated; this is a bug in xtask").into());
+            }
+        }
+        let bytes = serde_json::to_vec(&body)?;
+        request.headers_mut().insert("content-length", bytes.len().to_string());
+        *request.body_mut() = aws_smithy_types::body::SdkBody::from(bytes);
+        Ok(())
+    }
+}
+
+/// Create/UpdateAgentRuntime members botocore's model has and this SDK crate (1.97) does not.
+const SDK_LACKS: &[&str] = &["resourceConfigurations"];
+
+/// The tags on a resource (`arn`).
+pub(crate) async fn list_tags(aws: &AwsClients, arn: &str) -> Result<std::collections::BTreeMap<String, String>> {
+    let output = aws
+        .control
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|err| explain(err, "bedrock-agentcore:ListTagsForResource", arn))?;
+    Ok(output.tags().cloned().unwrap_or_default().into_iter().collect())
+}
+
+/// Adds or changes `tags` on a resource.
+pub(crate) async fn tag(aws: &AwsClients, arn: &str, tags: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    aws.control
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(tags.clone().into_iter().collect()))
+        .send()
+        .await
+        .map_err(|err| explain(err, "bedrock-agentcore:TagResource", arn))?;
+    Ok(())
+}
+
+/// Removes the tags `keys` from a resource.
+pub(crate) async fn untag(aws: &AwsClients, arn: &str, keys: &[String]) -> Result<()> {
+    aws.control
+        .untag_resource()
+        .resource_arn(arn)
+        .set_tag_keys(Some(keys.to_vec()))
+        .send()
+        .await
+        .map_err(|err| explain(err, "bedrock-agentcore:UntagResource", arn))?;
+    Ok(())
 }
 
 /// An endpoint, or `None` when it does not exist.

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_bedrockagentcorecontrol::types::{
-    AgentManagedRuntimeType, AgentRuntimeArtifact, AgentRuntimeStatus, Code, CodeConfiguration, NetworkConfiguration,
-    NetworkMode, ProtocolConfiguration, S3Location, ServerProtocol,
+    AgentManagedRuntimeType, AgentRuntimeArtifact, AgentRuntimeStatus, AllowedPort, AuthorizerConfiguration, Code,
+    CodeConfiguration, CustomJwtAuthorizerConfiguration, LifecycleConfiguration, NetworkConfiguration, NetworkMode,
+    PortRange, ProtocolConfiguration, RequestHeaderConfiguration, S3Location, ServerProtocol, VpcConfig,
 };
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
@@ -24,6 +25,7 @@ use crate::naming::Target;
 use crate::progress;
 use crate::records::{self, DeployedConfig, VersionRecord};
 use crate::report::{DeployAction, DeployOutcome, DeployStatus, Plan, Report, Status};
+use crate::runtime_config::{self, Call};
 use crate::select::Selection;
 use crate::settings::Settings;
 
@@ -150,10 +152,17 @@ struct Job {
 }
 
 impl Job {
-    /// Refuses a runtime name or settings that AgentCore would refuse.
+    /// Refuses a runtime name or settings that AgentCore would refuse: the create and the update this
+    /// job may send, checked against AgentCore's model and rules as they will be sent (with the code
+    /// key of a first version).
     fn new(settings: &Settings, agent: &Agent, target: Target) -> Result<Job> {
         let runtime_name = settings.scheme().runtime_name(&agent.name, target)?;
-        let desired = desired_config(settings, agent)?;
+        let desired = desired_config(settings, agent);
+        let key = records::code_key(&runtime_name, 1);
+        let code = runtime_config::Code { bucket: &settings.bucket, key: &key };
+        for call in [Call::Create { runtime_name: &runtime_name, tags: &agent.manifest.tags }, Call::Update] {
+            runtime_config::check(&agent.name, call.operation(), &runtime_config::input(&desired, &code, &call))?;
+        }
         Ok(Job { agent: agent.clone(), target, runtime_name, desired })
     }
 }
@@ -246,26 +255,34 @@ async fn package(ctx: &Ctx, agent: &Agent) -> Result<Zip> {
     Ok(Zip { path: report.path, sha256: report.sha256, bytes: report.zipped_bytes })
 }
 
-/// The settings a deploy of `agent` sends, refused when AgentCore would refuse them.
-fn desired_config(settings: &Settings, agent: &Agent) -> Result<DeployedConfig> {
-    if agent.manifest.network_mode == crate::agents::NetworkMode::Vpc {
-        bail!(
-            "agent {}: network_mode VPC needs subnets and security groups, which agent.toml cannot hold yet; use PUBLIC",
-            agent.name
-        );
-    }
-    Ok(DeployedConfig {
+/// The settings a deploy of `agent` sends (checked by `Job::new`).
+fn desired_config(settings: &Settings, agent: &Agent) -> DeployedConfig {
+    let manifest = &agent.manifest;
+    DeployedConfig {
         role_arn: settings.role_arn.clone(),
         python_runtime: agent.python_runtime.clone(),
-        entry_point: agent.manifest.entry_point.to_vec(),
-        network_mode: agent.manifest.network_mode.to_string(),
-        environment: agent.manifest.environment.clone(),
-        description: agent.manifest.description.clone(),
+        entry_point: manifest.entry_point.to_vec(),
+        network_mode: manifest.network_mode.to_string(),
+        environment: manifest.environment.clone(),
+        description: manifest.description.clone(),
         protocol: agent.protocol().to_string(),
         port: agent.port(),
-        path: agent.manifest.path.clone(),
+        path: manifest.path.clone(),
         bucket: settings.bucket.clone(),
-    })
+        // A VPC agent without a [vpc] of its own takes the workspace's; a PUBLIC one takes none.
+        vpc: manifest.vpc.clone().or_else(|| match manifest.network_mode {
+            crate::agents::NetworkMode::Vpc => settings.vpc.clone(),
+            crate::agents::NetworkMode::Public => None,
+        }),
+        // An empty [lifecycle] asks for AgentCore's defaults, as no [lifecycle] does.
+        lifecycle: manifest.lifecycle.clone().filter(|lifecycle| *lifecycle != Default::default()),
+        authorizer: manifest.authorizer.as_ref().and_then(|authorizer| authorizer.jwt.clone()),
+        request_headers: manifest.request_headers.clone(),
+        // Always sent: sources disagree on AgentCore's default, and V2 changes how sessions start.
+        platform_version: Some(manifest.platform_version.clone().unwrap_or_else(|| settings.platform_version.clone())),
+        allowed_ports: manifest.allowed_ports.clone(),
+        resources: manifest.resources.clone(),
+    }
 }
 
 /// Deploys one agent from a zip built already (by `package`, or by hand in tests).
@@ -319,13 +336,19 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
                 predicted = aws::version_number(&latest_version) + 1;
                 outcome.runtime_id = Some(runtime_id.clone());
                 outcome.runtime_arn = Some(latest.agent_runtime_arn().to_owned());
+                if *latest.status() == AgentRuntimeStatus::DeleteFailed {
+                    bail!(
+                        "runtime {runtime_name} ({runtime_id}) is DELETE_FAILED: {}; delete it again with `cargo xtask cleanup {runtime_name}`, then deploy again to make it anew",
+                        latest.failure_reason().unwrap_or("AgentCore gave no failureReason")
+                    );
+                }
                 if !run.force {
                     let record = records::read_version_record(aws, runtime_name, &latest_version, &runtime_id).await?;
                     let deployed_key = aws::artifact_key(latest.agent_runtime_artifact());
                     let status = latest.status().clone();
                     if let Some((record_key, record)) = record
                         && record.zip_sha256 == zip.sha256
-                        && record.config == job.desired
+                        && record.config.same_as(&job.desired, latest.platform_version())
                         && matches!(
                             status,
                             AgentRuntimeStatus::Ready | AgentRuntimeStatus::Creating | AgentRuntimeStatus::Updating
@@ -359,6 +382,7 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
                         outcome.status = DeployStatus::Version(Status::Ready);
                         outcome.action = DeployAction::UpToDate;
                         outcome.default_endpoint = default_endpoint_arn(aws, &runtime_id).await?;
+                        sync_tags(aws, agent, latest.agent_runtime_arn()).await?;
                         return Ok(outcome);
                     }
                 }
@@ -433,7 +457,37 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
     );
     outcome.status = DeployStatus::Version(Status::from(ready.status().as_str()));
     outcome.default_endpoint = default_endpoint_arn(aws, &made.runtime_id).await?;
+    sync_tags(aws, agent, &made.runtime_arn).await?;
     Ok(outcome)
+}
+
+/// Makes the runtime's tags agent.toml's: UpdateAgentRuntime cannot change tags, so they are
+/// compared and changed on their own, after every deploy (a create's tags are already right).
+async fn sync_tags(aws: &AwsClients, agent: &Agent, runtime_arn: &str) -> Result<()> {
+    sync_tags_of(aws, agent, runtime_arn)
+        .await
+        .context("the runtime's tags are not agent.toml's [tags] yet (its version is deployed); re-run the deploy")
+}
+
+async fn sync_tags_of(aws: &AwsClients, agent: &Agent, runtime_arn: &str) -> Result<()> {
+    let wanted = &agent.manifest.tags;
+    let current = aws::list_tags(aws, runtime_arn).await?;
+    let changed: std::collections::BTreeMap<String, String> = wanted
+        .iter()
+        .filter(|(key, value)| current.get(*key) != Some(value))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    let removed: Vec<String> = current.keys().filter(|key| !wanted.contains_key(*key)).cloned().collect();
+    if !removed.is_empty() {
+        progress!("{}: removing tags {}", agent.name, removed.join(", "));
+        aws::untag(aws, runtime_arn, &removed).await?;
+    }
+    if !changed.is_empty() {
+        let keys: Vec<&str> = changed.keys().map(String::as_str).collect();
+        progress!("{}: setting tags {}", agent.name, keys.join(", "));
+        aws::tag(aws, runtime_arn, &changed).await?;
+    }
+    Ok(())
 }
 
 async fn default_endpoint_arn(aws: &AwsClients, runtime_id: &str) -> Result<Option<String>> {
@@ -457,6 +511,15 @@ struct Made {
 }
 
 impl RuntimeRequest<'_> {
+    /// The body this request must have, checked once more (it was checked before any call with the
+    /// key of a first version): [`aws::ExactBody`] makes the SDK's request exactly this.
+    fn exact(&self, bucket: &str, call: &Call<'_>) -> Result<aws::ExactBody> {
+        let code = runtime_config::Code { bucket, key: self.code_key };
+        let expected = runtime_config::input(self.desired, &code, call);
+        runtime_config::check(&self.agent.name, call.operation(), &expected)?;
+        Ok(aws::ExactBody { expected })
+    }
+
     fn artifact(&self, bucket: &str) -> Result<AgentRuntimeArtifact> {
         let location = S3Location::builder().bucket(bucket).prefix(self.code_key).build()?;
         let mut code = CodeConfiguration::builder()
@@ -469,9 +532,62 @@ impl RuntimeRequest<'_> {
     }
 
     fn network(&self) -> Result<NetworkConfiguration> {
+        let vpc = match &self.desired.vpc {
+            None => None,
+            Some(vpc) => Some(
+                VpcConfig::builder()
+                    .set_subnets(Some(vpc.subnets.clone()))
+                    .set_security_groups(Some(vpc.security_groups.clone()))
+                    .set_require_service_s3_endpoint(vpc.require_service_s3_endpoint)
+                    .build()?,
+            ),
+        };
         Ok(NetworkConfiguration::builder()
             .network_mode(NetworkMode::from(self.desired.network_mode.as_str()))
+            .set_network_mode_config(vpc)
             .build()?)
+    }
+
+    fn lifecycle(&self) -> Option<LifecycleConfiguration> {
+        // Checked against the model's ranges, so every value fits the SDK's i32.
+        let lifecycle = self.desired.lifecycle.as_ref()?;
+        Some(
+            LifecycleConfiguration::builder()
+                .set_idle_runtime_session_timeout(lifecycle.idle_timeout_secs.map(|secs| secs as i32))
+                .set_max_lifetime(lifecycle.max_lifetime_secs.map(|secs| secs as i32))
+                .build(),
+        )
+    }
+
+    fn authorizer(&self) -> Result<Option<AuthorizerConfiguration>> {
+        let Some(jwt) = &self.desired.authorizer else { return Ok(None) };
+        let config = CustomJwtAuthorizerConfiguration::builder()
+            .discovery_url(&jwt.discovery_url)
+            .set_allowed_audience(jwt.allowed_audiences.clone())
+            .set_allowed_clients(jwt.allowed_clients.clone())
+            .set_allowed_scopes(jwt.allowed_scopes.clone())
+            .build()?;
+        Ok(Some(AuthorizerConfiguration::CustomJwtAuthorizer(config)))
+    }
+
+    fn request_headers(&self) -> Option<RequestHeaderConfiguration> {
+        let headers = self.desired.request_headers.clone()?;
+        Some(RequestHeaderConfiguration::RequestHeaderAllowlist(headers))
+    }
+
+    fn allowed_ports(&self) -> Result<Option<Vec<AllowedPort>>> {
+        let Some(ports) = &self.desired.allowed_ports else { return Ok(None) };
+        let mut entries = Vec::new();
+        for entry in ports {
+            entries.push(match entry {
+                crate::agents::AllowedPort::Port(port) => AllowedPort::Port(*port as i32),
+                crate::agents::AllowedPort::Range(text) => {
+                    let (from, to) = crate::agents::AllowedPort::range(text).unwrap_or((0, 0));
+                    AllowedPort::PortRange(PortRange::builder().from(from as i32).to(to as i32).build()?)
+                }
+            });
+        }
+        Ok(Some(entries))
     }
 
     /// The declared protocol, and its port and path when `agent.toml` sets them (AgentCore's
@@ -505,6 +621,16 @@ async fn create_or_update(aws: &AwsClients, request: &RuntimeRequest<'_>) -> Res
         .set_environment_variables(Some(request.environment()))
         .set_description(request.desired.description.clone())
         .set_tags(Some(request.agent.manifest.tags.clone().into_iter().collect()))
+        .set_lifecycle_configuration(request.lifecycle())
+        .set_authorizer_configuration(request.authorizer()?)
+        .set_request_header_configuration(request.request_headers())
+        .set_platform_version(request.desired.platform_version.clone())
+        .set_allowed_ports(request.allowed_ports()?)
+        .customize()
+        .interceptor(request.exact(
+            &aws.bucket,
+            &Call::Create { runtime_name: request.runtime_name, tags: &request.agent.manifest.tags },
+        )?)
         .send()
         .await;
     match sent {
@@ -566,6 +692,13 @@ async fn update(aws: &AwsClients, request: &RuntimeRequest<'_>, runtime_id: &str
             .protocol_configuration(request.protocol()?)
             .set_environment_variables(Some(request.environment()))
             .set_description(request.desired.description.clone())
+            .set_lifecycle_configuration(request.lifecycle())
+            .set_authorizer_configuration(request.authorizer()?)
+            .set_request_header_configuration(request.request_headers())
+            .set_platform_version(request.desired.platform_version.clone())
+            .set_allowed_ports(request.allowed_ports()?)
+            .customize()
+            .interceptor(request.exact(&aws.bucket, &Call::Update)?)
             .send()
             .await;
         match sent {
@@ -623,11 +756,13 @@ mod tests {
     fn records_from_before_protocols_still_match_http_agents() {
         let old: DeployedConfig = serde_json::from_str(OLD_CONFIG).unwrap();
         let (_root, http) = agent("entry_point = \"main.py\"\n");
-        assert_eq!(desired_config(&settings(), &http).unwrap(), old, "an HTTP agent is up to date");
+        assert!(old.same_as(&desired_config(&settings(), &http), None), "an HTTP agent is up to date");
         let (_root, declared) = agent("entry_point = \"main.py\"\nprotocol = \"HTTP\"\n");
-        assert_eq!(desired_config(&settings(), &declared).unwrap(), old, "so is one that says HTTP");
-        // And what a record of such an agent holds is what older records held.
-        let written = serde_json::to_value(desired_config(&settings(), &http).unwrap()).unwrap();
+        assert!(old.same_as(&desired_config(&settings(), &declared), None), "so is one that says HTTP");
+        // And what a record of such an agent holds is what older records held, plus the platform.
+        let mut written = serde_json::to_value(desired_config(&settings(), &http)).unwrap();
+        assert_eq!(written["platform_version"].take(), "V1");
+        written.as_object_mut().unwrap().remove("platform_version");
         assert_eq!(written, serde_json::from_str::<serde_json::Value>(OLD_CONFIG).unwrap());
     }
 
@@ -635,16 +770,16 @@ mod tests {
     fn protocol_port_and_path_are_part_of_the_desired_config() {
         let old: DeployedConfig = serde_json::from_str(OLD_CONFIG).unwrap();
         let (_root, mcp) = agent("entry_point = \"main.py\"\nprotocol = \"MCP\"\n");
-        let desired = desired_config(&settings(), &mcp).unwrap();
+        let desired = desired_config(&settings(), &mcp);
         assert_eq!((desired.protocol.as_str(), desired.port, desired.path.as_deref()), ("MCP", None, None));
-        assert_ne!(desired, old);
+        assert!(!old.same_as(&desired, None));
         let (_root, custom) = agent("entry_point = \"main.py\"\nport = 9000\npath = \"/run\"\n");
-        let desired = desired_config(&settings(), &custom).unwrap();
+        let desired = desired_config(&settings(), &custom);
         assert_eq!(
             (desired.protocol.as_str(), desired.port, desired.path.as_deref()),
             ("HTTP", Some(9000), Some("/run"))
         );
-        assert_ne!(desired, old);
+        assert!(!old.same_as(&desired, None));
         let request = RuntimeRequest { agent: &custom, runtime_name: "bot_pr_1", desired: &desired, code_key: "k" };
         let sent = request.protocol().unwrap();
         assert_eq!(

@@ -19,6 +19,7 @@ pub mod package;
 pub mod promote;
 pub mod records;
 pub mod report;
+pub mod runtime_config;
 mod select;
 pub mod settings;
 pub mod smoke;

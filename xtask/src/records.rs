@@ -10,11 +10,16 @@ use anyhow::{Result, anyhow, bail};
 use aws_sdk_s3::primitives::ByteStream;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+use crate::agents::{AllowedPort, JwtAuthorizer, Lifecycle, Resources, Vpc};
 use crate::aws::{AwsClients, error_code, explain, http_status};
 use crate::naming::Target;
 use crate::report::PromotionKind;
 
 /// The settings a version was deployed with: equal settings and an equal zip mean "up to date".
+///
+/// Records written before a setting existed lack it: it reads as what that release sent, nothing
+/// (`None`), which is what an agent.toml that does not set it asks for too. Only `platform_version`,
+/// which every deploy sends, needs more: see [`DeployedConfig::same_as`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct DeployedConfig {
     pub(crate) role_arn: String,
@@ -32,6 +37,36 @@ pub(crate) struct DeployedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) path: Option<String>,
     pub(crate) bucket: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) vpc: Option<Vpc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) lifecycle: Option<Lifecycle>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) authorizer: Option<JwtAuthorizer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) request_headers: Option<Vec<String>>,
+    /// Always set by this release; `None` only in records of earlier ones, which sent none.
+    #[serde(default)]
+    pub(crate) platform_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) allowed_ports: Option<Vec<AllowedPort>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) resources: Option<Resources>,
+}
+
+impl DeployedConfig {
+    /// Whether the version recorded with these settings already has the `desired` ones. A record
+    /// from before platform versions were sent stands for the platform AgentCore reports the
+    /// version runs on (`reported`), or V1 when it reports none: the platform of every runtime made
+    /// before platform versions existed. So upgrading the tool makes no new version by itself.
+    pub(crate) fn same_as(&self, desired: &DeployedConfig, reported: Option<&str>) -> bool {
+        if self.platform_version.is_some() {
+            return self == desired;
+        }
+        let platform = reported.unwrap_or(crate::settings::DEFAULT_PLATFORM_VERSION);
+        let recorded = DeployedConfig { platform_version: Some(platform.to_owned()), ..self.clone() };
+        recorded == *desired
+    }
 }
 
 /// What one runtime version was made from.
@@ -382,6 +417,32 @@ pub(crate) fn actor() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A record of a release before the settings of VPC, lifecycle, auth, headers, platform, ports
+    /// and resources reads as "none of them", and equals the desired settings of an agent that sets
+    /// none, on the platform AgentCore reports (V1 when it reports none).
+    #[test]
+    fn records_of_earlier_releases_compare_by_their_defaults() {
+        let old: DeployedConfig = serde_json::from_value(serde_json::json!({
+            "role_arn": "arn:aws:iam::123456789012:role/R", "python_runtime": "PYTHON_3_12",
+            "entry_point": ["main.py"], "network_mode": "PUBLIC", "environment": {}, "description": null,
+            "protocol": "HTTP", "bucket": "b",
+        }))
+        .unwrap();
+        assert_eq!((&old.vpc, &old.lifecycle, &old.platform_version), (&None, &None, &None));
+        let desired = DeployedConfig { platform_version: Some("V1".into()), ..old.clone() };
+        assert!(old.same_as(&desired, None), "V1 when AgentCore reports none");
+        assert!(old.same_as(&desired, Some("V1")));
+        assert!(!old.same_as(&desired, Some("V2")), "the version runs V2: V1 is a change");
+        let v2 = DeployedConfig { platform_version: Some("V2".into()), ..old.clone() };
+        assert!(!old.same_as(&v2, None));
+        assert!(v2.same_as(&v2, Some("V1")), "a recorded platform is what was sent");
+        let lifecycle = Some(Lifecycle { idle_timeout_secs: Some(600), max_lifetime_secs: None });
+        assert!(!desired.same_as(&DeployedConfig { lifecycle, ..desired.clone() }, None));
+        // Records this release writes leave out what an agent does not set.
+        let written = serde_json::to_value(&desired).unwrap();
+        assert!(written.get("vpc").is_none() && written["platform_version"] == "V1", "{written}");
+    }
 
     #[test]
     fn keys_and_times() {

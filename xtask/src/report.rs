@@ -27,6 +27,7 @@ pub(crate) use plan::Plan;
 pub(crate) use promote::PromotionKind;
 pub use promote::{PromoteAction, PromoteOutcome, PromoteSmoke};
 pub use smoke::SmokeResult;
+pub use status::RuntimeSettings;
 pub(crate) use status::{EndpointStatus, RuntimeStatus, StatusReport, VersionStatus};
 pub use step::StepReport;
 pub use step::{AskedVersion, IdlePreview, IssueFate, IssueReport};
@@ -550,6 +551,22 @@ mod tests {
                     ],
                     endpoints_used: 3,
                     endpoints_quota: 10,
+                    settings: Some(RuntimeSettings {
+                        network_mode: "VPC".into(),
+                        subnets: vec!["subnet-0123456789abcdef0".into()],
+                        security_groups: vec!["sg-0123456789abcdef0".into()],
+                        auth: "JWT".into(),
+                        discovery_url: Some("https://idp.example.com/.well-known/openid-configuration".into()),
+                        allowed_audiences: vec![],
+                        allowed_clients: vec!["web".into()],
+                        allowed_scopes: vec![],
+                        idle_timeout_secs: Some(600),
+                        max_lifetime_secs: Some(3600),
+                        request_headers: vec![],
+                        platform_version: Some("V1".into()),
+                        allowed_ports: vec![],
+                        min_memory_mib: None,
+                    }),
                 },
                 RuntimeStatus {
                     runtime_name: "unit_tools_pr_12".into(),
@@ -568,6 +585,22 @@ mod tests {
                     endpoints: vec![endpoint("DEFAULT", Status::Ready, "1")],
                     endpoints_used: 1,
                     endpoints_quota: 10,
+                    settings: Some(RuntimeSettings {
+                        network_mode: "PUBLIC".into(),
+                        subnets: vec![],
+                        security_groups: vec![],
+                        auth: "IAM".into(),
+                        discovery_url: None,
+                        allowed_audiences: vec![],
+                        allowed_clients: vec![],
+                        allowed_scopes: vec![],
+                        idle_timeout_secs: Some(900),
+                        max_lifetime_secs: Some(28800),
+                        request_headers: vec![],
+                        platform_version: Some("V2".into()),
+                        allowed_ports: vec![],
+                        min_memory_mib: None,
+                    }),
                 },
             ],
         };

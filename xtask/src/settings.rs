@@ -6,7 +6,14 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 /// The Python runtimes AgentCore accepts for direct-code agents.
-pub(crate) const PYTHON_RUNTIMES: &[&str] = &["PYTHON_3_10", "PYTHON_3_11", "PYTHON_3_12", "PYTHON_3_13"];
+pub(crate) const PYTHON_RUNTIMES: &[&str] =
+    &["PYTHON_3_10", "PYTHON_3_11", "PYTHON_3_12", "PYTHON_3_13", "PYTHON_3_14"];
+
+/// The platform version every runtime is deployed on unless its settings say otherwise: V1, the
+/// platform every runtime made before platform versions existed runs on, so upgrading the tool
+/// changes no running agent. V2 (sessions restored from a snapshot per version, creates that take
+/// minutes) is one line away: `platform_version = "V2"` here or in an agent.toml.
+pub(crate) const DEFAULT_PLATFORM_VERSION: &str = "V1";
 
 /// Overrides for every project setting. Each is global, so it may follow any subcommand.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -20,9 +27,12 @@ pub(crate) struct SettingsArgs {
     /// IAM role the runtimes execute as
     #[arg(long, global = true, env = "AGENTCORE_ROLE_ARN")]
     pub(crate) role_arn: Option<String>,
-    /// Default Python runtime (PYTHON_3_10 … PYTHON_3_13) for agents that do not set one
+    /// Default Python runtime (PYTHON_3_10 … PYTHON_3_14) for agents that do not set one
     #[arg(long, global = true, env = "AGENTCORE_PYTHON_RUNTIME")]
     pub(crate) python_runtime: Option<String>,
+    /// Default AgentCore platform version (V1 or V2) for agents that do not set one
+    #[arg(long, global = true, env = "AGENTCORE_PLATFORM_VERSION")]
+    pub(crate) platform_version: Option<String>,
     /// Target platform for dependency wheels
     #[arg(long, global = true, env = "AGENTCORE_PLATFORM")]
     pub(crate) platform: Option<String>,
@@ -55,6 +65,8 @@ pub struct Settings {
     pub bucket: String,
     pub(crate) role_arn: String,
     pub(crate) python_runtime: String,
+    #[serde(default = "default_platform_version")]
+    pub(crate) platform_version: String,
     pub(crate) platform: String,
     pub(crate) prod_runtime: String,
     #[serde(default = "default_prod_endpoint")]
@@ -66,8 +78,27 @@ pub struct Settings {
     pub uv_version: String,
     #[serde(default = "default_idle_preview_days")]
     pub idle_preview_days: u32,
+    /// `[workspace.metadata.agentcore.vpc]`: the `[vpc]` of every `network_mode = "VPC"` agent that
+    /// has none of its own (no flag: a table of lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) vpc: Option<Vpc>,
 }
 
+/// `[vpc]` of `agent.toml`, or of the workspace settings: the runtime's network interfaces go into
+/// these subnets, behind these security groups.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Vpc {
+    pub(crate) subnets: Vec<String>,
+    pub(crate) security_groups: Vec<String>,
+    /// Whether AgentCore provisions its own S3 gateway endpoint in the VPC (AWS's default when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) require_service_s3_endpoint: Option<bool>,
+}
+
+fn default_platform_version() -> String {
+    DEFAULT_PLATFORM_VERSION.to_owned()
+}
 fn default_prod_endpoint() -> String {
     "prod".to_owned()
 }
@@ -112,6 +143,7 @@ impl Settings {
             (&mut self.bucket, &args.bucket),
             (&mut self.role_arn, &args.role_arn),
             (&mut self.python_runtime, &args.python_runtime),
+            (&mut self.platform_version, &args.platform_version),
             (&mut self.platform, &args.platform),
             (&mut self.prod_runtime, &args.prod_runtime),
             (&mut self.prod_endpoint, &args.prod_endpoint),
@@ -135,6 +167,14 @@ impl Settings {
 
     pub(crate) fn validate(&self) -> Result<()> {
         check_python_runtime(&self.python_runtime, "python_runtime (--python-runtime, AGENTCORE_PYTHON_RUNTIME)")?;
+        let versions = agentcore_model::rules::PLATFORM_VERSIONS;
+        if !versions.contains(&self.platform_version.as_str()) {
+            bail!(
+                "platform_version `{}` is not an AgentCore platform version; use one of {} (--platform-version, AGENTCORE_PLATFORM_VERSION)",
+                self.platform_version,
+                versions.join(", ")
+            );
+        }
         if self.max_parallel == 0 {
             bail!("max_parallel must be at least 1 (--max-parallel, AGENTCORE_MAX_PARALLEL)");
         }
@@ -190,6 +230,7 @@ const RUNTIME_LIFECYCLE: &[(&str, &str, &str)] = &[
     ("PYTHON_3_11", "2026-06-30", "2026-08-31"),
     ("PYTHON_3_12", "2028-10-31", "2029-01-10"),
     ("PYTHON_3_13", "2029-06-30", "2029-08-31"),
+    ("PYTHON_3_14", "2030-06-30", "2030-08-31"),
 ];
 
 /// A warning when `runtime` is deprecated on `today` (an ISO date), or `None`.
@@ -316,6 +357,16 @@ mod tests {
         assert_eq!(settings.prod_endpoint, "prod");
         assert_eq!(settings.runtime_name, "{agent}_{target}");
         assert_eq!(settings.idle_preview_days, 14);
+        assert_eq!(settings.platform_version, "V1", "the default when the workspace sets none");
+        assert_eq!(settings.vpc, None);
+        let mut with_vpc = metadata();
+        with_vpc["agentcore"]["vpc"] =
+            serde_json::json!({"subnets": ["subnet-0123456789abcdef0"], "security_groups": []});
+        let vpc = Settings::from_metadata(&with_vpc).unwrap().vpc.unwrap();
+        assert_eq!(vpc.subnets, ["subnet-0123456789abcdef0"]);
+        with_vpc["agentcore"]["vpc"]["subnet"] = serde_json::json!([]);
+        let err = Settings::from_metadata(&with_vpc).unwrap_err().to_string();
+        assert!(err.contains("unknown field `subnet`"), "{err}");
         let args = SettingsArgs {
             bucket: Some("other-bucket".into()),
             max_parallel: Some(2),
@@ -348,8 +399,11 @@ mod tests {
         let err =
             settings.clone().with_overrides(&SettingsArgs { bucket: Some("Bad_Bucket".into()), ..Default::default() });
         assert!(err.unwrap_err().to_string().contains("--bucket"));
-        let err = settings.with_overrides(&SettingsArgs { role_arn: Some("role".into()), ..Default::default() });
+        let err =
+            settings.clone().with_overrides(&SettingsArgs { role_arn: Some("role".into()), ..Default::default() });
         assert!(err.unwrap_err().to_string().contains("--role-arn"));
+        let err = settings.with_overrides(&SettingsArgs { platform_version: Some("V3".into()), ..Default::default() });
+        assert!(err.unwrap_err().to_string().contains("use one of V1, V2 (--platform-version"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use futures_util::StreamExt;
 use crate::aws::{self, AwsClients};
 use crate::context::Ctx;
 use crate::report::{EndpointStatus, RuntimeStatus, Status, StatusReport, VersionStatus};
+use crate::runtime_config::reported_settings;
 use crate::select::Selection;
 use crate::settings::Settings;
 
@@ -58,19 +59,22 @@ pub async fn status(settings: &Settings, aws: &AwsClients, agents: Option<&[Stri
             let (versions, endpoints, latest) = futures_util::try_join!(
                 aws::list_versions(aws, id),
                 aws::list_endpoints(aws, id),
-                aws::get_runtime(aws, id, None)
+                aws::get_runtime_json(aws, id, None)
             )?;
+            // The latest version's settings, as AgentCore reports them (gone meanwhile: none).
+            let settings = latest.as_ref().map(reported_settings);
             // The protocol of the latest version (what DEFAULT serves); AgentCore's default, HTTP,
             // when the version names none.
-            let protocol = latest.as_ref().map(|latest| latest.protocol_configuration());
-            let (protocol, port, path) = match protocol {
+            let (protocol, port, path) = match &latest {
                 None => ("-".to_owned(), None, None),
-                Some(None) => ("HTTP".to_owned(), None, None),
-                Some(Some(config)) => (
-                    config.server_protocol().as_str().to_owned(),
-                    config.port().and_then(|port| u16::try_from(port).ok()),
-                    config.path().map(str::to_owned),
-                ),
+                Some(json) => {
+                    let config = &json["protocolConfiguration"];
+                    (
+                        config["serverProtocol"].as_str().unwrap_or("HTTP").to_owned(),
+                        config["port"].as_u64().and_then(|port| u16::try_from(port).ok()),
+                        config["path"].as_str().map(str::to_owned),
+                    )
+                }
             };
             let latest_version =
                 versions.last().map(|version| version.agent_runtime_version().to_owned()).unwrap_or_default();
@@ -104,6 +108,7 @@ pub async fn status(settings: &Settings, aws: &AwsClients, agents: Option<&[Stri
                         status: Status::from(version.status().as_str()),
                     })
                     .collect(),
+                settings,
                 endpoints_used: endpoints.len(),
                 endpoints_quota: ENDPOINTS_QUOTA,
                 endpoints,

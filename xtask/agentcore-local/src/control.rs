@@ -99,6 +99,10 @@ fn route(method: &str, path: &str) -> Option<(&'static str, Vec<(&'static str, S
         ("DELETE", ["runtimes", id, "runtime-endpoints", name]) => {
             ("DeleteAgentRuntimeEndpoint", vec![("agentRuntimeId", label(id)), ("endpointName", label(name))])
         }
+        // The ARN is one label: the SDKs percent-encode its `/` and `:`.
+        ("POST", ["tags", arn]) => ("TagResource", vec![("resourceArn", label(arn))]),
+        ("DELETE", ["tags", arn]) => ("UntagResource", vec![("resourceArn", label(arn))]),
+        ("GET", ["tags", arn]) => ("ListTagsForResource", vec![("resourceArn", label(arn))]),
         _ => return None,
     };
     Some(op)
@@ -107,10 +111,15 @@ fn route(method: &str, path: &str) -> Option<(&'static str, Vec<(&'static str, S
 pub(crate) type Body = Full<Bytes>;
 
 pub(crate) fn json_response(status: u16, body: &Value, request_id: &str) -> Response<Body> {
-    Response::builder()
+    let response = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("x-amzn-requestid", request_id);
+    // 204 (TagResource, UntagResource) has no body.
+    if status == 204 {
+        return response.body(Full::new(Bytes::new())).expect("static response parts are valid");
+    }
+    response
         .header("content-type", "application/json")
-        .header("x-amzn-requestid", request_id)
         .body(Full::new(Bytes::from(serde_json::to_vec(body).unwrap_or_default())))
         .expect("static response parts are valid")
 }
@@ -177,7 +186,7 @@ impl Control {
             return Err(ApiError::new(
                 404,
                 "UnknownOperationException",
-                format!("no runtime or runtime-endpoint operation is served at {method} {path}"),
+                format!("no runtime, runtime-endpoint or tagging operation is served at {method} {path}"),
             ));
         };
         let input = build_input(operation, &labels, query, method, body)?;
@@ -236,6 +245,9 @@ impl Control {
                 "GetAgentRuntimeEndpoint" => plane::get_endpoint(state, &env, input),
                 "DeleteAgentRuntimeEndpoint" => plane::delete_endpoint(state, &env, input),
                 "ListAgentRuntimeEndpoints" => plane::list_endpoints(state, &env, input),
+                "TagResource" => plane::tag_resource(state, &env, input),
+                "UntagResource" => plane::untag_resource(state, &env, input),
+                "ListTagsForResource" => plane::list_tags(state, &env, input),
                 other => Err(ApiError::internal(format!("operation {other} is routed but not implemented"))),
             }?;
             if let Some(key) = token_key {
@@ -298,7 +310,8 @@ fn build_input(
     method: &str,
     body: &Bytes,
 ) -> Result<Map<String, Value>, ApiError> {
-    let body: Map<String, Value> = if method == "PUT" && !body.iter().all(u8::is_ascii_whitespace) {
+    // Create and Update (PUT) and TagResource (POST) carry a JSON body; the list calls' POSTs are empty.
+    let body: Map<String, Value> = if matches!(method, "PUT" | "POST") && !body.iter().all(u8::is_ascii_whitespace) {
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(object)) => object,
             Ok(_) => return Err(ApiError::validation("CannotParse", "the request body must be a JSON object")),
@@ -318,6 +331,12 @@ fn build_input(
             Location::Body => body.get(&member).cloned(),
             Location::Uri(name) => {
                 labels.iter().find(|(label, _)| label == name).map(|(_, v)| Value::String(v.clone()))
+            }
+            // A list (UntagResource's tagKeys) is the parameter repeated.
+            Location::Query(name) if model.member_type(input_shape, &member) == Some("list") => {
+                let items: Vec<Value> =
+                    query.iter().filter(|(key, _)| key == name).map(|(_, text)| Value::String(text.clone())).collect();
+                (!items.is_empty()).then_some(Value::Array(items))
             }
             Location::Query(name) => match query.iter().find(|(key, _)| key == name) {
                 None => None,
@@ -343,12 +362,14 @@ fn build_input(
     Ok(input)
 }
 
-/// Model-driven validation of a whole input.
+/// Validation of a whole input: the model, then the rules it cannot express.
 pub(crate) fn validate(model: &Model, operation: &str, input: &Map<String, Value>) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     if let Some(shape) = model.input_shape(operation) {
         model.validate(shape, &Value::Object(input.clone()), "", &mut errors);
     }
+    // What AgentCore documents beyond the model (lifecycle, ports, headers, …), as xtask checks it.
+    errors.extend(agentcore_model::rules::check(operation, input));
     if errors.is_empty() {
         return Ok(());
     }

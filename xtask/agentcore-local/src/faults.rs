@@ -25,7 +25,8 @@ pub struct OperationFaults {
     pub latency_ms: u64,
     /// The next N resources this operation creates or changes never leave their transitional status.
     pub stuck: u32,
-    /// The next N resources this operation creates or changes end `*_FAILED` with `failure_reason`.
+    /// The next N resources this operation creates or changes end `*_FAILED` with `failure_reason`
+    /// (DeleteAgentRuntime: the runtime ends DELETE_FAILED and stays until deleted again).
     pub fail: u32,
     /// The `failureReason` of the resources `fail` fails (a default naming the operation when unset).
     pub failure_reason: Option<String>,

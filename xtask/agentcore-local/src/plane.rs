@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use agentcore_model::rules::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LIFETIME};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -16,9 +17,6 @@ const DEFAULT_ENDPOINT: &str = "DEFAULT";
 const ACCOUNT_ID: &str = "123456789012";
 /// Page size of list operations when the caller sends no maxResults.
 const DEFAULT_PAGE_SIZE: usize = 10;
-/// AWS's session lifetime defaults, in seconds.
-const DEFAULT_MAX_LIFETIME: i64 = 28_800;
-const DEFAULT_IDLE_TIMEOUT: i64 = 900;
 /// Client tokens remembered for idempotent replays; older ones are forgotten first.
 const MAX_TOKENS: usize = 1_000;
 
@@ -120,6 +118,10 @@ struct Runtime {
     endpoints: BTreeMap<String, Endpoint>,
     #[serde(default)]
     deleting: Option<Transition>,
+    /// Why the deletion failed (a `fail` fault on DeleteAgentRuntime): once `deleting` is over, the
+    /// runtime stays, DELETE_FAILED, until it is deleted again.
+    #[serde(default)]
+    delete_failure: Option<String>,
 }
 
 /// A remembered idempotent request.
@@ -202,7 +204,7 @@ impl State {
     fn purge(&mut self, now: i64) -> bool {
         let before = self.size();
         let done = |deleting: &Option<Transition>| deleting.as_ref().is_some_and(|t| !t.pending(now));
-        self.runtimes.retain(|_, runtime| !done(&runtime.deleting));
+        self.runtimes.retain(|_, runtime| runtime.delete_failure.is_some() || !done(&runtime.deleting));
         for runtime in self.runtimes.values_mut() {
             runtime.versions.retain(|_, version| !done(&version.deleting));
             runtime.endpoints.retain(|_, endpoint| !done(&endpoint.deleting));
@@ -236,6 +238,12 @@ fn runtime_ref<'a>(state: &'a State, id: &str) -> Result<&'a Runtime, ApiError> 
 }
 
 fn not_deleting(runtime: &Runtime) -> Result<(), ApiError> {
+    if runtime.delete_failure.is_some() && runtime.deleting.is_some() {
+        return Err(ApiError::conflict(format!(
+            "agent runtime {} is DELETE_FAILED or being deleted; delete it again",
+            runtime.id
+        )));
+    }
     if runtime.deleting.is_some() {
         return Err(ApiError::conflict(format!("agent runtime {} is being deleted", runtime.id)));
     }
@@ -285,7 +293,16 @@ impl Runtime {
     }
 
     fn status(&self, now: i64) -> &'static str {
-        if self.deleting.is_some() { "DELETING" } else { self.latest().status(now) }
+        self.delete_status(now).unwrap_or_else(|| self.latest().status(now))
+    }
+
+    /// DELETING or DELETE_FAILED while the runtime is being (or failed to be) deleted.
+    fn delete_status(&self, now: i64) -> Option<&'static str> {
+        let deleting = self.deleting.as_ref()?;
+        match &self.delete_failure {
+            Some(_) if !deleting.pending(now) => Some("DELETE_FAILED"),
+            _ => Some("DELETING"),
+        }
     }
 
     /// The highest READY version below `below`, which keeps serving while a newer one rolls out.
@@ -298,10 +315,7 @@ impl Runtime {
         if endpoint.name == DEFAULT_ENDPOINT {
             let latest = self.latest();
             let previous = self.ready_before(latest.number, now);
-            let status = match (self.deleting.is_some(), latest.status(now)) {
-                (true, _) => "DELETING",
-                (false, status) => status,
-            };
+            let status = self.delete_status(now).unwrap_or_else(|| latest.status(now));
             return match status {
                 "READY" => (status, Some(latest.number), latest.number, None),
                 _ => (status, previous, latest.number, latest.failure(now).map(str::to_owned)),
@@ -371,7 +385,7 @@ impl Runtime {
             "agentRuntimeName": self.name,
             "description": str_of(&version.config, "description").unwrap_or_default(),
             "lastUpdatedAt": rfc3339(version.created_at),
-            "status": if self.deleting.is_some() { "DELETING" } else { version.status(now) },
+            "status": self.delete_status(now).unwrap_or_else(|| version.status(now)),
         })
     }
 
@@ -406,54 +420,9 @@ fn strip_nulls(value: &mut Value) {
     }
 }
 
-/// Checks the model cannot express (AgentCore's documented lifecycle and port rules).
-fn semantic_checks(input: &Map<String, Value>) -> Result<(), ApiError> {
-    if let Some(lifecycle) = input.get("lifecycleConfiguration").and_then(Value::as_object) {
-        let idle = lifecycle.get("idleRuntimeSessionTimeout").and_then(Value::as_i64);
-        let max = lifecycle.get("maxLifetime").and_then(Value::as_i64);
-        let limit = if input.get("capacityProviderConfiguration").is_some() { 1_209_600 } else { 28_800 };
-        for (name, value) in [("idleRuntimeSessionTimeout", idle), ("maxLifetime", max)] {
-            if let Some(value) = value.filter(|&v| v > limit) {
-                return Err(field_error(
-                    &format!("lifecycleConfiguration.{name}"),
-                    format!("{name} is {value}; runtimes without a capacity provider allow at most {limit} seconds"),
-                ));
-            }
-        }
-        // An absent maxLifetime is AWS's default, which an explicit idle timeout must not exceed either.
-        if let Some(idle) = idle
-            && let max = max.unwrap_or(DEFAULT_MAX_LIFETIME)
-            && idle > max
-        {
-            return Err(field_error(
-                "lifecycleConfiguration.idleRuntimeSessionTimeout",
-                format!("idleRuntimeSessionTimeout ({idle}) must not exceed maxLifetime ({max})"),
-            ));
-        }
-    }
-    if input.get("protocolConfiguration").and_then(|config| config.get("port")).and_then(Value::as_i64) == Some(8443) {
-        return Err(field_error("protocolConfiguration.port", "port 8443 is reserved by AgentCore".to_owned()));
-    }
-    for (index, port) in input.get("allowedPorts").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        let reserved = port.get("port").and_then(Value::as_i64) == Some(8443)
-            || port.get("portRange").is_some_and(|range| {
-                let from = range.get("from").and_then(Value::as_i64).unwrap_or(0);
-                let to = range.get("to").and_then(Value::as_i64).unwrap_or(0);
-                from <= 8443 && 8443 <= to
-            });
-        if reserved {
-            return Err(field_error(
-                &format!("allowedPorts.{}.member", index + 1),
-                "port 8443 is reserved by AgentCore".to_owned(),
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn field_error(name: &str, message: String) -> ApiError {
     let mut error = ApiError::validation("FieldValidationFailed", format!("1 validation error detected: {message}"));
-    error.fields.push(super::model::FieldError { name: name.to_owned(), message });
+    error.fields.push(super::model::FieldError { name: name.to_owned(), message: message.clone(), rule: message });
     error
 }
 
@@ -473,7 +442,6 @@ pub(crate) fn create_runtime(
     input: &Map<String, Value>,
     artifact_failure: Option<String>,
 ) -> Result<(u16, Value), ApiError> {
-    semantic_checks(input)?;
     let name = str_of(input, "agentRuntimeName").unwrap_or_default();
     if let Some(existing) = state.runtimes.values().find(|runtime| runtime.name == name) {
         return Err(ApiError::conflict(format!(
@@ -527,6 +495,7 @@ pub(crate) fn create_runtime(
         versions: BTreeMap::from([(1, version)]),
         endpoints: BTreeMap::from([(DEFAULT_ENDPOINT.to_owned(), default_endpoint)]),
         deleting: None,
+        delete_failure: None,
     };
     let response = json!({
         "agentRuntimeArn": arn,
@@ -568,7 +537,6 @@ pub(crate) fn update_runtime(
     input: &Map<String, Value>,
     artifact_failure: Option<String>,
 ) -> Result<(u16, Value), ApiError> {
-    semantic_checks(input)?;
     let id = str_of(input, "agentRuntimeId").unwrap_or_default();
     let runtime = runtime_mut(state, id)?;
     not_deleting(runtime)?;
@@ -625,7 +593,7 @@ pub(crate) fn get_runtime(state: &State, env: &Env, input: &Map<String, Value>) 
             .ok_or_else(|| ApiError::not_found(format!("agent runtime {id} has no version {wanted}")))?,
     };
     let mut out = version.config.clone();
-    let status = if runtime.deleting.is_some() { "DELETING" } else { version.status(env.now) };
+    let status = runtime.delete_status(env.now).unwrap_or_else(|| version.status(env.now));
     let fields = json!({
         "agentRuntimeArn": runtime.arn,
         "agentRuntimeName": runtime.name,
@@ -638,7 +606,11 @@ pub(crate) fn get_runtime(state: &State, env: &Env, input: &Map<String, Value>) 
         "workloadIdentityDetails": runtime.workload_identity(),
     });
     out.extend(fields.as_object().cloned().unwrap_or_default());
-    if let Some(failure) = version.failure(env.now) {
+    let failure = match status {
+        "DELETE_FAILED" => runtime.delete_failure.as_deref(),
+        _ => version.failure(env.now),
+    };
+    if let Some(failure) = failure {
         out.insert("failureReason".into(), failure.into());
     }
     Ok((200, Value::Object(out)))
@@ -702,9 +674,11 @@ pub(crate) fn delete_runtime(
             named.join(", ")
         )));
     }
-    if runtime.deleting.is_none() {
+    // A first delete, or another try after DELETE_FAILED; a delete in progress is left alone.
+    if runtime.deleting.is_none() || runtime.delete_status(now) == Some("DELETE_FAILED") {
         let fate = env.fate("DeleteAgentRuntime")?;
         runtime.deleting = Some(Transition::new(now, env.delay_ms, &fate));
+        runtime.delete_failure = fate.failure;
     }
     Ok((202, json!({ "status": "DELETING", "agentRuntimeId": id })))
 }
@@ -929,6 +903,55 @@ pub(crate) fn list_endpoints(state: &State, env: &Env, input: &Map<String, Value
         .collect();
     let (rows, token) = page(items, input)?;
     Ok((200, with_token(json!({ "runtimeEndpoints": rows }), token)))
+}
+
+/// The id of the runtime whose ARN is `arn`: the resources the local stack tags are runtimes.
+fn runtime_id_by_arn(state: &State, arn: &str) -> Result<String, ApiError> {
+    let runtime = state.runtimes.values().find(|runtime| runtime.arn == arn);
+    runtime
+        .map(|runtime| runtime.id.clone())
+        .ok_or_else(|| ApiError::not_found(format!("no taggable resource {arn}: no agent runtime has that ARN")))
+}
+
+/// The tags of a runtime (TagsMap allows 50).
+const MAX_TAGS: usize = 50;
+
+pub(crate) fn tag_resource(
+    state: &mut State,
+    _env: &Env,
+    input: &Map<String, Value>,
+) -> Result<(u16, Value), ApiError> {
+    let arn = str_of(input, "resourceArn").unwrap_or_default();
+    let runtime = runtime_mut(state, &runtime_id_by_arn(state, arn)?)?;
+    let mut tags = runtime.tags.clone();
+    tags.extend(input.get("tags").and_then(Value::as_object).cloned().unwrap_or_default());
+    if tags.len() > MAX_TAGS {
+        return Err(field_error(
+            "tags",
+            format!("{arn} would have {} tags; a resource has at most {MAX_TAGS}", tags.len()),
+        ));
+    }
+    runtime.tags = tags;
+    Ok((204, json!({})))
+}
+
+pub(crate) fn untag_resource(
+    state: &mut State,
+    _env: &Env,
+    input: &Map<String, Value>,
+) -> Result<(u16, Value), ApiError> {
+    let arn = str_of(input, "resourceArn").unwrap_or_default();
+    let runtime = runtime_mut(state, &runtime_id_by_arn(state, arn)?)?;
+    for key in input.get("tagKeys").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        runtime.tags.remove(key);
+    }
+    Ok((204, json!({})))
+}
+
+pub(crate) fn list_tags(state: &State, _env: &Env, input: &Map<String, Value>) -> Result<(u16, Value), ApiError> {
+    let arn = str_of(input, "resourceArn").unwrap_or_default();
+    let runtime = runtime_ref(state, &runtime_id_by_arn(state, arn)?)?;
+    Ok((200, json!({ "tags": runtime.tags })))
 }
 
 /// What an invocation runs: one version of a runtime, as an endpoint serves it now.

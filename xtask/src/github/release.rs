@@ -190,7 +190,6 @@ pub(crate) fn check_release_record(claim: &Claim<'_>, record: &VersionRecord, re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::DeployedConfig;
 
     const PUSH: &str = "1111111111111111111111111111111111111111";
     const MADE: &str = "2222222222222222222222222222222222222222";
@@ -206,18 +205,13 @@ mod tests {
             git_commit: Some(MADE.into()),
             zip_sha256: "ab".repeat(32),
             code_key: "bot_prod/v3/code.zip".into(),
-            config: DeployedConfig {
-                role_arn: "arn:aws:iam::123456789012:role/R".into(),
-                python_runtime: "PYTHON_3_13".into(),
-                entry_point: vec!["main.py".into()],
-                network_mode: "PUBLIC".into(),
-                environment: Default::default(),
-                description: None,
-                protocol: "HTTP".into(),
-                port: None,
-                path: None,
-                bucket: "b".into(),
-            },
+            // As a record of an earlier release holds it: without the settings added since.
+            config: serde_json::from_value(serde_json::json!({
+                "role_arn": "arn:aws:iam::123456789012:role/R", "python_runtime": "PYTHON_3_13",
+                "entry_point": ["main.py"], "network_mode": "PUBLIC", "environment": {}, "description": null,
+                "protocol": "HTTP", "bucket": "b",
+            }))
+            .unwrap(),
             tool_version: "0.1.0".into(),
             deployed_at: "2026-11-25T17:47:11.123Z".into(),
         }

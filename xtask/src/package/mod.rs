@@ -581,6 +581,7 @@ mod tests {
     fn python_versions_come_from_runtimes() {
         assert_eq!(python_version("PYTHON_3_12").unwrap(), "3.12");
         assert_eq!(python_version("PYTHON_3_10").unwrap(), "3.10");
+        assert_eq!(python_version("PYTHON_3_14").unwrap(), "3.14");
         assert!(python_version("python3").is_err());
     }
 

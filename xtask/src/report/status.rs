@@ -34,9 +34,42 @@ pub struct RuntimeStatus {
     pub(crate) versions: Vec<VersionStatus>,
     pub versions_used: usize,
     pub(crate) versions_quota: usize,
+    /// The latest version's settings (network, auth, lifecycle, …); `None` when it vanished meanwhile.
+    pub settings: Option<RuntimeSettings>,
     pub endpoints: Vec<EndpointStatus>,
     pub(crate) endpoints_used: usize,
     pub(crate) endpoints_quota: usize,
+}
+
+/// A version's settings as AgentCore reports them (GetAgentRuntime), left out when unset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuntimeSettings {
+    /// `PUBLIC` (also when AgentCore reports no network configuration) or `VPC`.
+    pub network_mode: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// `IAM` (SigV4, the default) or `JWT` (a custom JWT authorizer).
+    pub auth: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery_url: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_audiences: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_clients: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_scopes: Vec<String>,
+    pub idle_timeout_secs: Option<i64>,
+    pub max_lifetime_secs: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub request_headers: Vec<String>,
+    pub platform_version: Option<String>,
+    /// `8081`, or `9000-9010` for a range.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_ports: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_memory_mib: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +122,8 @@ impl StatusReport {
                     runtime.latest_version.clone(),
                     format!("{}/{}", runtime.versions_used, runtime.versions_quota),
                     format!("{}/{}", runtime.endpoints_used, runtime.endpoints_quota),
+                    runtime.settings.as_ref().map_or("-", |settings| settings.network_mode.as_str()).to_owned(),
+                    runtime.settings.as_ref().map_or("-", |settings| settings.auth.as_str()).to_owned(),
                     runtime.runtime_id.clone(),
                 ]
             })
@@ -141,8 +176,19 @@ impl StatusReport {
     }
 }
 
-const RUNTIME_HEADERS: &[&str] =
-    &["RUNTIME", "AGENT", "TARGET", "PROTOCOL", "STATUS", "LATEST", "VERSIONS", "ENDPOINTS", "RUNTIME ID"];
+const RUNTIME_HEADERS: &[&str] = &[
+    "RUNTIME",
+    "AGENT",
+    "TARGET",
+    "PROTOCOL",
+    "STATUS",
+    "LATEST",
+    "VERSIONS",
+    "ENDPOINTS",
+    "NETWORK",
+    "AUTH",
+    "RUNTIME ID",
+];
 const ENDPOINT_HEADERS: &[&str] = &["RUNTIME", "ENDPOINT", "STATUS", "LIVE", "TARGET"];
 const VERSION_HEADERS: &[&str] = &["RUNTIME", "VERSIONS"];
 

@@ -2,6 +2,7 @@
 
 mod deny;
 mod scale;
+mod settings;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -38,26 +39,7 @@ impl Env {
         let temp = tempfile::tempdir().unwrap();
         let ctx = ctx(&release_fixture(), Default::default());
         let settings = &ctx.settings;
-        let stack = LocalStack::start(LocalConfig {
-            dir: temp.path().join("stack"),
-            s3_port: 0,
-            control_port: 0,
-            transition_delay: transition,
-            region: settings.region.clone(),
-        })
-        .await
-        .unwrap();
-        stack.ensure_bucket(&settings.bucket).await.unwrap();
-        let mut aws = aws::local_clients(
-            &stack.s3_endpoint(),
-            &stack.control_endpoint(),
-            stack.region(),
-            &settings.bucket,
-            agentcore_local::credentials(),
-        )
-        .await;
-        // Short deadlines: every wait in these tests is over in well under a second.
-        aws.wait = WaitPolicy { timeout: Duration::from_secs(20), ..WaitPolicy::default() };
+        let (stack, aws) = start_stack(&temp.path().join("stack"), settings, transition).await;
         let agents = xtask::agents::discover(&ctx.root, settings).unwrap();
         Env { stack, ctx, aws, agents, temp }
     }
@@ -142,6 +124,35 @@ impl Env {
             "environment variables come from agent.toml"
         );
     }
+}
+
+/// A local stack in `dir` with the settings' bucket, and clients for it with short deadlines: every
+/// wait in these tests is over in well under a second.
+async fn start_stack(
+    dir: &Path,
+    settings: &xtask::settings::Settings,
+    transition: Duration,
+) -> (LocalStack, AwsClients) {
+    let stack = LocalStack::start(LocalConfig {
+        dir: dir.to_path_buf(),
+        s3_port: 0,
+        control_port: 0,
+        transition_delay: transition,
+        region: settings.region.clone(),
+    })
+    .await
+    .unwrap();
+    stack.ensure_bucket(&settings.bucket).await.unwrap();
+    let mut aws = aws::local_clients(
+        &stack.s3_endpoint(),
+        &stack.control_endpoint(),
+        stack.region(),
+        &settings.bucket,
+        agentcore_local::credentials(),
+    )
+    .await;
+    aws.wait = WaitPolicy { timeout: Duration::from_secs(20), ..WaitPolicy::default() };
+    (stack, aws)
 }
 
 fn fixture_zip(path: &Path, text: &str) {
@@ -349,13 +360,22 @@ impl Env {
 async fn throttling_and_server_errors_on_every_operation_are_retried() {
     let env = Env::start(Duration::from_millis(50)).await;
     let faults = env.stack.faults();
-    for operation in agentcore_local::OPERATIONS {
+    let tagging = ["TagResource", "UntagResource"];
+    for operation in agentcore_local::OPERATIONS.iter().filter(|operation| !tagging.contains(operation)) {
         faults.throttle(operation, 2).unwrap();
         faults.internal_error(operation, 2).unwrap();
     }
     let zips = env.zips("faults");
     let created = env.deploy_one(Target::Prod, &zips, false, false).await.unwrap();
     assert_eq!(created.action, "created");
+    // Tags changed behind the tool's back: the next deploy tags and untags, through faults too.
+    let arn = created.runtime_arn.clone().unwrap();
+    env.aws.control.untag_resource().resource_arn(&arn).tag_keys("team").send().await.unwrap();
+    env.aws.control.tag_resource().resource_arn(&arn).tags("stray", "x").send().await.unwrap();
+    for operation in tagging {
+        faults.throttle(operation, 2).unwrap();
+        faults.internal_error(operation, 2).unwrap();
+    }
     let updated = env.deploy_one(Target::Prod, &zips, true, false).await.unwrap();
     assert_eq!((updated.action.as_str(), updated.version.as_deref()), ("updated", Some("2")));
     for version in [1, 2] {
@@ -373,6 +393,9 @@ async fn throttling_and_server_errors_on_every_operation_are_retried() {
     let status = xtask::status::status(&env.ctx.settings, &env.aws, None).await.unwrap();
     assert_eq!(status.runtimes[0].versions_used, 2);
     let name = env.name("echo_bot", Target::Prod);
+    let tags = env.aws.control.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    let tags: BTreeMap<String, String> = tags.tags().cloned().unwrap_or_default().into_iter().collect();
+    assert_eq!(tags, BTreeMap::from([("team".into(), "fun".into()), ("agent".into(), "echo_bot".into())]));
     let results =
         xtask::cleanup::cleanup_runtimes(&env.aws, std::slice::from_ref(&name), false, env.ctx.settings.max_parallel)
             .await;

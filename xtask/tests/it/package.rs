@@ -273,6 +273,23 @@ fn newer_manylinux_tag_is_tried_when_2014_has_no_wheel() {
     assert!(names(&report.path).iter().any(|name| name == "newglibc/__init__.py"));
 }
 
+/// Wheels are resolved for the agent's Python runtime: a CPython 3.14 wheel installs for
+/// `PYTHON_3_14`, and is no match for `PYTHON_3_12`.
+#[test]
+fn wheels_are_resolved_for_the_agents_python() {
+    let wheels = Wheels::build();
+    let workspace = Workspace::fixture();
+    workspace.set_requirements("fixture_bot", "only314==1.0.0\n");
+    let manifest = workspace.agent_dir("fixture_bot").join("agent.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, format!("python_runtime = \"PYTHON_3_14\"\n{text}")).unwrap();
+    let report = package(&workspace, &wheels.tuning()).unwrap();
+    assert!(names(&report.path).iter().any(|name| name == "only314/__init__.py"));
+    std::fs::write(&manifest, format!("python_runtime = \"PYTHON_3_12\"\n{text}")).unwrap();
+    let err = format!("{:#}", package(&workspace, &wheels.tuning()).unwrap_err());
+    assert!(err.contains("only314"), "{err}");
+}
+
 #[test]
 fn bundled_host_binaries_are_reported() {
     let wheels = Wheels::build();

@@ -76,7 +76,7 @@ struct Model {
 }
 
 fn load() -> Model {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/model/service-2.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../agentcore-model/src/service-2.json");
     let root: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     Model {
         shapes: root["shapes"].as_object().unwrap().clone(),

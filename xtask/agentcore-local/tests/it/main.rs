@@ -17,6 +17,7 @@ mod conformance;
 mod data;
 mod protocols;
 mod reference;
+mod settings;
 mod state;
 
 const BUCKET: &str = "artifacts-local";
@@ -1157,7 +1158,7 @@ async fn malformed_requests_get_aws_style_errors() {
         &response,
         404,
         "UnknownOperationException",
-        "no runtime or runtime-endpoint operation is served at GET /gateways/",
+        "no runtime, runtime-endpoint or tagging operation is served at GET /gateways/",
     );
     let endpoint = stack.control_endpoint();
     let host = endpoint.strip_prefix("http://").unwrap();

@@ -100,14 +100,19 @@ async fn each_command_lists_the_runtimes_once_whatever_the_number_of_agents() {
     assert_eq!(requests.get("ListAgentRuntimes"), pages(252), "one listing before any create: {requests:?}");
     assert_eq!(requests.get("CreateAgentRuntime"), agents);
 
-    // Up to date: per agent its latest version and its DEFAULT endpoint, plus the one listing.
+    // Up to date: per agent its latest version, its DEFAULT endpoint and its tags, plus the one listing.
     let (stdout, requests) = scale.cli(&["deploy", "--all", "--pr", "1", "--json"], &[]).await;
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let results = report["results"].as_array().unwrap();
     assert!(results.iter().all(|entry| entry["outcome"]["action"] == "up_to_date"), "{stdout}");
     assert_eq!(
         by_operation(&requests),
-        counts(&[("GetAgentRuntime", agents), ("GetAgentRuntimeEndpoint", agents), ("ListAgentRuntimes", 3)])
+        counts(&[
+            ("GetAgentRuntime", agents),
+            ("GetAgentRuntimeEndpoint", agents),
+            ("ListAgentRuntimes", 3),
+            ("ListTagsForResource", agents)
+        ])
     );
 
     let (stdout, requests) = scale.cli(&["status", "--json"], &[]).await;

@@ -834,6 +834,11 @@ fn iam_examples_scope_each_role() {
                     statement["Condition"]["StringEquals"]["iam:PassedToService"],
                     "bedrock-agentcore.amazonaws.com"
                 ),
+                // A first VPC runtime makes AgentCore's network service-linked role: that role only.
+                "iam:CreateServiceLinkedRole" => assert_eq!(
+                    statement["Condition"]["StringEquals"]["iam:AWSServiceName"],
+                    "network.bedrock-agentcore.amazonaws.com"
+                ),
                 "s3:ListBucket" => {
                     assert_eq!(statement["Condition"]["StringLike"]["s3:prefix"], serde_json::json!(["*_pr_*"]))
                 }

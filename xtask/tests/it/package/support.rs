@@ -102,6 +102,8 @@ impl Wheels {
         write_wheel(dir.path(), "tinydep", "py3-none-any", script);
         write_wheel(dir.path(), "x86only", "cp312-cp312-manylinux2014_x86_64", &[]);
         write_wheel(dir.path(), "newglibc", "cp312-cp312-manylinux_2_28_aarch64", &[]);
+        // Built for CPython 3.14 only: it resolves for PYTHON_3_14 agents alone.
+        write_wheel(dir.path(), "only314", "cp314-cp314-manylinux2014_aarch64", &[]);
         // A wheel tagged `any` that bundles an x86-64 library (ELF e_machine 0x3E).
         let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
         elf.resize(18, 0);
