@@ -17,6 +17,7 @@ mod conformance;
 mod data;
 mod reference;
 mod state;
+mod versions;
 
 const BUCKET: &str = "artifacts-local";
 const ROLE: &str = "arn:aws:iam::123456789012:role/AgentCoreRuntimeRole";
