@@ -601,6 +601,28 @@ pub async fn get_endpoint(
     }
 }
 
+/// Deletes one version of a runtime (DeleteAgentRuntime with its `version`); AgentCore answers
+/// DELETING and removes it shortly after. A version, or runtime, that is gone already counts as
+/// deleted, so a re-run converges.
+pub(crate) async fn delete_version(aws: &AwsClients, runtime_id: &str, runtime_name: &str, version: u32) -> Result<()> {
+    let deleted = aws
+        .control
+        .delete_agent_runtime()
+        .agent_runtime_id(runtime_id)
+        .agent_runtime_version(version.to_string())
+        .send()
+        .await;
+    match deleted {
+        Ok(_) => Ok(()),
+        Err(err) if error_code(&err).as_deref() == Some("ResourceNotFoundException") => Ok(()),
+        Err(err) => Err(explain(
+            err,
+            "bedrock-agentcore:DeleteAgentRuntime",
+            &format!("version {version} of runtime {runtime_name} ({runtime_id})"),
+        )),
+    }
+}
+
 /// The version an endpoint serves, or `None` when the endpoint does not exist or serves none yet.
 pub(crate) async fn live_version(aws: &AwsClients, runtime_id: &str, endpoint: &str) -> Result<Option<u32>> {
     let state = get_endpoint(aws, runtime_id, endpoint).await?;

@@ -10,7 +10,7 @@ use crate::context::{AwsArgs, Ctx, GithubFiles, block_on};
 #[cfg(feature = "local")]
 use crate::local;
 use crate::settings::SettingsArgs;
-use crate::{bench, cleanup, deploy, github, package, promote, status};
+use crate::{bench, cleanup, deploy, github, package, promote, prune, status};
 
 /// Package, deploy, promote and roll back the monorepo's Bedrock AgentCore agents.
 #[derive(Parser, Debug)]
@@ -39,6 +39,8 @@ pub enum Command {
     Rollback(promote::RollbackArgs),
     /// Delete runtimes (endpoints first); code zips and records stay in S3
     Cleanup(cleanup::CleanupArgs),
+    /// Delete old versions of the prod runtimes that no endpoint or rollback needs
+    Prune(prune::PruneArgs),
     /// Runtimes, versions, endpoints and quota use
     Status(status::StatusArgs),
     /// Call an agent through AgentCore's data plane and print its answer as it streams
@@ -83,6 +85,7 @@ pub(crate) fn run(cli: Cli, github: &GithubFiles) -> Result<()> {
         Command::Promote(args) => block_on(args.run(&ctx)),
         Command::Rollback(args) => block_on(args.run(&ctx)),
         Command::Cleanup(args) => block_on(args.run(&ctx)),
+        Command::Prune(args) => block_on(args.run(&ctx)),
         Command::Status(args) => block_on(args.run(&ctx)),
         Command::Invoke(args) => block_on(args.run(&ctx)),
         #[cfg(feature = "local")]

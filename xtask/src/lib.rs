@@ -17,6 +17,7 @@ pub mod naming;
 mod output;
 pub mod package;
 pub mod promote;
+pub mod prune;
 pub mod records;
 pub mod report;
 pub mod runtime_config;

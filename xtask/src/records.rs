@@ -122,14 +122,23 @@ pub fn record_key_for_id(runtime_name: &str, version: &str, runtime_id: &str) ->
 }
 
 pub(crate) fn promotions_prefix(runtime_name: &str, endpoint: &str) -> String {
-    format!("{runtime_name}/promotions/{endpoint}/")
+    format!("{}{endpoint}/", all_promotions_prefix(runtime_name))
+}
+
+/// The prefix of the promotion records of every endpoint of a runtime.
+pub(crate) fn all_promotions_prefix(runtime_name: &str) -> String {
+    format!("{runtime_name}/promotions/")
 }
 
 /// The current time, RFC 3339 in UTC with milliseconds.
 pub(crate) fn now_rfc3339() -> String {
-    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
-    let millis = now.subsec_nanos() / 1_000_000;
-    let whole = aws_smithy_types::DateTime::from_secs(now.secs());
+    rfc3339(aws_smithy_types::DateTime::from(std::time::SystemTime::now()))
+}
+
+/// `time` as records write times: RFC 3339 in UTC with milliseconds.
+pub(crate) fn rfc3339(time: aws_smithy_types::DateTime) -> String {
+    let millis = time.subsec_nanos() / 1_000_000;
+    let whole = aws_smithy_types::DateTime::from_secs(time.secs());
     let text = whole.fmt(aws_smithy_types::date_time::Format::DateTime).unwrap_or_default();
     text.trim_end_matches('Z').to_owned() + &format!(".{millis:03}Z")
 }
@@ -453,5 +462,7 @@ mod tests {
         assert_eq!(now.len(), "2026-11-25T17:47:11.123Z".len(), "{now}");
         assert!(now.ends_with('Z'));
         assert!(compact_time(&now) < compact_time("9999-01-01T00:00:00.000Z"));
+        let time = aws_smithy_types::DateTime::from_millis(1_795_715_231_007);
+        assert_eq!(rfc3339(time), "2026-11-26T17:47:11.007Z");
     }
 }

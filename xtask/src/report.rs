@@ -9,6 +9,7 @@ mod cleanup;
 mod deploy;
 mod plan;
 mod promote;
+mod prune;
 mod smoke;
 mod status;
 mod step;
@@ -26,9 +27,11 @@ pub use deploy::{DeployAction, DeployOutcome};
 pub(crate) use plan::Plan;
 pub(crate) use promote::PromotionKind;
 pub use promote::{PromoteAction, PromoteOutcome, PromoteSmoke};
+pub use prune::reasons;
+pub use prune::{Protection, PruneAction, PruneOutcome, VersionVerdict};
 pub use smoke::SmokeResult;
-pub use status::RuntimeSettings;
-pub(crate) use status::{EndpointStatus, RuntimeStatus, StatusReport, VersionStatus};
+pub(crate) use status::{EndpointStatus, RuntimeStatus, StatusReport};
+pub use status::{RuntimeSettings, VersionStatus};
 pub use step::StepReport;
 pub use step::{AskedVersion, IdlePreview, IssueFate, IssueReport};
 pub(crate) use step::{Step, StepResult};
@@ -193,6 +196,11 @@ pub struct Report<T> {
 pub trait Row {
     fn headers() -> &'static [&'static str];
     fn cells(&self) -> Vec<String>;
+    /// The table rows of this item: one, its cells, unless an item shows as several (prune: a row
+    /// per version).
+    fn rows(&self) -> Vec<Vec<String>> {
+        vec![self.cells()]
+    }
     /// With --dry-run: what would be done, printed under the table.
     fn plan(&self) -> Option<&Plan>;
     /// A last column shown only when some row fills it: its header.
@@ -261,12 +269,13 @@ impl<T: Row + Serialize> Report<T> {
     fn rows(&self) -> Vec<Vec<String>> {
         let optional = self.optional();
         self.outcomes()
-            .map(|outcome| {
-                let mut cells = outcome.cells();
-                if optional {
-                    cells.push(outcome.optional_cell().unwrap_or_else(|| "-".to_owned()));
-                }
-                cells
+            .flat_map(|outcome| {
+                outcome.rows().into_iter().map(move |mut cells| {
+                    if optional {
+                        cells.push(outcome.optional_cell().unwrap_or_else(|| "-".to_owned()));
+                    }
+                    cells
+                })
             })
             .collect()
     }
@@ -521,7 +530,8 @@ mod tests {
             live_version: Some(live.into()),
             target_version: Some(live.into()),
         };
-        let version = |version: &str, status: Status| VersionStatus { version: version.into(), status };
+        let version =
+            |version: &str, status: Status| VersionStatus { version: version.into(), status, protected_by: None };
         let report = StatusReport {
             runtimes_used: 7,
             runtimes_quota: 1000,
@@ -567,6 +577,7 @@ mod tests {
                         allowed_ports: vec![],
                         min_memory_mib: None,
                     }),
+                    prune_keep: None,
                 },
                 RuntimeStatus {
                     runtime_name: "unit_tools_pr_12".into(),
@@ -601,9 +612,125 @@ mod tests {
                         allowed_ports: vec![],
                         min_memory_mib: None,
                     }),
+                    prune_keep: None,
                 },
             ],
         };
+        insta::assert_snapshot!(shown(&report, Some(report.markdown())));
+    }
+
+    #[test]
+    fn status_versions_report() {
+        let protected = pruned(PruneAction::Planned);
+        let versions: Vec<VersionStatus> = protected
+            .versions
+            .iter()
+            .map(|verdict| VersionStatus {
+                version: verdict.version.to_string(),
+                status: Status::Ready,
+                protected_by: Some(verdict.protected_by.clone()),
+            })
+            .collect();
+        let endpoint = |name: &str, live: &str| EndpointStatus {
+            name: name.into(),
+            status: Status::Ready,
+            live_version: Some(live.into()),
+            target_version: Some(live.into()),
+        };
+        let runtime =
+            |name: &str, versions: Vec<VersionStatus>, endpoints: Vec<EndpointStatus>, prune_keep| RuntimeStatus {
+                runtime_name: name.into(),
+                agent: "dad_joke_bot".into(),
+                target: name.trim_start_matches("dad_joke_bot_").into(),
+                runtime_id: format!("{name}-{ID}"),
+                runtime_arn: arn(name),
+                status: Status::Ready,
+                protocol: "HTTP".into(),
+                port: None,
+                path: None,
+                settings: None,
+                latest_version: versions.last().map(|version| version.version.clone()).unwrap_or_default(),
+                versions_used: versions.len(),
+                versions_quota: 1000,
+                versions,
+                endpoints_used: endpoints.len(),
+                endpoints,
+                endpoints_quota: 10,
+                prune_keep,
+            };
+        let preview = vec![VersionStatus { version: "1".into(), status: Status::Ready, protected_by: None }];
+        let report = StatusReport {
+            runtimes_used: 2,
+            runtimes_quota: 1000,
+            runtimes: vec![
+                runtime("dad_joke_bot_pr_12", preview, vec![endpoint("DEFAULT", "1")], None),
+                runtime("dad_joke_bot_prod", versions, vec![endpoint("DEFAULT", "7"), endpoint("prod", "4")], Some(3)),
+            ],
+        };
+        insta::assert_snapshot!(shown(&report, Some(report.markdown())));
+    }
+
+    fn verdict(version: u32, action: PruneAction, protected_by: Vec<Protection>) -> VersionVerdict {
+        let status = if action == PruneAction::Deleted { Status::Deleting } else { Status::Ready };
+        VersionVerdict { version, status, action, protected_by, error: None }
+    }
+
+    fn pruned(action: PruneAction) -> PruneOutcome {
+        let newest = || Protection::Newest { keep: 3 };
+        let endpoint = |name: &str| Protection::Endpoint { endpoint: name.into(), live: true, target: true };
+        let rollback =
+            || Protection::RollbackTarget { endpoint: "prod".into(), promotion: "2026-11-25T17:47:11.123Z".into() };
+        PruneOutcome {
+            agent: "dad_joke_bot".into(),
+            runtime_name: "dad_joke_bot_prod".into(),
+            runtime_id: Some(format!("dad_joke_bot_prod-{ID}")),
+            keep: 3,
+            versions: vec![
+                verdict(1, action, vec![]),
+                verdict(2, PruneAction::Kept, vec![rollback()]),
+                verdict(3, action, vec![]),
+                verdict(4, PruneAction::Kept, vec![endpoint("prod"), rollback()]),
+                verdict(5, PruneAction::Kept, vec![newest()]),
+                verdict(6, PruneAction::Kept, vec![newest()]),
+                verdict(7, PruneAction::Kept, vec![endpoint("DEFAULT"), newest()]),
+            ],
+            plan: None,
+        }
+    }
+
+    #[test]
+    fn prune_report() {
+        let mut failed = pruned(PruneAction::Deleted);
+        failed.agent = "weather_bot".into();
+        failed.runtime_name = "weather_bot_prod".into();
+        failed.runtime_id = Some(format!("weather_bot_prod-{ID}"));
+        failed.versions[2] = VersionVerdict {
+            action: PruneAction::Failed,
+            error: Some(
+                "DeleteAgentRuntime on version 3 of runtime weather_bot_prod failed: ThrottlingException".into(),
+            ),
+            ..verdict(3, PruneAction::Failed, vec![])
+        };
+        let missing = PruneOutcome {
+            agent: "news_bot".into(),
+            runtime_name: "news_bot_prod".into(),
+            runtime_id: None,
+            keep: 3,
+            versions: vec![],
+            plan: None,
+        };
+        let results = vec![Ok(pruned(PruneAction::Deleted)), Ok(failed), Ok(missing)];
+        let report = Report::new("prune", ["dad_joke_bot", "weather_bot", "news_bot"].map(str::to_owned), results);
+        insta::assert_snapshot!(shown(&report, Some(report.markdown())));
+    }
+
+    #[test]
+    fn prune_dry_run_report() {
+        let planned = PruneOutcome {
+            plan: Some(Plan::DeleteVersions { runtime: "dad_joke_bot_prod".into(), versions: vec![1, 3] }),
+            ..pruned(PruneAction::Planned)
+        };
+        let report = Report::new("prune", ["dad_joke_bot".to_owned()], vec![Ok(planned)]);
         insta::assert_snapshot!(shown(&report, Some(report.markdown())));
     }
 
@@ -618,6 +745,7 @@ mod tests {
             markdown: None,
             issues: vec![],
             idle: vec![],
+            pruned: vec![],
         };
         let comment = "<!-- agentcore:pr-comment -->\n## AgentCore preview of PR #12\n".to_owned();
         let reports = [

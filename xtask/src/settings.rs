@@ -55,6 +55,10 @@ pub(crate) struct SettingsArgs {
     /// `github gc` (0 keeps them)
     #[arg(long, global = true, value_name = "DAYS", env = "AGENTCORE_IDLE_PREVIEW_DAYS")]
     pub(crate) idle_preview_days: Option<u32>,
+    /// Newest versions of each prod runtime that `prune` keeps by default and `github gc --prune`
+    /// keeps (0 turns gc's pruning off)
+    #[arg(long, global = true, value_name = "N", env = "AGENTCORE_PRUNE_KEEP")]
+    pub(crate) prune_keep: Option<u32>,
 }
 
 /// The effective settings after overrides.
@@ -82,6 +86,8 @@ pub struct Settings {
     /// has none of its own (no flag: a table of lists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) vpc: Option<Vpc>,
+    #[serde(default = "default_prune_keep")]
+    pub prune_keep: u32,
 }
 
 /// `[vpc]` of `agent.toml`, or of the workspace settings: the runtime's network interfaces go into
@@ -112,6 +118,10 @@ fn default_max_parallel() -> usize {
 /// Two weeks without a push: the preview is idle; pushing again brings it back.
 fn default_idle_preview_days() -> u32 {
     14
+}
+/// A busy prod runtime adds a version per merge; ten are a few weeks of rollbacks at hand.
+fn default_prune_keep() -> u32 {
+    10
 }
 
 impl Settings {
@@ -160,6 +170,9 @@ impl Settings {
         }
         if let Some(days) = args.idle_preview_days {
             self.idle_preview_days = days;
+        }
+        if let Some(keep) = args.prune_keep {
+            self.prune_keep = keep;
         }
         self.validate()?;
         Ok(self)
@@ -367,16 +380,19 @@ mod tests {
         with_vpc["agentcore"]["vpc"]["subnet"] = serde_json::json!([]);
         let err = Settings::from_metadata(&with_vpc).unwrap_err().to_string();
         assert!(err.contains("unknown field `subnet`"), "{err}");
+        assert_eq!(settings.prune_keep, 10);
         let args = SettingsArgs {
             bucket: Some("other-bucket".into()),
             max_parallel: Some(2),
             idle_preview_days: Some(0),
+            prune_keep: Some(0),
             ..Default::default()
         };
         let settings = settings.with_overrides(&args).unwrap();
         assert_eq!(settings.bucket, "other-bucket");
         assert_eq!(settings.max_parallel, 2);
         assert_eq!(settings.idle_preview_days, 0);
+        assert_eq!(settings.prune_keep, 0);
         assert_eq!(settings.region, "eu-west-1");
     }
 

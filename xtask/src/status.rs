@@ -1,10 +1,12 @@
-//! `cargo xtask status`: runtimes, versions, endpoints and quota use.
+//! `cargo xtask status`: runtimes, versions, endpoints and quota use; with `--versions`, which versions
+//! of the prod runtimes `prune` keeps, and why.
 
 use anyhow::Result;
 use futures_util::StreamExt;
 
 use crate::aws::{self, AwsClients};
 use crate::context::Ctx;
+use crate::prune;
 use crate::report::{EndpointStatus, RuntimeStatus, Status, StatusReport, VersionStatus};
 use crate::runtime_config::reported_settings;
 use crate::select::Selection;
@@ -19,6 +21,14 @@ pub(crate) const ENDPOINTS_QUOTA: usize = 10;
 pub struct StatusArgs {
     #[command(flatten)]
     pub(crate) selection: Selection,
+    /// Also show which versions of each prod runtime are protected from `prune`, and why (reads
+    /// the promotion records in S3)
+    #[arg(long)]
+    pub(crate) versions: bool,
+    /// With --versions: the newest N versions count as protected, as `prune --keep N` (default: the
+    /// prune_keep setting, 10)
+    #[arg(long, value_name = "N", requires = "versions")]
+    pub(crate) keep: Option<u32>,
 }
 
 impl StatusArgs {
@@ -29,32 +39,45 @@ impl StatusArgs {
             } else {
                 Some(self.selection.resolve(ctx)?.into_iter().map(|agent| agent.name).collect::<Vec<_>>())
             };
+        let keep = self.versions.then(|| self.keep.unwrap_or_else(|| crate::prune::default_keep(&ctx.settings)));
         let (aws, _stack) = crate::connect::connect(ctx).await?;
-        status(&ctx.settings, &aws, agents.as_deref()).await?.publish(ctx.json, &ctx.github)
+        status_with(&ctx.settings, &aws, agents.as_deref(), keep).await?.publish(ctx.json, &ctx.github)
     }
 }
 
 /// The project's runtimes (those the naming scheme made), limited to `agents` when given.
 pub async fn status(settings: &Settings, aws: &AwsClients, agents: Option<&[String]>) -> Result<StatusReport> {
+    status_with(settings, aws, agents, None).await
+}
+
+/// [`status`], and with `protected_keep` (`--versions`) why `prune` keeping that many would keep
+/// each version of the prod runtimes: the protection rule of `crate::prune`, the one prune applies.
+pub async fn status_with(
+    settings: &Settings,
+    aws: &AwsClients,
+    agents: Option<&[String]>,
+    protected_keep: Option<u32>,
+) -> Result<StatusReport> {
     let scheme = settings.scheme();
     let all = aws::index::runtimes(aws).await?;
-    let mut ours: Vec<(String, String, aws::index::RuntimeSummary)> = all
+    let mut ours: Vec<(String, String, bool, aws::index::RuntimeSummary)> = all
         .iter()
         .filter_map(|runtime| {
             let (agent, target) = scheme.parse(&runtime.name)?;
             if agents.is_some_and(|agents| !agents.contains(&agent)) {
                 return None;
             }
+            let long_lived = target == crate::naming::Target::Prod;
             let target = match target {
                 crate::naming::Target::Pr(number) => format!("pr_{number}"),
                 crate::naming::Target::Prod => settings.prod_runtime.clone(),
             };
-            Some((agent, target, runtime.clone()))
+            Some((agent, target, long_lived, runtime.clone()))
         })
         .collect();
-    ours.sort_by(|a, b| a.2.name.cmp(&b.2.name));
+    ours.sort_by(|a, b| a.3.name.cmp(&b.3.name));
     let runtimes: Vec<Result<RuntimeStatus>> = futures_util::stream::iter(ours)
-        .map(|(agent, target, runtime)| async move {
+        .map(|(agent, target, long_lived, runtime)| async move {
             let id = runtime.id.as_str();
             let (versions, endpoints, latest) = futures_util::try_join!(
                 aws::list_versions(aws, id),
@@ -75,6 +98,15 @@ pub async fn status(settings: &Settings, aws: &AwsClients, agents: Option<&[Stri
                         config["path"].as_str().map(str::to_owned),
                     )
                 }
+            };
+            let protected_keep = protected_keep.filter(|_| long_lived);
+            let mut protected = match protected_keep {
+                Some(keep) => {
+                    let listed = prune::ListedVersion::from_listing(&versions);
+                    let referenced = prune::EndpointRef::from_listing(&endpoints);
+                    Some(prune::protections(aws, &runtime.name, id, &listed, &referenced, keep).await?)
+                }
+                None => None,
             };
             let latest_version =
                 versions.last().map(|version| version.agent_runtime_version().to_owned()).unwrap_or_default();
@@ -106,9 +138,13 @@ pub async fn status(settings: &Settings, aws: &AwsClients, agents: Option<&[Stri
                     .map(|version| VersionStatus {
                         version: version.agent_runtime_version().to_owned(),
                         status: Status::from(version.status().as_str()),
+                        protected_by: protected.as_mut().map(|protected| {
+                            protected.remove(&aws::version_number(version.agent_runtime_version())).unwrap_or_default()
+                        }),
                     })
                     .collect(),
                 settings,
+                prune_keep: protected_keep,
                 endpoints_used: endpoints.len(),
                 endpoints_quota: ENDPOINTS_QUOTA,
                 endpoints,

@@ -625,9 +625,21 @@ pub(crate) fn delete_runtime(
     let runtime = runtime_mut(state, id)?;
     let now = env.now;
     if let Some(wanted) = str_of(input, "agentRuntimeVersion") {
+        // One version of a runtime (the model's `version` query parameter). What AWS refuses, as its
+        // documentation and the whole-runtime delete's rules imply (docs/local-stack.md): a version
+        // that does not exist (or whose deletion finished) is 404; the runtime being deleted, its
+        // latest version (DEFAULT follows it, so also its only one), and a version an endpoint
+        // serves or is moving to (an endpoint being deleted included) are 409. A version already
+        // being deleted answers DELETING again.
         let number = parse_version(wanted);
         if !runtime.versions.contains_key(&number) {
             return Err(ApiError::not_found(format!("agent runtime {id} has no version {wanted}")));
+        }
+        not_deleting(runtime)?;
+        if runtime.versions.len() == 1 {
+            return Err(ApiError::conflict(format!(
+                "version {number} is the only version of agent runtime {id}; delete the whole runtime instead"
+            )));
         }
         if runtime.latest().number == number {
             return Err(ApiError::conflict(format!(

@@ -1,13 +1,14 @@
 //! `github gc`: the nightly sweep. It deletes PR runtimes whose pull request is closed and that no
 //! open deployment issue still needs, closes the deployment issues a later release superseded
 //! (`super::supersede`), and deletes the previews of open pull requests nothing was deployed to for
-//! `idle_preview_days`.
+//! `idle_preview_days`. With `--prune`, the sweep's second job instead prunes the old versions of
+//! every agent's prod runtime by `prune`'s rules (`crate::prune`), keeping the newest `prune_keep`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use super::{DEFAULT_BOT_LOGIN, EventArgs, clients, delete_pr_runtimes, event, metadata, render, supersede, write_out};
 use crate::agents;
@@ -15,18 +16,19 @@ use crate::aws::AwsClients;
 use crate::context::Ctx;
 use crate::naming::Target;
 use crate::output::{github_output, step_summary};
-use crate::report::{IdlePreview, IssueFate, Step, StepReport, StepResult};
+use crate::progress;
+use crate::report::{IdlePreview, IssueFate, PruneAction, Step, StepReport, StepResult};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct GcArgs {
     #[command(flatten)]
     pub event: EventArgs,
     /// Open pull requests: output of `gh api --paginate 'repos/{repo}/pulls?state=open'`
-    #[arg(long, value_name = "FILE")]
-    pub open_pulls: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "prune", conflicts_with = "prune")]
+    pub open_pulls: Option<PathBuf>,
     /// Open deployment issues: output of `gh api --paginate 'repos/{repo}/issues?labels=deployment&state=open'`
-    #[arg(long, value_name = "FILE")]
-    pub open_issues: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "prune", conflicts_with = "prune")]
+    pub open_issues: Option<PathBuf>,
     /// The newest issue or pull request number when the lists were read; runtimes of pull requests
     /// numbered above it were opened since, and are kept
     #[arg(long, value_name = "N")]
@@ -41,6 +43,11 @@ pub struct GcArgs {
     /// Where to write the comment of each pull request whose idle preview was deleted, `DIR/<pr>.md`
     #[arg(long, value_name = "DIR")]
     pub idle_dir: Option<PathBuf>,
+    /// Instead of the sweep: delete the old versions of every agent's prod runtime that `prune`
+    /// would (keeping the newest `prune_keep`; 0 prunes nothing). Deleting prod versions takes the
+    /// prod role, so the workflow runs this as a job of its own
+    #[arg(long)]
+    pub prune: bool,
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -67,11 +74,17 @@ pub fn protected_prs(issues: &[event::ListedIssue], bot_login: &str, superseded:
 pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<StepReport> {
     // Any event may start the sweep (schedule, dispatch); the payload only has to be JSON.
     let _: serde_json::Value = event::read(&args.event.event, "schedule or workflow_dispatch")?;
-    let open: Vec<u64> = event::read_listing::<event::OpenPull>(&args.open_pulls, "open pull requests")?
+    if args.prune {
+        return prune_prod(ctx, args, aws).await;
+    }
+    let (Some(open_pulls), Some(open_issues)) = (&args.open_pulls, &args.open_issues) else {
+        bail!("the sweep needs --open-pulls FILE and --open-issues FILE (or pass --prune)");
+    };
+    let open: Vec<u64> = event::read_listing::<event::OpenPull>(open_pulls, "open pull requests")?
         .into_iter()
         .map(|pull| pull.number)
         .collect();
-    let listed: Vec<event::ListedIssue> = event::read_listing(&args.open_issues, "open deployment issues")?;
+    let listed: Vec<event::ListedIssue> = event::read_listing(open_issues, "open deployment issues")?;
     let all = agents::discover(&ctx.root, &ctx.settings)?;
     let (aws, _stack) = clients(ctx, aws).await?;
 
@@ -136,6 +149,62 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
         markdown: Some(markdown),
         issues,
         idle,
+        pruned: vec![],
+    })
+}
+
+/// `github gc --prune`: `prune`'s rules on every agent's prod runtime, keeping the newest
+/// `prune_keep` versions (0: nothing is pruned, and no AWS call made). The summary says what was
+/// deleted and what was kept, and why; a runtime or version that could not be pruned fails the step
+/// once the rest is done.
+async fn prune_prod(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<StepReport> {
+    let all = agents::discover(&ctx.root, &ctx.settings)?;
+    let keep = ctx.settings.prune_keep;
+    let runtimes = all
+        .iter()
+        .map(|agent| Ok((agent.name.clone(), crate::prune::runtime_name(&ctx.settings, &agent.name, Target::Prod)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let results = if keep == 0 {
+        progress!("prune_keep is 0: pruning is off");
+        vec![]
+    } else {
+        let (aws, _stack) = clients(ctx, aws).await?;
+        crate::prune::prune_runtimes(&aws, &runtimes, keep, args.dry_run, ctx.settings.max_parallel).await
+    };
+    let (mut pruned, mut failures) = (Vec::new(), Vec::new());
+    for ((agent, _), result) in runtimes.iter().zip(results) {
+        match result {
+            Ok(outcome) => pruned.push(outcome),
+            Err(err) => failures.push(format!("{agent}: {err:#}")),
+        }
+    }
+    let markdown = render::prune_summary(&pruned, &failures, keep, args.dry_run);
+    write_out(&ctx.github, args.event.out.as_deref(), &markdown, "summary")?;
+    step_summary(&ctx.github, &markdown)?;
+    github_output(&ctx.github, "pruned", &serde_json::to_string(&pruned)?)?;
+    let failed =
+        failures.len() + pruned.iter().filter(|outcome| !outcome.with_action(PruneAction::Failed).is_empty()).count();
+    if failed > 0 {
+        bail!(
+            "pruning failed on {failed} of {} prod runtimes (the summary says where and why); re-run to retry",
+            runtimes.len()
+        );
+    }
+    let deleted = pruned.iter().any(|outcome| !outcome.with_action(PruneAction::Deleted).is_empty());
+    Ok(StepReport {
+        step: Step::Gc,
+        result: match (args.dry_run, deleted) {
+            (true, _) => StepResult::Planned,
+            (false, true) => StepResult::Deleted,
+            (false, false) => StepResult::Nothing,
+        },
+        pr: None,
+        agents: runtimes.into_iter().map(|(agent, _)| agent).collect(),
+        deleted: vec![],
+        markdown: Some(markdown),
+        issues: vec![],
+        idle: vec![],
+        pruned,
     })
 }
 

@@ -39,6 +39,7 @@ pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs, aws: Option<AwsClients>) 
             markdown: None,
             issues: vec![],
             idle: vec![],
+            pruned: vec![],
         });
     }
     let (aws, _stack) = clients(ctx, aws).await?;
@@ -53,5 +54,6 @@ pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs, aws: Option<AwsClients>) 
         markdown: None,
         issues: vec![],
         idle: vec![],
+        pruned: vec![],
     })
 }

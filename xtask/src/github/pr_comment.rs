@@ -151,5 +151,6 @@ pub fn pr_comment(ctx: &Ctx, args: &PrCommentArgs) -> Result<StepReport> {
         markdown: Some(markdown),
         issues: vec![],
         idle: vec![],
+        pruned: vec![],
     })
 }

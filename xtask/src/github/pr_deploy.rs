@@ -85,6 +85,7 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
             markdown: Some(markdown),
             issues: vec![],
             idle: vec![],
+            pruned: vec![],
         });
     }
 
@@ -148,6 +149,7 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
         markdown: Some(markdown),
         issues: vec![],
         idle: vec![],
+        pruned: vec![],
     })
 }
 

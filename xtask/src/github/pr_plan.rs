@@ -36,5 +36,6 @@ pub fn pr_plan(ctx: &Ctx, args: &PrPlanArgs) -> Result<StepReport> {
         markdown: None,
         issues: vec![],
         idle: vec![],
+        pruned: vec![],
     })
 }

@@ -76,6 +76,7 @@ fn nothing(ctx: &Ctx, pr: Option<u64>) -> Result<StepReport> {
         markdown: None,
         issues: vec![],
         idle: vec![],
+        pruned: vec![],
     })
 }
 
@@ -204,6 +205,7 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
         markdown: Some(markdown),
         issues: vec![],
         idle: vec![],
+        pruned: vec![],
     })
 }
 

@@ -164,6 +164,7 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                 markdown: Some(markdown),
                 issues: vec![],
                 idle: vec![],
+                pruned: vec![],
             })
         }
         event::PromoteEvent::Issues(issue_event) => {
@@ -310,6 +311,7 @@ pub async fn promote(ctx: &Ctx, args: &PromoteArgs, aws: Option<AwsClients>) -> 
                 markdown: Some(markdown),
                 issues,
                 idle: vec![],
+                pruned: vec![],
             })
         }
     }

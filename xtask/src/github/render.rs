@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::github::metadata::{AgentVersion, FORMAT, Metadata, Verified};
 use crate::package::PackageReport;
 use crate::report::{
-    DeployAction, DeployOutcome, DeployStatus, IdlePreview, IssueFate, IssueReport, PromoteOutcome, SmokeResult,
+    DeployAction, DeployOutcome, DeployStatus, IdlePreview, IssueFate, IssueReport, PromoteOutcome, PruneAction,
+    PruneOutcome, SmokeResult, reasons,
 };
 
 /// Marks the one comment per pull request that the deploy workflow creates, then edits.
@@ -552,6 +553,87 @@ pub fn gc_summary(deleted: &[String], issues: &[IssueReport], idle: &[IdlePrevie
     }
     out.push_str(&issues_section(issues));
     out
+}
+
+/// The summary of `gc --prune`: per prod runtime, the versions deleted (with `dry_run`, that would
+/// be) and those kept with the reasons, then what failed. `failures` are whole runtimes that could
+/// not be pruned, as `agent: error`; a version that failed is named on its runtime.
+pub fn prune_summary(outcomes: &[PruneOutcome], failures: &[String], keep: u32, dry_run: bool) -> String {
+    let mut out = String::new();
+    writeln!(out, "## Old prod versions{}\n", if dry_run { " (dry run: nothing changed)" } else { "" }).unwrap();
+    if keep == 0 {
+        writeln!(out, "Pruning is off: the `prune_keep` setting is 0.").unwrap();
+        return out;
+    }
+    writeln!(
+        out,
+        "Kept on each prod runtime: every version an endpoint serves or is moving to, the newest {keep}, and every \
+         rollback target; code zips and records stay in S3.\n"
+    )
+    .unwrap();
+    let present: Vec<&PruneOutcome> = outcomes.iter().filter(|outcome| outcome.runtime_id.is_some()).collect();
+    if !present.is_empty() {
+        let gone = if dry_run { "Would delete" } else { "Deleted" };
+        writeln!(out, "| Agent | Runtime | {gone} | Kept |\n| --- | --- | --- | --- |").unwrap();
+        for outcome in &present {
+            let deleted = outcome.with_action(if dry_run { PruneAction::Planned } else { PruneAction::Deleted });
+            // Versions sharing their reasons, in order of their first version.
+            let mut groups: Vec<(String, Vec<u32>)> = Vec::new();
+            for version in outcome.versions.iter().filter(|version| version.action == PruneAction::Kept) {
+                let why = reasons(&version.protected_by);
+                match groups.iter_mut().find(|(reasons, _)| *reasons == why) {
+                    Some((_, versions)) => versions.push(version.version),
+                    None => groups.push((why, vec![version.version])),
+                }
+            }
+            let kept: Vec<String> =
+                groups.iter().map(|(why, versions)| format!("{}: {why}", version_ranges(versions))).collect();
+            let deleted = if deleted.is_empty() { None } else { Some(version_ranges(&deleted)) };
+            writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                cell(Some(&outcome.agent)),
+                cell(Some(&outcome.runtime_name)),
+                cell(deleted.as_deref()),
+                cell(Some(&kept.join("; ")))
+            )
+            .unwrap();
+        }
+    }
+    let absent: Vec<String> =
+        outcomes.iter().filter(|outcome| outcome.runtime_id.is_none()).map(|outcome| outcome.agent.clone()).collect();
+    if !absent.is_empty() {
+        writeln!(out, "\nNo prod runtime yet: {}.", runtimes(&absent)).unwrap();
+    }
+    let mut failed: Vec<String> = failures.to_vec();
+    for outcome in outcomes {
+        for version in &outcome.versions {
+            if let Some(error) = &version.error {
+                failed.push(format!("{} version {}: {error}", outcome.runtime_name, version.version));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        writeln!(out, "\n**Not pruned** (the next run tries again):\n").unwrap();
+        out.push_str(&fenced(&failed.join("\n")));
+    }
+    out
+}
+
+/// Version numbers as `v1–v3, v7`: runs of consecutive numbers joined.
+fn version_ranges(versions: &[u32]) -> String {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &version in versions {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == version => *last = version,
+            _ => runs.push((version, version)),
+        }
+    }
+    let runs: Vec<String> = runs
+        .iter()
+        .map(|(first, last)| if first == last { format!("v{first}") } else { format!("v{first}–v{last}") })
+        .collect();
+    runs.join(", ")
 }
 
 /// The summary comment after an explicit rollback.

@@ -22,6 +22,8 @@ pub enum Plan {
     AwaitEndpoint { endpoint: String, runtime: String, from: Option<String>, to: String },
     /// cleanup: delete the named endpoints, then the runtime.
     DeleteRuntime { runtime: String, runtime_id: String, endpoints: Vec<String> },
+    /// prune: delete these versions of the runtime, the others being protected.
+    DeleteVersions { runtime: String, versions: Vec<u32> },
 }
 
 impl fmt::Display for Plan {
@@ -57,6 +59,11 @@ impl fmt::Display for Plan {
             }
             Plan::DeleteRuntime { runtime, runtime_id, endpoints } => {
                 write!(f, "delete endpoints {} then runtime {runtime} ({runtime_id})", endpoints.join(", "))
+            }
+            Plan::DeleteVersions { runtime, versions } => {
+                let versions: Vec<String> = versions.iter().map(u32::to_string).collect();
+                let plural = if versions.len() == 1 { "" } else { "s" };
+                write!(f, "delete version{plural} {} of runtime {runtime}", versions.join(", "))
             }
         }
     }

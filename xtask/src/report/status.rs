@@ -1,10 +1,11 @@
-//! What `status` shows: the project's runtimes, their versions and endpoints, and quota use.
+//! What `status` shows: the project's runtimes, their versions and endpoints, and quota use; with
+//! `--versions`, why `prune` keeps each version of the prod runtimes.
 
 use std::fmt;
 
 use serde::Serialize;
 
-use super::{Status, markdown_table, table};
+use super::{Protection, Status, markdown_table, reasons, table};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
@@ -31,7 +32,7 @@ pub struct RuntimeStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     pub(crate) latest_version: String,
-    pub(crate) versions: Vec<VersionStatus>,
+    pub versions: Vec<VersionStatus>,
     pub versions_used: usize,
     pub(crate) versions_quota: usize,
     /// The latest version's settings (network, auth, lifecycle, …); `None` when it vanished meanwhile.
@@ -39,6 +40,9 @@ pub struct RuntimeStatus {
     pub endpoints: Vec<EndpointStatus>,
     pub(crate) endpoints_used: usize,
     pub(crate) endpoints_quota: usize,
+    /// With `--versions`, on a prod runtime: the newest versions `prune` keeps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prune_keep: Option<u32>,
 }
 
 /// A version's settings as AgentCore reports them (GetAgentRuntime), left out when unset.
@@ -73,9 +77,12 @@ pub struct RuntimeSettings {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct VersionStatus {
-    pub(crate) version: String,
+pub struct VersionStatus {
+    pub version: String,
     pub(crate) status: Status,
+    /// With `--versions`, on a prod runtime: why `prune` keeps it (empty: it would be deleted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protected_by: Option<Vec<Protection>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -158,7 +165,28 @@ impl StatusReport {
             .collect()
     }
 
-    /// The step summary: the same three tables as the terminal, in markdown.
+    /// With `--versions`: each version of the prod runtimes, and why `prune` keeps it.
+    fn protected_rows(&self) -> Vec<Vec<String>> {
+        self.runtimes
+            .iter()
+            .filter(|runtime| runtime.prune_keep.is_some())
+            .flat_map(|runtime| {
+                runtime.versions.iter().map(|version| {
+                    let protected_by = version.protected_by.as_deref().unwrap_or_default();
+                    let prune = if protected_by.is_empty() { "delete" } else { "keep" };
+                    vec![
+                        runtime.runtime_name.clone(),
+                        version.version.clone(),
+                        version.status.to_string(),
+                        prune.to_owned(),
+                        reasons(protected_by),
+                    ]
+                })
+            })
+            .collect()
+    }
+
+    /// The step summary: the same tables as the terminal, in markdown.
     pub(crate) fn markdown(&self) -> String {
         let mut text = format!(
             "### cargo xtask status\n\nRuntimes in the account: {} of {}\n\n",
@@ -172,6 +200,11 @@ impl StatusReport {
         text += &markdown_table(ENDPOINT_HEADERS, &self.endpoint_rows());
         text += "\n";
         text += &markdown_table(VERSION_HEADERS, &self.version_rows());
+        let protected = self.protected_rows();
+        if !protected.is_empty() {
+            text += "\n";
+            text += &markdown_table(PROTECTED_HEADERS, &protected);
+        }
         text
     }
 }
@@ -191,6 +224,7 @@ const RUNTIME_HEADERS: &[&str] = &[
 ];
 const ENDPOINT_HEADERS: &[&str] = &["RUNTIME", "ENDPOINT", "STATUS", "LIVE", "TARGET"];
 const VERSION_HEADERS: &[&str] = &["RUNTIME", "VERSIONS"];
+const PROTECTED_HEADERS: &[&str] = &["RUNTIME", "VERSION", "STATUS", "PRUNE", "WHY"];
 
 impl fmt::Display for StatusReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -203,6 +237,12 @@ impl fmt::Display for StatusReport {
         writeln!(f)?;
         f.write_str(&table(ENDPOINT_HEADERS, &self.endpoint_rows()))?;
         writeln!(f)?;
-        f.write_str(&table(VERSION_HEADERS, &self.version_rows()))
+        f.write_str(&table(VERSION_HEADERS, &self.version_rows()))?;
+        let protected = self.protected_rows();
+        if !protected.is_empty() {
+            writeln!(f)?;
+            f.write_str(&table(PROTECTED_HEADERS, &protected))?;
+        }
+        Ok(())
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::words;
+use super::{PruneAction, PruneOutcome, words};
 
 words! {
     /// The workflow steps, named as their subcommands.
@@ -24,7 +24,8 @@ words! {
     pub enum StepResult {
         /// pr-plan listed agents to deploy; pr-closed and gc with --dry-run: what would be deleted.
         Planned = "planned",
-        /// Nothing to do: no agent affected, or every version already live or asked for.
+        /// Nothing to do: no agent affected, every version already live or asked for, or (gc
+        /// --prune) no version to delete.
         Nothing = "nothing",
         /// The pull request's runtimes were deployed.
         Deployed = "deployed",
@@ -40,7 +41,7 @@ words! {
         RolledBack = "rolled_back",
         /// A merged pull request keeps its runtimes until its promotion.
         Kept = "kept",
-        /// Runtimes were deleted.
+        /// Runtimes were deleted (gc --prune: versions).
         Deleted = "deleted",
         /// The approval or rollback was refused before anything changed.
         Refused = "refused",
@@ -109,6 +110,9 @@ pub struct StepReport {
     pub issues: Vec<IssueReport>,
     /// Idle previews gc deleted.
     pub idle: Vec<IdlePreview>,
+    /// What `gc --prune` did to each agent's prod runtime.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pruned: Vec<PruneOutcome>,
 }
 
 impl fmt::Display for StepReport {
@@ -132,6 +136,22 @@ impl fmt::Display for StepReport {
         }
         for idle in &self.idle {
             writeln!(f, "idle PR #{} ({} days): deleted {}", idle.pr, idle.idle_days, idle.deleted.join(", "))?;
+        }
+        for outcome in self.pruned.iter().filter(|outcome| outcome.runtime_id.is_some()) {
+            let words = [
+                ("deleted", PruneAction::Deleted),
+                ("would delete", PruneAction::Planned),
+                ("failed to delete", PruneAction::Failed),
+                ("kept", PruneAction::Kept),
+            ];
+            let parts: Vec<String> = words
+                .into_iter()
+                .filter_map(|(word, action)| {
+                    let versions: Vec<String> = outcome.with_action(action).iter().map(u32::to_string).collect();
+                    (!versions.is_empty()).then(|| format!("{word} {}", versions.join(", ")))
+                })
+                .collect();
+            writeln!(f, "pruned {}: {}", outcome.runtime_name, parts.join("; "))?;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Release commands (deploy, promote, rollback, cleanup, status) against the in-process local stack.
 
 mod deny;
+mod prune;
 mod scale;
 mod settings;
 
@@ -748,7 +749,7 @@ async fn aws_errors_name_the_resource_the_code_and_the_fix() {
 
 #[test]
 fn release_commands_help() {
-    for command in ["deploy", "promote", "rollback", "cleanup", "status"] {
+    for command in ["deploy", "promote", "rollback", "cleanup", "prune", "status"] {
         let (ok, stdout, stderr) = run(xtask_command(&release_fixture()).args([command, "--help"]));
         assert!(ok, "{stderr}");
         // The command's own part; the global flags after `--json` belong to the whole tool.
@@ -827,38 +828,39 @@ async fn a_runtime_made_again_keeps_the_old_records_and_adds_its_own() {
     env.stack.shutdown().await;
 }
 
-/// On a terminal, cleanup deletes only what a person confirms by typing the runtime's name.
-/// Runs under util-linux `script`, which gives the command a pseudo-terminal.
-#[test]
-fn cleanup_on_a_terminal_asks_for_the_runtime_name() {
+/// Runs the binary with `command` (words split on spaces) on the release fixture and the local stack
+/// in `state`, under util-linux `script`, which gives it a pseudo-terminal; types `answer` on it and
+/// returns what the terminal showed. Fails, naming the fix, where `script` does not run.
+fn on_terminal(state: &Path, command: &str, answer: &str) -> String {
     let script_runs = std::process::Command::new("script").arg("--version").output();
     assert!(
         script_runs.as_ref().is_ok_and(|output| output.status.success()),
-        "this test needs `script` from util-linux, to give cleanup a terminal, and it does not run ({}): \
+        "this test needs `script` from util-linux, to give the command a terminal, and it does not run ({}): \
          install util-linux (`apt-get install util-linux`), or put its `script` on PATH",
         script_runs.map_or_else(|err| err.to_string(), |output| output.status.to_string())
     );
-    let root = release_fixture();
+    let line = format!("{} {command} --local --local-dir {}", env!("CARGO_BIN_EXE_xtask"), state.display());
+    let mut script = std::process::Command::new("script");
+    clean_env(&mut script, &release_fixture());
+    script.args(["-qec", &line, "/dev/null"]).env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
+    let mut child = script.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("{answer}\n").as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// On a terminal, cleanup deletes only what a person confirms by typing the runtime's name.
+#[test]
+fn cleanup_on_a_terminal_asks_for_the_runtime_name() {
     let temp = tempfile::tempdir().unwrap();
     let zips = temp.path().join("zips");
     std::fs::create_dir_all(&zips).unwrap();
     fixture_zip(&zips.join("echo_bot.zip"), "tty");
     let state = temp.path().join("state");
-    let local_args = format!("--local --local-dir {}", state.display());
     let (ok, _, stderr) =
         run_local(&state, &["deploy", "echo_bot", "--pr", "4", "--package-dir", zips.to_str().unwrap()]);
     assert!(ok, "{stderr}");
-    let on_terminal = |answer: &str| {
-        let line = format!("{} cleanup --pr 4 {local_args}", env!("CARGO_BIN_EXE_xtask"));
-        let mut script = std::process::Command::new("script");
-        clean_env(&mut script, &root);
-        script.args(["-qec", &line, "/dev/null"]).env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
-        let mut child =
-            script.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(format!("{answer}\n").as_bytes()).unwrap();
-        let output = child.wait_with_output().unwrap();
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
+    let on_terminal = |answer: &str| on_terminal(&state, "cleanup --pr 4", answer);
     let declined = on_terminal("echo_bot_pr_5");
     assert!(declined.contains("type its name to confirm") && declined.contains("not confirmed, skipped"), "{declined}");
     let (_, stdout, _) = run_local(&state, &["status"]);

@@ -19,6 +19,7 @@ mod protocols;
 mod reference;
 mod settings;
 mod state;
+mod versions;
 
 const BUCKET: &str = "artifacts-local";
 const ROLE: &str = "arn:aws:iam::123456789012:role/AgentCoreRuntimeRole";

@@ -236,12 +236,13 @@ impl Story {
         std::fs::write(&pulls, Value::from(listed).to_string()).unwrap();
         let args = gh::GcArgs {
             event,
-            open_pulls: pulls,
-            open_issues: self.open_issues(open_issues),
+            open_pulls: Some(pulls),
+            open_issues: Some(self.open_issues(open_issues)),
             newest_number: None,
             bot_login: gh::DEFAULT_BOT_LOGIN.into(),
             superseded_dir: Some(self.path(&format!("superseded-{}", self.step))),
             idle_dir: Some(self.path(&format!("idle-{}", self.step))),
+            prune: false,
             dry_run: false,
         };
         gh::gc(&self.ctx, &args, Some(self.aws.clone())).await.unwrap()
@@ -432,12 +433,13 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     let event = story.event("schedule.json", |_| {});
     let gc_args = |event, dry_run| gh::GcArgs {
         event,
-        open_pulls: events_dir().join("open_pulls.json"),
-        open_issues: issues_file.clone(),
+        open_pulls: Some(events_dir().join("open_pulls.json")),
+        open_issues: Some(issues_file.clone()),
         newest_number: Some(17),
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
         superseded_dir: None,
         idle_dir: None,
+        prune: false,
         dry_run,
     };
     let report = gh::gc(&story.ctx, &gc_args(event, true), Some(story.aws.clone())).await.unwrap();

@@ -89,8 +89,16 @@ pub fn check_workflow(file: &str, text: &str, actions: &Actions) -> Vec<String> 
         problems.push(format!("{file}: no jobs"));
         return problems;
     };
+    let pull_request_triggered = trigger_names.iter().any(|name| name.starts_with("pull_request"));
     for (job_name, job) in jobs {
         let job_name = format!("{file}: job `{}`", job_name.as_str().unwrap_or("?"));
+        // The prod role trusts the production environments only; every other job is the PR role's.
+        let environment = get(job, "environment")
+            .and_then(|env| env.as_str().map(str::to_owned).or_else(|| get(env, "name")?.as_str().map(str::to_owned)));
+        let production = matches!(environment.as_deref(), Some("production" | "production-deploy"));
+        if production && pull_request_triggered {
+            problems.push(format!("{job_name}: a pull request workflow uses a production environment"));
+        }
         let permissions = get(job, "permissions").and_then(Value::as_mapping).cloned().unwrap_or_else(|| {
             problems.push(format!("{job_name}: explicit `permissions:` is missing"));
             Mapping::new()
@@ -120,8 +128,11 @@ pub fn check_workflow(file: &str, text: &str, actions: &Actions) -> Vec<String> 
                 if uses.starts_with("aws-actions/configure-aws-credentials@") {
                     uses_aws = true;
                     let role = get(step, "with").and_then(|with| get(with, "role-to-assume")).and_then(Value::as_str);
-                    let expected =
-                        if is_prod { "vars.AGENTCORE_PROD_ROLE_ARN" } else { "vars.AGENTCORE_PR_DEPLOY_ROLE_ARN" };
+                    let expected = if is_prod || production {
+                        "vars.AGENTCORE_PROD_ROLE_ARN"
+                    } else {
+                        "vars.AGENTCORE_PR_DEPLOY_ROLE_ARN"
+                    };
                     if role.map(|role| role.replace(' ', "")) != Some(format!("${{{{{expected}}}}}")) {
                         problems
                             .push(format!("{job_name}: role-to-assume must be `${{{{ {expected} }}}}`, is {role:?}"));
@@ -152,13 +163,8 @@ pub fn check_workflow(file: &str, text: &str, actions: &Actions) -> Vec<String> 
         if uses_aws != id_token {
             problems.push(format!("{job_name}: `id-token: write` exactly when the job assumes an AWS role"));
         }
-        if uses_aws && is_prod {
-            let environment = get(job, "environment").and_then(|env| {
-                env.as_str().map(str::to_owned).or_else(|| get(env, "name")?.as_str().map(str::to_owned))
-            });
-            if !matches!(environment.as_deref(), Some("production" | "production-deploy")) {
-                problems.push(format!("{job_name}: the prod role is trusted only in the production environments"));
-            }
+        if uses_aws && is_prod && !production {
+            problems.push(format!("{job_name}: the prod role is trusted only in the production environments"));
         }
     }
     let pull_request = trigger_names.iter().any(|name| name.starts_with("pull_request"));
@@ -550,6 +556,36 @@ fn gc_closes_superseded_issues_and_tells_idle_pull_requests() {
     assert!(tell.contains("\"$RUNNER_TEMP\"/idle/*.md") && tell.contains("/comments"), "{tell}");
 }
 
+/// gc's second job prunes the prod runtimes' old versions: under the prod role, in the environment
+/// that role trusts, after the sweep's job built xtask, with nothing but the token it needs.
+#[test]
+fn gc_prunes_prod_versions_in_a_job_of_its_own() {
+    let text = std::fs::read_to_string(workspace_root().join(".github/workflows/gc.yml")).unwrap();
+    let workflow: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let jobs = get(&workflow, "jobs").unwrap();
+    let job = get(jobs, "prune").unwrap();
+    assert_eq!(get(job, "needs").and_then(Value::as_str), Some("gc"));
+    assert_eq!(get(job, "environment").and_then(Value::as_str), Some("production-deploy"));
+    let permissions: Vec<(&str, &str)> = get(job, "permissions")
+        .and_then(Value::as_mapping)
+        .unwrap()
+        .iter()
+        .map(|(scope, level)| (scope.as_str().unwrap(), level.as_str().unwrap()))
+        .collect();
+    assert_eq!(permissions, [("contents", "read"), ("id-token", "write")]);
+    let steps = get(job, "steps").and_then(Value::as_sequence).unwrap();
+    let role = steps
+        .iter()
+        .find_map(|step| get(step, "with").and_then(|with| get(with, "role-to-assume")).and_then(Value::as_str))
+        .unwrap();
+    assert_eq!(role, "${{ vars.AGENTCORE_PROD_ROLE_ARN }}");
+    let prune = steps.iter().filter_map(|step| get(step, "run").and_then(Value::as_str)).collect::<Vec<_>>();
+    assert_eq!(prune, ["xtask github gc --prune --event \"$GITHUB_EVENT_PATH\""]);
+    // The sweep's job keeps the PR role, and holds no prod deletes.
+    let gc = get(jobs, "gc").unwrap();
+    assert_eq!(get(gc, "environment").and_then(Value::as_str), Some("pr-cleanup"));
+}
+
 #[test]
 fn the_checker_catches_each_broken_rule() {
     let (_, good) = workflow_files().into_iter().find(|(name, _)| name == "pr-deploy.yml").unwrap();
@@ -696,6 +732,18 @@ fn the_checker_catches_each_broken_rule() {
             "workspace-relative action",
             good.replacen("uses: $/.github/actions/xtask", "uses: ./.github/actions/xtask", 1),
             "use `$/…`",
+        ),
+        (
+            "pr-deploy.yml",
+            "a pull request job in a production environment",
+            good.replace("    needs: plan\n", "    needs: plan\n    environment: production-deploy\n"),
+            "a pull request workflow uses a production environment",
+        ),
+        (
+            "pr-deploy.yml",
+            "the prod role outside the production environments",
+            good.replace("vars.AGENTCORE_PR_DEPLOY_ROLE_ARN", "vars.AGENTCORE_PROD_ROLE_ARN"),
+            "role-to-assume must be `${{ vars.AGENTCORE_PR_DEPLOY_ROLE_ARN }}`",
         ),
         (
             "prod-promote.yml",
