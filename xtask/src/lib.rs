@@ -22,6 +22,7 @@ pub mod report;
 mod select;
 pub mod settings;
 pub mod smoke;
+pub mod source;
 pub mod status;
 #[cfg(test)]
 mod tidy;

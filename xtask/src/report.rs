@@ -22,7 +22,7 @@ use crate::output::GithubFiles;
 
 pub(crate) use cleanup::{CleanupAction, CleanupOutcome};
 pub(crate) use deploy::DeployStatus;
-pub use deploy::{DeployAction, DeployOutcome};
+pub use deploy::{ArtifactSource, DeployAction, DeployOutcome};
 pub(crate) use plan::Plan;
 pub(crate) use promote::PromotionKind;
 pub use promote::{PromoteAction, PromoteOutcome, PromoteSmoke};
@@ -387,6 +387,7 @@ mod tests {
             plan: None,
             record_key: Some(format!("{runtime}/v{version}/record.json")),
             smoke: None,
+            source: None,
         }
     }
 

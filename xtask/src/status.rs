@@ -18,6 +18,10 @@ pub(crate) const ENDPOINTS_QUOTA: usize = 10;
 pub struct StatusArgs {
     #[command(flatten)]
     pub(crate) selection: Selection,
+    /// The runtimes in this environment's region and account (default: the workspace's, where
+    /// pull requests' runtimes are)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) env: Option<String>,
 }
 
 impl StatusArgs {
@@ -28,25 +32,58 @@ impl StatusArgs {
             } else {
                 Some(self.selection.resolve(ctx)?.into_iter().map(|agent| agent.name).collect::<Vec<_>>())
             };
+        let ctx = &match &self.env {
+            Some(name) => ctx.for_env(name)?,
+            None => ctx.for_prs(),
+        };
         let (aws, _stack) = crate::connect::connect(ctx).await?;
-        status(&ctx.settings, &aws, agents.as_deref()).await?.publish(ctx.json, &ctx.github)
+        let schemes = schemes(ctx)?;
+        status_of(&ctx.settings, &schemes, &aws, agents.as_deref()).await?.publish(ctx.json, &ctx.github)
     }
+}
+
+/// The naming schemes of the runtimes `ctx`'s place holds: its own, then every other
+/// environment's in the same region and account, each with the name its long-lived target shows.
+fn schemes(ctx: &Ctx) -> Result<Vec<(crate::naming::Scheme, String)>> {
+    let mut schemes = vec![(ctx.settings.scheme(), ctx.settings.prod_runtime.clone())];
+    // Pull requests' place: the workspace's region with the credentials found, no profile or role of its own.
+    let (profile, role) =
+        ctx.env.as_ref().map(|env| (env.profile.clone(), env.assume_role_arn.clone())).unwrap_or_default();
+    for env in ctx.base.environments()? {
+        let same_place = (env.region.as_str(), env.profile.as_deref(), env.assume_role_arn.as_deref())
+            == (ctx.settings.region.as_str(), profile.as_deref(), role.as_deref());
+        if same_place && env.target != ctx.settings.prod_runtime {
+            schemes.push((env.scheme(), env.target.clone()));
+        }
+    }
+    Ok(schemes)
 }
 
 /// The project's runtimes (those the naming scheme made), limited to `agents` when given.
 pub async fn status(settings: &Settings, aws: &AwsClients, agents: Option<&[String]>) -> Result<StatusReport> {
-    let scheme = settings.scheme();
+    status_of(settings, &[(settings.scheme(), settings.prod_runtime.clone())], aws, agents).await
+}
+
+/// [`status`] of the runtimes any of `schemes` made, each scheme with the name its long-lived
+/// target shows.
+async fn status_of(
+    settings: &Settings,
+    schemes: &[(crate::naming::Scheme, String)],
+    aws: &AwsClients,
+    agents: Option<&[String]>,
+) -> Result<StatusReport> {
     let all = aws::index::runtimes(aws).await?;
     let mut ours: Vec<(String, String, aws::index::RuntimeSummary)> = all
         .iter()
         .filter_map(|runtime| {
-            let (agent, target) = scheme.parse(&runtime.name)?;
+            let (agent, target, long_lived) =
+                schemes.iter().find_map(|(scheme, name)| scheme.parse(&runtime.name).map(|(a, t)| (a, t, name)))?;
             if agents.is_some_and(|agents| !agents.contains(&agent)) {
                 return None;
             }
             let target = match target {
                 crate::naming::Target::Pr(number) => format!("pr_{number}"),
-                crate::naming::Target::Prod => settings.prod_runtime.clone(),
+                crate::naming::Target::Prod => long_lived.clone(),
             };
             Some((agent, target, runtime.clone()))
         })

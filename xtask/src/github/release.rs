@@ -218,6 +218,8 @@ mod tests {
             },
             tool_version: "0.1.0".into(),
             deployed_at: "2026-11-25T17:47:11.123Z".into(),
+            env: None,
+            source: None,
         }
     }
 

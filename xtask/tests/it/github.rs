@@ -59,6 +59,7 @@ fn outcome(agent: &str, runtime: &str, version: &str, action: &str) -> DeployOut
         plan: None,
         record_key: Some(format!("{runtime}/v{version}/record.json")),
         smoke: None,
+        source: None,
     }
 }
 

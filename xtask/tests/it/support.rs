@@ -26,7 +26,7 @@ pub fn release_fixture() -> PathBuf {
 /// `$GITHUB_OUTPUT` or `$GITHUB_STEP_SUMMARY` of a CI running them.
 pub fn ctx(root: &Path, aws: AwsArgs) -> Ctx {
     let settings = Settings::from_workspace(root).unwrap_or_else(|err| panic!("{err:#}"));
-    Ctx { root: root.to_path_buf(), settings, aws, json: false, github: GithubFiles::default() }
+    Ctx::new(root.to_path_buf(), settings, aws, false, GithubFiles::default())
 }
 
 /// `$GITHUB_OUTPUT` as the tool writes it (`key<<DELIMITER`, value lines, `DELIMITER`): key → value.
