@@ -271,3 +271,55 @@ async fn an_environment_assumes_its_role_before_any_call() {
     assert!(!ok_ && !stderr.contains("assume role"), "{stderr}");
     assert!(stderr.contains("ListAgentRuntimes"), "{stderr}");
 }
+
+/// `local up` makes every environment's bucket, so that commands pointed at it by its exports
+/// (not through `--local`) find each one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_up_makes_every_environments_bucket() {
+    use std::io::BufRead;
+    let world = World::new();
+    let mut child = xtask_command(&world.root)
+        .args(["local", "up", "--dir"])
+        .arg(&world.state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    /// Stops `local up` when the test ends, whether it passes or panics.
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _running = Running(child);
+    let exports: Vec<(String, String)> = tokio::task::spawn_blocking(move || {
+        stdout
+            .lines()
+            .map_while(Result::ok)
+            .take(8)
+            .filter_map(|line| {
+                let (name, value) = line.strip_prefix("export ")?.split_once('=')?;
+                Some((name.to_owned(), value.to_owned()))
+            })
+            .collect()
+    })
+    .await
+    .unwrap();
+    let endpoint = exports.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL_S3").map(|(_, value)| value.clone());
+    let s3 = xtask::aws::local_clients(
+        &endpoint.expect("local up printed its S3 endpoint"),
+        "http://127.0.0.1:9",
+        "us-east-1",
+        "unused",
+        agentcore_local::credentials(),
+    )
+    .await
+    .s3;
+    for bucket in ["agentcore-artifacts-123456789012", STAGING_BUCKET, PROD_BUCKET] {
+        let found = s3.head_bucket().bucket(bucket).send().await;
+        assert!(found.is_ok(), "{bucket}: {found:?}");
+    }
+}
