@@ -121,7 +121,7 @@ fn parse_pr_list(text: &str) -> Result<PrList, String> {
 
 /// The environment, other than `ctx`'s, whose long-lived runtime `name` is.
 fn other_environment(ctx: &Ctx, name: &str) -> Result<Option<String>> {
-    Ok(ctx.base.environments()?.into_iter().find_map(|env| {
+    Ok(ctx.workspace().environments()?.into_iter().find_map(|env| {
         let theirs = matches!(env.scheme().parse(name), Some((_, Target::Prod)));
         (theirs && Some(&env.name) != ctx.env.as_ref().map(|own| &own.name)).then_some(env.name)
     }))

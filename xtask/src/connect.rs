@@ -97,7 +97,7 @@ async fn connect_aws(ctx: &Ctx) -> Result<AwsClients> {
 #[cfg(feature = "local")]
 fn check_local(ctx: &Ctx) -> Result<()> {
     let Some(env) = &ctx.env else { return Ok(()) };
-    for other in ctx.base.environments()? {
+    for other in ctx.workspace().environments()? {
         if other.name != env.name && other.target == env.target && other.runtime_name == env.runtime_name {
             anyhow::bail!(
                 "environments {} and {} name their runtimes alike and differ only by region or account, which the local \
@@ -115,8 +115,8 @@ fn check_local(ctx: &Ctx) -> Result<()> {
 /// them all, so that any environment, and a promotion between two, works on it at once.
 #[cfg(feature = "local")]
 pub(crate) fn local_buckets(ctx: &Ctx) -> Result<Vec<String>> {
-    let mut buckets = vec![ctx.base.bucket.clone(), ctx.settings.bucket.clone()];
-    buckets.extend(ctx.base.environments()?.into_iter().map(|env| env.bucket));
+    let mut buckets = vec![ctx.workspace().bucket.clone(), ctx.settings.bucket.clone()];
+    buckets.extend(ctx.workspace().environments()?.into_iter().map(|env| env.bucket));
     buckets.sort();
     buckets.dedup();
     Ok(buckets)
@@ -139,7 +139,7 @@ async fn start_local(ctx: &Ctx) -> Result<(AwsClients, agentcore_local::LocalSta
         s3_port: 0,
         control_port: 0,
         transition_delay: std::time::Duration::from_millis(transition),
-        region: ctx.base.region.clone(),
+        region: ctx.workspace().region.clone(),
     };
     let stack = agentcore_local::LocalStack::start(config)
         .await

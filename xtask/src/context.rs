@@ -72,13 +72,21 @@ impl Ctx {
     /// This context for environment `name`: its settings in place of the workspace's. An unknown
     /// name is refused with the known ones.
     pub fn for_env(&self, name: &str) -> Result<Ctx> {
-        let env = self.base.environment(name)?;
-        Ok(Ctx { settings: self.base.for_environment(&env), env: Some(env), ..self.clone() })
+        let base = self.workspace();
+        let env = base.environment(name)?;
+        Ok(Ctx { settings: base.for_environment(&env), env: Some(env), base: base.clone(), ..self.clone() })
     }
 
     /// This context for the workspace's own settings: pull requests' runtimes.
     pub fn for_prs(&self) -> Ctx {
-        Ctx { settings: self.base.clone(), env: None, ..self.clone() }
+        let base = self.workspace().clone();
+        Ctx { settings: base.clone(), env: None, base, ..self.clone() }
+    }
+
+    /// The workspace settings: `settings` themselves when no environment is chosen (so that a
+    /// context whose settings were changed in place passes the change on), else `base`.
+    pub fn workspace(&self) -> &Settings {
+        if self.env.is_none() { &self.settings } else { &self.base }
     }
 
     /// The environment a command's `--env NAME` or `--prod` names (`--prod` is `--env prod`), or

@@ -276,6 +276,30 @@ pub async fn deploy_agents_with(
     prepared.into_iter().map(|job| job.and_then(|_| deployed.next().expect("one result per job"))).collect()
 }
 
+/// Deploys each of `agents` to `target` from the zip taken for it from another version
+/// ([`crate::source::fetch`], one per agent, in order): the same bytes, not packaged again. One
+/// result per agent, in order, as [`deploy_agents_with`].
+pub async fn deploy_fetched(
+    ctx: &Ctx,
+    aws: &AwsClients,
+    agents: &[Agent],
+    target: Target,
+    fetched: Vec<crate::source::Fetched>,
+) -> Vec<Result<DeployOutcome>> {
+    let prepared: Vec<Result<Job>> = agents.iter().map(|agent| Job::new(&ctx.settings, agent, target)).collect();
+    let mut jobs = Vec::new();
+    let mut zips = Vec::new();
+    for (job, fetched) in prepared.iter().zip(fetched) {
+        if let Ok(job) = job {
+            jobs.push(job.clone());
+            zips.push(Ok(Zip::from(fetched)));
+        }
+    }
+    let mut deployed =
+        deploy_jobs_from(ctx, aws, &jobs, &DeployOptions::default(), ZipSource::Fetched(zips)).await.into_iter();
+    prepared.into_iter().map(|job| job.and_then(|_| deployed.next().expect("one result per job"))).collect()
+}
+
 async fn deploy_jobs(ctx: &Ctx, aws: &AwsClients, jobs: &[Job], options: &DeployOptions) -> Vec<Result<DeployOutcome>> {
     let source = match &options.package_dir {
         Some(dir) => ZipSource::Dir(dir),

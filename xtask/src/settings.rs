@@ -284,6 +284,14 @@ impl Settings {
                 chain[0]
             );
         }
+        if chain.len() > 2 {
+            bail!(
+                "environments_chain lists {} environments; the workflows promote along two for now (a merge goes live on \
+                 the first, an approval promotes its bytes to the second): list two, and promote further by hand with \
+                 `cargo xtask deploy --env NAME --from-env NAME`",
+                chain.len()
+            );
+        }
         for (index, name) in chain.iter().enumerate() {
             self.environment(name).with_context(|| "in environments_chain")?;
             if chain[..index].contains(name) {
@@ -717,8 +725,13 @@ mod tests {
         assert!(err.contains("in environments_chain: there is no environment `qa`"), "{err}");
         let err = refused(&|table| table["environments_chain"] = serde_json::json!(["prod"]));
         assert!(err.contains("environments_chain lists one environment"), "{err}");
-        let err = refused(&|table| table["environments_chain"] = serde_json::json!(["staging", "prod", "staging"]));
+        let err = refused(&|table| table["environments_chain"] = serde_json::json!(["staging", "staging"]));
         assert!(err.contains("lists `staging` twice"), "{err}");
+        let err = refused(&|table| {
+            table["environments"]["qa"] = serde_json::json!({});
+            table["environments_chain"] = serde_json::json!(["qa", "staging", "prod"]);
+        });
+        assert!(err.contains("environments_chain lists 3 environments; the workflows promote along two"), "{err}");
     }
 
     #[test]

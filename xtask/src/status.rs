@@ -49,7 +49,7 @@ fn schemes(ctx: &Ctx) -> Result<Vec<(crate::naming::Scheme, String)>> {
     // Pull requests' place: the workspace's region with the credentials found, no profile or role of its own.
     let (profile, role) =
         ctx.env.as_ref().map(|env| (env.profile.clone(), env.assume_role_arn.clone())).unwrap_or_default();
-    for env in ctx.base.environments()? {
+    for env in ctx.workspace().environments()? {
         let same_place = (env.region.as_str(), env.profile.as_deref(), env.assume_role_arn.as_deref())
             == (ctx.settings.region.as_str(), profile.as_deref(), role.as_deref());
         if same_place && env.target != ctx.settings.prod_runtime {

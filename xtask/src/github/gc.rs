@@ -9,7 +9,9 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 
-use super::{DEFAULT_BOT_LOGIN, EventArgs, clients, delete_pr_runtimes, event, metadata, render, supersede, write_out};
+use super::{
+    DEFAULT_BOT_LOGIN, EventArgs, Flow, connect_flow, delete_pr_runtimes, event, metadata, render, supersede, write_out,
+};
 use crate::agents;
 use crate::aws::AwsClients;
 use crate::context::Ctx;
@@ -73,17 +75,20 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
         .collect();
     let listed: Vec<event::ListedIssue> = event::read_listing(&args.open_issues, "open deployment issues")?;
     let all = agents::discover(&ctx.root, &ctx.settings)?;
-    let (aws, _stack) = clients(ctx, aws).await?;
+    let flow = Flow::of(ctx)?;
+    let connected = connect_flow(&flow, aws).await?;
 
     let sweep =
         supersede::Sweep { bot_login: &args.bot_login, promoted: None, open_pulls: &open, dry_run: args.dry_run };
-    let issues = supersede::sweep(ctx, &aws, &all, &listed, &sweep).await;
+    let issues = Box::pin(supersede::sweep(&flow, &connected, &all, &listed, &sweep)).await;
+    // Pull requests' runtimes, in their own place.
+    let (ctx, aws) = (&flow.prs, &connected.prs);
     let superseded: Vec<u64> =
         issues.iter().filter(|issue| issue.fate == IssueFate::Superseded).map(|issue| issue.issue).collect();
     let protected = protected_prs(&listed, &args.bot_login, &superseded);
 
     let scheme = ctx.settings.scheme();
-    let runtimes = crate::aws::index::runtimes(&aws).await?;
+    let runtimes = crate::aws::index::runtimes(aws).await?;
     let mut stale: Vec<u64> = runtimes
         .iter()
         .filter_map(|runtime| match scheme.parse(&runtime.name) {
@@ -100,12 +105,12 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
     stale.sort_unstable();
     stale.dedup();
     // The same listing again, from the index: one listing for the whole sweep.
-    let deleted = delete_pr_runtimes(&ctx.settings, &aws, &stale, args.dry_run).await?;
+    let deleted = delete_pr_runtimes(&ctx.settings, aws, &stale, args.dry_run).await?;
 
     let idle_days = ctx.settings.idle_preview_days;
     let mut idle = Vec::new();
     for (pr, days) in idle_pulls(&scheme, &runtimes, &open, idle_days, SystemTime::now()) {
-        let gone = delete_pr_runtimes(&ctx.settings, &aws, &[pr], args.dry_run).await?;
+        let gone = delete_pr_runtimes(&ctx.settings, aws, &[pr], args.dry_run).await?;
         if !gone.is_empty() {
             idle.push(IdlePreview { pr, idle_days: days, deleted: gone });
         }
@@ -115,7 +120,7 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
         args.superseded_dir.as_deref(),
         &issues,
         None,
-        &ctx.settings.prod_endpoint,
+        &flow.approve.settings.prod_endpoint,
         args.dry_run,
     )?;
     if let Some(dir) = args.idle_dir.as_deref()

@@ -35,10 +35,6 @@ fn workspace_agents() -> Vec<Agent> {
     agents::discover(&ctx.root, &ctx.settings).unwrap()
 }
 
-fn scheme() -> xtask::naming::Scheme {
-    ctx(None).settings.scheme()
-}
-
 fn snapshot(name: &str, markdown: &str) {
     snapshot_settings().bind(|| insta::assert_snapshot!(name, markdown));
 }
@@ -68,6 +64,8 @@ fn valid_metadata() -> Metadata {
         v: FORMAT,
         pr: Some(12),
         commit: COMMIT.into(),
+        env: None,
+        from: None,
         agents: vec![
             AgentVersion { agent: "echo_bot".into(), runtime: "echo_bot_prod".into(), version: "2".into() },
             AgentVersion {
@@ -85,11 +83,25 @@ fn valid_body() -> String {
         outcome("echo_bot", "echo_bot_prod", "2", "updated"),
         outcome("weather_report_bot", "weather_report_bot_prod", "7", "updated"),
     ];
-    render::issue_body(&metadata, &outcomes, "prod")
+    render::issue_body(&metadata, &outcomes, "prod", &previews())
+}
+
+/// The issue's two agents against PR 12's preview: the first with the very zip its preview ran, the
+/// second with another (main moved on).
+fn previews() -> Vec<render::Preview> {
+    let zip = outcome("echo_bot", "echo_bot_prod", "2", "updated").zip_sha256;
+    vec![
+        render::Preview { agent: "echo_bot".into(), zip_sha256: zip.clone(), preview: Some(("3".into(), zip.clone())) },
+        render::Preview {
+            agent: "weather_report_bot".into(),
+            zip_sha256: zip,
+            preview: Some(("2".into(), "ab".repeat(32))),
+        },
+    ]
 }
 
 fn parse(body: &str) -> anyhow::Result<metadata::Verified> {
-    metadata::verify(&metadata::extract(body)?, &workspace_agents(), &scheme())
+    metadata::verify(&metadata::extract(body)?, &workspace_agents(), &ctx(None))
 }
 
 // ---------------------------------------------------------------- rendered markdown (snapshots)
@@ -329,7 +341,7 @@ fn approval_event() -> IssuesEvent {
 }
 
 fn approve(event: &IssuesEvent, permission: &str) -> anyhow::Result<metadata::Verified> {
-    gh::check_approval(event, permission, gh::DEFAULT_BOT_LOGIN, &workspace_agents(), &scheme())
+    gh::check_approval(event, permission, gh::DEFAULT_BOT_LOGIN, &workspace_agents(), &ctx(None))
 }
 
 #[test]

@@ -9,36 +9,7 @@ use sha2::{Digest, Sha256};
 use xtask::records::{self, VersionRecord};
 
 use super::fixture_zip;
-use crate::support::{copy_workspace, release_fixture, run, xtask_command};
-
-const STAGING_BUCKET: &str = "agentcore-staging-123456789012";
-const PROD_BUCKET: &str = "agentcore-prod-210987654321";
-/// Prod's runtimes are in another account: its calls use this role (the local stack, one account,
-/// ignores it).
-const PROD_DEPLOY_ROLE: &str = "arn:aws:iam::210987654321:role/AgentCoreDeploy";
-
-/// The release fixture with two environments and a chain.
-pub fn environments_workspace(root: &Path) {
-    copy_workspace(&release_fixture(), root);
-    let manifest = root.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let text = text.replace(
-        "uv_version = \"0.13.8\"\n",
-        &format!(
-            "uv_version = \"0.13.8\"\n\
-             environments_chain = [\"staging\", \"prod\"]\n\n\
-             [workspace.metadata.agentcore.environments.staging]\n\
-             bucket = \"{STAGING_BUCKET}\"\n\
-             endpoint = \"live\"\n\n\
-             [workspace.metadata.agentcore.environments.prod]\n\
-             region = \"eu-west-1\"\n\
-             bucket = \"{PROD_BUCKET}\"\n\
-             role_arn = \"arn:aws:iam::210987654321:role/AgentCoreRuntimeRole\"\n\
-             assume_role_arn = \"{PROD_DEPLOY_ROLE}\"\n"
-        ),
-    );
-    std::fs::write(&manifest, text).unwrap();
-}
+use crate::support::{PROD_BUCKET, PROD_DEPLOY_ROLE, STAGING_BUCKET, environments_workspace, run, xtask_command};
 
 /// The binary on `root` with `--local` on the state in `state`.
 fn local(root: &Path, state: &Path, args: &[&str]) -> (bool, String, String) {
