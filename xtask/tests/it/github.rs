@@ -312,6 +312,18 @@ fn metadata_corpus_is_refused() {
         ("not json", with_json("v=1 pr=12"), "not valid"),
         ("control character", good.replace(r#""pr":12,"#, "\"pr\":12,\u{7},"), "U+0007"),
         ("carriage return split", good.replace(metadata::OPEN, "<!-- agentcore:metadata\r"), "line of its own"),
+        // Environments exist only with an environments_chain; this workspace has none.
+        (
+            "an environment without a chain",
+            good.replace(r#""pr":12,"#, r#""pr":12,"env":"prod","from":"staging","#),
+            "promotes from `staging` to `prod`, but the settings have no environments_chain",
+        ),
+        (
+            "a target environment alone",
+            good.replace(r#""pr":12,"#, r#""pr":12,"env":"prod","#),
+            "no environments_chain",
+        ),
+        ("an empty environment", good.replace(r#""pr":12,"#, r#""pr":12,"env":"","#), "is not an environment name"),
     ];
     for (name, body, expected) in cases {
         let err = match parse(&body) {
