@@ -152,6 +152,25 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
         // Boxed: a release's futures are too large for a worker thread's stack.
         deployed = Box::pin(go_live(&flow, aws, &all, &deployed, args.smoke)).await?;
     }
+    // A function (and a box) of its own: in debug builds one large async function's poll takes
+    // more of a worker thread's stack than the steps leave.
+    Box::pin(ask(ctx, args, &event, pr, &all, &flow, &connected, deployed)).await
+}
+
+/// The deployment issue for the versions just deployed (or found up to date) that are neither live
+/// (promoted, in a chain) nor asked for by another open issue; its release records written first.
+#[allow(clippy::too_many_arguments)]
+async fn ask(
+    ctx: &Ctx,
+    args: &ProdDeployArgs,
+    event: &event::PushEvent,
+    pr: Option<u64>,
+    all: &[agents::Agent],
+    flow: &Flow,
+    connected: &Connected,
+    deployed: Vec<DeployOutcome>,
+) -> Result<StepReport> {
+    let (merge, aws) = (&flow.merge, &connected.merge);
     // The issue asks to promote every version that is not live yet, whether this run made it or an
     // earlier, failed or replaced run did.
     let endpoint = &flow.approve.settings.prod_endpoint;
@@ -208,7 +227,7 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
         agents: entries,
     };
     let previews = match pr {
-        Some(pr) => Box::pin(previews(&flow, &connected, pr, &pending)).await?,
+        Some(pr) => Box::pin(previews(flow, connected, pr, &pending)).await?,
         None => Vec::new(),
     };
     let (title, markdown) = match &from {
@@ -225,7 +244,7 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
         }
     };
     // The body must read back through the same strict parser the promotion uses.
-    metadata::verify(&metadata::extract(&markdown)?, &all, ctx)?;
+    metadata::verify(&metadata::extract(&markdown)?, all, ctx)?;
     // What the promotion will hold the issue against, written before the issue exists.
     for outcome in &pending {
         let (Some(runtime_id), Some(version)) = (&outcome.runtime_id, &outcome.version) else {
