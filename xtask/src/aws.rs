@@ -78,12 +78,21 @@ impl AwsClients {
 /// addressing because `bucket.127.0.0.1` does not resolve.
 const ENDPOINT_VARIABLES: &[&str] = &["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"];
 
+/// A role to assume for every call, with the session name CloudTrail shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AssumeRole {
+    pub(crate) role_arn: String,
+    pub(crate) session_name: String,
+}
+
 /// Clients for AWS itself: the standard credential chain (or `profile`), `region`, and `endpoint_url`
-/// or the `AWS_ENDPOINT_URL*` variables when given. Credentials are resolved up front, so a missing
-/// login fails here with the fix.
+/// or the `AWS_ENDPOINT_URL*` variables when given; with `assume_role`, the credentials of that
+/// role, assumed through STS with those. Credentials are resolved up front, so a missing login or a
+/// role that cannot be assumed fails here with the fix.
 pub(crate) async fn connect(
     region: &str,
     profile: Option<&str>,
+    assume_role: Option<&AssumeRole>,
     endpoint_url: Option<&str>,
     bucket: &str,
 ) -> Result<AwsClients> {
@@ -98,8 +107,21 @@ pub(crate) async fn connect(
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    let config = loader.load().await;
-    check_credentials(&config, profile).await?;
+    let mut config = loader.load().await;
+    if let Some(assume) = assume_role {
+        // STS is reached with the configuration above: its region, HTTPS client, retries and
+        // (with --endpoint-url) endpoint; the role's credentials are refreshed before they expire.
+        let provider = aws_config::sts::AssumeRoleProvider::builder(&assume.role_arn)
+            .session_name(&assume.session_name)
+            .configure(&config)
+            .build()
+            .await;
+        config = config
+            .into_builder()
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+            .build();
+    }
+    check_credentials(&config, profile, assume_role).await?;
     let path_style = endpoint_url.is_some() || ENDPOINT_VARIABLES.iter().any(|name| std::env::var_os(name).is_some());
     Ok(clients_from_config(&config, bucket, path_style))
 }
@@ -169,7 +191,11 @@ pub(crate) fn timeout_config() -> TimeoutConfig {
 
 /// Resolves credentials once up front, so a missing login fails with the fix instead of deep inside
 /// the first call.
-async fn check_credentials(config: &aws_config::SdkConfig, profile: Option<&str>) -> Result<()> {
+async fn check_credentials(
+    config: &aws_config::SdkConfig,
+    profile: Option<&str>,
+    assume_role: Option<&AssumeRole>,
+) -> Result<()> {
     let fix = "configure credentials with `aws configure` (or `aws sso login`), choose them with `--profile NAME`, or run against the bundled stack with `--local`";
     let Some(provider) = config.credentials_provider() else {
         bail!("no AWS credentials provider is configured; {fix}")
@@ -178,6 +204,14 @@ async fn check_credentials(config: &aws_config::SdkConfig, profile: Option<&str>
         Ok(Ok(_)) => Ok(()),
         Ok(Err(err)) => {
             let profile = profile.map(|name| format!(" (profile `{name}`)")).unwrap_or_default();
+            if let Some(assume) = assume_role {
+                bail!(
+                    "cannot assume role {}{profile}: {}; allow `sts:AssumeRole` on it for the credentials found (its trust \
+                     policy must name them), or log in with credentials that may",
+                    assume.role_arn,
+                    error_chain(&err)
+                );
+            }
             let reason = match &err {
                 aws_credential_types::provider::error::CredentialsError::CredentialsNotLoaded(_) => {
                     "none found in the environment, the AWS config files, web identity, ECS or EC2 instance metadata"

@@ -22,13 +22,17 @@ pub struct CleanupArgs {
     /// Delete PR runtimes whose pull request is not in --open-prs
     #[arg(long, requires = "open_prs")]
     pub(crate) stale: bool,
+    /// The named runtimes are this environment's, in its region and account (default: the
+    /// workspace's, where pull requests' runtimes are)
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["pr", "stale"], requires = "runtimes")]
+    pub(crate) env: Option<String>,
     /// Open pull requests, comma-separated (with --stale); an empty LIST means none is open
     #[arg(long, value_name = "LIST", value_parser = parse_pr_list)]
     pub(crate) open_prs: Option<PrList>,
     /// Do not ask for confirmation (CI)
     #[arg(long)]
     pub(crate) yes: bool,
-    /// Allow deleting the long-lived prod runtime
+    /// Allow deleting the long-lived runtime (prod's, or with --env that environment's)
     #[arg(long)]
     pub(crate) force_prod: bool,
     /// Print the plan and change nothing
@@ -41,6 +45,10 @@ pub struct CleanupArgs {
 
 impl CleanupArgs {
     pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
+        let ctx = &match &self.env {
+            Some(name) => ctx.for_env(name)?,
+            None => ctx.for_prs(),
+        };
         let scheme = ctx.settings.scheme();
         if self.runtimes.is_empty() && self.pr.is_none() && !self.stale {
             bail!("name the runtimes to delete, or pass --pr N or --stale --open-prs LIST");
@@ -50,7 +58,14 @@ impl CleanupArgs {
         }
         // Only names the scheme made can be deleted: the agent and target are known for each.
         for (index, name) in self.runtimes.iter().enumerate() {
-            check_deletable(&scheme, name, self.force_prod)?;
+            if scheme.parse(name).is_none()
+                && let Some(env) = other_environment(ctx, name)?
+            {
+                bail!(
+                    "`{name}` is the long-lived runtime of environment {env}: pass --env {env} (and --force-prod) to delete it there"
+                );
+            }
+            check_deletable(&scheme, name, self.force_prod, ctx.env_name())?;
             if self.runtimes[..index].contains(name) {
                 bail!("runtime `{name}` is listed twice; list each runtime once");
             }
@@ -76,7 +91,7 @@ impl CleanupArgs {
         }
         let mut confirmed = Vec::new();
         for name in names {
-            check_deletable(&scheme, &name, self.force_prod)?;
+            check_deletable(&scheme, &name, self.force_prod, ctx.env_name())?;
             if self.yes || self.dry_run || confirm(&name)? {
                 confirmed.push(name);
             } else {
@@ -104,14 +119,22 @@ fn parse_pr_list(text: &str) -> Result<PrList, String> {
         .map(PrList)
 }
 
+/// The environment, other than `ctx`'s, whose long-lived runtime `name` is.
+fn other_environment(ctx: &Ctx, name: &str) -> Result<Option<String>> {
+    Ok(ctx.workspace().environments()?.into_iter().find_map(|env| {
+        let theirs = matches!(env.scheme().parse(name), Some((_, Target::Prod)));
+        (theirs && Some(&env.name) != ctx.env.as_ref().map(|own| &own.name)).then_some(env.name)
+    }))
+}
+
 /// Refuses names this project's scheme did not produce, and prod unless forced.
-pub(crate) fn check_deletable(scheme: &crate::naming::Scheme, name: &str, force_prod: bool) -> Result<()> {
+pub(crate) fn check_deletable(scheme: &crate::naming::Scheme, name: &str, force_prod: bool, env: &str) -> Result<()> {
     match scheme.parse(name) {
         None => bail!(
             "`{name}` is not a runtime name this project makes ({{agent}}_{{target}} per the runtime_name setting); refusing to delete it"
         ),
         Some((_, Target::Prod)) if !force_prod => {
-            bail!("`{name}` is the long-lived prod runtime; pass --force-prod to really delete it")
+            bail!("`{name}` is the long-lived {env} runtime; pass --force-prod to really delete it")
         }
         Some(_) => Ok(()),
     }
@@ -258,9 +281,13 @@ mod tests {
     #[test]
     fn only_scheme_names_and_prod_when_forced() {
         let scheme = crate::naming::Scheme::new("{agent}_{target}", "prod").unwrap();
-        check_deletable(&scheme, "bot_pr_3", false).unwrap();
-        assert!(check_deletable(&scheme, "bot_prod", false).unwrap_err().to_string().contains("--force-prod"));
-        check_deletable(&scheme, "bot_prod", true).unwrap();
-        assert!(check_deletable(&scheme, "someone_elses", true).unwrap_err().to_string().contains("refusing"));
+        check_deletable(&scheme, "bot_pr_3", false, "prod").unwrap();
+        let err = check_deletable(&scheme, "bot_prod", false, "prod").unwrap_err().to_string();
+        assert_eq!(err, "`bot_prod` is the long-lived prod runtime; pass --force-prod to really delete it");
+        check_deletable(&scheme, "bot_prod", true, "prod").unwrap();
+        assert!(check_deletable(&scheme, "someone_elses", true, "prod").unwrap_err().to_string().contains("refusing"));
+        let staging = crate::naming::Scheme::new("{agent}_{target}", "staging").unwrap();
+        let err = check_deletable(&staging, "bot_staging", false, "staging").unwrap_err().to_string();
+        assert!(err.contains("is the long-lived staging runtime"), "{err}");
     }
 }

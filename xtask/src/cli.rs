@@ -19,7 +19,7 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// Print results as JSON on stdout (progress stays on stderr)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = 900)]
     pub(crate) json: bool,
     #[command(flatten, next_help_heading = "Project settings (override [workspace.metadata.agentcore])")]
     pub(crate) settings: SettingsArgs,

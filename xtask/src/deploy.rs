@@ -29,16 +29,33 @@ use crate::runtime_config::{self, Call};
 use crate::select::Selection;
 use crate::settings::Settings;
 
+// `--version N` picks the version whose zip to take; the tool's own version stays on `cargo xtask --version`.
 #[derive(clap::Args, Debug, Clone)]
+#[command(disable_version_flag = true)]
+#[command(group(clap::ArgGroup::new("from").args(["from_env", "from_pr"])))]
 pub struct DeployArgs {
     #[command(flatten)]
     pub selection: Selection,
     /// Deploy to the runtime of this pull request
-    #[arg(long, value_name = "N", conflicts_with = "prod", required_unless_present = "prod")]
+    #[arg(long, value_name = "N", conflicts_with_all = ["prod", "env"], required_unless_present_any = ["prod", "env"])]
     pub pr: Option<u64>,
-    /// Deploy a new (not yet live) version to the long-lived runtime
-    #[arg(long)]
+    /// Deploy a new (not yet live) version to the long-lived runtime (short for --env prod)
+    #[arg(long, conflicts_with = "env")]
     pub prod: bool,
+    /// Deploy a new (not yet live) version to the long-lived runtime of this environment
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// Deploy the very zip this environment's version runs (the one live on its endpoint, or
+    /// --version), verified by its SHA-256, instead of packaging
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["pr", "package_dir"])]
+    pub from_env: Option<String>,
+    /// Deploy the very zip this pull request's latest version (or --version) runs, verified by its
+    /// SHA-256, instead of packaging
+    #[arg(long, value_name = "N", conflicts_with_all = ["pr", "package_dir"], value_parser = clap::value_parser!(u64).range(1..))]
+    pub from_pr: Option<u64>,
+    /// With --from-env or --from-pr: the version whose zip to deploy
+    #[arg(long, value_name = "N", requires = "from", value_parser = clap::value_parser!(u32).range(1..))]
+    pub version: Option<u32>,
     /// Make a new version even when code and settings equal the latest one
     #[arg(long)]
     pub(crate) force: bool,
@@ -58,10 +75,30 @@ pub struct DeployArgs {
 
 impl DeployArgs {
     pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
-        let target = match (self.pr, self.prod) {
-            (Some(number), false) => Target::Pr(number),
-            (None, true) => Target::Prod,
-            _ => bail!("pass exactly one of --pr N and --prod"),
+        // Pull requests' runtimes keep the workspace's own settings; an environment brings its own.
+        let (ctx, target) = match (self.pr, ctx.chosen(self.env.as_deref(), self.prod)?) {
+            (Some(number), None) => (ctx.for_prs(), Target::Pr(number)),
+            (None, Some(env)) => (env, Target::Prod),
+            _ => bail!("pass exactly one of --pr N, --prod and --env NAME"),
+        };
+        let ctx = &ctx;
+        let from = match (&self.from_env, self.from_pr) {
+            (Some(name), None) => Some(crate::source::Origin::Env(name.clone())),
+            (None, Some(number)) => Some(crate::source::Origin::Pr(number)),
+            _ => None,
+        };
+        let source = match &from {
+            Some(origin) => {
+                let source = crate::source::source_ctx(ctx, origin)?;
+                if source.env.is_some() && source.env == ctx.env {
+                    bail!(
+                        "--from-env {} names the environment deployed to; take the zip from another one",
+                        ctx.env_name()
+                    );
+                }
+                Some(source)
+            }
+            None => None,
         };
         let agents = self.selection.resolve(ctx)?;
         if agents.is_empty() {
@@ -90,7 +127,20 @@ impl DeployArgs {
         }
         aws.wait.timeout = Duration::from_secs(self.timeout);
         let options = DeployOptions { force: self.force, dry_run: self.dry_run, package_dir: self.package_dir };
-        let mut results = deploy_jobs(ctx, &aws, &jobs, &options).await;
+        let mut results = match (&from, &source) {
+            (Some(origin), Some(source)) => {
+                let source_aws = crate::connect::connect_also(source, ctx, &aws, stack.as_ref()).await?;
+                let dir = ctx.root.join("target").join("agentcore").join("from");
+                let fetched: Vec<Result<crate::source::Fetched>> = futures_util::stream::iter(&jobs)
+                    .map(|job| crate::source::fetch(source, &source_aws, &job.agent.name, origin, self.version, &dir))
+                    .buffered(ctx.settings.max_parallel.max(1))
+                    .collect()
+                    .await;
+                let zips = fetched.into_iter().map(|fetched| fetched.map(Zip::from)).collect();
+                deploy_jobs_from(ctx, &aws, &jobs, &options, ZipSource::Fetched(zips)).await
+            }
+            _ => deploy_jobs(ctx, &aws, &jobs, &options).await,
+        };
         if self.smoke {
             smoke_outcomes(&aws, &mut results, &agents).await;
         }
@@ -167,11 +217,25 @@ impl Job {
     }
 }
 
-/// A code zip and its SHA-256, computed once: by packaging it, or by reading one built earlier.
+/// A code zip and its SHA-256, computed once: by packaging it, by reading one built earlier, or
+/// by taking another version's (verified against its record).
 struct Zip {
     path: PathBuf,
     sha256: String,
     bytes: u64,
+    /// The version it was taken from, if it was; its temporary file goes with it.
+    source: Option<(crate::records::ArtifactSource, tempfile::TempPath)>,
+}
+
+impl From<crate::source::Fetched> for Zip {
+    fn from(fetched: crate::source::Fetched) -> Zip {
+        Zip {
+            path: fetched.path.to_path_buf(),
+            sha256: fetched.sha256,
+            bytes: fetched.bytes,
+            source: Some((fetched.source, fetched.path)),
+        }
+    }
 }
 
 impl Zip {
@@ -190,7 +254,7 @@ impl Zip {
         })
         .await
         .map_err(|err| anyhow!("hashing {} panicked: {err}", path.display()))??;
-        Ok(Zip { path: path.to_path_buf(), sha256, bytes })
+        Ok(Zip { path: path.to_path_buf(), sha256, bytes, source: None })
     }
 }
 
@@ -199,6 +263,8 @@ struct Run<'a> {
     aws: &'a AwsClients,
     /// The commit being deployed, recorded with each version.
     commit: Option<String>,
+    /// The environment deployed to (recorded with a long-lived runtime's versions).
+    env: String,
     force: bool,
     dry_run: bool,
 }
@@ -219,7 +285,55 @@ pub async fn deploy_agents_with(
     prepared.into_iter().map(|job| job.and_then(|_| deployed.next().expect("one result per job"))).collect()
 }
 
+/// Deploys each of `agents` to `target` from the zip taken for it from another version
+/// ([`crate::source::fetch`], one per agent, in order): the same bytes, not packaged again. One
+/// result per agent, in order, as [`deploy_agents_with`].
+pub async fn deploy_fetched(
+    ctx: &Ctx,
+    aws: &AwsClients,
+    agents: &[Agent],
+    target: Target,
+    fetched: Vec<crate::source::Fetched>,
+) -> Vec<Result<DeployOutcome>> {
+    let prepared: Vec<Result<Job>> = agents.iter().map(|agent| Job::new(&ctx.settings, agent, target)).collect();
+    let mut jobs = Vec::new();
+    let mut zips = Vec::new();
+    for (job, fetched) in prepared.iter().zip(fetched) {
+        if let Ok(job) = job {
+            jobs.push(job.clone());
+            zips.push(Ok(Zip::from(fetched)));
+        }
+    }
+    let mut deployed =
+        deploy_jobs_from(ctx, aws, &jobs, &DeployOptions::default(), ZipSource::Fetched(zips)).await.into_iter();
+    prepared.into_iter().map(|job| job.and_then(|_| deployed.next().expect("one result per job"))).collect()
+}
+
 async fn deploy_jobs(ctx: &Ctx, aws: &AwsClients, jobs: &[Job], options: &DeployOptions) -> Vec<Result<DeployOutcome>> {
+    let source = match &options.package_dir {
+        Some(dir) => ZipSource::Dir(dir),
+        None => ZipSource::Package,
+    };
+    deploy_jobs_from(ctx, aws, jobs, options, source).await
+}
+
+/// Where each job's zip comes from.
+enum ZipSource<'a> {
+    /// Packaged now.
+    Package,
+    /// `<dir>/<agent>.zip`, built earlier.
+    Dir(&'a Path),
+    /// Taken from other versions, one per job, in order (or why it could not be).
+    Fetched(Vec<Result<Zip>>),
+}
+
+async fn deploy_jobs_from(
+    ctx: &Ctx,
+    aws: &AwsClients,
+    jobs: &[Job],
+    options: &DeployOptions,
+    source: ZipSource<'_>,
+) -> Vec<Result<DeployOutcome>> {
     // Before packaging, which may take minutes: a missing bucket fails every agent the same way.
     if !jobs.is_empty()
         && let Err(err) = records::check_bucket(aws).await
@@ -227,12 +341,24 @@ async fn deploy_jobs(ctx: &Ctx, aws: &AwsClients, jobs: &[Job], options: &Deploy
         let text = format!("{err:#}");
         return jobs.iter().map(|_| Err(anyhow!("{text}"))).collect();
     }
-    let run = &Run { aws, commit: records::git_commit(&ctx.root), force: options.force, dry_run: options.dry_run };
-    futures_util::stream::iter(jobs)
-        .map(|job| async move {
-            let zip = match &options.package_dir {
-                Some(dir) => Zip::read(&dir.join(format!("{}.zip", job.agent.name))).await?,
-                None => package(ctx, &job.agent).await?,
+    let run = &Run {
+        aws,
+        commit: records::git_commit(&ctx.root),
+        env: ctx.env_name().to_owned(),
+        force: options.force,
+        dry_run: options.dry_run,
+    };
+    let (fetched, from): (Vec<Option<Result<Zip>>>, Option<&Path>) = match source {
+        ZipSource::Package => (jobs.iter().map(|_| None).collect(), None),
+        ZipSource::Dir(dir) => (jobs.iter().map(|_| None).collect(), Some(dir)),
+        ZipSource::Fetched(zips) => (zips.into_iter().map(Some).collect(), None),
+    };
+    futures_util::stream::iter(jobs.iter().zip(fetched))
+        .map(|(job, fetched)| async move {
+            let zip = match (fetched, from) {
+                (Some(zip), _) => zip?,
+                (None, Some(dir)) => Zip::read(&dir.join(format!("{}.zip", job.agent.name))).await?,
+                (None, None) => package(ctx, &job.agent).await?,
             };
             deploy_job(run, job, &zip).await
         })
@@ -252,7 +378,7 @@ async fn package(ctx: &Ctx, agent: &Agent) -> Result<Zip> {
     .await
     .map_err(|err| anyhow!("packaging {name} panicked: {err}"))?
     .context("packaging failed")?;
-    Ok(Zip { path: report.path, sha256: report.sha256, bytes: report.zipped_bytes })
+    Ok(Zip { path: report.path, sha256: report.sha256, bytes: report.zipped_bytes, source: None })
 }
 
 /// The settings a deploy of `agent` sends (checked by `Job::new`).
@@ -297,7 +423,7 @@ pub async fn deploy_zip(
 ) -> Result<DeployOutcome> {
     let job = Job::new(&ctx.settings, agent, target)?;
     let zip = Zip::read(zip_path).await?;
-    let run = Run { aws, commit: records::git_commit(&ctx.root), force, dry_run };
+    let run = Run { aws, commit: records::git_commit(&ctx.root), env: ctx.env_name().to_owned(), force, dry_run };
     deploy_job(&run, &job, &zip).await
 }
 
@@ -319,6 +445,7 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
         plan: None,
         record_key: None,
         smoke: None,
+        source: zip.source.as_ref().map(|(source, _)| source.clone()),
     };
 
     let mut existing = aws::index::runtime(aws, runtime_name).await?;
@@ -404,7 +531,16 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
         return Ok(outcome);
     }
 
-    progress!("{}: uploading {} bytes to s3://{}/{code_key}", agent.name, zip.bytes, aws.bucket);
+    match &zip.source {
+        Some((source, _)) => progress!(
+            "{}: uploading the {} bytes of {source} (SHA-256 {}) to s3://{}/{code_key}",
+            agent.name,
+            zip.bytes,
+            &zip.sha256[..12],
+            aws.bucket
+        ),
+        None => progress!("{}: uploading {} bytes to s3://{}/{code_key}", agent.name, zip.bytes, aws.bucket),
+    }
     let code_key = records::upload_code(aws, runtime_name, predicted, &zip.path, &zip.sha256).await?;
     let request = RuntimeRequest { agent, runtime_name, desired: &job.desired, code_key: &code_key };
     let made = match &existing {
@@ -434,6 +570,11 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
         config: job.desired.clone(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         deployed_at: records::now_rfc3339(),
+        env: match job.target {
+            Target::Prod => Some(run.env.clone()),
+            Target::Pr(_) => None,
+        },
+        source: zip.source.as_ref().map(|(source, _)| source.clone()),
     };
     // Recorded before the wait, so a version that fails to start still says what it was made from.
     let record_key = records::write_version_record(aws, &record).await?;

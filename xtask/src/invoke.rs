@@ -22,7 +22,7 @@ const SESSION_LENGTH: std::ops::RangeInclusive<usize> = 33..=256;
 const DEFAULT_ENDPOINT: &str = "DEFAULT";
 
 #[derive(clap::Args, Debug, Clone)]
-#[command(group(clap::ArgGroup::new("target").required(true).args(["pr", "prod", "runtime"])))]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["pr", "prod", "env", "runtime"])))]
 pub struct InvokeArgs {
     /// The agent (a directory under agents/); optional with --runtime
     #[arg(value_name = "AGENT", required_unless_present = "runtime")]
@@ -30,11 +30,14 @@ pub struct InvokeArgs {
     /// The agent's runtime of pull request N, on DEFAULT (the PR's latest version)
     #[arg(long, value_name = "N")]
     pub pr: Option<u64>,
-    /// The agent's prod runtime, on the prod endpoint (or --endpoint)
+    /// The agent's prod runtime, on the prod endpoint (or --endpoint); short for --env prod
     #[arg(long)]
     pub prod: bool,
-    /// Endpoint of the prod runtime to call (default: the prod_endpoint setting, `prod`)
-    #[arg(long, value_name = "NAME", requires = "prod")]
+    /// The agent's runtime in this environment, on its endpoint (or --endpoint)
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// Endpoint of the prod (or --env) runtime to call (default: the environment's, `prod`)
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["pr", "runtime"])]
     pub endpoint: Option<String>,
     /// Any runtime, by name, on DEFAULT (or --qualifier)
     #[arg(long, value_name = "NAME")]
@@ -104,6 +107,8 @@ pub struct Invocation {
 
 impl InvokeArgs {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        // An environment's runtimes are in its place; pull requests' and named ones in the workspace's.
+        let ctx = &ctx.chosen(self.env.as_deref(), self.prod)?.unwrap_or_else(|| ctx.for_prs());
         let agent = self.agent(ctx)?;
         let destination = self.destination(ctx, agent.as_ref())?;
         let payload = self.payload(agent.as_ref())?;
@@ -177,7 +182,8 @@ impl InvokeArgs {
         let agent = agent.map(|agent| agent.name.clone());
         let scheme = ctx.settings.scheme();
         let local = if ctx.aws.local { " --local" } else { "" };
-        let destination = match (&agent, self.pr, self.prod, &self.runtime) {
+        let long_lived = self.prod || self.env.is_some();
+        let destination = match (&agent, self.pr, long_lived, &self.runtime) {
             (Some(agent), Some(pr), false, None) => Destination {
                 runtime: scheme.runtime_name(agent, Target::Pr(pr))?,
                 qualifier: DEFAULT_ENDPOINT.to_owned(),
@@ -187,7 +193,7 @@ impl InvokeArgs {
             (Some(agent), None, true, None) => Destination {
                 runtime: scheme.runtime_name(agent, Target::Prod)?,
                 qualifier: self.endpoint.clone().unwrap_or_else(|| ctx.settings.prod_endpoint.clone()),
-                deploy_hint: Some(format!("cargo xtask deploy {agent} --prod{local}")),
+                deploy_hint: Some(format!("cargo xtask deploy {agent} {}{local}", ctx.env_flag())),
                 agent: Some(agent.clone()),
             },
             (_, None, false, Some(runtime)) => Destination {
@@ -196,7 +202,7 @@ impl InvokeArgs {
                 deploy_hint: None,
                 agent: None,
             },
-            _ => bail!("name one target: AGENT --pr N, AGENT --prod, or --runtime NAME"),
+            _ => bail!("name one target: AGENT --pr N, AGENT --prod, AGENT --env NAME, or --runtime NAME"),
         };
         if !crate::naming::is_valid_name(&destination.runtime) {
             bail!(
@@ -256,11 +262,9 @@ pub async fn resolve(aws: &AwsClients, destination: &Destination, local: &str) -
         let endpoints = aws::list_endpoints(aws, &runtime.id).await?;
         let names: Vec<&str> = endpoints.iter().map(|endpoint| endpoint.name()).collect();
         let fix = match (&destination.agent, destination.qualifier.as_str()) {
-            (Some(agent), endpoint)
-                if destination.deploy_hint.as_deref().is_some_and(|hint| hint.contains("--prod")) =>
-            {
+            (Some(agent), endpoint) if let Some(env) = destination.deploy_hint.as_deref().and_then(env_flag) => {
                 format!(
-                    "make a version live on it with `cargo xtask promote {agent} --version N --endpoint {endpoint}{local}`, or pass --endpoint"
+                    "make a version live on it with `cargo xtask promote {agent}{env} --version N --endpoint {endpoint}{local}`, or pass --endpoint"
                 )
             }
             _ => "call one of those with --qualifier".to_owned(),
@@ -288,6 +292,16 @@ pub async fn resolve(aws: &AwsClients, destination: &Destination, local: &str) -
         }
     }
     Ok((runtime.arn, live))
+}
+
+/// Of a deploy hint to a long-lived runtime, the flag promote needs for the same environment
+/// (nothing for prod, its default); `None` for a pull request's hint.
+fn env_flag(hint: &str) -> Option<String> {
+    if hint.contains(" --prod") {
+        return Some(String::new());
+    }
+    let name = hint.split(" --env ").nth(1)?.split_whitespace().next()?;
+    Some(format!(" --env {name}"))
 }
 
 /// One InvokeAgentRuntime call.
@@ -529,6 +543,7 @@ mod tests {
             agent: Some("bot".into()),
             pr: Some(1),
             prod: false,
+            env: None,
             endpoint: None,
             runtime: None,
             qualifier: None,

@@ -24,6 +24,7 @@ pub mod runtime_config;
 mod select;
 pub mod settings;
 pub mod smoke;
+pub mod source;
 pub mod status;
 #[cfg(test)]
 mod tidy;

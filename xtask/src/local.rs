@@ -85,11 +85,16 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         region: ctx.settings.region.clone(),
     };
     let stack = LocalStack::start_with_log(config, true).await?;
+    // Every environment's bucket, so that xtask and SDKs pointed at the stack find each one.
+    let buckets = crate::connect::local_buckets(ctx)?;
+    for bucket in &buckets {
+        stack.ensure_bucket(bucket).await?;
+    }
     stack.set_agent_host(AgentHost { idle_timeout: args.idle_timeout.map(Duration::from_secs), ..agent_host(ctx) });
     // Listen for signals before announcing readiness: a supervisor may stop us as soon as it has read
     // the exports, and a signal without a handler would end the process before a clean shutdown.
     let stop = StopSignals::listen()?;
-    progress!("local: state in {}", stack.dir().display());
+    progress!("local: state in {}; buckets {}", stack.dir().display(), buckets.join(", "));
     progress!("local: S3 at {}, AgentCore control plane at {}", stack.s3_endpoint(), stack.control_endpoint());
     progress!(
         "local: AgentCore data plane at {}, Bedrock runtime stand-in at {}",

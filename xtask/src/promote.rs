@@ -29,7 +29,10 @@ pub struct PromoteArgs {
     /// Version to make live
     #[arg(long, value_name = "N")]
     pub(crate) version: u32,
-    /// Endpoint to move (default: the prod_endpoint setting, `prod`)
+    /// The environment whose runtime to promote in (default: prod)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) env: Option<String>,
+    /// Endpoint to move (default: the environment's, the prod_endpoint setting, `prod`)
     #[arg(long, value_name = "NAME")]
     pub(crate) endpoint: Option<String>,
     /// Refuse unless the endpoint currently serves this version (compare and set)
@@ -48,6 +51,7 @@ pub struct PromoteArgs {
 
 impl PromoteArgs {
     pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
+        let ctx = &ctx.for_env(self.env.as_deref().unwrap_or(crate::settings::PROD))?;
         let agents = self.selection.resolve(ctx)?;
         let endpoint = self.endpoint.clone().unwrap_or_else(|| ctx.settings.prod_endpoint.clone());
         check_endpoint(&endpoint)?;
@@ -85,7 +89,10 @@ impl PromoteArgs {
 pub struct RollbackArgs {
     #[command(flatten)]
     pub(crate) selection: Selection,
-    /// Endpoint to move back (default: the prod_endpoint setting, `prod`)
+    /// The environment whose runtime to roll back (default: prod)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) env: Option<String>,
+    /// Endpoint to move back (default: the environment's, the prod_endpoint setting, `prod`)
     #[arg(long, value_name = "NAME")]
     pub(crate) endpoint: Option<String>,
     /// Version to go back to (default: the one served before the last promotion)
@@ -101,6 +108,7 @@ pub struct RollbackArgs {
 
 impl RollbackArgs {
     pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
+        let ctx = &ctx.for_env(self.env.as_deref().unwrap_or(crate::settings::PROD))?;
         let agents = self.selection.resolve(ctx)?;
         let endpoint = self.endpoint.clone().unwrap_or_else(|| ctx.settings.prod_endpoint.clone());
         check_endpoint(&endpoint)?;

@@ -34,9 +34,12 @@ const DEFAULT_TARGET: Target = Target::Prod;
 pub struct PruneArgs {
     #[command(flatten)]
     pub(crate) selection: Selection,
-    /// Prune each agent's long-lived prod runtime (the default)
-    #[arg(long)]
+    /// Prune each agent's long-lived prod runtime (the default; short for --env prod)
+    #[arg(long, conflicts_with = "env")]
     pub(crate) prod: bool,
+    /// Prune each agent's runtime of this environment (its region, account and names)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) env: Option<String>,
     /// Keep the newest N versions, besides those an endpoint or a rollback needs (default: the
     /// prune_keep setting, 10)
     #[arg(long, value_name = "N")]
@@ -53,7 +56,13 @@ impl PruneArgs {
     pub(crate) async fn run(self, ctx: &Ctx) -> Result<()> {
         let agents = self.selection.resolve(ctx)?;
         let keep = self.keep.unwrap_or_else(|| default_keep(&ctx.settings));
-        let target = if self.prod { Target::Prod } else { DEFAULT_TARGET };
+        // The environment's place and names: `--env NAME`, else prod (`--prod`, the default).
+        let env = match (&self.env, self.prod) {
+            (Some(name), false) => name.as_str(),
+            _ => crate::settings::PROD,
+        };
+        let ctx = &ctx.for_env(env)?;
+        let target = DEFAULT_TARGET;
         // Every runtime name is checked before the first call.
         let runtimes = agents
             .iter()

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::agents::{AllowedPort, JwtAuthorizer, Lifecycle, Resources, Vpc};
 use crate::aws::{AwsClients, error_code, explain, http_status};
 use crate::naming::Target;
+pub use crate::report::ArtifactSource;
 use crate::report::PromotionKind;
 
 /// The settings a version was deployed with: equal settings and an equal zip mean "up to date".
@@ -86,6 +87,25 @@ pub struct VersionRecord {
     pub(crate) config: DeployedConfig,
     pub tool_version: String,
     pub(crate) deployed_at: String,
+    /// The environment whose long-lived runtime made this version (none for a pull request's; a
+    /// long-lived runtime's record older than environments is `prod`'s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// Where the zip came from when the version was made from another version's zip (`deploy
+    /// --from-env`, `--from-pr`, a chain's approval) rather than packaged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ArtifactSource>,
+}
+
+impl VersionRecord {
+    /// The environment of a long-lived runtime's version, `prod` for records older than
+    /// environments; `None` for a pull request's version.
+    pub fn environment(&self) -> Option<&str> {
+        match self.target {
+            Target::Prod => Some(self.env.as_deref().unwrap_or(crate::settings::PROD)),
+            Target::Pr(_) => None,
+        }
+    }
 }
 
 /// One move of a named endpoint (promotion or rollback).

@@ -23,7 +23,7 @@ use crate::output::GithubFiles;
 
 pub(crate) use cleanup::{CleanupAction, CleanupOutcome};
 pub(crate) use deploy::DeployStatus;
-pub use deploy::{DeployAction, DeployOutcome};
+pub use deploy::{ArtifactSource, DeployAction, DeployOutcome};
 pub(crate) use plan::Plan;
 pub(crate) use promote::PromotionKind;
 pub use promote::{PromoteAction, PromoteOutcome, PromoteSmoke};
@@ -397,6 +397,7 @@ mod tests {
             plan: None,
             record_key: Some(format!("{runtime}/v{version}/record.json")),
             smoke: None,
+            source: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Project settings: read once from `[workspace.metadata.agentcore]`, overridden by flags and env vars.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -88,6 +89,83 @@ pub struct Settings {
     pub(crate) vpc: Option<Vpc>,
     #[serde(default = "default_prune_keep")]
     pub prune_keep: u32,
+    /// Named environments (`[workspace.metadata.agentcore.environments.<name>]`), as written. With
+    /// none, there is one: `prod`, made of the keys above, exactly as before environments existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) environments: BTreeMap<String, EnvironmentTable>,
+    /// The environments a release goes through, in order: a merge deploys to the first and makes
+    /// its version live there; each approval promotes the same bytes to the next. Empty: today's
+    /// single-`prod` flow (a merge adds a prod version, an approval makes it live).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) environments_chain: Vec<String>,
+}
+
+/// The environment that always exists: the workspace keys make it, unless a table overrides them.
+pub const PROD: &str = "prod";
+
+/// Longest environment name: it becomes part of runtime names, which have 48 characters at most.
+const ENV_NAME_MAX: usize = 24;
+
+/// One `[workspace.metadata.agentcore.environments.<name>]` table as written: each key left out
+/// is the workspace setting of the same meaning.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EnvironmentTable {
+    /// Region of its runtimes and bucket (default: `region`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) region: Option<String>,
+    /// Bucket of its code zips and records (default: `bucket`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) bucket: Option<String>,
+    /// Execution role of its runtimes (default: `role_arn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) role_arn: Option<String>,
+    /// Its long-lived target in runtime names, the `{target}` of `runtime_name` (default: the
+    /// environment's name; for `prod`, `prod_runtime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) target: Option<String>,
+    /// Its runtime name scheme (default: `runtime_name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) runtime_name: Option<String>,
+    /// The endpoint that promotion moves (default: `prod_endpoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) endpoint: Option<String>,
+    /// AWS shared-config profile its calls use (default: `--profile`, AWS_PROFILE, the standard chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) profile: Option<String>,
+    /// A role to assume (with STS, from the credentials found otherwise) for its calls: another
+    /// account's deploy role, say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) assume_role_arn: Option<String>,
+}
+
+/// An environment with every key resolved: what a command with `--env NAME` works on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Environment {
+    pub name: String,
+    pub region: String,
+    pub bucket: String,
+    pub role_arn: String,
+    /// The `{target}` of its runtime names.
+    pub target: String,
+    /// Its runtime name scheme.
+    pub runtime_name: String,
+    /// The endpoint promotion moves.
+    pub endpoint: String,
+    pub profile: Option<String>,
+    pub assume_role_arn: Option<String>,
+}
+
+impl Environment {
+    /// Its runtime naming scheme: the long-lived runtimes are its `target`, pull requests' the usual `pr_<N>`.
+    pub fn scheme(&self) -> crate::naming::Scheme {
+        crate::naming::Scheme::new(&self.runtime_name, &self.target).expect("validated when the settings were loaded")
+    }
+
+    /// Where its calls go: environments at the same place share runtimes' names, so their targets must differ.
+    pub(crate) fn location(&self) -> (&str, Option<&str>, Option<&str>) {
+        (&self.region, self.profile.as_deref(), self.assume_role_arn.as_deref())
+    }
 }
 
 /// `[vpc]` of `agent.toml`, or of the workspace settings: the runtime's network interfaces go into
@@ -143,6 +221,13 @@ impl Settings {
                 "the section is missing: add it with region, bucket, role_arn, python_runtime, platform, prod_runtime and uv_version (see docs/configuration.md, \"Settings\")"
             )
         };
+        // Each environment's table on its own first, so that an error names the environment.
+        if let Some(environments) = table.get("environments").and_then(|value| value.as_object()) {
+            for (name, value) in environments {
+                serde_json::from_value::<EnvironmentTable>(value.clone())
+                    .map_err(|err| anyhow::anyhow!("environments.{name}: {err}"))?;
+            }
+        }
         serde_json::from_value(table.clone()).map_err(|err| anyhow::anyhow!("{err}"))
     }
 
@@ -197,20 +282,13 @@ impl Settings {
                 self.platform
             );
         }
-        let bucket_ok = (3..=63).contains(&self.bucket.len())
-            && self.bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-            && !self.bucket.starts_with(['.', '-'])
-            && !self.bucket.ends_with(['.', '-']);
-        if !bucket_ok {
+        if !check_bucket_name(&self.bucket) {
             bail!(
                 "bucket `{}` is not a valid S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens (--bucket, AGENTCORE_BUCKET)",
                 self.bucket
             );
         }
-        let role_ok = self.role_arn.starts_with("arn:aws")
-            && self.role_arn.contains(":iam::")
-            && self.role_arn.contains(":role/");
-        if !role_ok {
+        if !is_role_arn(&self.role_arn) {
             bail!(
                 "role_arn `{}` is not an IAM role ARN such as arn:aws:iam::123456789012:role/AgentCoreRuntimeRole (--role-arn, AGENTCORE_ROLE_ARN)",
                 self.role_arn
@@ -226,7 +304,112 @@ impl Settings {
         if self.prod_endpoint == "DEFAULT" {
             bail!("prod_endpoint cannot be DEFAULT: AgentCore moves DEFAULT to every new version by itself");
         }
+        self.validate_environments()
+    }
+
+    /// Every environment resolves to valid settings, no two of them could make the same runtime,
+    /// and the chain names known environments.
+    fn validate_environments(&self) -> Result<()> {
+        for name in self.environments.keys() {
+            check_environment_name(name)?;
+        }
+        let environments = self.environments()?;
+        for (index, env) in environments.iter().enumerate() {
+            for other in &environments[..index] {
+                if other.location() == env.location() && other.target == env.target {
+                    bail!(
+                        "environments {} and {} both name their runtimes with target `{}` in region {} with the same \
+                         credentials, so they would share runtimes; give one another `target` (or another region, \
+                         profile or assume_role_arn)",
+                        other.name,
+                        env.name,
+                        env.target,
+                        env.region
+                    );
+                }
+            }
+        }
+        let chain = &self.environments_chain;
+        if chain.len() == 1 {
+            bail!(
+                "environments_chain lists one environment, `{}`; a chain has at least two (a merge goes live on the first, \
+                 each approval promotes the same bytes to the next): leave it out for the single-prod flow",
+                chain[0]
+            );
+        }
+        if chain.len() > 2 {
+            bail!(
+                "environments_chain lists {} environments; the workflows promote along two for now (a merge goes live on \
+                 the first, an approval promotes its bytes to the second): list two, and promote further by hand with \
+                 `cargo xtask deploy --env NAME --from-env NAME`",
+                chain.len()
+            );
+        }
+        for (index, name) in chain.iter().enumerate() {
+            self.environment(name).with_context(|| "in environments_chain")?;
+            if chain[..index].contains(name) {
+                bail!("environments_chain lists `{name}` twice; each environment comes once");
+            }
+        }
         Ok(())
+    }
+
+    /// The names of the environments: `prod`, and those of the `environments` table, sorted.
+    pub fn environment_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.environments.keys().cloned().collect();
+        if !names.iter().any(|name| name == PROD) {
+            names.push(PROD.to_owned());
+        }
+        names.sort();
+        names
+    }
+
+    /// Every environment, resolved and checked, in name order.
+    pub fn environments(&self) -> Result<Vec<Environment>> {
+        self.environment_names().iter().map(|name| self.environment(name)).collect()
+    }
+
+    /// The environment called `name`, its keys defaulted from the workspace's and checked; an
+    /// unknown name is refused with the known ones.
+    pub fn environment(&self, name: &str) -> Result<Environment> {
+        let table = match self.environments.get(name) {
+            Some(table) => table.clone(),
+            None if name == PROD => EnvironmentTable::default(),
+            None => bail!(
+                "there is no environment `{name}`; the known ones are {} (add [workspace.metadata.agentcore.environments.{}] to define it)",
+                self.environment_names().join(", "),
+                if is_environment_name(name) { name } else { "NAME" }
+            ),
+        };
+        let env = Environment {
+            name: name.to_owned(),
+            region: table.region.unwrap_or_else(|| self.region.clone()),
+            bucket: table.bucket.unwrap_or_else(|| self.bucket.clone()),
+            role_arn: table.role_arn.unwrap_or_else(|| self.role_arn.clone()),
+            target: table
+                .target
+                .unwrap_or_else(|| if name == PROD { self.prod_runtime.clone() } else { name.to_owned() }),
+            runtime_name: table.runtime_name.unwrap_or_else(|| self.runtime_name.clone()),
+            endpoint: table.endpoint.unwrap_or_else(|| self.prod_endpoint.clone()),
+            profile: table.profile,
+            assume_role_arn: table.assume_role_arn,
+        };
+        check_environment(&env).with_context(|| format!("in environment `{name}`"))?;
+        Ok(env)
+    }
+
+    /// These settings as a command of `env` sees them: its region, bucket, role, naming and
+    /// endpoint in place of the workspace's. The implicit `prod` gives the settings back unchanged.
+    pub fn for_environment(&self, env: &Environment) -> Settings {
+        Settings {
+            region: env.region.clone(),
+            bucket: env.bucket.clone(),
+            role_arn: env.role_arn.clone(),
+            prod_runtime: env.target.clone(),
+            runtime_name: env.runtime_name.clone(),
+            prod_endpoint: env.endpoint.clone(),
+            ..self.clone()
+        }
     }
 
     /// The runtime naming scheme of these settings.
@@ -234,6 +417,77 @@ impl Settings {
         crate::naming::Scheme::new(&self.runtime_name, &self.prod_runtime)
             .expect("validated when the settings were loaded")
     }
+}
+
+fn is_environment_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= ENV_NAME_MAX
+        && bytes[0].is_ascii_lowercase()
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        && !name.starts_with("pr_")
+}
+
+fn check_environment_name(name: &str) -> Result<()> {
+    if !is_environment_name(name) {
+        bail!(
+            "environment name `{name}` is not valid: a lowercase letter, then up to {} lowercase letters, digits or \
+             underscores, not starting with `pr_` (it names runtimes, as their target by default)",
+            ENV_NAME_MAX - 1
+        );
+    }
+    Ok(())
+}
+
+fn check_bucket_name(bucket: &str) -> bool {
+    (3..=63).contains(&bucket.len())
+        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && !bucket.starts_with(['.', '-'])
+        && !bucket.ends_with(['.', '-'])
+}
+
+fn is_role_arn(arn: &str) -> bool {
+    arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/")
+}
+
+/// The checks of [`Settings::validate`], for the keys an environment resolves.
+fn check_environment(env: &Environment) -> Result<()> {
+    let region_ok =
+        !env.region.is_empty() && env.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !region_ok {
+        bail!("region `{}` is not an AWS region such as eu-west-1", env.region);
+    }
+    if !check_bucket_name(&env.bucket) {
+        bail!(
+            "bucket `{}` is not a valid S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens",
+            env.bucket
+        );
+    }
+    if !is_role_arn(&env.role_arn) {
+        bail!(
+            "role_arn `{}` is not an IAM role ARN such as arn:aws:iam::123456789012:role/AgentCoreRuntimeRole",
+            env.role_arn
+        );
+    }
+    if !crate::naming::is_valid_name(&env.target) || env.target.starts_with("pr_") {
+        bail!("target `{}` must be a letter then letters, digits or underscores, and not start with `pr_`", env.target);
+    }
+    crate::naming::Scheme::new(&env.runtime_name, &env.target)?;
+    if !crate::naming::is_valid_name(&env.endpoint) || env.endpoint == "DEFAULT" {
+        bail!(
+            "endpoint `{}` is not a valid endpoint name: a letter then up to 47 letters, digits or underscores, and not DEFAULT",
+            env.endpoint
+        );
+    }
+    if env.profile.as_deref().is_some_and(str::is_empty) {
+        bail!("profile is empty: name an AWS shared-config profile, or leave the key out");
+    }
+    if let Some(role) = &env.assume_role_arn
+        && !is_role_arn(role)
+    {
+        bail!("assume_role_arn `{role}` is not an IAM role ARN such as arn:aws:iam::210987654321:role/AgentCoreDeploy");
+    }
+    Ok(())
 }
 
 /// AgentCore's published lifecycle of each Python runtime: (runtime, deprecated from, updates
@@ -420,6 +674,134 @@ mod tests {
         assert!(err.unwrap_err().to_string().contains("--role-arn"));
         let err = settings.with_overrides(&SettingsArgs { platform_version: Some("V3".into()), ..Default::default() });
         assert!(err.unwrap_err().to_string().contains("use one of V1, V2 (--platform-version"));
+    }
+
+    #[test]
+    fn without_environments_there_is_the_implicit_prod() {
+        let settings = Settings::from_metadata(&metadata()).unwrap();
+        assert_eq!(settings.environment_names(), ["prod"]);
+        let prod = settings.environment("prod").unwrap();
+        assert_eq!(
+            prod,
+            Environment {
+                name: "prod".into(),
+                region: "eu-west-1".into(),
+                bucket: "my-bucket".into(),
+                role_arn: "arn:aws:iam::123456789012:role/R".into(),
+                target: "prod".into(),
+                runtime_name: "{agent}_{target}".into(),
+                endpoint: "prod".into(),
+                profile: None,
+                assume_role_arn: None,
+            }
+        );
+        // The implicit prod is the workspace settings, unchanged.
+        assert_eq!(settings.for_environment(&prod), settings);
+        // Serialized, settings without environments read as before.
+        let json = serde_json::to_value(&settings).unwrap();
+        assert!(json.get("environments").is_none() && json.get("environments_chain").is_none(), "{json}");
+        let err = settings.environment("staging").unwrap_err().to_string();
+        assert!(err.contains("there is no environment `staging`; the known ones are prod"), "{err}");
+        assert!(err.contains("[workspace.metadata.agentcore.environments.staging]"), "{err}");
+    }
+
+    fn with_environments() -> serde_json::Value {
+        let mut value = metadata();
+        value["agentcore"]["environments"] = serde_json::json!({
+            "staging": {"bucket": "staging-bucket", "profile": "staging"},
+            "prod": {
+                "region": "us-east-2", "bucket": "prod-bucket", "role_arn": "arn:aws:iam::210987654321:role/P",
+                "target": "live", "runtime_name": "{target}_{agent}", "endpoint": "main",
+                "assume_role_arn": "arn:aws:iam::210987654321:role/Deploy"
+            }
+        });
+        value["agentcore"]["environments_chain"] = serde_json::json!(["staging", "prod"]);
+        value
+    }
+
+    #[test]
+    fn environments_default_to_the_workspace_keys() {
+        let settings = Settings::from_metadata(&with_environments()).unwrap();
+        settings.validate().unwrap();
+        assert_eq!(settings.environment_names(), ["prod", "staging"]);
+        assert_eq!(settings.environments_chain, ["staging", "prod"]);
+        let staging = settings.environment("staging").unwrap();
+        assert_eq!(
+            (staging.region.as_str(), staging.bucket.as_str(), staging.target.as_str(), staging.endpoint.as_str()),
+            ("eu-west-1", "staging-bucket", "staging", "prod")
+        );
+        assert_eq!(staging.profile.as_deref(), Some("staging"));
+        assert_eq!(staging.scheme().runtime_name("bot", crate::naming::Target::Prod).unwrap(), "bot_staging");
+        let prod = settings.environment("prod").unwrap();
+        assert_eq!(prod.scheme().runtime_name("bot", crate::naming::Target::Prod).unwrap(), "live_bot");
+        assert_eq!(prod.assume_role_arn.as_deref(), Some("arn:aws:iam::210987654321:role/Deploy"));
+        let effective = settings.for_environment(&prod);
+        assert_eq!(
+            (effective.region.as_str(), effective.bucket.as_str(), effective.prod_endpoint.as_str()),
+            ("us-east-2", "prod-bucket", "main")
+        );
+        assert_eq!(effective.scheme().runtime_name("bot", crate::naming::Target::Pr(3)).unwrap(), "pr_3_bot");
+        // Flags override the defaults environments inherit, never what an environment sets itself.
+        let overridden = settings
+            .with_overrides(&SettingsArgs { bucket: Some("flag-bucket".into()), ..Default::default() })
+            .unwrap();
+        assert_eq!(overridden.environment("prod").unwrap().bucket, "prod-bucket");
+        assert_eq!(overridden.environment("staging").unwrap().bucket, "staging-bucket");
+        let mut value = with_environments();
+        value["agentcore"]["environments"]["staging"] = serde_json::json!({});
+        let settings = Settings::from_metadata(&value)
+            .unwrap()
+            .with_overrides(&SettingsArgs { bucket: Some("flag-bucket".into()), ..Default::default() })
+            .unwrap();
+        assert_eq!(settings.environment("staging").unwrap().bucket, "flag-bucket");
+    }
+
+    #[test]
+    fn environments_are_checked() {
+        let refused = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut value = with_environments();
+            edit(&mut value["agentcore"]);
+            match Settings::from_metadata(&value) {
+                Err(err) => format!("{err:#}"),
+                Ok(settings) => format!("{:#}", settings.validate().unwrap_err()),
+            }
+        };
+        let err = refused(&|table| table["environments"]["staging"]["bukket"] = "x".into());
+        assert!(err.starts_with("environments.staging: unknown field `bukket`"), "{err}");
+        let err = refused(&|table| table["environments"]["Staging-1"] = serde_json::json!({}));
+        assert!(err.contains("environment name `Staging-1` is not valid"), "{err}");
+        let err = refused(&|table| table["environments"]["pr_2"] = serde_json::json!({}));
+        assert!(err.contains("environment name `pr_2` is not valid"), "{err}");
+        let err = refused(&|table| table["environments"]["staging"]["bucket"] = "Bad_Bucket".into());
+        assert!(err.contains("in environment `staging`: bucket `Bad_Bucket` is not a valid S3 bucket name"), "{err}");
+        let err = refused(&|table| table["environments"]["staging"]["assume_role_arn"] = "role".into());
+        assert!(err.contains("assume_role_arn `role` is not an IAM role ARN"), "{err}");
+        let err = refused(&|table| table["environments"]["staging"]["endpoint"] = "DEFAULT".into());
+        assert!(err.contains("endpoint `DEFAULT` is not a valid endpoint name"), "{err}");
+        let err = refused(&|table| table["environments"]["staging"]["target"] = "pr_1".into());
+        assert!(err.contains("target `pr_1` must be"), "{err}");
+        let err = refused(&|table| table["environments"]["staging"]["runtime_name"] = "{agent}".into());
+        assert!(err.contains("in environment `staging`: runtime_name `{agent}`"), "{err}");
+        // Two environments that would name the same runtimes in the same place.
+        let err = refused(&|table| {
+            table["environments"]["qa"] = serde_json::json!({"target": "staging", "profile": "staging"});
+        });
+        assert!(err.contains("environments qa and staging both name their runtimes with target `staging`"), "{err}");
+        // The same target elsewhere is another runtime.
+        let mut value = with_environments();
+        value["agentcore"]["environments"]["qa"] = serde_json::json!({"target": "staging", "region": "eu-north-1"});
+        Settings::from_metadata(&value).unwrap().validate().unwrap();
+        let err = refused(&|table| table["environments_chain"] = serde_json::json!(["staging", "qa"]));
+        assert!(err.contains("in environments_chain: there is no environment `qa`"), "{err}");
+        let err = refused(&|table| table["environments_chain"] = serde_json::json!(["prod"]));
+        assert!(err.contains("environments_chain lists one environment"), "{err}");
+        let err = refused(&|table| table["environments_chain"] = serde_json::json!(["staging", "staging"]));
+        assert!(err.contains("lists `staging` twice"), "{err}");
+        let err = refused(&|table| {
+            table["environments"]["qa"] = serde_json::json!({});
+            table["environments_chain"] = serde_json::json!(["qa", "staging", "prod"]);
+        });
+        assert!(err.contains("environments_chain lists 3 environments; the workflows promote along two"), "{err}");
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub struct StatusArgs {
     /// prune_keep setting, 10)
     #[arg(long, value_name = "N", requires = "versions")]
     pub(crate) keep: Option<u32>,
+    /// The runtimes in this environment's region and account (default: the workspace's, where
+    /// pull requests' runtimes are)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) env: Option<String>,
 }
 
 impl StatusArgs {
@@ -40,9 +44,31 @@ impl StatusArgs {
                 Some(self.selection.resolve(ctx)?.into_iter().map(|agent| agent.name).collect::<Vec<_>>())
             };
         let keep = self.versions.then(|| self.keep.unwrap_or_else(|| crate::prune::default_keep(&ctx.settings)));
+        let ctx = &match &self.env {
+            Some(name) => ctx.for_env(name)?,
+            None => ctx.for_prs(),
+        };
         let (aws, _stack) = crate::connect::connect(ctx).await?;
-        status_with(&ctx.settings, &aws, agents.as_deref(), keep).await?.publish(ctx.json, &ctx.github)
+        let schemes = schemes(ctx)?;
+        status_of(&ctx.settings, &schemes, &aws, agents.as_deref(), keep).await?.publish(ctx.json, &ctx.github)
     }
+}
+
+/// The naming schemes of the runtimes `ctx`'s place holds: its own, then every other
+/// environment's in the same region and account, each with the name its long-lived target shows.
+fn schemes(ctx: &Ctx) -> Result<Vec<(crate::naming::Scheme, String)>> {
+    let mut schemes = vec![(ctx.settings.scheme(), ctx.settings.prod_runtime.clone())];
+    // Pull requests' place: the workspace's region with the credentials found, no profile or role of its own.
+    let (profile, role) =
+        ctx.env.as_ref().map(|env| (env.profile.clone(), env.assume_role_arn.clone())).unwrap_or_default();
+    for env in ctx.workspace().environments()? {
+        let same_place = (env.region.as_str(), env.profile.as_deref(), env.assume_role_arn.as_deref())
+            == (ctx.settings.region.as_str(), profile.as_deref(), role.as_deref());
+        if same_place && env.target != ctx.settings.prod_runtime {
+            schemes.push((env.scheme(), env.target.clone()));
+        }
+    }
+    Ok(schemes)
 }
 
 /// The project's runtimes (those the naming scheme made), limited to `agents` when given.
@@ -51,26 +77,38 @@ pub async fn status(settings: &Settings, aws: &AwsClients, agents: Option<&[Stri
 }
 
 /// [`status`], and with `protected_keep` (`--versions`) why `prune` keeping that many would keep
-/// each version of the prod runtimes: the protection rule of `crate::prune`, the one prune applies.
+/// each version of the long-lived runtimes: the protection rule of `crate::prune`, the one prune applies.
 pub async fn status_with(
     settings: &Settings,
     aws: &AwsClients,
     agents: Option<&[String]>,
     protected_keep: Option<u32>,
 ) -> Result<StatusReport> {
-    let scheme = settings.scheme();
+    status_of(settings, &[(settings.scheme(), settings.prod_runtime.clone())], aws, agents, protected_keep).await
+}
+
+/// [`status_with`] of the runtimes any of `schemes` made, each scheme with the name its long-lived
+/// target shows.
+async fn status_of(
+    settings: &Settings,
+    schemes: &[(crate::naming::Scheme, String)],
+    aws: &AwsClients,
+    agents: Option<&[String]>,
+    protected_keep: Option<u32>,
+) -> Result<StatusReport> {
     let all = aws::index::runtimes(aws).await?;
     let mut ours: Vec<(String, String, bool, aws::index::RuntimeSummary)> = all
         .iter()
         .filter_map(|runtime| {
-            let (agent, target) = scheme.parse(&runtime.name)?;
+            let (agent, target, shown) =
+                schemes.iter().find_map(|(scheme, name)| scheme.parse(&runtime.name).map(|(a, t)| (a, t, name)))?;
             if agents.is_some_and(|agents| !agents.contains(&agent)) {
                 return None;
             }
             let long_lived = target == crate::naming::Target::Prod;
             let target = match target {
                 crate::naming::Target::Pr(number) => format!("pr_{number}"),
-                crate::naming::Target::Prod => settings.prod_runtime.clone(),
+                crate::naming::Target::Prod => shown.clone(),
             };
             Some((agent, target, long_lived, runtime.clone()))
         })

@@ -10,7 +10,9 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
-use super::{DEFAULT_BOT_LOGIN, EventArgs, clients, delete_pr_runtimes, event, metadata, render, supersede, write_out};
+use super::{
+    DEFAULT_BOT_LOGIN, EventArgs, Flow, connect_flow, delete_pr_runtimes, event, metadata, render, supersede, write_out,
+};
 use crate::agents;
 use crate::aws::AwsClients;
 use crate::context::Ctx;
@@ -86,17 +88,20 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
         .collect();
     let listed: Vec<event::ListedIssue> = event::read_listing(open_issues, "open deployment issues")?;
     let all = agents::discover(&ctx.root, &ctx.settings)?;
-    let (aws, _stack) = clients(ctx, aws).await?;
+    let flow = Flow::of(ctx)?;
+    let connected = connect_flow(&flow, aws).await?;
 
     let sweep =
         supersede::Sweep { bot_login: &args.bot_login, promoted: None, open_pulls: &open, dry_run: args.dry_run };
-    let issues = supersede::sweep(ctx, &aws, &all, &listed, &sweep).await;
+    let issues = Box::pin(supersede::sweep(&flow, &connected, &all, &listed, &sweep)).await;
+    // Pull requests' runtimes, in their own place.
+    let (ctx, aws) = (&flow.prs, &connected.prs);
     let superseded: Vec<u64> =
         issues.iter().filter(|issue| issue.fate == IssueFate::Superseded).map(|issue| issue.issue).collect();
     let protected = protected_prs(&listed, &args.bot_login, &superseded);
 
     let scheme = ctx.settings.scheme();
-    let runtimes = crate::aws::index::runtimes(&aws).await?;
+    let runtimes = crate::aws::index::runtimes(aws).await?;
     let mut stale: Vec<u64> = runtimes
         .iter()
         .filter_map(|runtime| match scheme.parse(&runtime.name) {
@@ -113,12 +118,12 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
     stale.sort_unstable();
     stale.dedup();
     // The same listing again, from the index: one listing for the whole sweep.
-    let deleted = delete_pr_runtimes(&ctx.settings, &aws, &stale, args.dry_run).await?;
+    let deleted = delete_pr_runtimes(&ctx.settings, aws, &stale, args.dry_run).await?;
 
     let idle_days = ctx.settings.idle_preview_days;
     let mut idle = Vec::new();
     for (pr, days) in idle_pulls(&scheme, &runtimes, &open, idle_days, SystemTime::now()) {
-        let gone = delete_pr_runtimes(&ctx.settings, &aws, &[pr], args.dry_run).await?;
+        let gone = delete_pr_runtimes(&ctx.settings, aws, &[pr], args.dry_run).await?;
         if !gone.is_empty() {
             idle.push(IdlePreview { pr, idle_days: days, deleted: gone });
         }
@@ -128,7 +133,7 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
         args.superseded_dir.as_deref(),
         &issues,
         None,
-        &ctx.settings.prod_endpoint,
+        &flow.approve.settings.prod_endpoint,
         args.dry_run,
     )?;
     if let Some(dir) = args.idle_dir.as_deref()
@@ -160,16 +165,29 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
 async fn prune_prod(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<StepReport> {
     let all = agents::discover(&ctx.root, &ctx.settings)?;
     let keep = ctx.settings.prune_keep;
-    let runtimes = all
-        .iter()
-        .map(|agent| Ok((agent.name.clone(), crate::prune::runtime_name(&ctx.settings, &agent.name, Target::Prod)?)))
-        .collect::<Result<Vec<_>>>()?;
+    // Every long-lived place of the release flow: prod, and with a chain its first environment too.
+    let flow = Flow::of(ctx)?;
+    let places: Vec<&Ctx> = if flow.chained() { vec![&flow.merge, &flow.approve] } else { vec![&flow.approve] };
+    let mut runtimes = Vec::new();
+    for place in &places {
+        for agent in &all {
+            runtimes
+                .push((agent.name.clone(), crate::prune::runtime_name(&place.settings, &agent.name, Target::Prod)?));
+        }
+    }
     let results = if keep == 0 {
         progress!("prune_keep is 0: pruning is off");
         vec![]
     } else {
-        let (aws, _stack) = clients(ctx, aws).await?;
-        crate::prune::prune_runtimes(&aws, &runtimes, keep, args.dry_run, ctx.settings.max_parallel).await
+        let connected = connect_flow(&flow, aws).await?;
+        let mut results = Vec::new();
+        for (index, place) in places.iter().enumerate() {
+            let aws = if index == 0 && flow.chained() { &connected.merge } else { &connected.approve };
+            let mine = &runtimes[index * all.len()..(index + 1) * all.len()];
+            results
+                .extend(crate::prune::prune_runtimes(aws, mine, keep, args.dry_run, place.settings.max_parallel).await);
+        }
+        results
     };
     let (mut pruned, mut failures) = (Vec::new(), Vec::new());
     for ((agent, _), result) in runtimes.iter().zip(results) {

@@ -11,6 +11,7 @@ use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::agents::Agent;
+use crate::context::Ctx;
 use crate::naming::{Scheme, Target};
 
 /// Opens the block; the compact JSON follows on the same line, then ` -->`.
@@ -37,6 +38,14 @@ pub struct Metadata {
     pub pr: Option<u64>,
     /// The commit on main that was deployed (40 lowercase hex digits).
     pub commit: String,
+    /// With an `environments_chain`: the environment the approval promotes to. Absent in today's
+    /// single-prod flow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// With an `environments_chain`: the environment whose versions `agents` names, live there
+    /// already; the approval deploys their very zips to `env`. Absent in today's flow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     pub agents: Vec<AgentVersion>,
 }
 
@@ -55,13 +64,20 @@ pub struct AgentVersion {
 pub struct Verified {
     pub pr: Option<u64>,
     pub commit: String,
+    /// The environment the approval makes the versions live in, checked against the settings:
+    /// `prod`, or the chain's second environment.
+    pub env: String,
+    /// With a chain: the environment the versions are of (the chain's first), whose zips the
+    /// approval deploys to `env`.
+    pub from: Option<String>,
     pub agents: Vec<VerifiedAgent>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifiedAgent {
     pub(crate) agent: String,
-    /// The prod runtime, from the naming scheme.
+    /// The runtime whose version the issue names, from the naming scheme: the prod runtime, or with
+    /// a chain the first environment's.
     pub(crate) runtime: String,
     pub version: u32,
     /// This agent's runtime for the pull request, from the naming scheme (it may already be gone).
@@ -154,6 +170,13 @@ pub fn extract(body: &str) -> Result<Metadata> {
     if !is_lower_hex_sha(&metadata.commit) {
         bail!("the metadata block's commit `{}` is not a 40-digit lowercase hex SHA", metadata.commit);
     }
+    for (key, name) in [("env", &metadata.env), ("from", &metadata.from)] {
+        if let Some(name) = name
+            && !(1..=24).contains(&name.len())
+        {
+            bail!("the metadata block's {key} `{}` is not an environment name", name.escape_default());
+        }
+    }
     if metadata.agents.is_empty() || metadata.agents.len() > MAX_AGENTS {
         bail!("the metadata block must list 1 to {MAX_AGENTS} agents, it lists {}", metadata.agents.len());
     }
@@ -167,8 +190,45 @@ fn is_blank(rest: &str) -> bool {
 }
 
 /// Checks a parsed block against the workspace: agents exist, each is listed once, runtime names
-/// are the scheme's own, versions are well formed. Nothing here trusts the body's runtime names.
-pub fn verify(metadata: &Metadata, agents: &[Agent], scheme: &Scheme) -> Result<Verified> {
+/// are the scheme's own, versions are well formed, and the environments are the ones the settings'
+/// flow promotes between (none named in today's single-prod flow; with an `environments_chain`,
+/// from its first to its second). Nothing here trusts the body's runtime or environment names.
+pub fn verify(metadata: &Metadata, agents: &[Agent], ctx: &Ctx) -> Result<Verified> {
+    let flow = super::Flow::of(ctx)?;
+    let named = (metadata.from.as_deref(), metadata.env.as_deref());
+    let (env, from, scheme) = if flow.chained() {
+        let (first, second) = (flow.merge.env_name(), flow.approve.env_name());
+        if named != (Some(first), Some(second)) {
+            bail!(
+                "the metadata block promotes from {} to {}, but the settings' environments_chain promotes from `{first}` to `{second}`",
+                shown(named.0),
+                shown(named.1)
+            );
+        }
+        (second.to_owned(), Some(first.to_owned()), flow.merge.settings.scheme())
+    } else {
+        if named != (None, None) {
+            bail!(
+                "the metadata block promotes from {} to {}, but the settings have no environments_chain: an approval makes prod's own versions live",
+                shown(named.0),
+                shown(named.1)
+            );
+        }
+        (flow.approve.env_name().to_owned(), None, flow.approve.settings.scheme())
+    };
+    let mut verified = verify_agents(metadata, agents, &scheme)?;
+    verified.env = env;
+    verified.from = from;
+    Ok(verified)
+}
+
+/// An environment name of a block as its refusal shows it.
+fn shown(name: Option<&str>) -> String {
+    name.map_or_else(|| "no environment".to_owned(), |name| format!("`{}`", name.escape_default()))
+}
+
+/// [`verify`]'s checks of the agents, their runtime names (made by `scheme`) and versions.
+fn verify_agents(metadata: &Metadata, agents: &[Agent], scheme: &Scheme) -> Result<Verified> {
     let mut seen = BTreeSet::new();
     let mut verified = Vec::new();
     for entry in &metadata.agents {
@@ -184,8 +244,9 @@ pub fn verify(metadata: &Metadata, agents: &[Agent], scheme: &Scheme) -> Result<
         }
         let runtime = scheme.runtime_name(&agent.name, Target::Prod)?;
         if entry.runtime != runtime {
+            let whose = metadata.from.as_deref().unwrap_or("prod");
             bail!(
-                "the metadata block names runtime `{}` for agent `{}`, but its prod runtime is `{runtime}`",
+                "the metadata block names runtime `{}` for agent `{}`, but its {whose} runtime is `{runtime}`",
                 entry.runtime,
                 agent.name
             );
@@ -194,7 +255,13 @@ pub fn verify(metadata: &Metadata, agents: &[Agent], scheme: &Scheme) -> Result<
         let pr_runtime = metadata.pr.map(|pr| scheme.runtime_name(&agent.name, Target::Pr(pr))).transpose()?;
         verified.push(VerifiedAgent { agent: agent.name.clone(), runtime, version, pr_runtime });
     }
-    Ok(Verified { pr: metadata.pr, commit: metadata.commit.clone(), agents: verified })
+    Ok(Verified {
+        pr: metadata.pr,
+        commit: metadata.commit.clone(),
+        env: crate::settings::PROD.to_owned(),
+        from: None,
+        agents: verified,
+    })
 }
 
 #[cfg(test)]
@@ -217,6 +284,8 @@ mod tests {
             v: FORMAT,
             pr: Some(7),
             commit: "a".repeat(40),
+            env: None,
+            from: None,
             agents: vec![AgentVersion { agent: "bot".into(), runtime: "bot_prod".into(), version: "3".into() }],
         };
         let body = format!("# Deploy\n\n{}\n\ntext\n", metadata.render());

@@ -98,6 +98,67 @@ fn read_changed(path: &Path) -> Result<Vec<String>> {
     Ok(text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned).collect())
 }
 
+/// The places a release goes through, as the settings say. Without an `environments_chain`, today's
+/// flow: a merge adds prod versions, not live, and an approval makes them live. With a chain of two,
+/// a merge deploys to the first environment and makes its versions live there, and an approval
+/// deploys their very zips to the second and makes them live. Pull requests' runtimes stay in the
+/// workspace's place either way.
+#[derive(Debug, Clone)]
+pub(crate) struct Flow {
+    /// Where a merge deploys.
+    pub(crate) merge: Ctx,
+    /// Where an approval makes versions live.
+    pub(crate) approve: Ctx,
+    /// Where pull requests' runtimes are.
+    pub(crate) prs: Ctx,
+}
+
+impl Flow {
+    pub(crate) fn of(ctx: &Ctx) -> Result<Flow> {
+        let (merge, approve) = match ctx.workspace().environments_chain.as_slice() {
+            [] => (ctx.for_env(crate::settings::PROD)?, ctx.for_env(crate::settings::PROD)?),
+            [first, second] => (ctx.for_env(first)?, ctx.for_env(second)?),
+            chain => bail!("environments_chain lists {} environments; the workflows promote along two", chain.len()),
+        };
+        Ok(Flow { merge, approve, prs: ctx.for_prs() })
+    }
+
+    /// Whether an approval takes another environment's bytes (a chain) rather than making the
+    /// merged versions themselves live.
+    pub(crate) fn chained(&self) -> bool {
+        self.merge.env_name() != self.approve.env_name()
+    }
+}
+
+/// The clients of each place of a [`Flow`].
+pub(crate) struct Connected {
+    pub(crate) merge: AwsClients,
+    pub(crate) approve: AwsClients,
+    pub(crate) prs: AwsClients,
+    /// Keeps an in-process local stack alive.
+    pub(crate) _guard: Option<crate::connect::LocalGuard>,
+}
+
+/// Clients for every place of `flow`: from the ones the caller gave (tests: one local stack, so one
+/// account, each place with its own bucket), else connected now, once every check has passed.
+/// Places in the same region and account share their clients and the run's listing of runtimes.
+async fn connect_flow(flow: &Flow, given: Option<AwsClients>) -> Result<Connected> {
+    if let Some(aws) = given {
+        let run = aws.new_run();
+        let with = |ctx: &Ctx| AwsClients { bucket: ctx.settings.bucket.clone(), ..run.clone() };
+        return Ok(Connected {
+            merge: with(&flow.merge),
+            approve: with(&flow.approve),
+            prs: with(&flow.prs),
+            _guard: None,
+        });
+    }
+    let (approve, guard) = crate::connect::connect(&flow.approve).await?;
+    let merge = crate::connect::connect_also(&flow.merge, &flow.approve, &approve, guard.as_ref()).await?;
+    let prs = crate::connect::connect_also(&flow.prs, &flow.approve, &approve, guard.as_ref()).await?;
+    Ok(Connected { merge, approve, prs, _guard: guard })
+}
+
 /// Clients given by the caller (tests), else connected now: only once every check has passed.
 /// Either way the step is one run, with its own listing of the runtimes.
 async fn clients(ctx: &Ctx, given: Option<AwsClients>) -> Result<(AwsClients, Option<crate::connect::LocalGuard>)> {

@@ -1,18 +1,25 @@
 //! `github prod-deploy`: a push to the default branch adds prod versions (not live) and renders the
-//! deployment issue that asks to promote them, after recording what it asks for in S3.
+//! deployment issue that asks to promote them, after recording what it asks for in S3. With an
+//! `environments_chain`, the push deploys to the chain's first environment and makes its versions
+//! live there; the issue asks to promote their very zips to the second. Either way the issue says,
+//! per agent, whether the zip is the one the merged pull request's preview ran.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use super::{DEFAULT_BOT_LOGIN, EventArgs, clients, event, metadata, names, read_changed, release, render, write_out};
+use super::{
+    Connected, DEFAULT_BOT_LOGIN, EventArgs, Flow, connect_flow, event, metadata, names, read_changed, release, render,
+    write_out,
+};
 use crate::agents;
+use crate::approval::{self, Direction, Reason, Refusal};
 use crate::aws::AwsClients;
 use crate::context::Ctx;
 use crate::naming::Target;
 use crate::output::github_output;
 use crate::progress;
-use crate::report::{Step, StepReport, StepResult};
+use crate::report::{DeployOutcome, PromotionKind, Step, StepReport, StepResult};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ProdDeployArgs {
@@ -42,6 +49,10 @@ pub struct ProdDeployArgs {
     /// Deploy the zips in DIR (`<agent>.zip`, from `cargo xtask package --out DIR`) instead of packaging
     #[arg(long, value_name = "DIR")]
     pub package_dir: Option<PathBuf>,
+    /// With an environments_chain: smoke-gate each move of the first environment's endpoint as
+    /// `promote` does (without a chain nothing goes live here, and this does nothing)
+    #[arg(long)]
+    pub smoke: bool,
 }
 
 /// The merged pull request of a push, from the commits API; `None` for a direct push.
@@ -107,10 +118,20 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
     if affected.is_empty() {
         return nothing(ctx, pr);
     }
-    let (aws, _stack) = clients(ctx, aws).await?;
-    progress!("{}: deploying {} to prod (not live)", &event.after[..12], names(&affected).join(", "));
+    let flow = Flow::of(ctx)?;
+    let mut connected = connect_flow(&flow, aws).await?;
+    if args.smoke && flow.chained() {
+        crate::deploy::smoke_clients(ctx, &mut connected.merge, connected._guard.as_ref());
+    }
+    let (merge, aws) = (&flow.merge, &connected.merge);
+    let whither = if flow.chained() {
+        format!("{} (live there)", merge.env_name())
+    } else {
+        format!("{} (not live)", merge.env_name())
+    };
+    progress!("{}: deploying {} to {whither}", &event.after[..12], names(&affected).join(", "));
     let options = crate::deploy::DeployOptions { force: false, dry_run: false, package_dir: args.package_dir.clone() };
-    let outcomes = crate::deploy::deploy_agents_with(ctx, &aws, &affected, Target::Prod, &options).await;
+    let outcomes = Box::pin(crate::deploy::deploy_agents_with(merge, aws, &affected, Target::Prod, &options)).await;
     let mut deployed = Vec::new();
     let mut failures = Vec::new();
     for (agent, outcome) in affected.iter().zip(outcomes) {
@@ -128,12 +149,37 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
         github_output(&ctx.github, "issue", "false")?;
         bail!("prod deploy failed, no deployment issue opened; re-run the workflow:\n{}", failures.join("\n"));
     }
+    if flow.chained() {
+        // Boxed: a release's futures are too large for a worker thread's stack.
+        deployed = Box::pin(go_live(&flow, aws, &all, &deployed, args.smoke)).await?;
+    }
+    // A function (and a box) of its own: in debug builds one large async function's poll takes
+    // more of a worker thread's stack than the steps leave.
+    Box::pin(ask(ctx, args, &event, pr, &all, &flow, &connected, deployed)).await
+}
+
+/// The deployment issue for the versions just deployed (or found up to date) that are neither live
+/// (promoted, in a chain) nor asked for by another open issue; its release records written first.
+#[allow(clippy::too_many_arguments)]
+async fn ask(
+    ctx: &Ctx,
+    args: &ProdDeployArgs,
+    event: &event::PushEvent,
+    pr: Option<u64>,
+    all: &[agents::Agent],
+    flow: &Flow,
+    connected: &Connected,
+    deployed: Vec<DeployOutcome>,
+) -> Result<StepReport> {
+    let (merge, aws) = (&flow.merge, &connected.merge);
     // The issue asks to promote every version that is not live yet, whether this run made it or an
     // earlier, failed or replaced run did.
-    let scheme = ctx.settings.scheme();
-    let endpoint = &ctx.settings.prod_endpoint;
+    let endpoint = &flow.approve.settings.prod_endpoint;
+    let from = flow.chained().then(|| merge.env_name().to_owned());
     let asked = match &args.open_issues {
-        Some(path) => requested_versions(&event::read_listing(path, "open deployment issues")?, &args.bot_login),
+        Some(path) => {
+            requested_in(&event::read_listing(path, "open deployment issues")?, &args.bot_login, from.as_deref())
+        }
         None => Vec::new(),
     };
     let mut entries = Vec::new();
@@ -146,7 +192,15 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
         let Some(runtime_id) = &outcome.runtime_id else {
             bail!("deploy of `{}` reported no runtime id", outcome.agent);
         };
-        if crate::aws::live_version(&aws, runtime_id, endpoint).await? == Some(number) {
+        let live = match &from {
+            None => crate::aws::live_version(aws, runtime_id, endpoint).await? == Some(number),
+            Some(from) => {
+                let promoted =
+                    release::promoted_from(&flow.approve, &connected.approve, &outcome.agent, from, runtime_id).await?;
+                promoted.is_some_and(|promoted| promoted >= number)
+            }
+        };
+        if live {
             progress!("{}: version {version} is live already", outcome.agent);
             continue;
         }
@@ -164,18 +218,41 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
     if entries.is_empty() {
         return nothing(ctx, pr);
     }
-    let metadata = metadata::Metadata { v: metadata::FORMAT, pr, commit: event.after.clone(), agents: entries };
-    let title = render::issue_title(pr, &metadata.agents);
-    let markdown = render::issue_body(&metadata, &pending, endpoint);
+    let to = flow.chained().then(|| flow.approve.env_name().to_owned());
+    let metadata = metadata::Metadata {
+        v: metadata::FORMAT,
+        pr,
+        commit: event.after.clone(),
+        env: to.clone(),
+        from: from.clone(),
+        agents: entries,
+    };
+    let previews = match pr {
+        Some(pr) => Box::pin(previews(flow, connected, pr, &pending)).await?,
+        None => Vec::new(),
+    };
+    let (title, markdown) = match &from {
+        None => {
+            (render::issue_title(pr, &metadata.agents), render::issue_body(&metadata, &pending, endpoint, &previews))
+        }
+        Some(from) => {
+            let chain =
+                render::Chain { from, from_endpoint: &merge.settings.prod_endpoint, to: flow.approve.env_name() };
+            (
+                render::chain_issue_title(pr, &metadata.agents, &chain),
+                render::chain_issue_body(&metadata, &pending, endpoint, &previews, &chain),
+            )
+        }
+    };
     // The body must read back through the same strict parser the promotion uses.
-    metadata::verify(&metadata::extract(&markdown)?, &all, &scheme)?;
+    metadata::verify(&metadata::extract(&markdown)?, all, ctx)?;
     // What the promotion will hold the issue against, written before the issue exists.
     for outcome in &pending {
         let (Some(runtime_id), Some(version)) = (&outcome.runtime_id, &outcome.version) else {
             bail!("deploy of `{}` reported no runtime id or version", outcome.agent);
         };
         let deployed =
-            release::version_record(&aws, &outcome.runtime_name, runtime_id, metadata::parse_version(version)?).await?;
+            release::version_record(aws, &outcome.runtime_name, runtime_id, metadata::parse_version(version)?).await?;
         let record = release::ReleaseRecord {
             agent: outcome.agent.clone(),
             runtime_name: outcome.runtime_name.clone(),
@@ -186,8 +263,9 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
             version_commit: deployed.git_commit.clone(),
             zip_sha256: deployed.zip_sha256.clone(),
             code_key: deployed.code_key.clone(),
+            to_env: to.clone(),
         };
-        let key = release::write(&aws, &record).await?;
+        let key = release::write(aws, &record).await?;
         progress!("{}: version {version} recorded for promotion in s3://{}/{key}", outcome.agent, aws.bucket);
     }
     write_out(&ctx.github, args.event.out.as_deref(), &markdown, "body")?;
@@ -209,12 +287,102 @@ pub async fn prod_deploy(ctx: &Ctx, args: &ProdDeployArgs, aws: Option<AwsClient
     })
 }
 
+/// In a chain: makes each version just deployed to the first environment live on its endpoint
+/// (compare and set; smoke-gated with `smoke`). A version older than the one live there (an old
+/// push run again) stays as it is and is left out of the issue. Returns the outcomes that went live.
+async fn go_live(
+    flow: &Flow,
+    aws: &AwsClients,
+    agents: &[agents::Agent],
+    deployed: &[DeployOutcome],
+    smoke: bool,
+) -> Result<Vec<DeployOutcome>> {
+    let merge = &flow.merge;
+    let endpoint = &merge.settings.prod_endpoint;
+    let mut live = Vec::new();
+    for outcome in deployed {
+        let version = metadata::parse_version(outcome.version.as_deref().unwrap_or_default())
+            .with_context(|| format!("deploy of `{}`", outcome.agent))?;
+        let checked =
+            approval::check(aws, &outcome.agent, &outcome.runtime_name, endpoint, version, Direction::Forward).await?;
+        let candidate = match checked {
+            Ok(candidate) => candidate,
+            Err(Refusal { reason: Reason::OlderThanLive { live }, .. }) => {
+                progress!(
+                    "{}: {endpoint} of {} serves version {live}, newer than {version}; left as it is",
+                    outcome.agent,
+                    outcome.runtime_name
+                );
+                continue;
+            }
+            Err(refusal) => bail!("agent `{}`: {}", outcome.agent, refusal.for_approval()),
+        };
+        let agent = agents.iter().find(|agent| agent.name == outcome.agent).filter(|_| smoke);
+        let moved = match agent {
+            Some(agent) => {
+                let test = crate::smoke::SmokeTest::for_agent(agent);
+                Box::pin(crate::promote::gated(merge, aws, &candidate, candidate.live, &test)).await
+            }
+            None => {
+                crate::promote::move_to(merge, aws, &candidate, candidate.live, PromotionKind::Promote, false).await
+            }
+        };
+        moved.with_context(|| {
+            format!(
+                "agent `{}`: making version {version} live on {} failed; re-run the workflow",
+                outcome.agent,
+                merge.env_name()
+            )
+        })?;
+        live.push(outcome.clone());
+    }
+    Ok(live)
+}
+
+/// Per agent of the issue, the zip the merged pull request's preview ran: its runtime's latest
+/// version and that version's recorded SHA-256 (none when the pull request has no runtime or
+/// record of the agent any more).
+async fn previews(
+    flow: &Flow,
+    connected: &Connected,
+    pr: u64,
+    pending: &[DeployOutcome],
+) -> Result<Vec<render::Preview>> {
+    let scheme = flow.prs.settings.scheme();
+    let aws = &connected.prs;
+    let mut previews = Vec::new();
+    for outcome in pending {
+        let runtime_name = scheme.runtime_name(&outcome.agent, Target::Pr(pr))?;
+        let mut preview = None;
+        if let Some(runtime) = crate::aws::index::runtime(aws, &runtime_name).await?
+            && let Some(latest) = crate::aws::get_runtime(aws, &runtime.id, None).await?
+        {
+            let version = latest.agent_runtime_version();
+            let record = crate::records::read_version_record(aws, &runtime_name, version, &runtime.id).await?;
+            preview = record.map(|(_, record)| (version.to_owned(), record.zip_sha256));
+        }
+        previews.push(render::Preview {
+            agent: outcome.agent.clone(),
+            zip_sha256: outcome.zip_sha256.clone(),
+            preview,
+        });
+    }
+    Ok(previews)
+}
+
 /// The (agent, version) pairs that open deployment issues by the bot ask to promote.
 pub fn requested_versions(issues: &[event::ListedIssue], bot_login: &str) -> Vec<(String, u32)> {
+    requested_in(issues, bot_login, None)
+}
+
+/// [`requested_versions`] of the issues that promote from `from` (a chain's first environment), or
+/// with `None` of those of today's flow.
+fn requested_in(issues: &[event::ListedIssue], bot_login: &str, from: Option<&str>) -> Vec<(String, u32)> {
     issues
         .iter()
         .filter(|issue| issue.pull_request.is_none() && issue.user.login == bot_login)
         .filter_map(|issue| metadata::extract(issue.body.as_deref().unwrap_or("")).ok())
+        .filter(|metadata| metadata.from.as_deref() == from)
         .flat_map(|metadata| metadata.agents)
         .filter_map(|entry| Some((entry.agent, metadata::parse_version(&entry.version).ok()?)))
         .collect()

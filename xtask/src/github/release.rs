@@ -32,6 +32,10 @@ pub(crate) struct ReleaseRecord {
     pub(crate) version_commit: Option<String>,
     pub(crate) zip_sha256: String,
     pub(crate) code_key: String,
+    /// With an `environments_chain`: the environment the release asks to promote the version's zip
+    /// to. Absent in today's single-prod flow, where the version itself goes live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) to_env: Option<String>,
 }
 
 /// `<runtime>/v<N>/release-<commit>.json`; `commit` is a checked 40-digit hex SHA.
@@ -92,6 +96,11 @@ pub(crate) struct Claim<'a> {
     pub(crate) pr: Option<u64>,
     /// The S3 key the version runs from, as `GetAgentRuntime` reports it.
     pub(crate) artifact_key: Option<&'a str>,
+    /// The environment whose long-lived runtime the version is of: `prod`, or in a chain the
+    /// environment a merge deploys to.
+    pub(crate) env: &'a str,
+    /// With a chain: the environment the release promotes the version's zip to.
+    pub(crate) to_env: Option<&'a str>,
 }
 
 /// The release records of `commit` in the prod runtimes of `runtimes` (agent, prod runtime name):
@@ -115,6 +124,28 @@ pub async fn released_versions(
         }
     }
     Ok(released)
+}
+
+/// In a chain: the version of `from_env`'s runtime `from_runtime_id` whose zip the version live on
+/// `to`'s endpoint was made from, when it was (its record names that source); `None` when nothing
+/// is live there or it came from elsewhere.
+pub(crate) async fn promoted_from(
+    to: &crate::context::Ctx,
+    to_aws: &AwsClients,
+    agent: &str,
+    from_env: &str,
+    from_runtime_id: &str,
+) -> Result<Option<u32>> {
+    let runtime_name = to.settings.scheme().runtime_name(agent, Target::Prod)?;
+    let Some(runtime) = crate::aws::index::runtime(to_aws, &runtime_name).await? else { return Ok(None) };
+    let Some(live) = crate::aws::live_version(to_aws, &runtime.id, &to.settings.prod_endpoint).await? else {
+        return Ok(None);
+    };
+    let record = records::read_version_record(to_aws, &runtime_name, &live.to_string(), &runtime.id).await?;
+    Ok(record
+        .and_then(|(_, record)| record.source)
+        .filter(|source| source.env.as_deref() == Some(from_env) && source.runtime_id == from_runtime_id)
+        .and_then(|source| source.version.parse().ok()))
 }
 
 /// Holds a claim against deploy's version record and prod-deploy's release record; the error says
@@ -144,7 +175,10 @@ pub(crate) fn check_version_record(claim: &Claim<'_>, record: &VersionRecord) ->
         bail!("{what} names agent `{}`, not `{}`", record.agent, claim.agent);
     }
     if record.target != Target::Prod || record.pr.is_some() {
-        bail!("{what} is of {}, not of prod", record.pr.map_or(record.target, Target::Pr));
+        bail!("{what} is of {}, not of {}", record.pr.map_or(record.target, Target::Pr), claim.env);
+    }
+    if record.environment() != Some(claim.env) {
+        bail!("{what} is of environment {}, not of {}", record.environment().unwrap_or("-"), claim.env);
     }
     if record.runtime_id != claim.runtime_id || record.version != claim.version.to_string() {
         bail!("{what} is of runtime {} version {}", record.runtime_id, record.version);
@@ -168,6 +202,11 @@ pub(crate) fn check_release_record(claim: &Claim<'_>, record: &VersionRecord, re
     if release.pr != claim.pr {
         let show = |pr: Option<u64>| pr.map_or_else(|| "no pull request".to_owned(), |pr| format!("PR #{pr}"));
         bail!("{what} names {}, the issue {}", show(release.pr), show(claim.pr));
+    }
+    if release.to_env.as_deref() != claim.to_env {
+        let show =
+            |env: Option<&str>| env.map_or_else(|| "no environment".to_owned(), |env| format!("environment {env}"));
+        bail!("{what} promotes to {}, the issue to {}", show(release.to_env.as_deref()), show(claim.to_env));
     }
     if release.agent != claim.agent || release.runtime_id != claim.runtime_id {
         bail!("{what} is of agent `{}` runtime {}", release.agent, release.runtime_id);
@@ -214,6 +253,8 @@ mod tests {
             .unwrap(),
             tool_version: "0.1.0".into(),
             deployed_at: "2026-11-25T17:47:11.123Z".into(),
+            env: None,
+            source: None,
         }
     }
 
@@ -228,6 +269,7 @@ mod tests {
             version_commit: Some(MADE.into()),
             zip_sha256: "ab".repeat(32),
             code_key: "bot_prod/v3/code.zip".into(),
+            to_env: None,
         }
     }
 
@@ -240,6 +282,8 @@ mod tests {
             commit: PUSH,
             pr: Some(12),
             artifact_key: Some("bot_prod/v3/code.zip"),
+            env: "prod",
+            to_env: None,
         }
     }
 
@@ -290,6 +334,20 @@ mod tests {
                 VersionRecord { pr: Some(12), ..record() },
                 release(),
                 "not of prod",
+            ),
+            (
+                "another environment's version",
+                claim(),
+                VersionRecord { env: Some("staging".into()), ..record() },
+                release(),
+                "is of environment staging, not of prod",
+            ),
+            (
+                "a release to another environment",
+                Claim { to_env: Some("prod"), ..claim() },
+                record(),
+                release(),
+                "promotes to no environment, the issue to environment prod",
             ),
             ("another zip", claim(), VersionRecord { zip_sha256: "cd".repeat(32), ..record() }, release(), "disagree"),
             (

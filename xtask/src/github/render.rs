@@ -318,8 +318,183 @@ pub fn issue_title(pr: Option<u64>, agents: &[AgentVersion]) -> String {
     format!("Promote to prod: {} ({source})", versions.join(", "))
 }
 
-/// The deployment issue's body, ending with the hidden metadata block.
-pub fn issue_body(metadata: &Metadata, outcomes: &[DeployOutcome], endpoint: &str) -> String {
+/// A chain's deployment issue title: the versions of the first environment to promote to the second.
+pub fn chain_issue_title(pr: Option<u64>, agents: &[AgentVersion], chain: &Chain<'_>) -> String {
+    let versions: Vec<String> = agents.iter().map(|entry| format!("{} v{}", entry.agent, entry.version)).collect();
+    let source = match pr {
+        Some(pr) => format!("PR #{pr}"),
+        None => "direct push".to_owned(),
+    };
+    format!("Promote to {}: {} of {} ({source})", chain.to, versions.join(", "), chain.from)
+}
+
+/// Whether the zip a deployment issue asks to promote is the one a pull request's preview ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Preview {
+    pub agent: String,
+    /// The SHA-256 of the zip the issue asks to promote.
+    pub zip_sha256: String,
+    /// The preview's latest version and its zip's SHA-256; `None` when the pull request has no
+    /// runtime or record of the agent (it never deployed it, or they were deleted).
+    pub preview: Option<(String, String)>,
+}
+
+impl Preview {
+    fn same(&self) -> bool {
+        self.preview.as_ref().is_some_and(|(_, sha256)| *sha256 == self.zip_sha256)
+    }
+}
+
+/// The "Same bytes as the preview" section of a deployment issue: per agent, the zip's SHA-256 and
+/// the one the preview ran, and a warning naming those that differ or had no preview.
+fn previews_section(out: &mut String, pr: u64, previews: &[Preview]) {
+    if previews.is_empty() {
+        return;
+    }
+    writeln!(
+        out,
+        "### Same bytes as the preview
+"
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "Packaging is deterministic: the same code and pins give a byte-identical zip. Each zip above, against the \
+         one PR #{pr}'s preview ran last:
+"
+    )
+    .unwrap();
+    writeln!(out, "| Agent | Zip SHA-256 | Preview version | Preview SHA-256 | Same bytes |").unwrap();
+    writeln!(out, "|---|---|---|---|---|").unwrap();
+    for preview in previews {
+        let (version, sha256) = match &preview.preview {
+            Some((version, sha256)) => (cell(Some(version)), cell(Some(short(sha256)))),
+            None => ("-".to_owned(), "-".to_owned()),
+        };
+        let same = match &preview.preview {
+            None => "no preview",
+            Some(_) if preview.same() => "yes",
+            Some(_) => "**no**",
+        };
+        writeln!(
+            out,
+            "| `{}` | {} | {version} | {sha256} | {same} |",
+            preview.agent,
+            cell(Some(short(&preview.zip_sha256)))
+        )
+        .unwrap();
+    }
+    let differ: Vec<String> =
+        previews.iter().filter(|preview| !preview.same()).map(|preview| format!("`{}`", preview.agent)).collect();
+    if !differ.is_empty() {
+        let (zips, are, ones) = if differ.len() == 1 { ("zip", "is", "the one") } else { ("zips", "are", "the ones") };
+        writeln!(
+            out,
+            "\n> [!WARNING]\n> The {zips} of {} {are} not {ones} PR #{pr}'s preview ran: the default branch moved on \
+             after the preview's last push (another merge, a changed pin or prompt), or the preview was never deployed. \
+             These bytes were not tried in the preview; look at what changed before approving.",
+            differ.join(", ")
+        )
+        .unwrap();
+    }
+    writeln!(out).unwrap();
+}
+
+/// Where a chain's deployment issue promotes from and to.
+#[derive(Debug, Clone)]
+pub struct Chain<'a> {
+    /// The environment the merge deployed to and made live.
+    pub from: &'a str,
+    /// Its endpoint.
+    pub from_endpoint: &'a str,
+    /// The environment the approval promotes to.
+    pub to: &'a str,
+}
+
+/// A chain's deployment issue: the versions a merge made live on the first environment, whose very
+/// zips an approval deploys to the second and makes live there; ends with the metadata block.
+pub fn chain_issue_body(
+    metadata: &Metadata,
+    outcomes: &[DeployOutcome],
+    endpoint: &str,
+    previews: &[Preview],
+    chain: &Chain<'_>,
+) -> String {
+    debug_assert_eq!(metadata.v, FORMAT);
+    let Chain { from, from_endpoint, to } = chain;
+    let mut out = String::new();
+    writeln!(out, "{ISSUE_MARKER}").unwrap();
+    match metadata.pr {
+        Some(pr) => writeln!(
+            out,
+            "## Promotion of PR #{pr} from {from} to {to}
+"
+        )
+        .unwrap(),
+        None => writeln!(
+            out,
+            "## Promotion from {from} to {to}
+"
+        )
+        .unwrap(),
+    }
+    writeln!(
+        out,
+        "Commit `{}` on the default branch deployed these versions to **{from}** and made them live there (endpoint \
+         `{from_endpoint}`). **{to}** does not run them yet.\n",
+        short(&metadata.commit)
+    )
+    .unwrap();
+    writeln!(out, "| Agent | {from} runtime | Version | Status | Zip SHA-256 |").unwrap();
+    writeln!(out, "|---|---|---|---|---|").unwrap();
+    for entry in &metadata.agents {
+        let outcome = outcomes.iter().find(|outcome| outcome.agent == entry.agent);
+        writeln!(
+            out,
+            "| `{}` | `{}` | `{}` | {} | {} |",
+            entry.agent,
+            entry.runtime,
+            entry.version,
+            cell(outcome.map(|outcome| outcome.status.as_str())),
+            cell(outcome.map(|outcome| short(&outcome.zip_sha256))),
+        )
+        .unwrap();
+    }
+    writeln!(out).unwrap();
+    if let Some(pr) = metadata.pr {
+        previews_section(&mut out, pr, previews);
+    }
+    writeln!(
+        out,
+        "### Promote them to {to}
+"
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "Someone with write access adds the `approved` label. The promote workflow (environment `production`) checks \
+         each version against its records, takes its very zip from {from}'s bucket (verified by its SHA-256; nothing \
+         is built again), deploys it to {to}, moves `{endpoint}` there to it, {}comments a summary, labels this issue \
+         `promoted` and closes it.\n",
+        match metadata.pr {
+            Some(pr) => format!("deletes the runtimes of PR #{pr}, "),
+            None => String::new(),
+        }
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "To go back later, run the promote workflow by hand (`workflow_dispatch`) with the agent and the {to} version \
+         to roll back to.\n"
+    )
+    .unwrap();
+    writeln!(out, "{}", metadata.render()).unwrap();
+    out
+}
+
+/// The deployment issue's body, ending with the hidden metadata block. With a pull request, it
+/// says per agent whether the zip is the one the preview ran (`previews`).
+pub fn issue_body(metadata: &Metadata, outcomes: &[DeployOutcome], endpoint: &str, previews: &[Preview]) -> String {
     debug_assert_eq!(metadata.v, FORMAT);
     let mut out = String::new();
     writeln!(out, "{ISSUE_MARKER}").unwrap();
@@ -349,7 +524,11 @@ pub fn issue_body(metadata: &Metadata, outcomes: &[DeployOutcome], endpoint: &st
         )
         .unwrap();
     }
-    writeln!(out, "\n### Make them live\n").unwrap();
+    writeln!(out).unwrap();
+    if let Some(pr) = metadata.pr {
+        previews_section(&mut out, pr, previews);
+    }
+    writeln!(out, "### Make them live\n").unwrap();
     writeln!(
         out,
         "Someone with write access adds the `approved` label. The promote workflow (environment `production`) \
@@ -368,6 +547,35 @@ pub fn issue_body(metadata: &Metadata, outcomes: &[DeployOutcome], endpoint: &st
     )
     .unwrap();
     writeln!(out, "{}", metadata.render()).unwrap();
+    out
+}
+
+/// A chain's promotion summary's part on the bytes: per agent, the version of `from` whose zip was
+/// taken, the version of `to` made from it, and the SHA-256 both share.
+pub fn same_bytes(from: &str, to: &str, deployed: &[DeployOutcome]) -> String {
+    let mut out = String::new();
+    writeln!(out, "\n### The same bytes\n").unwrap();
+    writeln!(
+        out,
+        "Each zip was taken from {from}'s bucket, checked against the SHA-256 its record states, and deployed to {to} \
+         as it was: nothing was built again.\n"
+    )
+    .unwrap();
+    writeln!(out, "| Agent | {from} version | {to} runtime | {to} version | Deploy | Zip SHA-256 |").unwrap();
+    writeln!(out, "|---|---|---|---|---|---|").unwrap();
+    for outcome in deployed {
+        writeln!(
+            out,
+            "| `{}` | {} | `{}` | {} | {} | {} |",
+            outcome.agent,
+            cell(outcome.source.as_ref().map(|source| source.version.as_str())),
+            outcome.runtime_name,
+            cell(outcome.version.as_deref()),
+            outcome.action,
+            cell(Some(short(&outcome.zip_sha256))),
+        )
+        .unwrap();
+    }
     out
 }
 

@@ -11,11 +11,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::{delete_pr_runtimes, event, metadata, release, render};
+use super::{Connected, Flow, delete_pr_runtimes, event, metadata, release, render};
 use crate::agents::Agent;
 use crate::approval::{self, Refusal};
-use crate::aws::AwsClients;
-use crate::context::Ctx;
 use crate::report::{AskedVersion, IssueFate, IssueReport};
 
 /// Whether a listed issue is one the bot opened: its author, and no other app through it.
@@ -42,8 +40,8 @@ pub(crate) struct Sweep<'a> {
 /// the listing's order. Deletes the runtimes of the pull request of each superseded one. Never
 /// fails: what cannot be verified or deleted is a `left_open` report saying why.
 pub(crate) async fn sweep(
-    ctx: &Ctx,
-    aws: &AwsClients,
+    flow: &Flow,
+    connected: &Connected,
     agents: &[Agent],
     issues: &[event::ListedIssue],
     sweep: &Sweep<'_>,
@@ -53,7 +51,7 @@ pub(crate) async fn sweep(
         if Some(issue.number) == sweep.promoted || reports.iter().any(|seen: &IssueReport| seen.issue == issue.number) {
             continue;
         }
-        let mut report = judge(ctx, aws, agents, issue).await;
+        let mut report = judge(flow, connected, agents, issue).await;
         if report.fate == IssueFate::Superseded
             && let Some(pr) = report.pr
         {
@@ -62,7 +60,7 @@ pub(crate) async fn sweep(
                 report.reason =
                     Some(format!("PR #{pr} is still open; its runtimes are not deleted on an issue's word"));
             } else {
-                match delete_pr_runtimes(&ctx.settings, aws, &[pr], sweep.dry_run).await {
+                match delete_pr_runtimes(&flow.prs.settings, &connected.prs, &[pr], sweep.dry_run).await {
                     Ok(deleted) => report.deleted = deleted,
                     Err(err) => {
                         report.fate = IssueFate::LeftOpen;
@@ -78,8 +76,9 @@ pub(crate) async fn sweep(
     reports
 }
 
-/// Where one issue stands, changing nothing.
-async fn judge(ctx: &Ctx, aws: &AwsClients, agents: &[Agent], issue: &event::ListedIssue) -> IssueReport {
+/// Where one issue stands, changing nothing. In a chain, an issue's versions are the first
+/// environment's, and "live" is the version of it whose zip the second environment serves.
+async fn judge(flow: &Flow, connected: &Connected, agents: &[Agent], issue: &event::ListedIssue) -> IssueReport {
     let mut report = IssueReport {
         issue: issue.number,
         fate: IssueFate::LeftOpen,
@@ -93,16 +92,26 @@ async fn judge(ctx: &Ctx, aws: &AwsClients, agents: &[Agent], issue: &event::Lis
         report
     };
     let body = issue.body.as_deref().unwrap_or("");
-    let verified =
-        match metadata::extract(body).and_then(|found| metadata::verify(&found, agents, &ctx.settings.scheme())) {
-            Ok(verified) => verified,
-            Err(err) => return left_open(report, format!("its metadata does not verify: {err:#}")),
-        };
-    let endpoint = &ctx.settings.prod_endpoint;
+    let verified = match metadata::extract(body).and_then(|found| metadata::verify(&found, agents, &flow.approve)) {
+        Ok(verified) => verified,
+        Err(err) => return left_open(report, format!("its metadata does not verify: {err:#}")),
+    };
+    // The issue's versions are of the merge environment's runtimes (prod's own without a chain).
+    let aws = &connected.merge;
+    let endpoint = &flow.merge.settings.prod_endpoint;
     let mut candidates = Vec::new();
     let mut doubts = Vec::new();
     for entry in &verified.agents {
-        let standing = approval::standing(aws, &entry.agent, &entry.runtime, endpoint, entry.version).await;
+        let mut standing = approval::standing(aws, &entry.agent, &entry.runtime, endpoint, entry.version).await;
+        if let (Some(from), Ok(Ok(candidate))) = (&verified.from, &mut standing) {
+            let promoted =
+                release::promoted_from(&flow.approve, &connected.approve, &entry.agent, from, &candidate.runtime_id)
+                    .await;
+            match promoted {
+                Ok(promoted) => candidate.live = promoted,
+                Err(err) => standing = Err(err),
+            }
+        }
         match standing {
             Ok(Ok(candidate)) => {
                 report.versions.push(AskedVersion {
@@ -150,6 +159,8 @@ async fn judge(ctx: &Ctx, aws: &AwsClients, agents: &[Agent], issue: &event::Lis
             commit: &verified.commit,
             pr: verified.pr,
             artifact_key: candidate.artifact_key.as_deref(),
+            env: flow.merge.env_name(),
+            to_env: verified.from.as_ref().map(|_| verified.env.as_str()),
         };
         if let Err(err) = release::check(aws, &claim).await {
             return left_open(report, format!("agent `{}`: {err:#}", candidate.agent));

@@ -1,6 +1,6 @@
 //! What `deploy` did (or, with --dry-run, would do) for one agent.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Plan, Row, SmokeResult, Status, or_dash, text, words};
 
@@ -52,6 +52,35 @@ impl From<&str> for DeployStatus {
 
 text!(DeployStatus);
 
+/// The version whose zip another version was made from: its place, and the digest both share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactSource {
+    /// The environment of the source version; none for a pull request's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// The pull request of the source version, if it is one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr: Option<u64>,
+    pub runtime_name: String,
+    pub runtime_id: String,
+    pub version: String,
+    /// Where its zip was read from.
+    pub bucket: String,
+    pub code_key: String,
+    /// The SHA-256 its record states, which the zip read had, and which this version's zip has.
+    pub zip_sha256: String,
+}
+
+impl std::fmt::Display for ArtifactSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.env, self.pr) {
+            (Some(env), _) => write!(f, "{env}'s {} version {}", self.runtime_name, self.version),
+            (None, Some(pr)) => write!(f, "PR #{pr}'s {} version {}", self.runtime_name, self.version),
+            (None, None) => write!(f, "{} version {}", self.runtime_name, self.version),
+        }
+    }
+}
+
 /// What one agent's deploy did (or, with --dry-run, would do).
 #[derive(Debug, Clone, Serialize)]
 pub struct DeployOutcome {
@@ -73,6 +102,9 @@ pub struct DeployOutcome {
     /// With --smoke: the smoke test of the version, through the endpoint that serves it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smoke: Option<SmokeResult>,
+    /// With --from-env or --from-pr: the version whose zip this one runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<ArtifactSource>,
 }
 
 impl Row for DeployOutcome {

@@ -1,6 +1,7 @@
 //! Release commands (deploy, promote, rollback, cleanup, status) against the in-process local stack.
 
 mod deny;
+mod environments;
 mod prune;
 mod scale;
 mod settings;

@@ -35,10 +35,6 @@ fn workspace_agents() -> Vec<Agent> {
     agents::discover(&ctx.root, &ctx.settings).unwrap()
 }
 
-fn scheme() -> xtask::naming::Scheme {
-    ctx(None).settings.scheme()
-}
-
 fn snapshot(name: &str, markdown: &str) {
     snapshot_settings().bind(|| insta::assert_snapshot!(name, markdown));
 }
@@ -59,6 +55,7 @@ fn outcome(agent: &str, runtime: &str, version: &str, action: &str) -> DeployOut
         plan: None,
         record_key: Some(format!("{runtime}/v{version}/record.json")),
         smoke: None,
+        source: None,
     }
 }
 
@@ -67,6 +64,8 @@ fn valid_metadata() -> Metadata {
         v: FORMAT,
         pr: Some(12),
         commit: COMMIT.into(),
+        env: None,
+        from: None,
         agents: vec![
             AgentVersion { agent: "echo_bot".into(), runtime: "echo_bot_prod".into(), version: "2".into() },
             AgentVersion {
@@ -84,11 +83,25 @@ fn valid_body() -> String {
         outcome("echo_bot", "echo_bot_prod", "2", "updated"),
         outcome("weather_report_bot", "weather_report_bot_prod", "7", "updated"),
     ];
-    render::issue_body(&metadata, &outcomes, "prod")
+    render::issue_body(&metadata, &outcomes, "prod", &previews())
+}
+
+/// The issue's two agents against PR 12's preview: the first with the very zip its preview ran, the
+/// second with another (main moved on).
+fn previews() -> Vec<render::Preview> {
+    let zip = outcome("echo_bot", "echo_bot_prod", "2", "updated").zip_sha256;
+    vec![
+        render::Preview { agent: "echo_bot".into(), zip_sha256: zip.clone(), preview: Some(("3".into(), zip.clone())) },
+        render::Preview {
+            agent: "weather_report_bot".into(),
+            zip_sha256: zip,
+            preview: Some(("2".into(), "ab".repeat(32))),
+        },
+    ]
 }
 
 fn parse(body: &str) -> anyhow::Result<metadata::Verified> {
-    metadata::verify(&metadata::extract(body)?, &workspace_agents(), &scheme())
+    metadata::verify(&metadata::extract(body)?, &workspace_agents(), &ctx(None))
 }
 
 // ---------------------------------------------------------------- rendered markdown (snapshots)
@@ -299,6 +312,18 @@ fn metadata_corpus_is_refused() {
         ("not json", with_json("v=1 pr=12"), "not valid"),
         ("control character", good.replace(r#""pr":12,"#, "\"pr\":12,\u{7},"), "U+0007"),
         ("carriage return split", good.replace(metadata::OPEN, "<!-- agentcore:metadata\r"), "line of its own"),
+        // Environments exist only with an environments_chain; this workspace has none.
+        (
+            "an environment without a chain",
+            good.replace(r#""pr":12,"#, r#""pr":12,"env":"prod","from":"staging","#),
+            "promotes from `staging` to `prod`, but the settings have no environments_chain",
+        ),
+        (
+            "a target environment alone",
+            good.replace(r#""pr":12,"#, r#""pr":12,"env":"prod","#),
+            "no environments_chain",
+        ),
+        ("an empty environment", good.replace(r#""pr":12,"#, r#""pr":12,"env":"","#), "is not an environment name"),
     ];
     for (name, body, expected) in cases {
         let err = match parse(&body) {
@@ -328,7 +353,7 @@ fn approval_event() -> IssuesEvent {
 }
 
 fn approve(event: &IssuesEvent, permission: &str) -> anyhow::Result<metadata::Verified> {
-    gh::check_approval(event, permission, gh::DEFAULT_BOT_LOGIN, &workspace_agents(), &scheme())
+    gh::check_approval(event, permission, gh::DEFAULT_BOT_LOGIN, &workspace_agents(), &ctx(None))
 }
 
 #[test]

@@ -26,7 +26,7 @@ pub fn release_fixture() -> PathBuf {
 /// `$GITHUB_OUTPUT` or `$GITHUB_STEP_SUMMARY` of a CI running them.
 pub fn ctx(root: &Path, aws: AwsArgs) -> Ctx {
     let settings = Settings::from_workspace(root).unwrap_or_else(|err| panic!("{err:#}"));
-    Ctx { root: root.to_path_buf(), settings, aws, json: false, github: GithubFiles::default() }
+    Ctx::new(root.to_path_buf(), settings, aws, false, GithubFiles::default())
 }
 
 /// `$GITHUB_OUTPUT` as the tool writes it (`key<<DELIMITER`, value lines, `DELIMITER`): key → value.
@@ -147,4 +147,34 @@ pub fn release_snapshot_settings() -> insta::Settings {
     settings.add_filter(r"\b[0-9a-f]{64}\b", "[SHA256]");
     settings.add_filter(r"\b[0-9a-f]{40}\b", "[COMMIT]");
     settings
+}
+
+/// The buckets of [`environments_workspace`]'s two environments.
+pub const STAGING_BUCKET: &str = "agentcore-staging-123456789012";
+pub const PROD_BUCKET: &str = "agentcore-prod-210987654321";
+/// Prod's runtimes are in another account: its calls use this role (the local stack, one account,
+/// ignores it).
+pub const PROD_DEPLOY_ROLE: &str = "arn:aws:iam::210987654321:role/AgentCoreDeploy";
+
+/// The release fixture with two environments and a chain.
+pub fn environments_workspace(root: &Path) {
+    copy_workspace(&release_fixture(), root);
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let text = text.replace(
+        "uv_version = \"0.13.8\"\n",
+        &format!(
+            "uv_version = \"0.13.8\"\n\
+             environments_chain = [\"staging\", \"prod\"]\n\n\
+             [workspace.metadata.agentcore.environments.staging]\n\
+             bucket = \"{STAGING_BUCKET}\"\n\
+             endpoint = \"live\"\n\n\
+             [workspace.metadata.agentcore.environments.prod]\n\
+             region = \"eu-west-1\"\n\
+             bucket = \"{PROD_BUCKET}\"\n\
+             role_arn = \"arn:aws:iam::210987654321:role/AgentCoreRuntimeRole\"\n\
+             assume_role_arn = \"{PROD_DEPLOY_ROLE}\"\n"
+        ),
+    );
+    std::fs::write(&manifest, text).unwrap();
 }

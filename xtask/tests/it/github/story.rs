@@ -159,6 +159,7 @@ impl Story {
             bot_login: gh::DEFAULT_BOT_LOGIN.into(),
             title_out: Some(title_out.clone()),
             package_dir: Some(self.zips(revisions)),
+            smoke: false,
         };
         let report = gh::prod_deploy(&self.ctx, &args, Some(self.aws.clone())).await.unwrap();
         let title = std::fs::read_to_string(title_out).unwrap_or_default();
@@ -259,11 +260,20 @@ impl Story {
 }
 
 async fn start() -> (LocalStack, Story) {
+    start_with(|_| ctx(None)).await
+}
+
+/// [`start`] on a workspace `workspace` makes in the story's directory (its context).
+async fn start_with(workspace: impl FnOnce(&std::path::Path) -> Ctx) -> (LocalStack, Story) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = LocalConfig::new(dir.path().join("state"));
     config.transition_delay = Duration::from_millis(30);
     let stack = LocalStack::start(config).await.unwrap();
-    let ctx = ctx(Some(dir.path()));
+    let mut ctx = workspace(dir.path());
+    ctx.aws = xtask::context::AwsArgs { local: true, local_dir: Some(dir.path().to_path_buf()), ..Default::default() };
+    for env in ctx.settings.environments().unwrap() {
+        stack.ensure_bucket(&env.bucket).await.unwrap();
+    }
     stack.ensure_bucket(&ctx.settings.bucket).await.unwrap();
     let mut aws = aws::local_clients(
         &stack.s3_endpoint(),
@@ -325,6 +335,9 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
     assert_eq!((report.result.as_str(), report.pr), ("issue", Some(12)));
     assert_eq!(title, "Promote to prod: echo_bot v2 (PR #12)");
     let issue_body = report.markdown.unwrap();
+    // Main's zip is not the one the preview's last push ran (`pr12-b`): the issue says so.
+    assert!(issue_body.contains("The zip of `echo_bot` is not the one PR #12's preview ran"), "{issue_body}");
+    assert!(issue_body.contains("| `2` |") && issue_body.contains("| **no** |"), "{issue_body}");
     assert_eq!(story.live("echo_bot").await.as_deref(), Some("1"), "a merge must not go live");
     // Re-running that push (or the next push after a replaced run) asks for nothing twice...
     let (report, _) = story.prod_deploy(&merged, Some(story.pulls(12)), &[&issue_body]).await;
@@ -477,6 +490,7 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
         title_out: None,
         package_dir: Some(story.zips(&[("echo_bot", "main-3")])),
+        smoke: false,
     };
     let err = format!("{:#}", gh::prod_deploy(&story.ctx, &args, Some(story.aws.clone())).await.unwrap_err());
     assert!(err.contains("no deployment issue opened") && err.contains("the role cannot be assumed"), "{err}");
@@ -499,6 +513,7 @@ async fn pr_merge_approve_and_cleanup_against_the_local_stack() {
         bot_login: gh::DEFAULT_BOT_LOGIN.into(),
         title_out: None,
         package_dir: Some(story.zips(&[("weather_report_bot", "main-4")])),
+        smoke: false,
     };
     let report = gh::prod_deploy(&story.ctx, &args, Some(story.aws.clone())).await.unwrap();
     assert_eq!((report.result.as_str(), report.pr), ("issue", Some(15)));
@@ -657,5 +672,145 @@ async fn gc_deletes_the_previews_of_idle_pull_requests() {
         .collect();
     assert!(keys.contains(&"echo_bot_pr_30/v1/record.json".to_owned()), "{keys:?}");
     assert!(keys.iter().any(|key| key.starts_with("echo_bot_pr_30/v1/record-echo_bot_pr_30-")), "{keys:?}");
+    stack.shutdown().await;
+}
+
+/// An `environments_chain` of staging then prod, each with its own bucket: a merge deploys to
+/// staging and makes its versions live there; the deployment issue says whether each zip is the one
+/// the merged pull request's preview ran; the approval takes those very zips to prod (verified by
+/// SHA-256, never built again) and makes them live. Issues naming other environments are refused,
+/// as is a zip changed in S3, before anything changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_promotes_the_same_bytes_from_staging_to_prod() {
+    use crate::support::{PROD_BUCKET, STAGING_BUCKET};
+    let (stack, mut story) = start_with(|dir| {
+        let root = dir.join("workspace");
+        crate::support::environments_workspace(&root);
+        crate::support::ctx(&root, Default::default())
+    })
+    .await;
+    let clients = story.aws.clone();
+    let live_on = |runtime: &'static str, endpoint: &'static str| {
+        let aws = clients.clone();
+        async move {
+            let runtime = aws::find_runtime(&aws, runtime).await.unwrap()?;
+            let state = aws::get_endpoint(&aws, runtime.agent_runtime_id(), endpoint).await.unwrap()?;
+            state.live_version().map(str::to_owned)
+        }
+    };
+    let record = |bucket: &'static str, key: String| {
+        let s3 = clients.s3.clone();
+        async move {
+            let output = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
+            serde_json::from_slice::<Value>(&output.body.collect().await.unwrap().into_bytes()).unwrap()
+        }
+    };
+
+    // Bootstrap: a direct push goes live on staging at once; prod has nothing yet.
+    let (report, title) = story.prod_deploy(&[], None, &[]).await;
+    assert_eq!((report.result.as_str(), report.pr), ("issue", None));
+    assert_eq!(title, "Promote to prod: echo_bot v1, weather_report_bot v1 of staging (direct push)");
+    let bootstrap = report.markdown.unwrap();
+    assert!(bootstrap.contains("deployed these versions to **staging** and made them live there"), "{bootstrap}");
+    let block = gh::metadata::extract(&bootstrap).unwrap();
+    assert_eq!((block.from.as_deref(), block.env.as_deref()), (Some("staging"), Some("prod")));
+    assert_eq!(block.agents[0].runtime, "echo_bot_staging");
+    assert_eq!(live_on("echo_bot_staging", "live").await.as_deref(), Some("1"));
+    assert!(aws::find_runtime(&story.aws, "echo_bot_prod").await.unwrap().is_none());
+    let report = story.approve(&bootstrap, "admin").await.unwrap();
+    assert_eq!(report.result, "promoted");
+    assert_eq!(live_on("echo_bot_prod", "prod").await.as_deref(), Some("1"));
+    let summary = story.last_out();
+    assert!(summary.contains("### The same bytes"), "{summary}");
+
+    // PR 12's preview, then its merge with the very same code: staging v2, live, and the issue says
+    // the zip is the one the preview ran.
+    story.pr_deploy("pr_opened.json", 12, "pr12", &["prompts/echo_bot.txt"]).await;
+    let merged = [("echo_bot", "pr12")];
+    let (report, title) = story.prod_deploy(&merged, Some(story.pulls(12)), &[]).await;
+    assert_eq!(title, "Promote to prod: echo_bot v2 of staging (PR #12)");
+    let body = report.markdown.unwrap();
+    assert_eq!(live_on("echo_bot_staging", "live").await.as_deref(), Some("2"));
+    assert_eq!(live_on("echo_bot_prod", "prod").await.as_deref(), Some("1"), "prod waits for the approval");
+    assert!(body.contains("### Same bytes as the preview"), "{body}");
+    assert!(body.contains("| `2` |") && body.contains("| yes |") && !body.contains("[!WARNING]"), "{body}");
+    // Run again, the push asks for nothing twice.
+    let (report, _) = story.prod_deploy(&merged, Some(story.pulls(12)), &[&body]).await;
+    assert_eq!(report.result, "nothing");
+
+    // Bodies naming other environments than the chain's are refused, before anything changes.
+    for (name, edited, expected) in [
+        (
+            "promoting to staging",
+            body.replace(r#""env":"prod""#, r#""env":"staging""#),
+            "promotes from `staging` to `staging`, but the settings' environments_chain promotes from `staging` to `prod`",
+        ),
+        (
+            "promoting from prod",
+            body.replace(r#""from":"staging""#, r#""from":"prod""#),
+            "promotes from `prod` to `prod`",
+        ),
+        (
+            "today's flow",
+            body.replace(r#","env":"prod","from":"staging""#, ""),
+            "promotes from no environment to no environment",
+        ),
+        (
+            "prod's own runtime",
+            body.replace(r#""runtime":"echo_bot_staging""#, r#""runtime":"echo_bot_prod""#),
+            "but its staging runtime is `echo_bot_staging`",
+        ),
+    ] {
+        assert_ne!(edited, body, "{name}");
+        let err = format!("{:#}", story.approve(&edited, "admin").await.unwrap_err());
+        assert!(err.contains(expected), "{name}: {err}");
+        assert_eq!(live_on("echo_bot_prod", "prod").await.as_deref(), Some("1"), "{name}");
+    }
+
+    // Staging's zip changed in S3 after its version was made: refused, and prod makes no version.
+    let key = "echo_bot_staging/v2/code.zip";
+    let original = story.aws.s3.get_object().bucket(STAGING_BUCKET).key(key).send().await.unwrap();
+    let original = original.body.collect().await.unwrap().into_bytes();
+    let put = |bytes: Vec<u8>| clients.s3.put_object().bucket(STAGING_BUCKET).key(key).body(bytes.into()).send();
+    put(b"tampered".to_vec()).await.unwrap();
+    let err = format!("{:#}", story.approve(&body, "admin").await.unwrap_err());
+    assert!(err.contains("refusing the zip of staging's echo_bot_staging version 2"), "{err}");
+    assert!(story.last_out().contains("Promotion refused"));
+    let prod_id = aws::find_runtime(&story.aws, "echo_bot_prod").await.unwrap().unwrap().agent_runtime_id().to_owned();
+    assert_eq!(aws::list_versions(&story.aws, &prod_id).await.unwrap().len(), 1, "no version was made");
+    put(original.to_vec()).await.unwrap();
+
+    // The approval: prod version 2 made of staging version 2's very zip, live; PR 12's runtime goes.
+    let report = story.approve(&body, "write").await.unwrap();
+    assert_eq!((report.result.as_str(), report.deleted.as_slice()), ("promoted", &["echo_bot_pr_12".to_owned()][..]));
+    assert_eq!(live_on("echo_bot_prod", "prod").await.as_deref(), Some("2"));
+    let staging = record(STAGING_BUCKET, "echo_bot_staging/v2/record.json".into()).await;
+    let prod = record(PROD_BUCKET, "echo_bot_prod/v2/record.json".into()).await;
+    assert_eq!(prod["zip_sha256"], staging["zip_sha256"]);
+    assert_eq!((prod["env"].as_str(), staging["env"].as_str()), (Some("prod"), Some("staging")));
+    assert_eq!(prod["source"]["env"], "staging");
+    assert_eq!(prod["source"]["version"], "2");
+    assert_eq!(prod["source"]["runtime_id"], staging["runtime_id"]);
+    assert_eq!(prod["source"]["zip_sha256"], staging["zip_sha256"]);
+    let summary = story.last_out();
+    assert!(summary.contains("| `echo_bot` | `2` | `echo_bot_prod` | `2` | updated |"), "{summary}");
+
+    // The bootstrap approval replayed cannot take older bytes to prod.
+    let err = format!("{:#}", story.approve(&bootstrap, "admin").await.unwrap_err());
+    assert!(err.contains("serves the zip of staging version 2, newer than 1"), "{err}");
+    assert_eq!(live_on("echo_bot_prod", "prod").await.as_deref(), Some("2"));
+    // The same approval again converges: nothing new is made.
+    let report = story.approve(&body, "write").await.unwrap();
+    assert!(report.markdown.unwrap().contains("already_live"));
+    assert_eq!(aws::list_versions(&story.aws, &prod_id).await.unwrap().len(), 2);
+
+    // A merge whose zip is not the preview's is flagged.
+    story.pr_deploy("pr_opened.json", 14, "pr14", &["prompts/weather_report_bot.txt"]).await;
+    let merged = [("echo_bot", "pr12"), ("weather_report_bot", "main-14")];
+    let (report, _) = story.prod_deploy(&merged, Some(story.pulls(14)), &[]).await;
+    assert_eq!(report.agents, ["weather_report_bot"]);
+    let body = report.markdown.unwrap();
+    assert!(body.contains("| **no** |") && body.contains("[!WARNING]"), "{body}");
+    assert!(body.contains("The zip of `weather_report_bot` is not the one PR #14's preview ran"), "{body}");
     stack.shutdown().await;
 }

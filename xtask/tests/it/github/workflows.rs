@@ -989,3 +989,96 @@ fn pr_deploy_is_a_matrix_gathered_into_one_comment() {
     assert!(get(get(comment, "permissions").unwrap(), "id-token").is_none());
     assert!(get(get(deploy, "permissions").unwrap(), "pull-requests").is_none());
 }
+
+/// The `run` script of the step called `name` of `job` in `file`.
+fn step_script(file: &str, job: &str, name: &str) -> String {
+    let text = std::fs::read_to_string(workspace_root().join(".github/workflows").join(file)).unwrap();
+    let workflow: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let steps = get(get(get(&workflow, "jobs").unwrap(), job).unwrap(), "steps").and_then(Value::as_sequence).unwrap();
+    let step = steps.iter().find(|step| get(step, "name").and_then(Value::as_str) == Some(name)).unwrap();
+    get(step, "run").and_then(Value::as_str).unwrap().to_owned()
+}
+
+/// An `environments_chain` needs no workflow of its own: the xtask steps of prod-deploy and
+/// prod-promote, run as written (their `$GITHUB_EVENT_PATH`, `$RUNNER_TEMP` and `$GITHUB_OUTPUT`
+/// given, `xtask` being this binary on the local stack) on a workspace whose settings hold a chain,
+/// deploy a push to the first environment and make it live there, open an issue naming both
+/// environments, and on its approval take the very zips to the second and make them live.
+#[test]
+fn a_chain_runs_through_the_prod_workflows_as_written() {
+    use crate::support::{clean_env, environments_workspace, github_outputs, run};
+    let deploy = step_script("prod-deploy.yml", "deploy", "Deploy changed agents to prod (not live)");
+    let promote = step_script("prod-promote.yml", "promote", "Promote (or roll back)");
+    for script in [&deploy, &promote] {
+        // The environments come from the settings alone, and each move is smoke-gated.
+        for flag in ["--env", "--prod", "--from-env", "--from-pr", "--region", "--bucket"] {
+            assert!(!script.contains(flag), "{script}");
+        }
+        assert!(script.contains("--smoke"), "{script}");
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("workspace");
+    environments_workspace(&root);
+    // Agents that serve, for the smoke gates.
+    for agent in ["echo_bot", "weather_report_bot"] {
+        let agent_main = root.join("agents").join(agent).join("main.py");
+        std::fs::write(agent_main, include_str!("../../../agentcore-local/tests/it/fixtures/http_agent.py")).unwrap();
+        std::fs::write(root.join("agents").join(agent).join("greeting.txt"), "hello").unwrap();
+    }
+    let runner_temp = temp.path().join("runner");
+    std::fs::create_dir_all(&runner_temp).unwrap();
+    let events = workspace_root().join("tests/events");
+    std::fs::copy(events.join("commit_pulls_squash.json"), runner_temp.join("pulls.json")).unwrap();
+    std::fs::write(runner_temp.join("open-issues.json"), "[]").unwrap();
+    // `xtask` as the workflows call it: this binary, on a local stack kept in `state`.
+    let bin = temp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let shim = bin.join("xtask");
+    let state = temp.path().join("state");
+    std::fs::write(
+        &shim,
+        format!("#!/bin/sh\nexec '{}' \"$@\" --local --local-dir '{}'\n", env!("CARGO_BIN_EXE_xtask"), state.display()),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let step = |script: &str, event: &std::path::Path, output: &str, extra: &[(&str, &str)]| {
+        let mut command = std::process::Command::new("sh");
+        clean_env(&mut command, &root);
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        command
+            .arg("-c")
+            .arg(script)
+            .env("PATH", path)
+            .env("GITHUB_EVENT_PATH", event)
+            .env("RUNNER_TEMP", &runner_temp)
+            .env("GITHUB_OUTPUT", runner_temp.join(output))
+            .env("AGENTCORE_LOCAL_TRANSITION_MS", "50")
+            .envs(extra.iter().copied());
+        let (ok, stdout, stderr) = run(&mut command);
+        assert!(ok, "{script}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        github_outputs(&runner_temp.join(output))
+    };
+
+    // The merge of PR 12: both agents live on staging, an issue asking for prod.
+    let outputs = step(&deploy, &events.join("push_main_squash.json"), "deploy.out", &[]);
+    assert_eq!(outputs.get("issue").map(String::as_str), Some("true"), "{outputs:?}");
+    assert_eq!(outputs["title"], "Promote to prod: echo_bot v1, weather_report_bot v1 of staging (PR #12)");
+    let body = std::fs::read_to_string(&outputs["body"]).unwrap();
+    assert!(body.contains(r#""env":"prod","from":"staging""#), "{body}");
+
+    // Its approval, by an admin.
+    let mut event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(events.join("issues_labeled_approved.json")).unwrap()).unwrap();
+    event["issue"]["body"] = body.into();
+    let approved = runner_temp.join("approved.json");
+    std::fs::write(&approved, event.to_string()).unwrap();
+    let outputs = step(&promote, &approved, "promote.out", &[("PERMISSION", "admin")]);
+    assert_eq!(outputs.get("result").map(String::as_str), Some("promoted"), "{outputs:?}");
+    let comment = std::fs::read_to_string(&outputs["comment"]).unwrap();
+    assert!(comment.contains("### The same bytes"), "{comment}");
+    assert!(comment.contains("| `echo_bot` | `1` | `echo_bot_prod` | `1` | created |"), "{comment}");
+}
