@@ -116,10 +116,11 @@ impl InvokeArgs {
             Some(session) => (session.clone(), false),
             None => (new_session(), true),
         };
-        let (aws, stack) = crate::connect::connect(ctx).await?;
+        // `_stack` (an in-process local stack, if any) lives until the answer is out.
+        let (aws, _stack) = crate::connect::connect(ctx).await?;
         // The in-process stack runs the agents with xtask's uv, behind its own data endpoint.
         #[cfg(feature = "local")]
-        let aws = match &stack {
+        let aws = match &_stack {
             Some(stack) => {
                 stack.set_agent_host(crate::local::agent_host(ctx));
                 AwsClients { data: Some(stack.data_client()), ..aws }
@@ -165,7 +166,6 @@ impl InvokeArgs {
             progress!("invoke: {status} {content_type} in {} ms", latency.as_millis());
         }
         stdout.flush()?;
-        drop(stack);
         Ok(())
     }
 
