@@ -19,7 +19,7 @@ use crate::context::Ctx;
 use crate::naming::Target;
 use crate::output::{github_output, step_summary};
 use crate::progress;
-use crate::report::{IdlePreview, IssueFate, PruneAction, Step, StepReport, StepResult};
+use crate::report::{IdlePreview, IssueFate, PruneAction, PruneOutcome, Step, StepReport, StepResult};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct GcArgs {
@@ -77,7 +77,7 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
     // Any event may start the sweep (schedule, dispatch); the payload only has to be JSON.
     let _: serde_json::Value = event::read(&args.event.event, "schedule or workflow_dispatch")?;
     if args.prune {
-        return prune_prod(ctx, args, aws).await;
+        return prune_long_lived(ctx, args, aws).await;
     }
     let (Some(open_pulls), Some(open_issues)) = (&args.open_pulls, &args.open_issues) else {
         bail!("the sweep needs --open-pulls FILE and --open-issues FILE (or pass --prune)");
@@ -158,45 +158,56 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
     })
 }
 
-/// `github gc --prune`: `prune`'s rules on every agent's prod runtime, keeping the newest
-/// `prune_keep` versions (0: nothing is pruned, and no AWS call made). The summary says what was
-/// deleted and what was kept, and why; a runtime or version that could not be pruned fails the step
-/// once the rest is done.
-async fn prune_prod(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<StepReport> {
+/// `github gc --prune`: `prune`'s rules on every agent's runtime in each long-lived place of the
+/// release flow (with an `environments_chain`, its first environment and prod; else prod), keeping
+/// the newest `prune_keep` versions (0: nothing is pruned, and no AWS call made). Each place is
+/// pruned with its own clients and bucket, so a version's protection comes from the promotion
+/// records of its own environment; a runtime whose records cannot be read loses nothing. The
+/// summary says, per environment, what was deleted and what was kept, and why; a runtime or version
+/// that could not be pruned fails the step once the rest is done.
+async fn prune_long_lived(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<StepReport> {
     let all = agents::discover(&ctx.root, &ctx.settings)?;
     let keep = ctx.settings.prune_keep;
-    // Every long-lived place of the release flow: prod, and with a chain its first environment too.
     let flow = Flow::of(ctx)?;
     let places: Vec<&Ctx> = if flow.chained() { vec![&flow.merge, &flow.approve] } else { vec![&flow.approve] };
-    let mut runtimes = Vec::new();
-    for place in &places {
-        for agent in &all {
-            runtimes
-                .push((agent.name.clone(), crate::prune::runtime_name(&place.settings, &agent.name, Target::Prod)?));
-        }
-    }
-    let results = if keep == 0 {
+    // Every runtime name, of every place, is checked before the first call.
+    let runtimes = places
+        .iter()
+        .map(|place| {
+            all.iter()
+                .map(|agent| {
+                    Ok((agent.name.clone(), crate::prune::runtime_name(&place.settings, &agent.name, Target::Prod)?))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut pruned: Vec<(String, Vec<PruneOutcome>)> = Vec::new();
+    let mut failures = Vec::new();
+    if keep == 0 {
         progress!("prune_keep is 0: pruning is off");
-        vec![]
     } else {
         let connected = connect_flow(&flow, aws).await?;
-        let mut results = Vec::new();
-        for (index, place) in places.iter().enumerate() {
-            let aws = if index == 0 && flow.chained() { &connected.merge } else { &connected.approve };
-            let mine = &runtimes[index * all.len()..(index + 1) * all.len()];
-            results
-                .extend(crate::prune::prune_runtimes(aws, mine, keep, args.dry_run, place.settings.max_parallel).await);
-        }
-        results
-    };
-    let (mut pruned, mut failures) = (Vec::new(), Vec::new());
-    for ((agent, _), result) in runtimes.iter().zip(results) {
-        match result {
-            Ok(outcome) => pruned.push(outcome),
-            Err(err) => failures.push(format!("{agent}: {err:#}")),
+        for (place, mine) in places.iter().zip(&runtimes) {
+            // Each place with its own clients: its region, account and bucket.
+            let clients =
+                if place.env_name() == flow.approve.env_name() { &connected.approve } else { &connected.merge };
+            let results =
+                crate::prune::prune_runtimes(clients, mine, keep, args.dry_run, place.settings.max_parallel).await;
+            let mut outcomes = Vec::new();
+            for ((agent, runtime_name), result) in mine.iter().zip(results) {
+                match result {
+                    Ok(outcome) => outcomes.push(outcome),
+                    Err(err) => failures.push(format!("{runtime_name} ({agent}): {err:#}")),
+                }
+            }
+            pruned.push((place.env_name().to_owned(), outcomes));
         }
     }
-    let markdown = render::prune_summary(&pruned, &failures, keep, args.dry_run);
+    let sections: Vec<(&str, &[PruneOutcome])> =
+        pruned.iter().map(|(env, outcomes)| (env.as_str(), outcomes.as_slice())).collect();
+    let names: Vec<&str> = places.iter().map(|place| place.env_name()).collect();
+    let markdown = render::prune_summary(&names, &sections, &failures, keep, args.dry_run);
+    let pruned: Vec<PruneOutcome> = pruned.into_iter().flat_map(|(_, outcomes)| outcomes).collect();
     write_out(&ctx.github, args.event.out.as_deref(), &markdown, "summary")?;
     step_summary(&ctx.github, &markdown)?;
     github_output(&ctx.github, "pruned", &serde_json::to_string(&pruned)?)?;
@@ -204,8 +215,9 @@ async fn prune_prod(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result
         failures.len() + pruned.iter().filter(|outcome| !outcome.with_action(PruneAction::Failed).is_empty()).count();
     if failed > 0 {
         bail!(
-            "pruning failed on {failed} of {} prod runtimes (the summary says where and why); re-run to retry",
-            runtimes.len()
+            "pruning failed on {failed} of {} runtimes of {} (the summary says where and why); re-run to retry",
+            runtimes.iter().map(Vec::len).sum::<usize>(),
+            names.join(" and ")
         );
     }
     let deleted = pruned.iter().any(|outcome| !outcome.with_action(PruneAction::Deleted).is_empty());
@@ -217,7 +229,7 @@ async fn prune_prod(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result
             (false, false) => StepResult::Nothing,
         },
         pr: None,
-        agents: runtimes.into_iter().map(|(agent, _)| agent).collect(),
+        agents: all.into_iter().map(|agent| agent.name).collect(),
         deleted: vec![],
         markdown: Some(markdown),
         issues: vec![],
