@@ -783,7 +783,8 @@ pub fn prune_summary(
     writeln!(
         out,
         "Kept on each {envs} runtime: every version an endpoint serves or is moving to, the newest {keep}, and every \
-         rollback target (by the promotion records of its own environment); code zips and records stay in S3.\n"
+         rollback target{}; code zips and records stay in S3.\n",
+        if names.len() > 1 { " (by the promotion records of the runtime's own environment)" } else { "" }
     )
     .unwrap();
     for (env, outcomes) in sections {
