@@ -192,3 +192,136 @@ async fn gc_prunes_staging_and_prod_each_by_its_own_records() {
     assert_eq!(again.result, "nothing");
     stack.shutdown().await;
 }
+
+/// The binary on the environments workspace at `root`, `--local` on the state in `state`.
+fn local(root: &Path, state: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut command = crate::support::xtask_command(root);
+    command.args(args).arg("--local").arg("--local-dir").arg(state).env("AGENTCORE_LOCAL_TRANSITION_MS", "50");
+    crate::support::run(&mut command)
+}
+
+/// Of a runtime in a `status --versions --json` report, each version with the rules protecting it.
+fn protections(status: &serde_json::Value, runtime: &str) -> Vec<(String, Vec<String>)> {
+    let runtimes = status["runtimes"].as_array().unwrap();
+    let found = runtimes.iter().find(|found| found["runtime_name"] == runtime);
+    let found = found.unwrap_or_else(|| panic!("no {runtime} in {status}"));
+    found["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|version| {
+            let reasons = version["protected_by"].as_array().unwrap_or_else(|| panic!("no protected_by: {version}"));
+            let reasons = reasons
+                .iter()
+                .map(|reason| match reason["endpoint"].as_str() {
+                    Some(endpoint) => format!("{} {endpoint}", reason["reason"].as_str().unwrap()),
+                    None => reason["reason"].as_str().unwrap().to_owned(),
+                })
+                .collect();
+            (version["version"].as_str().unwrap().to_owned(), reasons)
+        })
+        .collect()
+}
+
+/// `prune --env staging` and `status --versions` on staging's runtime, with prod's runtime in the
+/// same local stack and each environment's records in its own bucket: prune plans staging's
+/// versions only and keeps the one a rollback of `live` goes back to (known only from staging's
+/// bucket); status, with `--env staging` or from the workspace's place (which staging shares),
+/// gives the same reasons; an unknown environment is refused with the known ones; hints about a
+/// missing runtime name `--env staging`.
+#[test]
+fn prune_and_status_versions_work_on_the_environment_named() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("workspace");
+    environments_workspace(&root);
+    let state = temp.path().join("state");
+    let run = |args: &[&str]| local(&root, &state, args);
+    let ok = |args: &[&str]| {
+        let (ok, stdout, stderr) = run(args);
+        assert!(ok, "{args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        stdout
+    };
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_str(&ok(&args)).unwrap()
+    };
+    let zips = temp.path().join("zips");
+    std::fs::create_dir_all(&zips).unwrap();
+    fixture_zip(&zips.join("echo_bot.zip"), "prune --env");
+    let zips = zips.to_str().unwrap();
+
+    let (ok_, stdout, stderr) = run(&["prune", "echo_bot", "--env", "qa", "--dry-run"]);
+    assert!(!ok_ && stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("there is no environment `qa`; the known ones are prod, staging"), "{stderr}");
+    // Before staging has a runtime, the hints say how to make it: in staging, not prod.
+    let (ok_, stdout, stderr) = run(&["promote", "echo_bot", "--env", "staging", "--version", "1", "--no-smoke"]);
+    assert!(!ok_, "{stdout}\n{stderr}");
+    let hint =
+        "runtime echo_bot_staging does not exist; deploy it first with `cargo xtask deploy echo_bot --env staging`";
+    assert!(stdout.contains(hint), "{stdout}");
+    let (ok_, stdout, stderr) = run(&["rollback", "echo_bot", "--env", "staging"]);
+    assert!(!ok_ && stdout.contains(hint), "{stdout}\n{stderr}");
+
+    let deploy = ["deploy", "echo_bot", "--env", "staging", "--force", "--package-dir", zips];
+    let promote = |version: &str| ok(&["promote", "echo_bot", "--env", "staging", "--version", version, "--no-smoke"]);
+    ok(&deploy);
+    ok(&deploy);
+    promote("1");
+    ok(&deploy);
+    promote("2");
+    ok(&deploy);
+    ok(&deploy);
+    for _ in 0..2 {
+        ok(&["deploy", "echo_bot", "--prod", "--force", "--package-dir", zips]);
+    }
+
+    // Staging v1..v5: 5 is the newest, 2 is live, 1 is where a rollback of live goes; 3 and 4 go.
+    let report = json(&["prune", "--all", "--env", "staging", "--keep", "1", "--dry-run"]);
+    let results = report["results"].as_array().unwrap();
+    let runtimes: Vec<&str> =
+        results.iter().map(|result| result["outcome"]["runtime_name"].as_str().unwrap()).collect();
+    assert_eq!(runtimes, ["echo_bot_staging", "weather_report_bot_staging"], "{report}");
+    assert_eq!(results[0]["outcome"]["plan"], "delete versions 3, 4 of runtime echo_bot_staging", "{report}");
+    assert_eq!(results[1]["outcome"]["runtime_id"], serde_json::Value::Null, "{report}");
+    assert!(!report.to_string().contains("_prod"), "{report}");
+
+    let expected: Vec<(String, Vec<String>)> = [
+        ("1", vec!["rollback_target live"]),
+        ("2", vec!["endpoint live"]),
+        ("3", vec![]),
+        ("4", vec![]),
+        ("5", vec!["endpoint DEFAULT", "newest"]),
+    ]
+    .into_iter()
+    .map(|(version, reasons)| (version.to_owned(), reasons.into_iter().map(str::to_owned).collect()))
+    .collect();
+    let status = json(&["status", "--env", "staging", "--versions", "--keep", "1"]);
+    assert_eq!(protections(&status, "echo_bot_staging"), expected, "{status}");
+    let names: Vec<&str> = status["runtimes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|runtime| runtime["runtime_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["echo_bot_staging"], "prod is in another region and account: {status}");
+    // From the workspace's place, which staging shares: staging's runtime still by staging's records.
+    let status = json(&["status", "--versions", "--keep", "1"]);
+    assert_eq!(protections(&status, "echo_bot_staging"), expected, "{status}");
+    let prod = protections(&status, "echo_bot_prod");
+    assert_eq!(prod.iter().map(|(version, _)| version.as_str()).collect::<Vec<_>>(), ["1", "2"], "{status}");
+
+    // With --yes, exactly those go, and prod keeps every version.
+    let report = json(&["prune", "echo_bot", "--env", "staging", "--keep", "1", "--yes"]);
+    let deleted: Vec<u64> = report["results"][0]["outcome"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|version| version["action"] == "deleted")
+        .map(|version| version["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(deleted, [3, 4], "{report}");
+    let status = json(&["status", "--env", "prod"]);
+    let prod = status["runtimes"].as_array().unwrap().iter().find(|runtime| runtime["runtime_name"] == "echo_bot_prod");
+    assert_eq!(prod.unwrap()["versions_used"], 2, "prune --env staging leaves prod alone: {status}");
+}
