@@ -228,6 +228,16 @@ mod tests {
         let missing = refusal(Reason::NoVersion { latest: Some("2".into()) });
         assert!(missing.for_cli("--prod").contains("does not exist (latest is 2)"));
         assert_eq!(missing.for_approval("--prod"), "runtime `bot_prod` has no version 3");
+        // Hints name the runtime's environment as the user would.
+        let absent = Refusal { runtime_name: "bot_staging".into(), ..refusal(Reason::NoRuntime) };
+        assert_eq!(
+            absent.for_cli("--env staging"),
+            "runtime bot_staging does not exist; deploy it first with `cargo xtask deploy bot --env staging`"
+        );
+        assert_eq!(
+            absent.for_approval("--env staging"),
+            "runtime `bot_staging` does not exist; deploy it with `cargo xtask deploy bot --env staging` first"
+        );
     }
 
     /// Superseded: an approval would change nothing (live already) or be refused as older.
