@@ -2,7 +2,8 @@
 //! open deployment issue still needs, closes the deployment issues a later release superseded
 //! (`super::supersede`), and deletes the previews of open pull requests nothing was deployed to for
 //! `idle_preview_days`. With `--prune`, the sweep's second job instead prunes the old versions of
-//! every agent's prod runtime by `prune`'s rules (`crate::prune`), keeping the newest `prune_keep`.
+//! every agent's prod runtime, and with an `environments_chain` of its first environment's too, by
+//! `prune`'s rules (`crate::prune`), keeping the newest `prune_keep`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,9 +46,10 @@ pub struct GcArgs {
     /// Where to write the comment of each pull request whose idle preview was deleted, `DIR/<pr>.md`
     #[arg(long, value_name = "DIR")]
     pub idle_dir: Option<PathBuf>,
-    /// Instead of the sweep: delete the old versions of every agent's prod runtime that `prune`
-    /// would (keeping the newest `prune_keep`; 0 prunes nothing). Deleting prod versions takes the
-    /// prod role, so the workflow runs this as a job of its own
+    /// Instead of the sweep: delete the old versions of every agent's prod runtime (and with an
+    /// environments_chain, of its first environment's) that `prune` would (keeping the newest
+    /// `prune_keep`; 0 prunes nothing). Deleting prod versions takes the prod role, so the workflow
+    /// runs this as a job of its own
     #[arg(long)]
     pub prune: bool,
     /// Print the plan and change nothing
