@@ -185,21 +185,37 @@ async fn prune_long_lived(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> 
         .collect::<Result<Vec<_>>>()?;
     let mut pruned: Vec<(String, Vec<PruneOutcome>)> = Vec::new();
     let mut failures = Vec::new();
+    // Runtimes that could not be pruned at all: those of places not reached, and those failing.
+    let mut unpruned = 0;
     if keep == 0 {
         progress!("prune_keep is 0: pruning is off");
     } else {
-        let connected = connect_flow(&flow, aws).await?;
-        for (place, mine) in places.iter().zip(&runtimes) {
+        let (connected, _stack) = connect_places(&flow, &places, aws).await?;
+        for ((place, mine), clients) in places.iter().zip(&runtimes).zip(&connected) {
             // Each place with its own clients: its region, account and bucket.
-            let clients =
-                if place.env_name() == flow.approve.env_name() { &connected.approve } else { &connected.merge };
+            let clients = match clients {
+                Ok(clients) => clients,
+                Err(err) => {
+                    unpruned += mine.len();
+                    failures.push(format!(
+                        "{}: none of its {} runtimes was pruned, it cannot be reached: {err:#}",
+                        place.env_name(),
+                        mine.len()
+                    ));
+                    pruned.push((place.env_name().to_owned(), vec![]));
+                    continue;
+                }
+            };
             let results =
                 crate::prune::prune_runtimes(clients, mine, keep, args.dry_run, place.settings.max_parallel).await;
             let mut outcomes = Vec::new();
             for ((agent, runtime_name), result) in mine.iter().zip(results) {
                 match result {
                     Ok(outcome) => outcomes.push(outcome),
-                    Err(err) => failures.push(format!("{runtime_name} ({agent}): {err:#}")),
+                    Err(err) => {
+                        unpruned += 1;
+                        failures.push(format!("{runtime_name} ({agent}): {err:#}"));
+                    }
                 }
             }
             pruned.push((place.env_name().to_owned(), outcomes));
@@ -214,7 +230,7 @@ async fn prune_long_lived(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> 
     step_summary(&ctx.github, &markdown)?;
     github_output(&ctx.github, "pruned", &serde_json::to_string(&pruned)?)?;
     let failed =
-        failures.len() + pruned.iter().filter(|outcome| !outcome.with_action(PruneAction::Failed).is_empty()).count();
+        unpruned + pruned.iter().filter(|outcome| !outcome.with_action(PruneAction::Failed).is_empty()).count();
     if failed > 0 {
         bail!(
             "pruning failed on {failed} of {} runtimes of {} (the summary says where and why); re-run to retry",
@@ -238,6 +254,48 @@ async fn prune_long_lived(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> 
         idle: vec![],
         pruned,
     })
+}
+
+/// Clients for each of `places`, in order, or why one cannot be reached (a role it cannot assume),
+/// which leaves the others to be pruned all the same. Clients given by the caller (tests) serve
+/// every place, each with its own bucket; the local stack is started once, for all of them.
+async fn connect_places(
+    flow: &Flow,
+    places: &[&Ctx],
+    given: Option<AwsClients>,
+) -> Result<(Vec<Result<AwsClients>>, Option<crate::connect::LocalGuard>)> {
+    if given.is_some() {
+        let connected = connect_flow(flow, given).await?;
+        let clients = places
+            .iter()
+            .map(|place| {
+                Ok(if place.env_name() == flow.approve.env_name() {
+                    connected.approve.clone()
+                } else {
+                    connected.merge.clone()
+                })
+            })
+            .collect();
+        return Ok((clients, None));
+    }
+    let mut guard = None;
+    let mut clients: Vec<Result<AwsClients>> = Vec::new();
+    for place in places {
+        let reached = match (guard.as_ref(), clients.first()) {
+            (Some(stack), Some(Ok(first))) => crate::connect::connect_also(place, places[0], first, Some(stack)).await,
+            _ => match crate::connect::connect(place).await {
+                Ok((aws, stack)) => {
+                    guard = guard.or(stack);
+                    Ok(aws)
+                }
+                Err(err) => Err(err),
+            },
+        };
+        // The local stack serves every place: not starting it, or refusing a place, stops the step.
+        let reached = if place.aws.local || place.aws.local_fallback { Ok(reached?) } else { reached };
+        clients.push(reached);
+    }
+    Ok((clients, guard))
 }
 
 /// Open pull requests whose newest runtime version is more than `days` old at `now`, with its age in

@@ -812,6 +812,10 @@ pub fn prune_summary(
 
 /// One environment's table of [`prune_summary`], and its agents without a runtime there yet.
 fn prune_section(out: &mut String, env: &str, outcomes: &[PruneOutcome], dry_run: bool) {
+    if outcomes.is_empty() {
+        writeln!(out, "No {env} runtime was pruned: see below.\n").unwrap();
+        return;
+    }
     let present: Vec<&PruneOutcome> = outcomes.iter().filter(|outcome| outcome.runtime_id.is_some()).collect();
     if !present.is_empty() {
         let gone = if dry_run { "Would delete" } else { "Deleted" };

@@ -325,3 +325,43 @@ fn prune_and_status_versions_work_on_the_environment_named() {
     let prod = status["runtimes"].as_array().unwrap().iter().find(|runtime| runtime["runtime_name"] == "echo_bot_prod");
     assert_eq!(prod.unwrap()["versions_used"], 2, "prune --env staging leaves prod alone: {status}");
 }
+
+/// On AWS each place of the chain is reached on its own: prod's role that cannot be assumed stops
+/// nothing else (staging is still tried, here refused too), and the step fails with a summary that
+/// says, per environment, what could not be pruned and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_prune_reports_each_environment_it_cannot_reach() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("workspace");
+    environments_workspace(&root);
+    let denied = super::deny::start(super::deny::Api::Control).await;
+    let summary = temp.path().join("summary.md");
+    let mut command = crate::support::xtask_command(&root);
+    command
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        .args(["github", "gc", "--prune", "--event"])
+        .arg(repo_root().join("tests/events/schedule.json"))
+        .arg("--out")
+        .arg(&summary)
+        .args(["--endpoint-url", &denied.url]);
+    let (ok_, stdout, stderr) = crate::support::run_async(command).await;
+    assert!(!ok_, "{stdout}\n{stderr}");
+    assert!(stderr.contains("pruning failed on 4 of 4 runtimes of staging and prod"), "{stderr}");
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(summary.starts_with("## Old staging and prod versions"), "{summary}");
+    for env in ["staging", "prod"] {
+        assert!(summary.contains(&format!("### {env}\n\nNo {env} runtime was pruned: see below.")), "{summary}");
+    }
+    assert!(
+        summary.contains(&format!(
+            "prod: none of its 2 runtimes was pruned, it cannot be reached: cannot assume role {}",
+            crate::support::PROD_DEPLOY_ROLE
+        )),
+        "{summary}"
+    );
+    for runtime in ["echo_bot_staging (echo_bot): ", "weather_report_bot_staging (weather_report_bot): "] {
+        assert!(summary.contains(runtime), "{summary}");
+    }
+    assert!(summary.contains("ListAgentRuntimes"), "{summary}");
+}
