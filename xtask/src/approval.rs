@@ -64,11 +64,12 @@ pub(crate) enum Reason {
 }
 
 impl Refusal {
-    /// The refusal as `cargo xtask promote` and `rollback` print it.
-    pub(crate) fn for_cli(&self) -> String {
+    /// The refusal as `cargo xtask promote` and `rollback` print it; `env_flag` names the runtime's
+    /// environment in the hints (`Ctx::env_flag`: `--prod`, `--env NAME`).
+    pub(crate) fn for_cli(&self, env_flag: &str) -> String {
         let Refusal { agent, runtime_name: runtime, endpoint, version, reason } = self;
         match reason {
-            Reason::NoRuntime => missing_runtime(agent, runtime),
+            Reason::NoRuntime => missing_runtime(agent, runtime, env_flag),
             Reason::NoVersion { latest } => format!(
                 "version {version} of runtime {runtime} does not exist (latest is {}); list versions with `cargo xtask status {agent}`",
                 latest.as_deref().unwrap_or("none")
@@ -83,12 +84,14 @@ impl Refusal {
         }
     }
 
-    /// The refusal as the deployment issue's comment shows it.
-    pub(crate) fn for_approval(&self) -> String {
-        let Refusal { runtime_name: runtime, endpoint, version, reason, .. } = self;
+    /// The refusal as the deployment issue's comment shows it; `env_flag` as in [`Refusal::for_cli`].
+    pub(crate) fn for_approval(&self, env_flag: &str) -> String {
+        let Refusal { agent, runtime_name: runtime, endpoint, version, reason } = self;
         match reason {
             Reason::NoRuntime => {
-                format!("runtime `{runtime}` does not exist; deploy it with `cargo xtask deploy --prod` first")
+                format!(
+                    "runtime `{runtime}` does not exist; deploy it with `cargo xtask deploy {agent} {env_flag}` first"
+                )
             }
             Reason::NoVersion { .. } => format!("runtime `{runtime}` has no version {version}"),
             Reason::NotReady { status, .. } => format!("version {version} of `{runtime}` is {status}, not READY"),
@@ -100,13 +103,17 @@ impl Refusal {
 }
 
 /// A check's candidate, or its refusal as an error in the words `words` gives it.
-pub(crate) fn worded(checked: Result<Result<Candidate, Refusal>>, words: fn(&Refusal) -> String) -> Result<Candidate> {
+pub(crate) fn worded(
+    checked: Result<Result<Candidate, Refusal>>,
+    words: impl FnOnce(&Refusal) -> String,
+) -> Result<Candidate> {
     checked?.map_err(|refusal| anyhow!(words(&refusal)))
 }
 
-/// How `cargo xtask` says that an agent's prod runtime does not exist.
-pub(crate) fn missing_runtime(agent: &str, runtime_name: &str) -> String {
-    format!("runtime {runtime_name} does not exist; deploy it first with `cargo xtask deploy {agent} --prod`")
+/// How `cargo xtask` says that an agent's long-lived runtime does not exist; `env_flag` names its
+/// environment (`Ctx::env_flag`).
+pub(crate) fn missing_runtime(agent: &str, runtime_name: &str, env_flag: &str) -> String {
+    format!("runtime {runtime_name} does not exist; deploy it first with `cargo xtask deploy {agent} {env_flag}`")
 }
 
 /// Holds `version` of `agent`'s runtime `runtime_name` to the policy, for a move of `endpoint`.
@@ -211,16 +218,26 @@ mod tests {
         };
         let failed = refusal(Reason::NotReady { status: Status::UpdateFailed, failure: Some("no role".into()) });
         assert_eq!(
-            failed.for_cli(),
+            failed.for_cli("--prod"),
             "version 3 of runtime bot_prod is UPDATE_FAILED, not READY (no role); promote a READY version"
         );
-        assert_eq!(failed.for_approval(), "version 3 of `bot_prod` is UPDATE_FAILED, not READY");
+        assert_eq!(failed.for_approval("--prod"), "version 3 of `bot_prod` is UPDATE_FAILED, not READY");
         let older = refusal(Reason::OlderThanLive { live: 4 });
-        assert!(older.for_cli().contains("serves version 4, newer than 3; refusing to move it back"));
-        assert!(older.for_approval().contains("serves version 4, newer than 3; an old approval cannot roll"));
+        assert!(older.for_cli("--prod").contains("serves version 4, newer than 3; refusing to move it back"));
+        assert!(older.for_approval("--prod").contains("serves version 4, newer than 3; an old approval cannot roll"));
         let missing = refusal(Reason::NoVersion { latest: Some("2".into()) });
-        assert!(missing.for_cli().contains("does not exist (latest is 2)"));
-        assert_eq!(missing.for_approval(), "runtime `bot_prod` has no version 3");
+        assert!(missing.for_cli("--prod").contains("does not exist (latest is 2)"));
+        assert_eq!(missing.for_approval("--prod"), "runtime `bot_prod` has no version 3");
+        // Hints name the runtime's environment as the user would.
+        let absent = Refusal { runtime_name: "bot_staging".into(), ..refusal(Reason::NoRuntime) };
+        assert_eq!(
+            absent.for_cli("--env staging"),
+            "runtime bot_staging does not exist; deploy it first with `cargo xtask deploy bot --env staging`"
+        );
+        assert_eq!(
+            absent.for_approval("--env staging"),
+            "runtime `bot_staging` does not exist; deploy it with `cargo xtask deploy bot --env staging` first"
+        );
     }
 
     /// Superseded: an approval would change nothing (live already) or be refused as older.

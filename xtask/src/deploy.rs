@@ -465,8 +465,12 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
                 outcome.runtime_arn = Some(latest.agent_runtime_arn().to_owned());
                 if *latest.status() == AgentRuntimeStatus::DeleteFailed {
                     bail!(
-                        "runtime {runtime_name} ({runtime_id}) is DELETE_FAILED: {}; delete it again with `cargo xtask cleanup {runtime_name}`, then deploy again to make it anew",
-                        latest.failure_reason().unwrap_or("AgentCore gave no failureReason")
+                        "runtime {runtime_name} ({runtime_id}) is DELETE_FAILED: {}; delete it again with `cargo xtask cleanup {runtime_name}{}`, then deploy again to make it anew",
+                        latest.failure_reason().unwrap_or("AgentCore gave no failureReason"),
+                        match job.target {
+                            Target::Pr(_) => String::new(),
+                            Target::Prod => format!(" --env {} --force-prod", run.env),
+                        }
                     );
                 }
                 if !run.force {

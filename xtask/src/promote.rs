@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
 
-use crate::approval::{self, Candidate, Direction, Refusal};
+use crate::approval::{self, Candidate, Direction};
 use crate::aws::{self, AwsClients};
 use crate::context::Ctx;
 use crate::naming::Target;
@@ -166,7 +166,7 @@ pub async fn promote(ctx: &Ctx, aws: &AwsClients, request: &PromoteRequest) -> R
     let direction = if request.require_newer { Direction::Forward } else { Direction::Any };
     let checked =
         approval::check(aws, &request.agent, &runtime_name, &request.endpoint, request.version, direction).await;
-    let candidate = approval::worded(checked, Refusal::for_cli)?;
+    let candidate = approval::worded(checked, |refusal| refusal.for_cli(&ctx.env_flag()))?;
     match &request.smoke {
         Some(test) if !request.dry_run => gated(ctx, aws, &candidate, request.expect_live, test).await,
         _ => {
@@ -227,7 +227,8 @@ pub(crate) async fn gated(
     let reverted =
         move_noted(ctx, aws, &back, Some(*version), PromotionKind::Rollback, false, Some(note)).await.with_context(|| {
             format!(
-                "the smoke test of {endpoint} of {runtime_name} failed after it moved to version {version} ({reason}), and moving it back to version {previous} failed too: roll it back with `cargo xtask rollback {agent}`"
+                "the smoke test of {endpoint} of {runtime_name} failed after it moved to version {version} ({reason}), and moving it back to version {previous} failed too: roll it back with `cargo xtask rollback {agent} {}`",
+                ctx.env_flag()
             )
         })?;
     bail!(
@@ -303,7 +304,7 @@ pub async fn rollback(
     check_endpoint(endpoint)?;
     let runtime_name = ctx.settings.scheme().runtime_name(agent, Target::Prod)?;
     let Some(runtime) = aws::index::runtime(aws, &runtime_name).await? else {
-        bail!("{}", approval::missing_runtime(agent, &runtime_name))
+        bail!("{}", approval::missing_runtime(agent, &runtime_name, &ctx.env_flag()))
     };
     let live = served(aws, &runtime.id, &runtime_name, endpoint).await?;
     let version = match to {
@@ -325,15 +326,15 @@ pub async fn rollback(
         }
     };
     let checked = approval::check(aws, agent, &runtime_name, endpoint, version, Direction::Any).await;
-    let candidate = approval::worded(checked, Refusal::for_cli)?;
-    served_before(aws, &candidate).await?;
+    let candidate = approval::worded(checked, |refusal| refusal.for_cli(&ctx.env_flag()))?;
+    served_before(ctx, aws, &candidate).await?;
     // Compare and set against what was read, so a promotion meanwhile is not undone blindly.
     move_to(ctx, aws, &candidate, live.parse().ok(), PromotionKind::Rollback, dry_run).await
 }
 
 /// A rollback goes back only to a version the endpoint served before, as its promotion records say:
 /// any other version, older or newer, was never approved there, and moving to it is a promotion.
-async fn served_before(aws: &AwsClients, candidate: &Candidate) -> Result<()> {
+async fn served_before(ctx: &Ctx, aws: &AwsClients, candidate: &Candidate) -> Result<()> {
     let Candidate { agent, runtime_name, runtime_id, endpoint, version, .. } = candidate;
     let wanted = version.to_string();
     let history = records::list_promotions(aws, runtime_name, endpoint).await?;
@@ -345,7 +346,8 @@ async fn served_before(aws: &AwsClients, candidate: &Candidate) -> Result<()> {
         bail!(
             "version {version} of {runtime_name} never served endpoint {endpoint} (no promotion record says so): a rollback \
              only goes back to a version that was live there; promote it instead, through its deployment issue's approval \
-             or `cargo xtask promote {agent} --version {version}`"
+             or `cargo xtask promote {agent} {} --version {version}`",
+            ctx.env_flag()
         );
     }
     Ok(())
@@ -354,7 +356,7 @@ async fn served_before(aws: &AwsClients, candidate: &Candidate) -> Result<()> {
 /// Rolls the candidate's endpoint back to its version (the approval policy passed it): only an
 /// endpoint that serves a version already, and only while it still serves that one.
 pub(crate) async fn roll_back_to(ctx: &Ctx, aws: &AwsClients, candidate: &Candidate) -> Result<PromoteOutcome> {
-    served_before(aws, candidate).await?;
+    served_before(ctx, aws, candidate).await?;
     let live = served(aws, &candidate.runtime_id, &candidate.runtime_name, &candidate.endpoint).await?;
     move_to(ctx, aws, candidate, live.parse().ok(), PromotionKind::Rollback, false).await
 }

@@ -54,10 +54,19 @@ impl StatusArgs {
     }
 }
 
+/// A naming scheme of the runtimes a place holds, the name its long-lived target shows, and the
+/// bucket of that target's environment, where its promotion records are.
+type Named = (crate::naming::Scheme, String, String);
+
 /// The naming schemes of the runtimes `ctx`'s place holds: its own, then every other
-/// environment's in the same region and account, each with the name its long-lived target shows.
-fn schemes(ctx: &Ctx) -> Result<Vec<(crate::naming::Scheme, String)>> {
-    let mut schemes = vec![(ctx.settings.scheme(), ctx.settings.prod_runtime.clone())];
+/// environment's in the same region and account, each with the name its long-lived target shows
+/// and its environment's bucket (the workspace's own long-lived runtimes are prod's).
+fn schemes(ctx: &Ctx) -> Result<Vec<Named>> {
+    let own_bucket = match &ctx.env {
+        Some(_) => ctx.settings.bucket.clone(),
+        None => ctx.workspace().environment(crate::settings::PROD)?.bucket,
+    };
+    let mut schemes = vec![(ctx.settings.scheme(), ctx.settings.prod_runtime.clone(), own_bucket)];
     // Pull requests' place: the workspace's region with the credentials found, no profile or role of its own.
     let (profile, role) =
         ctx.env.as_ref().map(|env| (env.profile.clone(), env.assume_role_arn.clone())).unwrap_or_default();
@@ -65,7 +74,7 @@ fn schemes(ctx: &Ctx) -> Result<Vec<(crate::naming::Scheme, String)>> {
         let same_place = (env.region.as_str(), env.profile.as_deref(), env.assume_role_arn.as_deref())
             == (ctx.settings.region.as_str(), profile.as_deref(), role.as_deref());
         if same_place && env.target != ctx.settings.prod_runtime {
-            schemes.push((env.scheme(), env.target.clone()));
+            schemes.push((env.scheme(), env.target.clone(), env.bucket.clone()));
         }
     }
     Ok(schemes)
@@ -84,28 +93,31 @@ pub async fn status_with(
     agents: Option<&[String]>,
     protected_keep: Option<u32>,
 ) -> Result<StatusReport> {
-    status_of(settings, &[(settings.scheme(), settings.prod_runtime.clone())], aws, agents, protected_keep).await
+    let named = (settings.scheme(), settings.prod_runtime.clone(), settings.bucket.clone());
+    status_of(settings, &[named], aws, agents, protected_keep).await
 }
 
 /// [`status_with`] of the runtimes any of `schemes` made, each scheme with the name its long-lived
 /// target shows.
 async fn status_of(
     settings: &Settings,
-    schemes: &[(crate::naming::Scheme, String)],
+    schemes: &[Named],
     aws: &AwsClients,
     agents: Option<&[String]>,
     protected_keep: Option<u32>,
 ) -> Result<StatusReport> {
     let all = aws::index::runtimes(aws).await?;
-    let mut ours: Vec<(String, String, bool, aws::index::RuntimeSummary)> = all
+    let mut ours: Vec<(String, String, Option<&str>, aws::index::RuntimeSummary)> = all
         .iter()
         .filter_map(|runtime| {
-            let (agent, target, shown) =
-                schemes.iter().find_map(|(scheme, name)| scheme.parse(&runtime.name).map(|(a, t)| (a, t, name)))?;
+            let (agent, target, shown, bucket) = schemes.iter().find_map(|(scheme, name, bucket)| {
+                scheme.parse(&runtime.name).map(|(a, t)| (a, t, name, bucket.as_str()))
+            })?;
             if agents.is_some_and(|agents| !agents.contains(&agent)) {
                 return None;
             }
-            let long_lived = target == crate::naming::Target::Prod;
+            // A long-lived runtime's promotion records are in its environment's bucket.
+            let long_lived = (target == crate::naming::Target::Prod).then_some(bucket);
             let target = match target {
                 crate::naming::Target::Pr(number) => format!("pr_{number}"),
                 crate::naming::Target::Prod => shown.clone(),
@@ -116,6 +128,7 @@ async fn status_of(
     ours.sort_by(|a, b| a.3.name.cmp(&b.3.name));
     let runtimes: Vec<Result<RuntimeStatus>> = futures_util::stream::iter(ours)
         .map(|(agent, target, long_lived, runtime)| async move {
+            let records = long_lived.map(|bucket| AwsClients { bucket: bucket.to_owned(), ..aws.clone() });
             let id = runtime.id.as_str();
             let (versions, endpoints, latest) = futures_util::try_join!(
                 aws::list_versions(aws, id),
@@ -137,14 +150,14 @@ async fn status_of(
                     )
                 }
             };
-            let protected_keep = protected_keep.filter(|_| long_lived);
-            let mut protected = match protected_keep {
-                Some(keep) => {
+            let protected_keep = protected_keep.filter(|_| records.is_some());
+            let mut protected = match (protected_keep, &records) {
+                (Some(keep), Some(records)) => {
                     let listed = prune::ListedVersion::from_listing(&versions);
                     let referenced = prune::EndpointRef::from_listing(&endpoints);
-                    Some(prune::protections(aws, &runtime.name, id, &listed, &referenced, keep).await?)
+                    Some(prune::protections(records, &runtime.name, id, &listed, &referenced, keep).await?)
                 }
-                None => None,
+                _ => None,
             };
             let latest_version =
                 versions.last().map(|version| version.agent_runtime_version().to_owned()).unwrap_or_default();

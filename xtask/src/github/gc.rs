@@ -2,7 +2,8 @@
 //! open deployment issue still needs, closes the deployment issues a later release superseded
 //! (`super::supersede`), and deletes the previews of open pull requests nothing was deployed to for
 //! `idle_preview_days`. With `--prune`, the sweep's second job instead prunes the old versions of
-//! every agent's prod runtime by `prune`'s rules (`crate::prune`), keeping the newest `prune_keep`.
+//! every agent's prod runtime, and with an `environments_chain` of its first environment's too, by
+//! `prune`'s rules (`crate::prune`), keeping the newest `prune_keep`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use crate::context::Ctx;
 use crate::naming::Target;
 use crate::output::{github_output, step_summary};
 use crate::progress;
-use crate::report::{IdlePreview, IssueFate, PruneAction, Step, StepReport, StepResult};
+use crate::report::{IdlePreview, IssueFate, PruneAction, PruneOutcome, Step, StepReport, StepResult};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct GcArgs {
@@ -45,9 +46,10 @@ pub struct GcArgs {
     /// Where to write the comment of each pull request whose idle preview was deleted, `DIR/<pr>.md`
     #[arg(long, value_name = "DIR")]
     pub idle_dir: Option<PathBuf>,
-    /// Instead of the sweep: delete the old versions of every agent's prod runtime that `prune`
-    /// would (keeping the newest `prune_keep`; 0 prunes nothing). Deleting prod versions takes the
-    /// prod role, so the workflow runs this as a job of its own
+    /// Instead of the sweep: delete the old versions of every agent's prod runtime (and with an
+    /// environments_chain, of its first environment's) that `prune` would (keeping the newest
+    /// `prune_keep`; 0 prunes nothing). Deleting prod versions takes the prod role, so the workflow
+    /// runs this as a job of its own
     #[arg(long)]
     pub prune: bool,
     /// Print the plan and change nothing
@@ -77,7 +79,7 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
     // Any event may start the sweep (schedule, dispatch); the payload only has to be JSON.
     let _: serde_json::Value = event::read(&args.event.event, "schedule or workflow_dispatch")?;
     if args.prune {
-        return prune_prod(ctx, args, aws).await;
+        return prune_long_lived(ctx, args, aws).await;
     }
     let (Some(open_pulls), Some(open_issues)) = (&args.open_pulls, &args.open_issues) else {
         bail!("the sweep needs --open-pulls FILE and --open-issues FILE (or pass --prune)");
@@ -158,54 +160,82 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
     })
 }
 
-/// `github gc --prune`: `prune`'s rules on every agent's prod runtime, keeping the newest
-/// `prune_keep` versions (0: nothing is pruned, and no AWS call made). The summary says what was
-/// deleted and what was kept, and why; a runtime or version that could not be pruned fails the step
-/// once the rest is done.
-async fn prune_prod(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<StepReport> {
+/// `github gc --prune`: `prune`'s rules on every agent's runtime in each long-lived place of the
+/// release flow (with an `environments_chain`, its first environment and prod; else prod), keeping
+/// the newest `prune_keep` versions (0: nothing is pruned, and no AWS call made). Each place is
+/// pruned with its own clients and bucket, so a version's protection comes from the promotion
+/// records of its own environment; a runtime whose records cannot be read loses nothing. The
+/// summary says, per environment, what was deleted and what was kept, and why; a runtime or version
+/// that could not be pruned fails the step once the rest is done.
+async fn prune_long_lived(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<StepReport> {
     let all = agents::discover(&ctx.root, &ctx.settings)?;
     let keep = ctx.settings.prune_keep;
-    // Every long-lived place of the release flow: prod, and with a chain its first environment too.
     let flow = Flow::of(ctx)?;
     let places: Vec<&Ctx> = if flow.chained() { vec![&flow.merge, &flow.approve] } else { vec![&flow.approve] };
-    let mut runtimes = Vec::new();
-    for place in &places {
-        for agent in &all {
-            runtimes
-                .push((agent.name.clone(), crate::prune::runtime_name(&place.settings, &agent.name, Target::Prod)?));
-        }
-    }
-    let results = if keep == 0 {
+    // Every runtime name, of every place, is checked before the first call.
+    let runtimes = places
+        .iter()
+        .map(|place| {
+            all.iter()
+                .map(|agent| {
+                    Ok((agent.name.clone(), crate::prune::runtime_name(&place.settings, &agent.name, Target::Prod)?))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut pruned: Vec<(String, Vec<PruneOutcome>)> = Vec::new();
+    let mut failures = Vec::new();
+    // Runtimes that could not be pruned at all: those of places not reached, and those failing.
+    let mut unpruned = 0;
+    if keep == 0 {
         progress!("prune_keep is 0: pruning is off");
-        vec![]
     } else {
-        let connected = connect_flow(&flow, aws).await?;
-        let mut results = Vec::new();
-        for (index, place) in places.iter().enumerate() {
-            let aws = if index == 0 && flow.chained() { &connected.merge } else { &connected.approve };
-            let mine = &runtimes[index * all.len()..(index + 1) * all.len()];
-            results
-                .extend(crate::prune::prune_runtimes(aws, mine, keep, args.dry_run, place.settings.max_parallel).await);
-        }
-        results
-    };
-    let (mut pruned, mut failures) = (Vec::new(), Vec::new());
-    for ((agent, _), result) in runtimes.iter().zip(results) {
-        match result {
-            Ok(outcome) => pruned.push(outcome),
-            Err(err) => failures.push(format!("{agent}: {err:#}")),
+        let (connected, _stack) = connect_places(&flow, &places, aws).await?;
+        for ((place, mine), clients) in places.iter().zip(&runtimes).zip(&connected) {
+            // Each place with its own clients: its region, account and bucket.
+            let clients = match clients {
+                Ok(clients) => clients,
+                Err(err) => {
+                    unpruned += mine.len();
+                    failures.push(format!(
+                        "{}: none of its {} runtimes was pruned, it cannot be reached: {err:#}",
+                        place.env_name(),
+                        mine.len()
+                    ));
+                    pruned.push((place.env_name().to_owned(), vec![]));
+                    continue;
+                }
+            };
+            let results =
+                crate::prune::prune_runtimes(clients, mine, keep, args.dry_run, place.settings.max_parallel).await;
+            let mut outcomes = Vec::new();
+            for ((agent, runtime_name), result) in mine.iter().zip(results) {
+                match result {
+                    Ok(outcome) => outcomes.push(outcome),
+                    Err(err) => {
+                        unpruned += 1;
+                        failures.push(format!("{runtime_name} ({agent}): {err:#}"));
+                    }
+                }
+            }
+            pruned.push((place.env_name().to_owned(), outcomes));
         }
     }
-    let markdown = render::prune_summary(&pruned, &failures, keep, args.dry_run);
+    let sections: Vec<(&str, &[PruneOutcome])> =
+        pruned.iter().map(|(env, outcomes)| (env.as_str(), outcomes.as_slice())).collect();
+    let names: Vec<&str> = places.iter().map(|place| place.env_name()).collect();
+    let markdown = render::prune_summary(&names, &sections, &failures, keep, args.dry_run);
+    let pruned: Vec<PruneOutcome> = pruned.into_iter().flat_map(|(_, outcomes)| outcomes).collect();
     write_out(&ctx.github, args.event.out.as_deref(), &markdown, "summary")?;
     step_summary(&ctx.github, &markdown)?;
     github_output(&ctx.github, "pruned", &serde_json::to_string(&pruned)?)?;
     let failed =
-        failures.len() + pruned.iter().filter(|outcome| !outcome.with_action(PruneAction::Failed).is_empty()).count();
+        unpruned + pruned.iter().filter(|outcome| !outcome.with_action(PruneAction::Failed).is_empty()).count();
     if failed > 0 {
         bail!(
-            "pruning failed on {failed} of {} prod runtimes (the summary says where and why); re-run to retry",
-            runtimes.len()
+            "pruning failed on {failed} of {} runtimes of {} (the summary says where and why); re-run to retry",
+            runtimes.iter().map(Vec::len).sum::<usize>(),
+            names.join(" and ")
         );
     }
     let deleted = pruned.iter().any(|outcome| !outcome.with_action(PruneAction::Deleted).is_empty());
@@ -217,13 +247,55 @@ async fn prune_prod(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result
             (false, false) => StepResult::Nothing,
         },
         pr: None,
-        agents: runtimes.into_iter().map(|(agent, _)| agent).collect(),
+        agents: all.into_iter().map(|agent| agent.name).collect(),
         deleted: vec![],
         markdown: Some(markdown),
         issues: vec![],
         idle: vec![],
         pruned,
     })
+}
+
+/// Clients for each of `places`, in order, or why one cannot be reached (a role it cannot assume),
+/// which leaves the others to be pruned all the same. Clients given by the caller (tests) serve
+/// every place, each with its own bucket; the local stack is started once, for all of them.
+async fn connect_places(
+    flow: &Flow,
+    places: &[&Ctx],
+    given: Option<AwsClients>,
+) -> Result<(Vec<Result<AwsClients>>, Option<crate::connect::LocalGuard>)> {
+    if given.is_some() {
+        let connected = connect_flow(flow, given).await?;
+        let clients = places
+            .iter()
+            .map(|place| {
+                Ok(if place.env_name() == flow.approve.env_name() {
+                    connected.approve.clone()
+                } else {
+                    connected.merge.clone()
+                })
+            })
+            .collect();
+        return Ok((clients, None));
+    }
+    let mut guard = None;
+    let mut clients: Vec<Result<AwsClients>> = Vec::new();
+    for place in places {
+        let reached = match (guard.as_ref(), clients.first()) {
+            (Some(stack), Some(Ok(first))) => crate::connect::connect_also(place, places[0], first, Some(stack)).await,
+            _ => match crate::connect::connect(place).await {
+                Ok((aws, stack)) => {
+                    guard = guard.or(stack);
+                    Ok(aws)
+                }
+                Err(err) => Err(err),
+            },
+        };
+        // The local stack serves every place: not starting it, or refusing a place, stops the step.
+        let reached = if place.aws.local || place.aws.local_fallback { Ok(reached?) } else { reached };
+        clients.push(reached);
+    }
+    Ok((clients, guard))
 }
 
 /// Open pull requests whose newest runtime version is more than `days` old at `now`, with its age in

@@ -315,7 +315,7 @@ async fn go_live(
                 );
                 continue;
             }
-            Err(refusal) => bail!("agent `{}`: {}", outcome.agent, refusal.for_approval()),
+            Err(refusal) => bail!("agent `{}`: {}", outcome.agent, refusal.for_approval(&merge.env_flag())),
         };
         let agent = agents.iter().find(|agent| agent.name == outcome.agent).filter(|_| smoke);
         let moved = match agent {

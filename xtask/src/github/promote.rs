@@ -18,7 +18,7 @@ use super::{
     delete_pr_runtimes, event, metadata, release, render, supersede, write_out,
 };
 use crate::agents::{self, Agent};
-use crate::approval::{self, Candidate, Direction, Refusal};
+use crate::approval::{self, Candidate, Direction};
 use crate::aws::AwsClients;
 use crate::context::Ctx;
 use crate::naming::Target;
@@ -173,7 +173,7 @@ async fn roll_back(
     let connected = connect_flow(flow, aws).await?;
     let aws = &connected.approve;
     let checked = approval::check(aws, &agent.name, &runtime, endpoint, version, Direction::Any).await;
-    let candidate = match approval::worded(checked, Refusal::for_approval) {
+    let candidate = match approval::worded(checked, |refusal| refusal.for_approval(&target.env_flag())) {
         Ok(candidate) => candidate,
         Err(err) => return step.refuse(err),
     };
@@ -352,7 +352,8 @@ async fn check_own(
     for entry in &verified.agents {
         let (agent, version) = (&entry.agent, entry.version);
         let checked = approval::check(aws, agent, &entry.runtime, endpoint, version, Direction::Forward).await;
-        let candidate = approval::worded(checked, Refusal::for_approval).with_context(|| format!("agent `{agent}`"))?;
+        let candidate = approval::worded(checked, |refusal| refusal.for_approval(&target.env_flag()))
+            .with_context(|| format!("agent `{agent}`"))?;
         let claim = release::Claim {
             agent,
             runtime_name: &entry.runtime,
@@ -436,7 +437,8 @@ async fn take_across(
             let context = || format!("agent `{agent}`");
             let endpoint = &source.settings.prod_endpoint;
             let checked = approval::check(source_aws, agent, &entry.runtime, endpoint, version, Direction::Any).await;
-            let candidate = approval::worded(checked, Refusal::for_approval).with_context(context)?;
+            let candidate =
+                approval::worded(checked, |refusal| refusal.for_approval(&source.env_flag())).with_context(context)?;
             let claim = release::Claim {
                 agent,
                 runtime_name: &entry.runtime,
@@ -515,7 +517,7 @@ async fn take_across(
         let checked =
             approval::check(target_aws, &outcome.agent, &outcome.runtime_name, endpoint, version, Direction::Forward)
                 .await;
-        match approval::worded(checked, Refusal::for_approval) {
+        match approval::worded(checked, |refusal| refusal.for_approval(&target.env_flag())) {
             Ok(candidate) => candidates.push(candidate),
             Err(err) => return Ok(Taken::Refused(err.context(format!("agent `{}`", outcome.agent)))),
         }

@@ -763,22 +763,59 @@ pub fn gc_summary(deleted: &[String], issues: &[IssueReport], idle: &[IdlePrevie
     out
 }
 
-/// The summary of `gc --prune`: per prod runtime, the versions deleted (with `dry_run`, that would
-/// be) and those kept with the reasons, then what failed. `failures` are whole runtimes that could
-/// not be pruned, as `agent: error`; a version that failed is named on its runtime.
-pub fn prune_summary(outcomes: &[PruneOutcome], failures: &[String], keep: u32, dry_run: bool) -> String {
+/// The summary of `github gc --prune`: for each environment pruned (`names`, in the flow's order),
+/// a row per runtime with the versions deleted and those kept, with why; the runtimes not there yet;
+/// and what could not be pruned.
+pub fn prune_summary(
+    names: &[&str],
+    sections: &[(&str, &[PruneOutcome])],
+    failures: &[String],
+    keep: u32,
+    dry_run: bool,
+) -> String {
     let mut out = String::new();
-    writeln!(out, "## Old prod versions{}\n", if dry_run { " (dry run: nothing changed)" } else { "" }).unwrap();
+    let envs = names.join(" and ");
+    writeln!(out, "## Old {envs} versions{}\n", if dry_run { " (dry run: nothing changed)" } else { "" }).unwrap();
     if keep == 0 {
         writeln!(out, "Pruning is off: the `prune_keep` setting is 0.").unwrap();
         return out;
     }
     writeln!(
         out,
-        "Kept on each prod runtime: every version an endpoint serves or is moving to, the newest {keep}, and every \
-         rollback target; code zips and records stay in S3.\n"
+        "Kept on each {envs} runtime: every version an endpoint serves or is moving to, the newest {keep}, and every \
+         rollback target{}; code zips and records stay in S3.\n",
+        if names.len() > 1 { " (by the promotion records of the runtime's own environment)" } else { "" }
     )
     .unwrap();
+    for (env, outcomes) in sections {
+        if sections.len() > 1 {
+            writeln!(out, "### {env}\n").unwrap();
+        }
+        prune_section(&mut out, env, outcomes, dry_run);
+    }
+    let mut failed: Vec<String> = failures.to_vec();
+    for (_, outcomes) in sections {
+        for outcome in *outcomes {
+            for version in &outcome.versions {
+                if let Some(error) = &version.error {
+                    failed.push(format!("{} version {}: {error}", outcome.runtime_name, version.version));
+                }
+            }
+        }
+    }
+    if !failed.is_empty() {
+        writeln!(out, "**Not pruned** (the next run tries again):\n").unwrap();
+        out.push_str(&fenced(&failed.join("\n")));
+    }
+    out
+}
+
+/// One environment's table of [`prune_summary`], and its agents without a runtime there yet.
+fn prune_section(out: &mut String, env: &str, outcomes: &[PruneOutcome], dry_run: bool) {
+    if outcomes.is_empty() {
+        writeln!(out, "No {env} runtime was pruned: see below.\n").unwrap();
+        return;
+    }
     let present: Vec<&PruneOutcome> = outcomes.iter().filter(|outcome| outcome.runtime_id.is_some()).collect();
     if !present.is_empty() {
         let gone = if dry_run { "Would delete" } else { "Deleted" };
@@ -807,25 +844,13 @@ pub fn prune_summary(outcomes: &[PruneOutcome], failures: &[String], keep: u32, 
             )
             .unwrap();
         }
+        writeln!(out).unwrap();
     }
     let absent: Vec<String> =
         outcomes.iter().filter(|outcome| outcome.runtime_id.is_none()).map(|outcome| outcome.agent.clone()).collect();
     if !absent.is_empty() {
-        writeln!(out, "\nNo prod runtime yet: {}.", runtimes(&absent)).unwrap();
+        writeln!(out, "No {env} runtime yet: {}.\n", runtimes(&absent)).unwrap();
     }
-    let mut failed: Vec<String> = failures.to_vec();
-    for outcome in outcomes {
-        for version in &outcome.versions {
-            if let Some(error) = &version.error {
-                failed.push(format!("{} version {}: {error}", outcome.runtime_name, version.version));
-            }
-        }
-    }
-    if !failed.is_empty() {
-        writeln!(out, "\n**Not pruned** (the next run tries again):\n").unwrap();
-        out.push_str(&fenced(&failed.join("\n")));
-    }
-    out
 }
 
 /// Version numbers as `v1–v3, v7`: runs of consecutive numbers joined.

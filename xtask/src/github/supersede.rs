@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 
 use super::{Connected, Flow, delete_pr_runtimes, event, metadata, release, render};
 use crate::agents::Agent;
-use crate::approval::{self, Refusal};
+use crate::approval;
 use crate::report::{AskedVersion, IssueFate, IssueReport};
 
 /// Whether a listed issue is one the bot opened: its author, and no other app through it.
@@ -123,7 +123,7 @@ async fn judge(flow: &Flow, connected: &Connected, agents: &[Agent], issue: &eve
             }
             Ok(Err(refusal)) => {
                 report.versions.push(AskedVersion { agent: entry.agent.clone(), version: entry.version, live: None });
-                doubts.push(Refusal::for_approval(&refusal));
+                doubts.push(refusal.for_approval(&flow.merge.env_flag()));
             }
             Err(err) => {
                 report.versions.push(AskedVersion { agent: entry.agent.clone(), version: entry.version, live: None });

@@ -2,6 +2,7 @@
 
 mod deny;
 mod environments;
+mod environments_prune;
 mod prune;
 mod scale;
 mod settings;

@@ -294,3 +294,36 @@ async fn local_up_makes_every_environments_bucket() {
         assert!(found.is_ok(), "{bucket}: {found:?}");
     }
 }
+
+/// The local stack serves one account in one region: an environment in another region or account
+/// is served by it all the same (its region and role ignored), which is fine while its runtimes
+/// have names of their own; two environments that name their runtimes alike and differ only by
+/// region or account would share runtimes there, so a command of either is refused locally, before
+/// any change, naming both and the fix.
+#[test]
+fn environments_that_differ_only_by_region_are_refused_locally() {
+    let world = World::new();
+    let manifest = world.root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[workspace.metadata.agentcore.environments.prod_eu]\nregion = \"eu-central-1\"\ntarget = \"prod\"\n"),
+    )
+    .unwrap();
+    for args in
+        [&["status", "--env", "prod_eu"][..], &["status", "--env", "prod"], &["prune", "--all", "--prod", "--dry-run"]]
+    {
+        let (ok_, stdout, stderr) = world.run(args);
+        assert!(!ok_, "{args:?}: {stdout}");
+        let names = ["environments prod and prod_eu", "environments prod_eu and prod"];
+        assert!(names.iter().any(|named| stderr.contains(named)), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("the local stack does not emulate (it serves one account in one region)")
+                && stderr.contains("give one of them another `target`"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!world.state.exists(), "refused before the stack started");
+    // Staging names its runtimes its own way: it works locally, prod_eu or not.
+    ok(world.run(&["status", "--env", "staging"]));
+}

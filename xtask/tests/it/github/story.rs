@@ -812,5 +812,16 @@ async fn a_chain_promotes_the_same_bytes_from_staging_to_prod() {
     let body = report.markdown.unwrap();
     assert!(body.contains("| **no** |") && body.contains("[!WARNING]"), "{body}");
     assert!(body.contains("The zip of `weather_report_bot` is not the one PR #14's preview ran"), "{body}");
+
+    // A merged pull request that never had a preview (a fork's, say): the issue says there was none,
+    // and warns that these bytes were not tried.
+    let merged = [("echo_bot", "pr12"), ("weather_report_bot", "main-15")];
+    let (report, _) = story.prod_deploy(&merged, Some(story.pulls(15)), &[]).await;
+    assert_eq!(report.agents, ["weather_report_bot"]);
+    let body = report.markdown.unwrap();
+    assert!(body.contains("### Same bytes as the preview"), "{body}");
+    assert!(body.contains("| - | - | no preview |"), "{body}");
+    assert!(body.contains("The zip of `weather_report_bot` is not the one PR #15's preview ran"), "{body}");
+    assert!(body.contains("or the preview was never deployed"), "{body}");
     stack.shutdown().await;
 }
