@@ -135,7 +135,7 @@ pub fn pr_comment(ctx: &Ctx, args: &PrCommentArgs) -> Result<StepReport> {
             },
         })
         .collect();
-    let markdown = render::pr_comment(pr, commit, &ctx.settings.region, &results);
+    let markdown = render::pr_comment(pr, commit, &all, &results);
     write_out(&ctx.github, args.event.out.as_deref(), &markdown, "comment")?;
     let failed = results.iter().filter(|result| result.outcome.is_err()).count();
     Ok(StepReport {

@@ -123,7 +123,7 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
         let json = serde_json::to_vec_pretty(&results)?;
         std::fs::write(path, json).with_context(|| format!("cannot write the result file {}", path.display()))?;
     }
-    let markdown = render::pr_comment(pr, &commit, &ctx.settings.region, &results);
+    let markdown = render::pr_comment(pr, &commit, &all, &results);
     write_out(&ctx.github, args.event.out.as_deref(), &markdown, "comment")?;
     let failed: Vec<&str> =
         results.iter().filter(|result| result.outcome.is_err()).map(|result| result.agent.as_str()).collect();

