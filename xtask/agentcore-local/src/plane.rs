@@ -955,6 +955,16 @@ fn runtime_id_by_arn(state: &State, arn: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no taggable resource {arn}: no agent runtime has that ARN")))
 }
 
+/// The runtime a tagging request's `resourceArn` names, and that ARN.
+fn tagged_mut<'s, 'i>(
+    state: &'s mut State,
+    input: &'i Map<String, Value>,
+) -> Result<(&'i str, &'s mut Runtime), ApiError> {
+    let arn = str_of(input, "resourceArn").unwrap_or_default();
+    let id = runtime_id_by_arn(state, arn)?;
+    Ok((arn, runtime_mut(state, &id)?))
+}
+
 /// The tags of a runtime (TagsMap allows 50).
 const MAX_TAGS: usize = 50;
 
@@ -963,8 +973,7 @@ pub(crate) fn tag_resource(
     _env: &Env,
     input: &Map<String, Value>,
 ) -> Result<(u16, Value), ApiError> {
-    let arn = str_of(input, "resourceArn").unwrap_or_default();
-    let runtime = runtime_mut(state, &runtime_id_by_arn(state, arn)?)?;
+    let (arn, runtime) = tagged_mut(state, input)?;
     let mut tags = runtime.tags.clone();
     tags.extend(input.get("tags").and_then(Value::as_object).cloned().unwrap_or_default());
     if tags.len() > MAX_TAGS {
@@ -982,8 +991,7 @@ pub(crate) fn untag_resource(
     _env: &Env,
     input: &Map<String, Value>,
 ) -> Result<(u16, Value), ApiError> {
-    let arn = str_of(input, "resourceArn").unwrap_or_default();
-    let runtime = runtime_mut(state, &runtime_id_by_arn(state, arn)?)?;
+    let (_, runtime) = tagged_mut(state, input)?;
     for key in input.get("tagKeys").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
         runtime.tags.remove(key);
     }
