@@ -1071,8 +1071,14 @@ pub(crate) fn invocation_target(
         return Err(ApiError::not_found(format!("agent runtime {} has no endpoint named {name}{hint}", runtime.name)));
     };
     let (status, live, _, failure) = runtime.endpoint_view(endpoint, now);
-    if status == "DELETING" || status == "DELETE_FAILED" {
-        return Err(ApiError::not_found(format!("endpoint {name} of agent runtime {} is {status}", runtime.name)));
+    if status == "DELETING" {
+        return Err(ApiError::not_found(format!("endpoint {name} of agent runtime {} is being deleted", runtime.name)));
+    }
+    if status == "DELETE_FAILED" {
+        return Err(ApiError::not_found(format!(
+            "endpoint {name} of agent runtime {} is DELETE_FAILED; delete it again",
+            runtime.name
+        )));
     }
     let Some(version) = live else {
         if status.ends_with("_FAILED") {

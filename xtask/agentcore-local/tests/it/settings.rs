@@ -254,6 +254,19 @@ async fn a_failed_endpoint_delete_is_delete_failed_until_deleted_again() {
     assert_error(&err, 409, "ConflictException", "is DELETE_FAILED; delete it again");
     let err = client.delete_agent_runtime().agent_runtime_id(&id).send().await.unwrap_err();
     assert_error(&err, 409, "ConflictException", "live (DELETE_FAILED; delete it again)");
+    let arn = client.get_agent_runtime().agent_runtime_id(&id).send().await.unwrap().agent_runtime_arn().to_owned();
+    let err = stack
+        .data_client()
+        .invoke_agent_runtime()
+        .agent_runtime_arn(&arn)
+        .qualifier("live")
+        .runtime_session_id("a-session-of-at-least-33-characters")
+        .payload(aws_smithy_types::Blob::new("{}"))
+        .send()
+        .await
+        .unwrap_err();
+    let err = format!("{:?}", err.into_service_error());
+    assert!(err.contains("ResourceNotFoundException") && err.contains("is DELETE_FAILED; delete it again"), "{err}");
 
     client.delete_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("live").send().await.unwrap();
     let err = client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("live").send().await.unwrap_err();
