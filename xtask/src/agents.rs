@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-pub use crate::settings::Vpc;
 use crate::settings::{self, Settings};
+pub use crate::settings::{Lifecycle, Vpc};
 
 pub(crate) const AGENTS_DIR: &str = "agents";
 pub(crate) const MANIFEST: &str = "agent.toml";
@@ -41,7 +41,8 @@ pub struct Manifest {
     /// `[vpc]`: where a `network_mode = "VPC"` runtime's network interfaces go (default: the
     /// workspace's `[workspace.metadata.agentcore.vpc]`).
     pub(crate) vpc: Option<Vpc>,
-    /// `[lifecycle]`: how long sessions may idle and live (default: AgentCore's 900 s and 8 h).
+    /// `[lifecycle]`: how long sessions may idle and live (default: the workspace's
+    /// `[workspace.metadata.agentcore.lifecycle]`, else AgentCore's 900 s and 8 h).
     pub(crate) lifecycle: Option<Lifecycle>,
     /// `[authorizer.jwt]`: inbound auth by a JWT authorizer instead of IAM (SigV4), the default.
     pub(crate) authorizer: Option<Authorizer>,
@@ -115,18 +116,6 @@ impl SmokeManifest {
         }
         Ok(())
     }
-}
-
-/// `[lifecycle]` of `agent.toml`, in seconds.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Lifecycle {
-    /// A session idle this long ends (AgentCore's default: 900).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) idle_timeout_secs: Option<i64>,
-    /// A session ends this long after it started (AgentCore's default: 28,800).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) max_lifetime_secs: Option<i64>,
 }
 
 /// `[authorizer]` of `agent.toml`: one kind of authorizer, today `jwt`.

@@ -815,12 +815,7 @@ pub async fn wait_endpoint_live(
 }
 
 /// Waits until the endpoint is gone (404).
-pub(crate) async fn wait_endpoint_gone(
-    aws: &AwsClients,
-    runtime_id: &str,
-    runtime_name: &str,
-    endpoint: &str,
-) -> Result<()> {
+pub async fn wait_endpoint_gone(aws: &AwsClients, runtime_id: &str, runtime_name: &str, endpoint: &str) -> Result<()> {
     wait_gone(aws, &format!("endpoint {endpoint} of runtime {runtime_name}"), async || {
         let state = get_endpoint(aws, runtime_id, endpoint).await?;
         Ok(state.map(|state| (state.status().as_str().to_owned(), state.failure_reason().map(str::to_owned))))

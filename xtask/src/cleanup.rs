@@ -236,9 +236,13 @@ async fn cleanup_runtime(aws: &AwsClients, name: &str, dry_run: bool) -> Result<
                 return Err(err.context(left(&outcome.endpoints_deleted, &endpoints)));
             }
         }
-        aws::wait_endpoint_gone(aws, &runtime_id, name, endpoint)
-            .await
-            .map_err(|err| err.context(left(&outcome.endpoints_deleted, &endpoints)))?;
+        // DELETE_FAILED: the runtime cannot go while the endpoint stays; a re-run deletes it again.
+        aws::wait_endpoint_gone(aws, &runtime_id, name, endpoint).await.map_err(|err| {
+            err.context(format!(
+                "{}; runtime {name} was not deleted: it cannot be while endpoint {endpoint} exists",
+                left(&outcome.endpoints_deleted, &endpoints)
+            ))
+        })?;
         outcome.endpoints_deleted.push(endpoint.clone());
     }
     progress!("{name}: deleting runtime {runtime_id}");

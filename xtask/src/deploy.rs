@@ -24,7 +24,7 @@ use crate::context::Ctx;
 use crate::naming::Target;
 use crate::progress;
 use crate::records::{self, DeployedConfig, VersionRecord};
-use crate::report::{DeployAction, DeployOutcome, DeployStatus, Plan, Report, Status};
+use crate::report::{DeployAction, DeployOutcome, DeployStatus, Plan, Report, Status, TagChanges};
 use crate::runtime_config::{self, Call};
 use crate::select::Selection;
 use crate::settings::Settings;
@@ -211,10 +211,30 @@ impl Job {
         let key = records::code_key(&runtime_name, 1);
         let code = runtime_config::Code { bucket: &settings.bucket, key: &key };
         for call in [Call::Create { runtime_name: &runtime_name, tags: &agent.manifest.tags }, Call::Update] {
-            runtime_config::check(&agent.name, call.operation(), &runtime_config::input(&desired, &code, &call))?;
+            runtime_config::check(&agent.name, call.operation(), &runtime_config::input(&desired, &code, &call))
+                .map_err(|err| inherited(err, settings, agent))?;
         }
         Ok(Job { agent: agent.clone(), target, runtime_name, desired })
     }
+}
+
+/// `err`, saying where a refused value an agent took from the workspace comes from, and where to fix it.
+fn inherited(err: anyhow::Error, settings: &Settings, agent: &Agent) -> anyhow::Error {
+    let text = err.to_string();
+    let mut notes = Vec::new();
+    if agent.manifest.lifecycle.is_none() && settings.lifecycle.is_some() && text.contains("[lifecycle]") {
+        notes.push("[lifecycle] is the workspace's [workspace.metadata.agentcore.lifecycle] in Cargo.toml");
+    }
+    if agent.manifest.request_headers.is_none()
+        && settings.request_headers.is_some()
+        && text.contains("request_headers")
+    {
+        notes.push("request_headers is the workspace's [workspace.metadata.agentcore] request_headers in Cargo.toml");
+    }
+    if notes.is_empty() {
+        return err;
+    }
+    anyhow::anyhow!("{text}\n  ({}: fix it there, or set the agent's own in its agent.toml)", notes.join("; "))
 }
 
 /// A code zip and its SHA-256, computed once: by packaging it, by reading one built earlier, or
@@ -400,10 +420,15 @@ fn desired_config(settings: &Settings, agent: &Agent) -> DeployedConfig {
             crate::agents::NetworkMode::Vpc => settings.vpc.clone(),
             crate::agents::NetworkMode::Public => None,
         }),
-        // An empty [lifecycle] asks for AgentCore's defaults, as no [lifecycle] does.
-        lifecycle: manifest.lifecycle.clone().filter(|lifecycle| *lifecycle != Default::default()),
+        // An agent without a [lifecycle] takes the workspace's; an empty one asks for AgentCore's
+        // defaults, as no [lifecycle] anywhere does.
+        lifecycle: manifest
+            .lifecycle
+            .clone()
+            .or_else(|| settings.lifecycle.clone())
+            .filter(|lifecycle| *lifecycle != Default::default()),
         authorizer: manifest.authorizer.as_ref().and_then(|authorizer| authorizer.jwt.clone()),
-        request_headers: manifest.request_headers.clone(),
+        request_headers: manifest.request_headers.clone().or_else(|| settings.request_headers.clone()),
         // Always sent: sources disagree on AgentCore's default, and V2 changes how sessions start.
         platform_version: Some(manifest.platform_version.clone().unwrap_or_else(|| settings.platform_version.clone())),
         allowed_ports: manifest.allowed_ports.clone(),
@@ -497,6 +522,7 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
                             outcome.plan = Some(Plan::AwaitVersion {
                                 runtime: runtime_name.clone(),
                                 version: latest_version.clone(),
+                                tags: planned_tags(aws, agent, Some(latest.agent_runtime_arn())).await?,
                             });
                             return Ok(outcome);
                         } else {
@@ -513,7 +539,16 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
                         outcome.status = DeployStatus::Version(Status::Ready);
                         outcome.action = DeployAction::UpToDate;
                         outcome.default_endpoint = default_endpoint_arn(aws, &runtime_id).await?;
-                        sync_tags(aws, agent, latest.agent_runtime_arn()).await?;
+                        if run.dry_run {
+                            // Up to date but for its tags: the plan says how they would change.
+                            let tags = planned_tags(aws, agent, Some(latest.agent_runtime_arn())).await?;
+                            if !tags.is_empty() {
+                                let (runtime, version) = (runtime_name.clone(), latest_version.clone());
+                                outcome.plan = Some(Plan::ChangeTags { runtime, version, tags });
+                            }
+                        } else {
+                            sync_tags(aws, agent, latest.agent_runtime_arn()).await?;
+                        }
                         return Ok(outcome);
                     }
                 }
@@ -526,11 +561,13 @@ async fn deploy_job(run: &Run<'_>, job: &Job, zip: &Zip) -> Result<DeployOutcome
         outcome.action = DeployAction::Planned;
         outcome.s3_key = Some(code_key.clone());
         let (bucket, runtime) = (aws.bucket.clone(), runtime_name.clone());
+        let tags = planned_tags(aws, agent, outcome.runtime_arn.as_deref()).await?;
         (outcome.status, outcome.plan) = match &existing {
-            None => (DeployStatus::Create, Some(Plan::CreateRuntime { bucket, code_key, runtime })),
-            Some(_) => {
-                (DeployStatus::Unchanged, Some(Plan::UpdateRuntime { bucket, code_key, runtime, version: predicted }))
-            }
+            None => (DeployStatus::Create, Some(Plan::CreateRuntime { bucket, code_key, runtime, tags })),
+            Some(_) => (
+                DeployStatus::Unchanged,
+                Some(Plan::UpdateRuntime { bucket, code_key, runtime, version: predicted, tags }),
+            ),
         };
         return Ok(outcome);
     }
@@ -615,14 +652,10 @@ async fn sync_tags(aws: &AwsClients, agent: &Agent, runtime_arn: &str) -> Result
 }
 
 async fn sync_tags_of(aws: &AwsClients, agent: &Agent, runtime_arn: &str) -> Result<()> {
-    let wanted = &agent.manifest.tags;
-    let current = aws::list_tags(aws, runtime_arn).await?;
-    let changed: std::collections::BTreeMap<String, String> = wanted
-        .iter()
-        .filter(|(key, value)| current.get(*key) != Some(value))
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
-    let removed: Vec<String> = current.keys().filter(|key| !wanted.contains_key(*key)).cloned().collect();
+    let TagChanges { added, changed, removed } = planned_tags(aws, agent, Some(runtime_arn)).await?;
+    let mut changed: std::collections::BTreeMap<String, String> =
+        changed.into_iter().map(|(key, (_, value))| (key, value)).collect();
+    changed.extend(added);
     if !removed.is_empty() {
         progress!("{}: removing tags {}", agent.name, removed.join(", "));
         aws::untag(aws, runtime_arn, &removed).await?;
@@ -633,6 +666,16 @@ async fn sync_tags_of(aws: &AwsClients, agent: &Agent, runtime_arn: &str) -> Res
         aws::tag(aws, runtime_arn, &changed).await?;
     }
     Ok(())
+}
+
+/// How a deploy changes the runtime's tags to agent.toml's: read from the runtime `runtime_arn`
+/// (a read only, also in a dry run), or all added to a runtime still to be made.
+async fn planned_tags(aws: &AwsClients, agent: &Agent, runtime_arn: Option<&str>) -> Result<TagChanges> {
+    let current = match runtime_arn {
+        Some(arn) => aws::list_tags(aws, arn).await?,
+        None => Default::default(),
+    };
+    Ok(TagChanges::between(&agent.manifest.tags, &current))
 }
 
 async fn default_endpoint_arn(aws: &AwsClients, runtime_id: &str) -> Result<Option<String>> {
@@ -750,27 +793,33 @@ impl RuntimeRequest<'_> {
     }
 }
 
+/// Sets a version's settings on a CreateAgentRuntime or UpdateAgentRuntime builder (two SDK types
+/// with the same setters): one list, so that a create and an update cannot drift apart.
+macro_rules! version_settings {
+    ($builder:expr, $request:expr, $bucket:expr) => {
+        $builder
+            .agent_runtime_artifact($request.artifact($bucket)?)
+            .role_arn(&$request.desired.role_arn)
+            .network_configuration($request.network()?)
+            .protocol_configuration($request.protocol()?)
+            .set_environment_variables(Some($request.environment()))
+            .set_description($request.desired.description.clone())
+            .set_lifecycle_configuration($request.lifecycle())
+            .set_authorizer_configuration($request.authorizer()?)
+            .set_request_header_configuration($request.request_headers())
+            .set_platform_version($request.desired.platform_version.clone())
+            .set_allowed_ports($request.allowed_ports()?)
+    };
+}
+
 const CREATE: &str = "bedrock-agentcore:CreateAgentRuntime";
 const UPDATE: &str = "bedrock-agentcore:UpdateAgentRuntime";
 
 /// Creates the runtime; if a racing deploy created it first (409), updates that one instead.
 async fn create_or_update(aws: &AwsClients, request: &RuntimeRequest<'_>) -> Result<Made> {
-    let sent = aws
-        .control
-        .create_agent_runtime()
-        .agent_runtime_name(request.runtime_name)
-        .agent_runtime_artifact(request.artifact(&aws.bucket)?)
-        .role_arn(&request.desired.role_arn)
-        .network_configuration(request.network()?)
-        .protocol_configuration(request.protocol()?)
-        .set_environment_variables(Some(request.environment()))
-        .set_description(request.desired.description.clone())
+    let create = aws.control.create_agent_runtime().agent_runtime_name(request.runtime_name);
+    let sent = version_settings!(create, request, &aws.bucket)
         .set_tags(Some(request.agent.manifest.tags.clone().into_iter().collect()))
-        .set_lifecycle_configuration(request.lifecycle())
-        .set_authorizer_configuration(request.authorizer()?)
-        .set_request_header_configuration(request.request_headers())
-        .set_platform_version(request.desired.platform_version.clone())
-        .set_allowed_ports(request.allowed_ports()?)
         .customize()
         .interceptor(request.exact(
             &aws.bucket,
@@ -827,21 +876,8 @@ async fn update(aws: &AwsClients, request: &RuntimeRequest<'_>, runtime_id: &str
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let sent = aws
-            .control
-            .update_agent_runtime()
-            .agent_runtime_id(runtime_id)
-            .agent_runtime_artifact(request.artifact(&aws.bucket)?)
-            .role_arn(&request.desired.role_arn)
-            .network_configuration(request.network()?)
-            .protocol_configuration(request.protocol()?)
-            .set_environment_variables(Some(request.environment()))
-            .set_description(request.desired.description.clone())
-            .set_lifecycle_configuration(request.lifecycle())
-            .set_authorizer_configuration(request.authorizer()?)
-            .set_request_header_configuration(request.request_headers())
-            .set_platform_version(request.desired.platform_version.clone())
-            .set_allowed_ports(request.allowed_ports()?)
+        let update = aws.control.update_agent_runtime().agent_runtime_id(runtime_id);
+        let sent = version_settings!(update, request, &aws.bucket)
             .customize()
             .interceptor(request.exact(&aws.bucket, &Call::Update)?)
             .send()
@@ -890,6 +926,24 @@ mod tests {
             "uv_version": "0.13.8"
         }}))
         .unwrap()
+    }
+
+    /// Every `agent.toml` example in docs/configuration.md (the TOML blocks under "Agents") is one
+    /// that `deploy` accepts: it parses, passes the manifest checks and AgentCore's model and rules.
+    #[test]
+    fn the_agent_toml_examples_of_the_docs_deploy() {
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/configuration.md")).unwrap();
+        let agents_section = docs.split_once("\n## Agents\n").expect("docs/configuration.md has an Agents section").1;
+        let blocks: Vec<&str> = agents_section
+            .split("```toml\n")
+            .skip(1)
+            .map(|rest| rest.split_once("```").expect("a closed code block").0)
+            .collect();
+        assert!(blocks.len() >= 3, "the agent.toml examples: {}", blocks.len());
+        for block in blocks {
+            let (_root, agent) = agent(block);
+            Job::new(&settings(), &agent, Target::Pr(1)).unwrap_or_else(|err| panic!("{err:#}\nin:\n{block}"));
+        }
     }
 
     /// The `config` of a record written before agent.toml had protocol, port and path.

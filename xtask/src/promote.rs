@@ -398,6 +398,9 @@ async fn move_noted(
     let Candidate { agent, runtime_name, runtime_id, endpoint, .. } = candidate;
     let (endpoint, version) = (endpoint.as_str(), candidate.version.to_string());
     let current = aws::get_endpoint(aws, runtime_id, endpoint).await?;
+    if let Some(current) = &current {
+        refuse_deleted(current, runtime_name, runtime_id, endpoint)?;
+    }
     let moving = current.as_ref().is_some_and(|current| {
         aws::is_transitional(&aws_sdk_bedrockagentcorecontrol::types::AgentRuntimeStatus::from(
             current.status().as_str(),
@@ -541,6 +544,31 @@ async fn move_noted(
     })?;
     outcome.record_key = Some(key);
     Ok(outcome)
+}
+
+/// An endpoint being deleted, or whose deletion failed, cannot be moved: AgentCore refuses, and a
+/// promotion record of such a move would lie. The fix is to finish the deletion; a promotion then
+/// creates the endpoint anew.
+fn refuse_deleted(
+    current: &aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime_endpoint::GetAgentRuntimeEndpointOutput,
+    runtime_name: &str,
+    runtime_id: &str,
+    endpoint: &str,
+) -> Result<()> {
+    let again = format!(
+        "`aws bedrock-agentcore-control delete-agent-runtime-endpoint --agent-runtime-id {runtime_id} --endpoint-name {endpoint}`"
+    );
+    match current.status().as_str() {
+        "DELETE_FAILED" => bail!(
+            "endpoint {endpoint} of {runtime_name} is DELETE_FAILED ({}): it cannot be moved; delete it again with {again}, \
+             then promote to create it anew",
+            current.failure_reason().unwrap_or("AgentCore gave no failureReason")
+        ),
+        "DELETING" => bail!(
+            "endpoint {endpoint} of {runtime_name} is being deleted: it cannot be moved; once it is gone, promote to create it anew"
+        ),
+        _ => Ok(()),
+    }
 }
 
 async fn update_endpoint(

@@ -24,7 +24,7 @@ use crate::output::GithubFiles;
 pub(crate) use cleanup::{CleanupAction, CleanupOutcome};
 pub(crate) use deploy::DeployStatus;
 pub use deploy::{ArtifactSource, DeployAction, DeployOutcome};
-pub(crate) use plan::Plan;
+pub(crate) use plan::{Plan, TagChanges};
 pub(crate) use promote::PromotionKind;
 pub use promote::{PromoteAction, PromoteOutcome, PromoteSmoke};
 pub use prune::reasons;
@@ -414,6 +414,7 @@ mod tests {
                 bucket: "agentcore-artifacts-123456789012".into(),
                 code_key: "weather_bot_pr_12/v1/code.zip".into(),
                 runtime: "weather_bot_pr_12".into(),
+                tags: TagChanges::between(&[("team".to_owned(), "weather".to_owned())].into(), &Default::default()),
             }),
             ..deployed("weather_bot", "weather_bot_pr_12", "1", DeployAction::Planned)
         };
@@ -428,6 +429,10 @@ mod tests {
                 code_key: "news_bot_pr_12/v4/code.zip".into(),
                 runtime: "news_bot_pr_12".into(),
                 version: 4,
+                tags: TagChanges::between(
+                    &[("team".to_owned(), "news".to_owned()), ("owner".to_owned(), "desk 2".to_owned())].into(),
+                    &[("owner".to_owned(), "desk 1".to_owned()), ("cost".to_owned(), "7".to_owned())].into(),
+                ),
             }),
             ..deployed("news_bot", "news_bot_pr_12", "4", DeployAction::Planned)
         };

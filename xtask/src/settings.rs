@@ -87,6 +87,13 @@ pub struct Settings {
     /// has none of its own (no flag: a table of lists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) vpc: Option<Vpc>,
+    /// `[workspace.metadata.agentcore.lifecycle]`: the `[lifecycle]` of every agent that has none of
+    /// its own (no flag: a table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) lifecycle: Option<Lifecycle>,
+    /// `request_headers`: the allow-list of every agent that has none of its own (no flag: a list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) request_headers: Option<Vec<String>>,
     #[serde(default = "default_prune_keep")]
     pub prune_keep: u32,
     /// Named environments (`[workspace.metadata.agentcore.environments.<name>]`), as written. With
@@ -166,6 +173,18 @@ impl Environment {
     pub(crate) fn location(&self) -> (&str, Option<&str>, Option<&str>) {
         (&self.region, self.profile.as_deref(), self.assume_role_arn.as_deref())
     }
+}
+
+/// `[lifecycle]` of `agent.toml`, or of the workspace settings, in seconds.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Lifecycle {
+    /// A session idle this long ends (AgentCore's default: 900).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) idle_timeout_secs: Option<i64>,
+    /// A session ends this long after it started (AgentCore's default: 28,800).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_lifetime_secs: Option<i64>,
 }
 
 /// `[vpc]` of `agent.toml`, or of the workspace settings: the runtime's network interfaces go into

@@ -26,7 +26,8 @@ pub struct OperationFaults {
     /// The next N resources this operation creates or changes never leave their transitional status.
     pub stuck: u32,
     /// The next N resources this operation creates or changes end `*_FAILED` with `failure_reason`
-    /// (DeleteAgentRuntime: the runtime ends DELETE_FAILED and stays until deleted again).
+    /// (DeleteAgentRuntime and DeleteAgentRuntimeEndpoint: the runtime or endpoint ends
+    /// DELETE_FAILED and stays until deleted again).
     pub fail: u32,
     /// The `failureReason` of the resources `fail` fails (a default naming the operation when unset).
     pub failure_reason: Option<String>,

@@ -102,6 +102,21 @@ struct Endpoint {
     failure: Option<String>,
     #[serde(default)]
     deleting: Option<Transition>,
+    /// Why the deletion failed (a `fail` fault on DeleteAgentRuntimeEndpoint): once `deleting` is
+    /// over, the endpoint stays, DELETE_FAILED, until it is deleted again.
+    #[serde(default)]
+    delete_failure: Option<String>,
+}
+
+impl Endpoint {
+    /// DELETING or DELETE_FAILED while the endpoint is being (or failed to be) deleted.
+    fn delete_status(&self, now: i64) -> Option<&'static str> {
+        let deleting = self.deleting.as_ref()?;
+        match &self.delete_failure {
+            Some(_) if !deleting.pending(now) => Some("DELETE_FAILED"),
+            _ => Some("DELETING"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -207,7 +222,7 @@ impl State {
         self.runtimes.retain(|_, runtime| runtime.delete_failure.is_some() || !done(&runtime.deleting));
         for runtime in self.runtimes.values_mut() {
             runtime.versions.retain(|_, version| !done(&version.deleting));
-            runtime.endpoints.retain(|_, endpoint| !done(&endpoint.deleting));
+            runtime.endpoints.retain(|_, endpoint| endpoint.delete_failure.is_some() || !done(&endpoint.deleting));
         }
         if self.tokens.len() > MAX_TOKENS {
             let mut ages: Vec<(i64, String)> = self.tokens.iter().map(|(k, v)| (v.at, k.clone())).collect();
@@ -337,8 +352,13 @@ impl Runtime {
         } else {
             ("READY", Some(endpoint.target), None)
         };
-        if endpoint.deleting.is_some() || self.deleting.is_some() {
+        if self.deleting.is_some() {
             return ("DELETING", live, endpoint.target, None);
+        }
+        match endpoint.delete_status(now) {
+            Some("DELETE_FAILED") => return ("DELETE_FAILED", live, endpoint.target, endpoint.delete_failure.clone()),
+            Some(deleting) => return (deleting, live, endpoint.target, None),
+            None => {}
         }
         (status, live, endpoint.target, failure)
     }
@@ -480,6 +500,7 @@ pub(crate) fn create_runtime(
         transition: Transition { ready_at: env.now, stuck: false },
         failure: None,
         deleting: None,
+        delete_failure: None,
     };
     let runtime = Runtime {
         workload_identity_arn: format!(
@@ -677,6 +698,7 @@ pub(crate) fn delete_runtime(
         .filter(|e| e.name != DEFAULT_ENDPOINT)
         .map(|e| match runtime.endpoint_view(e, now).0 {
             "DELETING" => format!("{} (still DELETING; wait until it is gone)", e.name),
+            "DELETE_FAILED" => format!("{} (DELETE_FAILED; delete it again)", e.name),
             _ => e.name.clone(),
         })
         .collect();
@@ -800,6 +822,7 @@ pub(crate) fn create_endpoint(
         transition: Transition::new(env.now, env.delay_ms, &fate),
         failure: fate.failure.clone(),
         deleting: None,
+        delete_failure: None,
     };
     runtime.endpoints.insert(name.to_owned(), endpoint);
     Ok((
@@ -838,6 +861,11 @@ pub(crate) fn update_endpoint(
     if matches!(status, "CREATING" | "UPDATING" | "DELETING") {
         return Err(ApiError::conflict(format!(
             "endpoint {name} of agent runtime {id} is {status}; wait until it leaves that status before updating it"
+        )));
+    }
+    if status == "DELETE_FAILED" {
+        return Err(ApiError::conflict(format!(
+            "endpoint {name} of agent runtime {id} is DELETE_FAILED; delete it again before anything else"
         )));
     }
     let target = match str_of(input, "agentRuntimeVersion") {
@@ -897,10 +925,12 @@ pub(crate) fn delete_endpoint(
             "default endpoints are removed when you delete the agent runtime; delete the runtime instead",
         ));
     }
-    let fate = env.fate("DeleteAgentRuntimeEndpoint")?;
     let endpoint = runtime.endpoints.get_mut(name).expect("checked above");
-    if endpoint.deleting.is_none() {
+    // A first delete, or another try after DELETE_FAILED; a delete in progress is left alone.
+    if endpoint.deleting.is_none() || endpoint.delete_status(env.now) == Some("DELETE_FAILED") {
+        let fate = env.fate("DeleteAgentRuntimeEndpoint")?;
         endpoint.deleting = Some(Transition::new(env.now, env.delay_ms, &fate));
+        endpoint.delete_failure = fate.failure;
     }
     Ok((202, json!({ "status": "DELETING", "agentRuntimeId": id, "endpointName": name })))
 }
@@ -925,6 +955,16 @@ fn runtime_id_by_arn(state: &State, arn: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no taggable resource {arn}: no agent runtime has that ARN")))
 }
 
+/// The runtime a tagging request's `resourceArn` names, and that ARN.
+fn tagged_mut<'s, 'i>(
+    state: &'s mut State,
+    input: &'i Map<String, Value>,
+) -> Result<(&'i str, &'s mut Runtime), ApiError> {
+    let arn = str_of(input, "resourceArn").unwrap_or_default();
+    let id = runtime_id_by_arn(state, arn)?;
+    Ok((arn, runtime_mut(state, &id)?))
+}
+
 /// The tags of a runtime (TagsMap allows 50).
 const MAX_TAGS: usize = 50;
 
@@ -933,8 +973,7 @@ pub(crate) fn tag_resource(
     _env: &Env,
     input: &Map<String, Value>,
 ) -> Result<(u16, Value), ApiError> {
-    let arn = str_of(input, "resourceArn").unwrap_or_default();
-    let runtime = runtime_mut(state, &runtime_id_by_arn(state, arn)?)?;
+    let (arn, runtime) = tagged_mut(state, input)?;
     let mut tags = runtime.tags.clone();
     tags.extend(input.get("tags").and_then(Value::as_object).cloned().unwrap_or_default());
     if tags.len() > MAX_TAGS {
@@ -952,8 +991,7 @@ pub(crate) fn untag_resource(
     _env: &Env,
     input: &Map<String, Value>,
 ) -> Result<(u16, Value), ApiError> {
-    let arn = str_of(input, "resourceArn").unwrap_or_default();
-    let runtime = runtime_mut(state, &runtime_id_by_arn(state, arn)?)?;
+    let (_, runtime) = tagged_mut(state, input)?;
     for key in input.get("tagKeys").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
         runtime.tags.remove(key);
     }
@@ -1035,6 +1073,12 @@ pub(crate) fn invocation_target(
     let (status, live, _, failure) = runtime.endpoint_view(endpoint, now);
     if status == "DELETING" {
         return Err(ApiError::not_found(format!("endpoint {name} of agent runtime {} is being deleted", runtime.name)));
+    }
+    if status == "DELETE_FAILED" {
+        return Err(ApiError::not_found(format!(
+            "endpoint {name} of agent runtime {} is DELETE_FAILED; delete it again",
+            runtime.name
+        )));
     }
     let Some(version) = live else {
         if status.ends_with("_FAILED") {

@@ -534,6 +534,86 @@ async fn an_interrupted_cleanup_says_what_is_left_and_a_rerun_converges() {
     env.stack.shutdown().await;
 }
 
+/// An endpoint whose delete fails stays DELETE_FAILED: cleanup names it, what is left and the fix,
+/// leaves the runtime (AgentCore refuses to delete it while the endpoint exists), status shows the
+/// endpoint DELETE_FAILED, and cleaning up again deletes both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_endpoint_delete_is_reported_and_a_rerun_converges() {
+    let env = Env::start(Duration::from_millis(50)).await;
+    let zips = env.zips("cleanup");
+    let deployed = env.deploy_one(Target::Pr(8), &zips, false, false).await.unwrap();
+    let runtime_id = deployed.runtime_id.clone().unwrap();
+    env.aws.control.create_agent_runtime_endpoint().agent_runtime_id(&runtime_id).name("qa").send().await.unwrap();
+    aws::wait_endpoint_live(&env.aws, &runtime_id, "x", "qa", "1").await.unwrap();
+    env.stack.faults().fail("DeleteAgentRuntimeEndpoint", 1, "the endpoint's network interfaces are in use").unwrap();
+    let name = env.name("echo_bot", Target::Pr(8));
+    let cleanup = || xtask::cleanup::cleanup_runtimes(&env.aws, std::slice::from_ref(&name), false, 4);
+    let err = format!("{:#}", cleanup().await.into_iter().next().unwrap().unwrap_err());
+    assert_eq!(
+        err,
+        format!(
+            "left: runtime {name} ({runtime_id}) with endpoints qa; re-run the cleanup; runtime {name} was not deleted: \
+             it cannot be while endpoint qa exists: deleting endpoint qa of runtime {name} failed: the endpoint's network \
+             interfaces are in use"
+        )
+    );
+    assert_eq!(env.stack.control_requests().get("DeleteAgentRuntime"), 0, "the runtime was left alone");
+    let report = xtask::status::status(&env.ctx.settings, &env.aws, None).await.unwrap();
+    let shown = serde_json::to_value(&report).unwrap();
+    let endpoints = &shown["runtimes"][0]["endpoints"];
+    assert_eq!((&endpoints[1]["name"], &endpoints[1]["status"]), (&"qa".into(), &"DELETE_FAILED".into()), "{shown}");
+    assert_eq!(shown["runtimes"][0]["status"], "READY");
+    assert!(report.to_string().contains("DELETE_FAILED"), "{report}");
+    assert_eq!(cleanup().await.into_iter().next().unwrap().unwrap().action, "deleted");
+    assert!(aws::find_runtime(&env.aws, &name).await.unwrap().is_none());
+    env.stack.shutdown().await;
+}
+
+/// Promote and rollback refuse to move an endpoint whose delete failed, naming the fix; once it is
+/// deleted, a promotion creates it anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_and_rollback_refuse_a_delete_failed_endpoint() {
+    let env = Env::start(Duration::from_millis(20)).await;
+    env.deploy_one(Target::Prod, &env.zips("one"), false, false).await.unwrap();
+    env.deploy_one(Target::Prod, &env.zips("two"), false, false).await.unwrap();
+    let request = |version: u32| PromoteRequest {
+        agent: "echo_bot".into(),
+        version,
+        endpoint: "prod".into(),
+        expect_live: None,
+        require_newer: false,
+        dry_run: false,
+        smoke: None,
+    };
+    promote(&env.ctx, &env.aws, &request(1)).await.unwrap();
+    promote(&env.ctx, &env.aws, &request(2)).await.unwrap();
+    let name = env.name("echo_bot", Target::Prod);
+    let runtime_id = env.runtime_id(&name).await;
+    env.stack.faults().fail("DeleteAgentRuntimeEndpoint", 1, "the endpoint's network interfaces are in use").unwrap();
+    let delete = || env.aws.control.delete_agent_runtime_endpoint().agent_runtime_id(&runtime_id).endpoint_name("prod");
+    delete().send().await.unwrap();
+    let failed = aws::wait_endpoint_gone(&env.aws, &runtime_id, &name, "prod").await.unwrap_err();
+    assert!(failed.to_string().contains("failed: the endpoint's network interfaces are in use"), "{failed:#}");
+    let before = env.stack.control_requests();
+    let expected = format!(
+        "endpoint prod of {name} is DELETE_FAILED (the endpoint's network interfaces are in use): it cannot be moved; \
+         delete it again with `aws bedrock-agentcore-control delete-agent-runtime-endpoint --agent-runtime-id {runtime_id} \
+         --endpoint-name prod`, then promote to create it anew"
+    );
+    let err = promote(&env.ctx, &env.aws, &request(1)).await.unwrap_err();
+    assert_eq!(format!("{err:#}"), expected);
+    let dry = promote(&env.ctx, &env.aws, &PromoteRequest { dry_run: true, ..request(1) }).await.unwrap_err();
+    assert_eq!(format!("{dry:#}"), expected, "a dry run says so too");
+    let err = rollback(&env.ctx, &env.aws, "echo_bot", "prod", None, false).await.unwrap_err();
+    assert_eq!(format!("{err:#}"), expected);
+    assert_eq!(env.stack.control_requests().since(&before).get("UpdateAgentRuntimeEndpoint"), 0);
+    delete().send().await.unwrap();
+    aws::wait_endpoint_gone(&env.aws, &runtime_id, &name, "prod").await.unwrap();
+    promote(&env.ctx, &env.aws, &request(1)).await.unwrap();
+    assert_eq!(env.endpoint_live(&name, "prod").await.as_deref(), Some("1"));
+    env.stack.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_deploys_of_a_new_runtime_converge_and_records_match_their_code() {
     let env = Env::start(Duration::from_millis(50)).await;

@@ -221,3 +221,56 @@ async fn a_failed_delete_is_delete_failed_until_deleted_again() {
     assert_error(&err, 404, "ResourceNotFoundException", "does not exist");
     harness.stack.shutdown().await;
 }
+
+/// A failed endpoint delete leaves the endpoint DELETE_FAILED with a reason: it cannot be moved, it
+/// keeps its runtime from being deleted (the error names it), and deleting it again removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_endpoint_delete_is_delete_failed_until_deleted_again() {
+    let harness = start(0).await;
+    let stack = &harness.stack;
+    upload(stack, "a.zip", zip_with(&[("main.py", "")])).await;
+    let client = control_client(stack).await;
+    let id = create_runtime(&client, "stubborn", "a.zip").await;
+    wait_runtime(&client, &id).await;
+    client.create_agent_runtime_endpoint().agent_runtime_id(&id).name("live").send().await.unwrap();
+    stack.faults().fail("DeleteAgentRuntimeEndpoint", 1, "the endpoint's network interfaces are in use").unwrap();
+    client.delete_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("live").send().await.unwrap();
+    let endpoint =
+        client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("live").send().await.unwrap();
+    assert_eq!(endpoint.status().as_str(), "DELETE_FAILED");
+    assert_eq!(endpoint.failure_reason(), Some("the endpoint's network interfaces are in use"));
+    let listed = client.list_agent_runtime_endpoints().agent_runtime_id(&id).send().await.unwrap();
+    let statuses: Vec<(&str, &str)> =
+        listed.runtime_endpoints().iter().map(|e| (e.name(), e.status().as_str())).collect();
+    assert_eq!(statuses, [("DEFAULT", "READY"), ("live", "DELETE_FAILED")]);
+    let err = client
+        .update_agent_runtime_endpoint()
+        .agent_runtime_id(&id)
+        .endpoint_name("live")
+        .agent_runtime_version("1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&err, 409, "ConflictException", "is DELETE_FAILED; delete it again");
+    let err = client.delete_agent_runtime().agent_runtime_id(&id).send().await.unwrap_err();
+    assert_error(&err, 409, "ConflictException", "live (DELETE_FAILED; delete it again)");
+    let arn = client.get_agent_runtime().agent_runtime_id(&id).send().await.unwrap().agent_runtime_arn().to_owned();
+    let err = stack
+        .data_client()
+        .invoke_agent_runtime()
+        .agent_runtime_arn(&arn)
+        .qualifier("live")
+        .runtime_session_id("a-session-of-at-least-33-characters")
+        .payload(aws_smithy_types::Blob::new("{}"))
+        .send()
+        .await
+        .unwrap_err();
+    let err = format!("{:?}", err.into_service_error());
+    assert!(err.contains("ResourceNotFoundException") && err.contains("is DELETE_FAILED; delete it again"), "{err}");
+
+    client.delete_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("live").send().await.unwrap();
+    let err = client.get_agent_runtime_endpoint().agent_runtime_id(&id).endpoint_name("live").send().await.unwrap_err();
+    assert_error(&err, 404, "ResourceNotFoundException", "no endpoint named live");
+    client.delete_agent_runtime().agent_runtime_id(&id).send().await.unwrap();
+    harness.stack.shutdown().await;
+}

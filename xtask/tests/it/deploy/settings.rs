@@ -356,3 +356,126 @@ async fn a_failed_delete_is_reported_and_a_rerun_converges() {
     assert!(aws::list_runtimes(&workspace.aws).await.unwrap().is_empty());
     workspace.stack.shutdown().await;
 }
+
+/// A dry run shows how the tags would change (added, changed, removed) with the rest of its plan, in
+/// the table and in JSON, and makes no tagging call: for an up-to-date version, for a new version,
+/// and for a runtime still to be made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_shows_the_tag_changes_and_tags_nothing() {
+    let workspace = Workspace::start().await;
+    let tagged = |extra: &str, tags: &str| format!("{BASE}{extra}[tags]\n{tags}");
+    workspace.deploy(&tagged("", "team = \"fun\"\ncost = \"1\"\n")).await;
+    let zips = workspace.zips();
+    let dry_run = ["deploy", "echo_bot", "--pr", "1", "--package-dir", zips.to_str().unwrap(), "--dry-run"];
+    let mut shown = String::new();
+    for (name, manifest) in [
+        ("up to date, tags changed", tagged("", "team = \"serious\"\nowner = \"me\"\n")),
+        ("new version, tags changed", tagged("platform_version = \"V2\"\n", "team = \"serious\"\n")),
+        ("up to date, tags unchanged", tagged("", "team = \"fun\"\ncost = \"1\"\n")),
+    ] {
+        workspace.write(&manifest);
+        let before = workspace.stack.control_requests();
+        let (ok, table, stderr) = workspace.cli(&dry_run).await;
+        assert!(ok, "{stderr}");
+        let (ok, json, stderr) = workspace.cli(&[&dry_run[..], &["--json"]].concat()).await;
+        assert!(ok, "{stderr}");
+        let made = workspace.stack.control_requests().since(&before);
+        assert_eq!(made.get("TagResource") + made.get("UntagResource"), 0, "{name}: a dry run tags nothing");
+        assert_eq!(made.get("UpdateAgentRuntime") + made.get("CreateAgentRuntime"), 0, "{name}");
+        let plan = serde_json::from_str::<Value>(&json).unwrap()["results"][0]["outcome"]["plan"].clone();
+        shown += &format!("--- {name}\n{table}json plan: {plan}\n");
+    }
+    let (ctx, _) = workspace.ctx();
+    let runtime = ctx.settings.scheme().runtime_name("echo_bot", Target::Pr(1)).unwrap();
+    let tags = workspace.tags(&workspace.deploy(&tagged("", "team = \"fun\"\ncost = \"1\"\n")).await).await;
+    assert_eq!(tags, json!({"team": "fun", "cost": "1"}), "{runtime} kept its tags");
+    // A runtime still to be made: every tag is added.
+    workspace.write(&tagged("", "team = \"new\"\n"));
+    let (ok, table, stderr) =
+        workspace.cli(&["deploy", "echo_bot", "--pr", "2", "--package-dir", zips.to_str().unwrap(), "--dry-run"]).await;
+    assert!(ok, "{stderr}");
+    shown += &format!("--- a runtime to make\n{table}");
+    release_snapshot_settings().bind(|| insta::assert_snapshot!("dry_run_tags", shown));
+    workspace.stack.shutdown().await;
+}
+
+/// The workspace's `[lifecycle]` and `request_headers` are those of every agent without its own: a
+/// change of either makes one new version of each agent that inherits it, and none of the others; a
+/// bad default is refused before any call, naming the agent, the key, the rule and where to fix it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_defaults_reach_the_agents_that_inherit_them() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("repo");
+    copy_workspace(&release_fixture(), &root);
+    let own = "\n[lifecycle]\nidle_timeout_secs = 300\n";
+    let weather = root.join("agents/weather_report_bot/agent.toml");
+    std::fs::write(&weather, std::fs::read_to_string(&weather).unwrap() + own).unwrap();
+    let cargo_toml = root.join("Cargo.toml");
+    let original = std::fs::read_to_string(&cargo_toml).unwrap();
+    let with_defaults = |idle: u32, header: &str| {
+        let text = original.replace(
+            "uv_version = \"0.13.8\"\n",
+            &format!("uv_version = \"0.13.8\"\nrequest_headers = [\"{header}\"]\n"),
+        );
+        std::fs::write(
+            &cargo_toml,
+            format!("{text}\n[workspace.metadata.agentcore.lifecycle]\nidle_timeout_secs = {idle}\nmax_lifetime_secs = 3600\n"),
+        )
+        .unwrap();
+    };
+    let settings = ctx(&root, Default::default()).settings;
+    let (stack, aws) = start_stack(&temp.path().join("stack"), &settings, Duration::from_millis(20)).await;
+    let zips = temp.path().join("zips");
+    std::fs::create_dir_all(&zips).unwrap();
+    for agent in ["echo_bot", "weather_report_bot"] {
+        fixture_zip(&zips.join(format!("{agent}.zip")), agent);
+    }
+    let deploy = async || {
+        let ctx = ctx(&root, Default::default());
+        let agents = xtask::agents::discover(&ctx.root, &ctx.settings).unwrap();
+        let options = DeployOptions { force: false, dry_run: false, package_dir: Some(zips.clone()) };
+        let results = deploy_agents_with(&ctx, &aws.new_run(), &agents, Target::Pr(1), &options).await;
+        results.into_iter().map(|result| result.map_err(|err| format!("{err:#}"))).collect::<Vec<_>>()
+    };
+    let versions = async |results: Vec<Result<DeployOutcome, String>>| {
+        let mut shown = Vec::new();
+        for outcome in results {
+            let outcome = outcome.unwrap();
+            let latest =
+                aws::get_runtime_json(&aws, outcome.runtime_id.as_deref().unwrap(), None).await.unwrap().unwrap();
+            shown.push((
+                outcome.version.unwrap(),
+                latest["lifecycleConfiguration"]["idleRuntimeSessionTimeout"].as_u64().unwrap(),
+                latest["requestHeaderConfiguration"]["requestHeaderAllowlist"][0].as_str().unwrap().to_owned(),
+            ));
+        }
+        shown
+    };
+    let team = "X-Amzn-Bedrock-AgentCore-Runtime-Custom-Team".to_owned();
+    with_defaults(600, &team);
+    let first = versions(deploy().await).await;
+    assert_eq!(first, [("1".into(), 600, team.clone()), ("1".into(), 300, team.clone())]);
+    // The lifecycle default changes: only echo_bot, which inherits it, gets a version.
+    with_defaults(900, &team);
+    let second = versions(deploy().await).await;
+    assert_eq!(second, [("2".into(), 900, team.clone()), ("1".into(), 300, team.clone())]);
+    // The header default changes: both inherit it, one version each.
+    with_defaults(900, "X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant");
+    let tenant = "X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant".to_owned();
+    let third = versions(deploy().await).await;
+    assert_eq!(third, [("3".into(), 900, tenant.clone()), ("2".into(), 300, tenant)]);
+    // A default AgentCore would refuse: idle longer than the lifetime.
+    with_defaults(7200, "X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant");
+    let before = stack.control_requests();
+    let results = deploy().await;
+    let err = results[0].as_ref().unwrap_err();
+    assert!(
+        err.contains("agent `echo_bot`: [lifecycle] idle_timeout_secs (7200)")
+            && err.contains("[lifecycle] is the workspace's [workspace.metadata.agentcore.lifecycle] in Cargo.toml"),
+        "{err}"
+    );
+    assert!(results[1].is_ok(), "weather_report_bot has its own [lifecycle]");
+    let made = stack.control_requests().since(&before);
+    assert_eq!(made.get("UpdateAgentRuntime") + made.get("CreateAgentRuntime"), 0);
+    stack.shutdown().await;
+}
