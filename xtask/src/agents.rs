@@ -594,12 +594,7 @@ mod tests {
     use super::*;
 
     fn settings() -> Settings {
-        Settings::from_metadata(&serde_json::json!({"agentcore": {
-            "region": "us-east-1", "bucket": "b-bucket", "role_arn": "arn:aws:iam::123456789012:role/R",
-            "python_runtime": "PYTHON_3_12", "platform": "aarch64-manylinux2014", "prod_runtime": "prod",
-            "uv_version": "0.13.8"
-        }}))
-        .unwrap()
+        crate::settings::test_settings()
     }
 
     fn workspace(agents: &[(&str, &str)]) -> tempfile::TempDir {

@@ -920,12 +920,7 @@ mod tests {
     }
 
     fn settings() -> Settings {
-        Settings::from_metadata(&serde_json::json!({"agentcore": {
-            "region": "us-east-1", "bucket": "b-bucket", "role_arn": "arn:aws:iam::123456789012:role/R",
-            "python_runtime": "PYTHON_3_12", "platform": "aarch64-manylinux2014", "prod_runtime": "prod",
-            "uv_version": "0.13.8"
-        }}))
-        .unwrap()
+        crate::settings::test_settings()
     }
 
     /// Every `agent.toml` example in docs/configuration.md (the TOML blocks under "Agents") is one

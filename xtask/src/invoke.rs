@@ -528,12 +528,7 @@ mod tests {
         std::fs::write(dir.join("main.py"), "").unwrap();
         std::fs::write(dir.join("requirements.txt"), "").unwrap();
         std::fs::write(root.path().join("prompts/bot.txt"), "hi").unwrap();
-        let settings = crate::settings::Settings::from_metadata(&serde_json::json!({"agentcore": {
-            "region": "us-east-1", "bucket": "b-bucket", "role_arn": "arn:aws:iam::123456789012:role/R",
-            "python_runtime": "PYTHON_3_12", "platform": "aarch64-manylinux2014", "prod_runtime": "prod",
-            "uv_version": "0.13.8"
-        }}))
-        .unwrap();
+        let settings = crate::settings::test_settings();
         let agent = crate::agents::discover(root.path(), &settings).unwrap().remove(0);
         (root, agent)
     }

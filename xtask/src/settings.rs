@@ -625,6 +625,17 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
+/// The settings unit tests of other modules build on: us-east-1, bucket `b-bucket`, prod `prod`.
+#[cfg(test)]
+pub(crate) fn test_settings() -> Settings {
+    Settings::from_metadata(&serde_json::json!({"agentcore": {
+        "region": "us-east-1", "bucket": "b-bucket", "role_arn": "arn:aws:iam::123456789012:role/R",
+        "python_runtime": "PYTHON_3_12", "platform": "aarch64-manylinux2014", "prod_runtime": "prod",
+        "uv_version": "0.13.8"
+    }}))
+    .expect("valid test settings")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
