@@ -63,6 +63,15 @@ pub(crate) enum Reason {
     OlderThanLive { live: u32 },
 }
 
+/// The `status` command that shows `agent`'s runtime in the environment `env_flag` names: `status`
+/// has no `--prod` (prod's place is the workspace's), but takes `--env NAME`.
+pub(crate) fn status_command(agent: &str, env_flag: &str) -> String {
+    match env_flag {
+        "--prod" => format!("cargo xtask status {agent}"),
+        flag => format!("cargo xtask status {agent} {flag}"),
+    }
+}
+
 impl Refusal {
     /// The refusal as `cargo xtask promote` and `rollback` print it; `env_flag` names the runtime's
     /// environment in the hints (`Ctx::env_flag`: `--prod`, `--env NAME`).
@@ -71,8 +80,9 @@ impl Refusal {
         match reason {
             Reason::NoRuntime => missing_runtime(agent, runtime, env_flag),
             Reason::NoVersion { latest } => format!(
-                "version {version} of runtime {runtime} does not exist (latest is {}); list versions with `cargo xtask status {agent}`",
-                latest.as_deref().unwrap_or("none")
+                "version {version} of runtime {runtime} does not exist (latest is {}); list versions with `{}`",
+                latest.as_deref().unwrap_or("none"),
+                status_command(agent, env_flag)
             ),
             Reason::NotReady { status, failure } => format!(
                 "version {version} of runtime {runtime} is {status}, not READY{}; promote a READY version",
@@ -226,7 +236,14 @@ mod tests {
         assert!(older.for_cli("--prod").contains("serves version 4, newer than 3; refusing to move it back"));
         assert!(older.for_approval("--prod").contains("serves version 4, newer than 3; an old approval cannot roll"));
         let missing = refusal(Reason::NoVersion { latest: Some("2".into()) });
-        assert!(missing.for_cli("--prod").contains("does not exist (latest is 2)"));
+        assert!(
+            missing
+                .for_cli("--prod")
+                .contains("does not exist (latest is 2); list versions with `cargo xtask status bot`")
+        );
+        assert!(
+            missing.for_cli("--env staging").ends_with("list versions with `cargo xtask status bot --env staging`")
+        );
         assert_eq!(missing.for_approval("--prod"), "runtime `bot_prod` has no version 3");
         // Hints name the runtime's environment as the user would.
         let absent = Refusal { runtime_name: "bot_staging".into(), ..refusal(Reason::NoRuntime) };

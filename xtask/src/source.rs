@@ -93,7 +93,10 @@ pub async fn resolve(
     };
     let version_text = version.to_string();
     let Some(made) = aws::get_runtime(aws, &runtime.id, Some(&version_text)).await? else {
-        bail!("runtime {runtime_name} has no version {version}; list its versions with `cargo xtask status {agent}`");
+        bail!(
+            "runtime {runtime_name} has no version {version}; list its versions with `{}`",
+            crate::approval::status_command(agent, &source.env_flag())
+        );
     };
     if made.status().as_str() != "READY" {
         bail!(
