@@ -743,15 +743,10 @@ mod tests {
     #[test]
     fn step_reports() {
         let step = |step: Step, result: StepResult, pr: Option<u64>, agents: &[&str], deleted: &[&str]| StepReport {
-            step,
-            result,
             pr,
             agents: agents.iter().map(|agent| agent.to_string()).collect(),
             deleted: deleted.iter().map(|runtime| runtime.to_string()).collect(),
-            markdown: None,
-            issues: vec![],
-            idle: vec![],
-            pruned: vec![],
+            ..StepReport::new(step, result)
         };
         let comment = "<!-- agentcore:pr-comment -->\n## AgentCore preview of PR #12\n".to_owned();
         let reports = [

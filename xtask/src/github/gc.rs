@@ -148,15 +148,11 @@ pub async fn gc(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> Result<Ste
     step_summary(&ctx.github, &markdown)?;
     github_output(&ctx.github, "deleted", &serde_json::to_string(&deleted)?)?;
     Ok(StepReport {
-        step: Step::Gc,
-        result: if args.dry_run { StepResult::Planned } else { StepResult::Deleted },
-        pr: None,
-        agents: vec![],
         deleted,
         markdown: Some(markdown),
         issues,
         idle,
-        pruned: vec![],
+        ..StepReport::new(Step::Gc, if args.dry_run { StepResult::Planned } else { StepResult::Deleted })
     })
 }
 
@@ -239,20 +235,16 @@ async fn prune_long_lived(ctx: &Ctx, args: &GcArgs, aws: Option<AwsClients>) -> 
         );
     }
     let deleted = pruned.iter().any(|outcome| !outcome.with_action(PruneAction::Deleted).is_empty());
+    let result = match (args.dry_run, deleted) {
+        (true, _) => StepResult::Planned,
+        (false, true) => StepResult::Deleted,
+        (false, false) => StepResult::Nothing,
+    };
     Ok(StepReport {
-        step: Step::Gc,
-        result: match (args.dry_run, deleted) {
-            (true, _) => StepResult::Planned,
-            (false, true) => StepResult::Deleted,
-            (false, false) => StepResult::Nothing,
-        },
-        pr: None,
         agents: all.into_iter().map(|agent| agent.name).collect(),
-        deleted: vec![],
         markdown: Some(markdown),
-        issues: vec![],
-        idle: vec![],
         pruned,
+        ..StepReport::new(Step::Gc, result)
     })
 }
 

@@ -30,30 +30,14 @@ pub async fn pr_closed(ctx: &Ctx, args: &PrClosedArgs, aws: Option<AwsClients>) 
     if event.pull_request.merged {
         progress!("PR #{pr} was merged: its runtimes stay until the deployment issue is promoted");
         github_output(&ctx.github, "deleted", "[]")?;
-        return Ok(StepReport {
-            step: Step::PrClosed,
-            result: StepResult::Kept,
-            pr: Some(pr),
-            agents: vec![],
-            deleted: vec![],
-            markdown: None,
-            issues: vec![],
-            idle: vec![],
-            pruned: vec![],
-        });
+        return Ok(StepReport { pr: Some(pr), ..StepReport::new(Step::PrClosed, StepResult::Kept) });
     }
     let (aws, _stack) = clients(ctx, aws).await?;
     let deleted = delete_pr_runtimes(&ctx.settings, &aws, &[pr], args.dry_run).await?;
     github_output(&ctx.github, "deleted", &serde_json::to_string(&deleted)?)?;
     Ok(StepReport {
-        step: Step::PrClosed,
-        result: if args.dry_run { StepResult::Planned } else { StepResult::Deleted },
         pr: Some(pr),
-        agents: vec![],
         deleted,
-        markdown: None,
-        issues: vec![],
-        idle: vec![],
-        pruned: vec![],
+        ..StepReport::new(Step::PrClosed, if args.dry_run { StepResult::Planned } else { StepResult::Deleted })
     })
 }

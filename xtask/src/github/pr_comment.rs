@@ -138,19 +138,10 @@ pub fn pr_comment(ctx: &Ctx, args: &PrCommentArgs) -> Result<StepReport> {
     let markdown = render::pr_comment(pr, commit, &all, &results);
     write_out(&ctx.github, args.event.out.as_deref(), &markdown, "comment")?;
     let failed = results.iter().filter(|result| result.outcome.is_err()).count();
-    Ok(StepReport {
-        step: Step::PrComment,
-        result: match (results.len(), failed) {
-            (0, _) => StepResult::Nothing,
-            (_, 0) => StepResult::Deployed,
-            _ => StepResult::Failed,
-        },
-        pr: Some(pr),
-        agents: names,
-        deleted: vec![],
-        markdown: Some(markdown),
-        issues: vec![],
-        idle: vec![],
-        pruned: vec![],
-    })
+    let result = match (results.len(), failed) {
+        (0, _) => StepResult::Nothing,
+        (_, 0) => StepResult::Deployed,
+        _ => StepResult::Failed,
+    };
+    Ok(StepReport { pr: Some(pr), agents: names, markdown: Some(markdown), ..StepReport::new(Step::PrComment, result) })
 }

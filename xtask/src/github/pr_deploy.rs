@@ -77,15 +77,10 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
             bail!("packaging failed for {}", failed.join(", "));
         }
         return Ok(StepReport {
-            step: Step::PrDeploy,
-            result: StepResult::Packaged,
             pr: Some(pr),
             agents: names(&affected),
-            deleted: vec![],
             markdown: Some(markdown),
-            issues: vec![],
-            idle: vec![],
-            pruned: vec![],
+            ..StepReport::new(Step::PrDeploy, StepResult::Packaged)
         });
     }
 
@@ -141,15 +136,10 @@ pub async fn pr_deploy(ctx: &Ctx, args: &PrDeployArgs, aws: Option<AwsClients>) 
         bail!("the smoke test failed for {} (the PR comment says why)", smoke_failed.join(", "));
     }
     Ok(StepReport {
-        step: Step::PrDeploy,
-        result: if results.is_empty() { StepResult::Nothing } else { StepResult::Deployed },
         pr: Some(pr),
         agents: names(&affected),
-        deleted: vec![],
         markdown: Some(markdown),
-        issues: vec![],
-        idle: vec![],
-        pruned: vec![],
+        ..StepReport::new(Step::PrDeploy, if results.is_empty() { StepResult::Nothing } else { StepResult::Deployed })
     })
 }
 

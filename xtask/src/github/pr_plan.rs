@@ -28,14 +28,8 @@ pub fn pr_plan(ctx: &Ctx, args: &PrPlanArgs) -> Result<StepReport> {
     github_output(&ctx.github, "agents", &serde_json::to_string(&names(&affected))?)?;
     github_output(&ctx.github, "fork", if event.is_fork() { "true" } else { "false" })?;
     Ok(StepReport {
-        step: Step::PrPlan,
-        result: if affected.is_empty() { StepResult::Nothing } else { StepResult::Planned },
         pr: Some(event.number),
         agents: names(&affected),
-        deleted: vec![],
-        markdown: None,
-        issues: vec![],
-        idle: vec![],
-        pruned: vec![],
+        ..StepReport::new(Step::PrPlan, if affected.is_empty() { StepResult::Nothing } else { StepResult::Planned })
     })
 }

@@ -78,17 +78,7 @@ pub fn merged_pull(pulls: &[event::AssociatedPull], branch: &str) -> Result<Opti
 /// No deployment issue: no agent affected, or every version live or asked for already.
 fn nothing(ctx: &Ctx, pr: Option<u64>) -> Result<StepReport> {
     github_output(&ctx.github, "issue", "false")?;
-    Ok(StepReport {
-        step: Step::ProdDeploy,
-        result: StepResult::Nothing,
-        pr,
-        agents: vec![],
-        deleted: vec![],
-        markdown: None,
-        issues: vec![],
-        idle: vec![],
-        pruned: vec![],
-    })
+    Ok(StepReport { pr, ..StepReport::new(Step::ProdDeploy, StepResult::Nothing) })
 }
 
 /// `github prod-deploy`: add a version of each affected agent to its prod runtime and render the
@@ -275,15 +265,10 @@ async fn ask(
     github_output(&ctx.github, "title", &title)?;
     github_output(&ctx.github, "issue", "true")?;
     Ok(StepReport {
-        step: Step::ProdDeploy,
-        result: StepResult::Issue,
         pr,
         agents: metadata.agents.iter().map(|entry| entry.agent.clone()).collect(),
-        deleted: vec![],
         markdown: Some(markdown),
-        issues: vec![],
-        idle: vec![],
-        pruned: vec![],
+        ..StepReport::new(Step::ProdDeploy, StepResult::Issue)
     })
 }
 

@@ -201,15 +201,9 @@ async fn roll_back(
     write_out(&ctx.github, step.out, &markdown, "comment")?;
     github_output(&ctx.github, "result", StepResult::RolledBack.as_str())?;
     Ok(StepReport {
-        step: Step::Promote,
-        result: StepResult::RolledBack,
-        pr: None,
         agents: vec![agent.name],
-        deleted: vec![],
         markdown: Some(markdown),
-        issues: vec![],
-        idle: vec![],
-        pruned: vec![],
+        ..StepReport::new(Step::Promote, StepResult::RolledBack)
     })
 }
 
@@ -325,15 +319,12 @@ async fn finish(
     write_out(&ctx.github, step.out, &markdown, "comment")?;
     github_output(&ctx.github, "result", StepResult::Promoted.as_str())?;
     Ok(StepReport {
-        step: Step::Promote,
-        result: StepResult::Promoted,
         pr: verified.pr,
         agents: verified.agents.iter().map(|entry| entry.agent.clone()).collect(),
         deleted,
         markdown: Some(markdown),
         issues,
-        idle: vec![],
-        pruned: vec![],
+        ..StepReport::new(Step::Promote, StepResult::Promoted)
     })
 }
 

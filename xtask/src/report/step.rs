@@ -115,6 +115,24 @@ pub struct StepReport {
     pub pruned: Vec<PruneOutcome>,
 }
 
+impl StepReport {
+    /// A step that did `result` and has nothing else to report: each step sets what it has with
+    /// struct update syntax (`StepReport { pr: Some(pr), ..StepReport::new(step, result) }`).
+    pub(crate) fn new(step: Step, result: StepResult) -> StepReport {
+        StepReport {
+            step,
+            result,
+            pr: None,
+            agents: vec![],
+            deleted: vec![],
+            markdown: None,
+            issues: vec![],
+            idle: vec![],
+            pruned: vec![],
+        }
+    }
+}
+
 impl fmt::Display for StepReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}: {}", self.step, self.result)?;
