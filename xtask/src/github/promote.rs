@@ -361,17 +361,10 @@ async fn check_own(
     }
     // All of the release or none: an issue whose list was cut down must not promote part of it and
     // then delete the pull request's runtimes and close as promoted.
-    let runtimes = all
-        .iter()
-        .map(|agent| Ok((agent.name.clone(), target.settings.scheme().runtime_name(&agent.name, Target::Prod)?)))
-        .collect::<Result<Vec<_>>>()?;
     // Agents the issue leaves out whose released version is not live yet (an agent another issue of
     // the same push already made live is done).
     let mut left_out = Vec::new();
-    for (agent, version) in release::released_versions(aws, &runtimes, &verified.commit).await? {
-        if verified.agents.iter().any(|entry| entry.agent == agent) {
-            continue;
-        }
+    for (agent, version) in unlisted_releases(target, aws, all, verified).await? {
         let state = crate::aws::prod_endpoint_state(&target.settings, aws, &agent, Some(endpoint)).await?;
         let live = state.and_then(|state| state.live_version).and_then(|live| live.parse::<u32>().ok());
         if live.is_none_or(|live| live < version) {
@@ -380,6 +373,22 @@ async fn check_own(
     }
     refuse_left_out(verified, &left_out)?;
     Ok(candidates)
+}
+
+/// The versions the release of `verified`'s commit added to `place`'s long-lived runtimes, of the
+/// agents the issue does not list: each must already have gone where the issue would take it.
+async fn unlisted_releases(
+    place: &Ctx,
+    aws: &AwsClients,
+    all: &[Agent],
+    verified: &metadata::Verified,
+) -> Result<Vec<(String, u32)>> {
+    let runtimes = all
+        .iter()
+        .map(|agent| Ok((agent.name.clone(), place.settings.scheme().runtime_name(&agent.name, Target::Prod)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let released = release::released_versions(aws, &runtimes, &verified.commit).await?;
+    Ok(released.into_iter().filter(|(agent, _)| !verified.agents.iter().any(|entry| entry.agent == *agent)).collect())
 }
 
 fn refuse_left_out(verified: &metadata::Verified, left_out: &[String]) -> Result<()> {
@@ -462,15 +471,8 @@ async fn take_across(
             agents.push(all.iter().find(|known| known.name == *agent).cloned().expect("verified agents exist"));
         }
         // All of the release or none.
-        let runtimes = all
-            .iter()
-            .map(|agent| Ok((agent.name.clone(), source.settings.scheme().runtime_name(&agent.name, Target::Prod)?)))
-            .collect::<Result<Vec<_>>>()?;
         let mut left_out = Vec::new();
-        for (agent, version) in release::released_versions(source_aws, &runtimes, &verified.commit).await? {
-            if verified.agents.iter().any(|entry| entry.agent == agent) {
-                continue;
-            }
+        for (agent, version) in unlisted_releases(source, source_aws, all, verified).await? {
             let runtime_name = source.settings.scheme().runtime_name(&agent, Target::Prod)?;
             let Some(runtime) = crate::aws::index::runtime(source_aws, &runtime_name).await? else { continue };
             let promoted = release::promoted_from(target, target_aws, &agent, from, &runtime.id).await?;
